@@ -1,0 +1,26 @@
+package shm
+
+import "errors"
+
+// Errors returned by this package, to be checked with errors.Is. Errors
+// about a file wrap one of the file errors with the path and the detail.
+var (
+	ErrNotFound      = errors.New("shm: no such variable")
+	ErrNotInteger    = errors.New("shm: value is not an integer")
+	ErrOverflow      = errors.New("shm: increment or decrement would overflow")
+	ErrFull          = errors.New("shm: the file has no room for another variable")
+	ErrNameTooLong   = errors.New("shm: name too long")
+	ErrEmptyName     = errors.New("shm: empty name")
+	ErrValueTooLarge = errors.New("shm: value too large")
+	ErrTooMany       = errors.New("shm: too many variables in one atomic group")
+	ErrClosed        = errors.New("shm: memory is closed")
+	ErrLocked        = errors.New("shm: another daemon serves this file")
+	ErrStale         = errors.New("shm: handle's variable was deleted")
+
+	// File errors, returned by Open.
+	ErrNotDSM    = errors.New("shm: not a dsm memory file")
+	ErrVersion   = errors.New("shm: file format is newer than this program")
+	ErrCorrupt   = errors.New("shm: file header is corrupt")
+	ErrTruncated = errors.New("shm: file is truncated")
+	ErrConfig    = errors.New("shm: invalid configuration")
+)

@@ -1,0 +1,217 @@
+package shm
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+)
+
+// The index is an open-addressing hash table of uint32 entries (slot + 1,
+// 0 = empty) with linear probing, changed only under the index lock. Lookups
+// take no lock: a hit is confirmed by the slot itself (live, same name, same
+// incarnation before and after), and a miss by the index sequence, which is
+// odd while the index changes and moves on with every change.
+
+func (m *Memory) hash(name []byte) uint64 {
+	h := m.meta.seed ^ 14695981039346656037
+	for _, c := range name {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	// fmix64 spreads the low bits used to pick the bucket.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+func (m *Memory) indexSeq() *uint64 { return m.u64(controlPage*pageSize + ctlIndexSeq) }
+func (m *Memory) freeHead() *uint32 { return m.u32(controlPage*pageSize + ctlFreeHead) }
+func (m *Memory) entry(i uint32) *uint32 {
+	return m.u32(m.meta.indexOff + 4*uint64(i))
+}
+
+// ref is a resolved variable: its slot and the incarnation it had.
+type ref struct {
+	slot uint32
+	inc  uint32
+}
+
+func (m *Memory) checkName(name []byte) error {
+	switch {
+	case len(name) == 0:
+		return ErrEmptyName
+	case len(name) > int(m.meta.nameMax):
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrNameTooLong, len(name), m.meta.nameMax)
+	}
+	return nil
+}
+
+// lookup finds name without locks.
+func (m *Memory) lookup(name []byte) (ref, bool) {
+	h := m.hash(name)
+	for attempt := 0; ; attempt++ {
+		seq := atomic.LoadUint64(m.indexSeq())
+		if r, ok := m.probe(name, h); ok {
+			return r, true
+		}
+		if seq%2 == 0 && atomic.LoadUint64(m.indexSeq()) == seq {
+			return ref{}, false
+		}
+		if attempt >= 64 {
+			// The index keeps changing under us, or a writer died in the
+			// middle: look under the lock, which also repairs.
+			m.proc.Lock(background, m.index)
+			r, ok := m.probe(name, h)
+			m.proc.Unlock(m.index)
+			return r, ok
+		}
+		runtime.Gosched()
+	}
+}
+
+func (m *Memory) probe(name []byte, h uint64) (ref, bool) {
+	mask := m.meta.indexSize - 1
+	for i, n := uint32(h)&mask, uint32(0); n < m.meta.indexSize; i, n = (i+1)&mask, n+1 {
+		e := atomic.LoadUint32(m.entry(i))
+		if e == 0 {
+			return ref{}, false
+		}
+		s := e - 1
+		if s >= m.meta.vars || atomic.LoadUint64(m.u64(m.slotOff(s)+slotHash)) != h {
+			continue
+		}
+		meta := atomic.LoadUint32(m.metaWord(s))
+		if meta&metaLive != 0 && bytes.Equal(m.name(s), name) && atomic.LoadUint32(m.metaWord(s)) == meta {
+			return ref{slot: s, inc: meta & incMask}, true
+		}
+	}
+	return ref{}, false
+}
+
+// valid reports whether r still names a live variable.
+func (m *Memory) valid(r ref) bool {
+	return atomic.LoadUint32(m.metaWord(r.slot)) == metaLive|r.inc
+}
+
+// resolve finds name, creating it (with no value) if create is set.
+func (m *Memory) resolve(name []byte, create bool) (ref, bool, error) {
+	if err := m.checkName(name); err != nil {
+		return ref{}, false, err
+	}
+	if r, ok := m.lookup(name); ok {
+		return r, true, nil
+	}
+	if !create {
+		return ref{}, false, nil
+	}
+	r, err := m.insert(name)
+	return r, err == nil, err
+}
+
+// insert adds name with no value, under the index lock.
+func (m *Memory) insert(name []byte) (ref, error) {
+	if err := m.proc.Lock(background, m.index); err != nil {
+		return ref{}, err
+	}
+	defer m.proc.Unlock(m.index)
+	h := m.hash(name)
+	if r, ok := m.probe(name, h); ok {
+		return r, nil
+	}
+	head := atomic.LoadUint32(m.freeHead())
+	if head == 0 || head > m.meta.vars {
+		return ref{}, fmt.Errorf("%w (capacity %d)", ErrFull, m.meta.vars)
+	}
+	s := head - 1
+	off := m.slotOff(s)
+	m.beginIndexChange()
+	defer m.endIndexChange()
+	atomic.StoreUint32(m.freeHead(), atomic.LoadUint32(m.u32(off+slotNextFree)))
+	// The slot is not reachable yet: fill it, make it live, then index it.
+	atomic.StoreUint32(m.u32(off+slotNameLen), uint32(len(name)))
+	copy(m.mem[off+slotHeader:], name)
+	atomic.StoreUint64(m.u64(off+slotHash), h)
+	v := atomic.LoadUint64(m.version(s))
+	m.storeBuf(s, v, Value{})
+	inc := (atomic.LoadUint32(m.metaWord(s)) + 1) & incMask
+	atomic.StoreUint32(m.metaWord(s), metaLive|inc)
+	m.place(s, h)
+	return ref{slot: s, inc: inc}, nil
+}
+
+func (m *Memory) beginIndexChange() { atomic.AddUint64(m.indexSeq(), 1) }
+func (m *Memory) endIndexChange() {
+	if atomic.AddUint64(m.indexSeq(), 1)%2 == 1 {
+		atomic.AddUint64(m.indexSeq(), 1)
+	}
+}
+
+// place puts slot s into the first free bucket of its probe sequence.
+func (m *Memory) place(s uint32, h uint64) {
+	mask := m.meta.indexSize - 1
+	for i := uint32(h) & mask; ; i = (i + 1) & mask {
+		if atomic.LoadUint32(m.entry(i)) == 0 {
+			atomic.StoreUint32(m.entry(i), s+1)
+			return
+		}
+	}
+}
+
+// unindex removes slot s from the index, under the index lock, by shifting
+// later entries of the probe run back (no tombstones).
+func (m *Memory) unindex(s uint32) {
+	mask := m.meta.indexSize - 1
+	h := atomic.LoadUint64(m.u64(m.slotOff(s) + slotHash))
+	i := uint32(h) & mask
+	for n := uint32(0); atomic.LoadUint32(m.entry(i)) != s+1; i, n = (i+1)&mask, n+1 {
+		if atomic.LoadUint32(m.entry(i)) == 0 || n >= m.meta.indexSize {
+			return
+		}
+	}
+	for j := i; ; {
+		j = (j + 1) & mask
+		e := atomic.LoadUint32(m.entry(j))
+		if e == 0 || e > m.meta.vars {
+			atomic.StoreUint32(m.entry(i), 0)
+			return
+		}
+		home := uint32(atomic.LoadUint64(m.u64(m.slotOff(e-1)+slotHash))) & mask
+		// e may move to i only if i lies cyclically in [home, j).
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			atomic.StoreUint32(m.entry(i), e)
+			i = j
+		}
+	}
+}
+
+// rebuild recreates the index and the free list from the slots, which are
+// the truth: run when a holder of the index lock died mid-change.
+func (m *Memory) rebuild() {
+	m.beginIndexChange()
+	defer m.endIndexChange()
+	for i := uint32(0); i < m.meta.indexSize; i++ {
+		atomic.StoreUint32(m.entry(i), 0)
+	}
+	next := uint32(0)
+	for s := m.meta.vars; s > 0; s-- {
+		slot := s - 1
+		off := m.slotOff(slot)
+		if atomic.LoadUint32(m.metaWord(slot))&metaLive != 0 {
+			name := m.name(slot)
+			h := m.hash(name)
+			atomic.StoreUint64(m.u64(off+slotHash), h)
+			if _, dup := m.probe(name, h); !dup {
+				m.place(slot, h)
+				continue
+			}
+			atomic.StoreUint32(m.metaWord(slot), (atomic.LoadUint32(m.metaWord(slot))+1)&incMask)
+		}
+		atomic.StoreUint32(m.u32(off+slotNextFree), next)
+		next = s
+	}
+	atomic.StoreUint32(m.freeHead(), next)
+}

@@ -1,0 +1,166 @@
+package shm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// File format constants; see doc.go for the layout byte by byte.
+const (
+	magic         = "DSMMEM\x00\x01"
+	formatVersion = 1
+	pageSize      = 4096
+	metaSize      = 136 // bytes covered by the meta checksum
+	metaCRC       = metaSize
+
+	livenessPage = 2 // file page whose bytes are OFD-locked, never written
+	daemonByte   = 0 // the one-daemon-per-file lock
+	procByteBase = 64
+
+	controlPage = 3
+)
+
+// Limits on what a file may declare; a header outside them is corrupt.
+const (
+	maxVars     = 1 << 28
+	maxNameMax  = 4096
+	maxValueMax = 1 << 24
+	maxGroup    = 4096
+)
+
+// Defaults for a new file.
+const (
+	DefaultVars     = 65536
+	DefaultNameMax  = 120
+	DefaultValueMax = 256
+	DefaultProcs    = 64
+	DefaultLanes    = 16
+	DefaultGroupMax = 256
+)
+
+// meta is the decoded header of a file; two copies live in pages 0 and 1.
+type meta struct {
+	version  uint32
+	flags    uint32
+	txid     uint64
+	vars     uint32
+	nameMax  uint32
+	valueMax uint32
+	procs    uint32
+	lanes    uint32
+	groupMax uint32
+	seed     uint64
+	created  int64
+	// Derived, stored for validation and for readers in other languages.
+	slotSize  uint32
+	indexSize uint32
+	procsOff  uint64
+	lanesOff  uint64
+	indexOff  uint64
+	slotsOff  uint64
+	fileSize  uint64
+}
+
+func align(n, a uint64) uint64 { return (n + a - 1) / a * a }
+
+// derive computes the layout from the capacities.
+func (m *meta) derive() {
+	nameCap := align(uint64(m.nameMax), 8)
+	bufSize := 8 + align(uint64(m.valueMax), 8)
+	m.slotSize = uint32(align(slotHeader+nameCap+2*bufSize, 64))
+	m.indexSize = 1
+	for m.indexSize < 2*m.vars {
+		m.indexSize <<= 1
+	}
+	m.procsOff = (controlPage + 1) * pageSize
+	m.lanesOff = align(m.procsOff+uint64(m.procs)*lockd.ProcSize, pageSize)
+	lanes := uint64(m.procs) * uint64(m.lanes) * lockd.LaneSize(int(m.groupMax)+1)
+	m.indexOff = align(m.lanesOff+lanes, pageSize)
+	m.slotsOff = align(m.indexOff+4*uint64(m.indexSize), pageSize)
+	m.fileSize = align(m.slotsOff+uint64(m.vars)*uint64(m.slotSize), pageSize)
+}
+
+func (m *meta) encode(b []byte) {
+	copy(b[0:8], magic)
+	le := binary.LittleEndian
+	le.PutUint32(b[8:], m.version)
+	le.PutUint32(b[12:], m.flags)
+	le.PutUint32(b[16:], pageSize)
+	le.PutUint64(b[24:], m.txid)
+	le.PutUint32(b[32:], m.vars)
+	le.PutUint32(b[36:], m.nameMax)
+	le.PutUint32(b[40:], m.valueMax)
+	le.PutUint32(b[44:], m.procs)
+	le.PutUint32(b[48:], m.lanes)
+	le.PutUint32(b[52:], m.groupMax)
+	le.PutUint64(b[56:], m.seed)
+	le.PutUint64(b[64:], uint64(m.created))
+	le.PutUint32(b[72:], m.slotSize)
+	le.PutUint32(b[76:], m.indexSize)
+	le.PutUint64(b[80:], m.procsOff)
+	le.PutUint64(b[88:], m.lanesOff)
+	le.PutUint64(b[96:], m.indexOff)
+	le.PutUint64(b[104:], m.slotsOff)
+	le.PutUint64(b[112:], m.fileSize)
+	le.PutUint32(b[metaCRC:], crc32.Checksum(b[:metaSize], crcTable))
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// decodeMeta checks one meta page: magic, then format version, then checksum,
+// then that every field is in range and the stored layout is the derived one.
+func decodeMeta(b []byte) (meta, error) {
+	var m meta
+	if len(b) < metaSize+4 || string(b[0:8]) != magic {
+		return m, ErrNotDSM
+	}
+	le := binary.LittleEndian
+	m.version = le.Uint32(b[8:])
+	if m.version > formatVersion {
+		return m, fmt.Errorf("%w: format %d, this program reads up to %d", ErrVersion, m.version, formatVersion)
+	}
+	if got, want := le.Uint32(b[metaCRC:]), crc32.Checksum(b[:metaSize], crcTable); got != want {
+		return m, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
+	}
+	m.flags = le.Uint32(b[12:])
+	m.txid = le.Uint64(b[24:])
+	m.vars, m.nameMax, m.valueMax = le.Uint32(b[32:]), le.Uint32(b[36:]), le.Uint32(b[40:])
+	m.procs, m.lanes, m.groupMax = le.Uint32(b[44:]), le.Uint32(b[48:]), le.Uint32(b[52:])
+	m.seed, m.created = le.Uint64(b[56:]), int64(le.Uint64(b[64:]))
+	if ps := le.Uint32(b[16:]); ps != pageSize {
+		return m, fmt.Errorf("%w: page size %d", ErrCorrupt, ps)
+	}
+	if err := m.checkRanges(); err != nil {
+		return m, err
+	}
+	stored := m
+	stored.slotSize, stored.indexSize = le.Uint32(b[72:]), le.Uint32(b[76:])
+	stored.procsOff, stored.lanesOff = le.Uint64(b[80:]), le.Uint64(b[88:])
+	stored.indexOff, stored.slotsOff, stored.fileSize = le.Uint64(b[96:]), le.Uint64(b[104:]), le.Uint64(b[112:])
+	m.derive()
+	if stored != m {
+		return m, fmt.Errorf("%w: layout fields disagree with capacities", ErrCorrupt)
+	}
+	return m, nil
+}
+
+func (m *meta) checkRanges() error {
+	switch {
+	case m.vars < 1 || m.vars > maxVars:
+		return fmt.Errorf("%w: %d variables", ErrCorrupt, m.vars)
+	case m.nameMax < 1 || m.nameMax > maxNameMax:
+		return fmt.Errorf("%w: name limit %d", ErrCorrupt, m.nameMax)
+	case m.valueMax < 8 || m.valueMax > maxValueMax:
+		return fmt.Errorf("%w: value limit %d", ErrCorrupt, m.valueMax)
+	case m.procs < 1 || m.procs > lockd.MaxProcs-procByteBase:
+		return fmt.Errorf("%w: %d process slots", ErrCorrupt, m.procs)
+	case m.lanes < 1 || m.lanes > 1024:
+		return fmt.Errorf("%w: %d lanes", ErrCorrupt, m.lanes)
+	case m.groupMax < 1 || m.groupMax > maxGroup:
+		return fmt.Errorf("%w: group limit %d", ErrCorrupt, m.groupMax)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package shm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/edsrzf/mmap-go"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// Config says which file to open and, for a file that does not exist yet,
+// how to create it. Zero values mean the defaults.
+type Config struct {
+	// Path of the file; created if missing.
+	Path string
+	// Capacities, used only when the file is created; an existing file
+	// keeps its own. Vars is how many variables fit, NameMax the longest
+	// name in bytes, ValueMax the longest byte value, Procs how many
+	// attachments (processes) may be open at once, Lanes how many
+	// journaled operations one attachment may run at once, GroupMax how
+	// many variables one atomic group (MGet, MSet) may name.
+	Vars, NameMax, ValueMax, Procs, Lanes, GroupMax int
+	// Mode of a new file; 0 means 0600 (0660 with Group).
+	Mode os.FileMode
+	// Group, if set, owns a new file, which is then group-readable and
+	// -writable.
+	Group string
+	// Exclusive takes the one-daemon-per-file lock; Open fails with
+	// ErrLocked if another holds it. Local processes leave it false.
+	Exclusive bool
+}
+
+func (c *Config) fill() error {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&c.Vars, DefaultVars)
+	def(&c.NameMax, DefaultNameMax)
+	def(&c.ValueMax, DefaultValueMax)
+	def(&c.Procs, DefaultProcs)
+	def(&c.Lanes, DefaultLanes)
+	def(&c.GroupMax, DefaultGroupMax)
+	switch {
+	case c.Path == "":
+		return fmt.Errorf("%w: no path", ErrConfig)
+	case c.Vars < 1 || c.Vars > maxVars:
+		return fmt.Errorf("%w: vars %d not in 1..%d", ErrConfig, c.Vars, maxVars)
+	case c.NameMax < 1 || c.NameMax > maxNameMax:
+		return fmt.Errorf("%w: name limit %d not in 1..%d", ErrConfig, c.NameMax, maxNameMax)
+	case c.ValueMax < 8 || c.ValueMax > maxValueMax:
+		return fmt.Errorf("%w: value limit %d not in 8..%d", ErrConfig, c.ValueMax, maxValueMax)
+	case c.Procs < 1 || c.Procs > lockd.MaxProcs-procByteBase:
+		return fmt.Errorf("%w: procs %d not in 1..%d", ErrConfig, c.Procs, lockd.MaxProcs-procByteBase)
+	case c.Lanes < 1 || c.Lanes > 1024:
+		return fmt.Errorf("%w: lanes %d not in 1..1024", ErrConfig, c.Lanes)
+	case c.GroupMax < 1 || c.GroupMax > maxGroup:
+		return fmt.Errorf("%w: group limit %d not in 1..%d", ErrConfig, c.GroupMax, maxGroup)
+	}
+	return nil
+}
+
+// Memory is an open memory file. It is safe for concurrent use by many
+// goroutines; other processes may have the same file open at the same time.
+// It must be closed with Close.
+type Memory struct {
+	path   string
+	f      *os.File
+	mm     mmap.MMap
+	mem    []byte
+	meta   meta
+	proc   *lockd.Proc
+	index  lockd.Lock // guards changes to the index and the free list
+	closed atomic.Bool
+	syncer syncer
+
+	nameCap, bufSize uint64
+}
+
+// Open opens (creating if needed) the memory file of cfg, validates its
+// header, maps it and attaches to its locks.
+func Open(cfg Config) (*Memory, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	f, hdr, err := openFile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := attach(f, hdr, cfg)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", cfg.Path, err)
+	}
+	return m, nil
+}
+
+func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
+	if cfg.Exclusive {
+		ok, err := lockd.LockByte(f, livenessPage*pageSize+daemonByte)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, ErrLocked
+		}
+	}
+	mm, err := mmap.MapRegion(f, int(hdr.fileSize), mmap.RDWR, 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("map: %w", err)
+	}
+	m := &Memory{path: cfg.Path, f: f, mm: mm, mem: []byte(mm), meta: hdr,
+		index:   lockd.Lock(controlPage*pageSize + ctlIndexLock),
+		nameCap: align(uint64(hdr.nameMax), 8), bufSize: 8 + align(uint64(hdr.valueMax), 8)}
+	m.syncer.init(m.flush)
+	lay := lockd.Layout{
+		Procs: int(hdr.procs), Lanes: int(hdr.lanes), LaneEntries: int(hdr.groupMax) + 1,
+		ProcsOff: hdr.procsOff, LanesOff: hdr.lanesOff,
+		LivenessOff: livenessPage*pageSize + procByteBase,
+	}
+	m.proc, err = lockd.Attach(f, m.mem, lay, lockd.Options{Repair: m.repair})
+	if err != nil {
+		mm.Unmap()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Close detaches from the locks, flushes and unmaps the file. Variables
+// are kept in the file; the Memory must not be used afterwards.
+func (m *Memory) Close() error {
+	if m.closed.Swap(true) {
+		return ErrClosed
+	}
+	err := m.proc.Detach()
+	if ferr := m.mm.Flush(); err == nil {
+		err = ferr
+	}
+	if uerr := m.mm.Unmap(); err == nil {
+		err = uerr
+	}
+	if cerr := m.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Path is the file's path.
+func (m *Memory) Path() string { return m.path }
+
+// Stats describes the file.
+type Stats struct {
+	Vars      int   // live variables
+	Capacity  int   // how many variables fit
+	NameMax   int   // longest name
+	ValueMax  int   // longest byte value
+	GroupMax  int   // most variables in one atomic group
+	FileSize  int64 // bytes
+	Procs     int   // attached processes, this one included
+	ProcSlots int   // most attached processes at once
+}
+
+// Stats reports the file's capacities and use. Counting the variables reads
+// every slot.
+func (m *Memory) Stats() Stats {
+	return Stats{
+		Vars: m.Len(), Capacity: int(m.meta.vars), NameMax: int(m.meta.nameMax),
+		ValueMax: int(m.meta.valueMax), GroupMax: int(m.meta.groupMax),
+		FileSize: int64(m.meta.fileSize), Procs: len(m.proc.Procs()), ProcSlots: int(m.meta.procs),
+	}
+}
+
+// Procs lists the processes attached to the file.
+func (m *Memory) Procs() []lockd.ProcInfo { return m.proc.Procs() }
+
+var background = context.Background()

@@ -1,0 +1,331 @@
+package shm
+
+import (
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// read returns r's value by an optimistic read: wait while a writer holds or
+// waits for the variable (writer priority), note the version, copy the buffer
+// the version selects, and accept the copy only if the version and the
+// incarnation did not move meanwhile. ok is false if r was deleted.
+func (m *Memory) read(r ref) (it Item, ok bool) {
+	l := m.lockOf(r.slot)
+	for {
+		if !m.proc.Readable(l) {
+			m.proc.WaitReadable(background, l)
+		}
+		v := atomic.LoadUint64(m.version(r.slot))
+		if !m.valid(r) {
+			return Item{}, false
+		}
+		val := m.loadBuf(r.slot, v)
+		if atomic.LoadUint64(m.version(r.slot)) == v && m.valid(r) {
+			return Item{Value: val, Version: v, Found: val.Valid()}, true
+		}
+	}
+}
+
+// readLocked returns r's value; the caller holds r's lock.
+func (m *Memory) readLocked(r ref) Item {
+	v := atomic.LoadUint64(m.version(r.slot))
+	val := m.loadBuf(r.slot, v)
+	return Item{Value: val, Version: v, Found: val.Valid()}
+}
+
+// writeLocked stores val as r's next version; the caller holds r's lock.
+func (m *Memory) writeLocked(r ref, val Value) uint64 {
+	v := atomic.LoadUint64(m.version(r.slot)) + 1
+	m.storeBuf(r.slot, v, val)
+	m.publish(r.slot, v)
+	return v
+}
+
+func (m *Memory) checkValue(v Value) error {
+	if v.size() > int(m.meta.valueMax) {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrValueTooLarge, v.size(), m.meta.valueMax)
+	}
+	return nil
+}
+
+// update runs fn on name's current item under its write lock and stores
+// what fn returns if it says so. A missing variable is created (with no
+// value) only if create is set; fn sees Found=false either way.
+func (m *Memory) update(name []byte, create bool, fn func(Item) (Value, bool, error)) (Item, error) {
+	if m.closed.Load() {
+		return Item{}, ErrClosed
+	}
+	for {
+		r, found, err := m.resolve(name, create)
+		if err != nil {
+			return Item{}, err
+		}
+		if !found {
+			_, _, err := fn(Item{})
+			return Item{}, err
+		}
+		it, ok, err := m.updateRef(r, fn)
+		if ok {
+			return it, err
+		}
+	}
+}
+
+// updateRef is update on a resolved variable; ok is false if r was deleted
+// before its lock was taken.
+func (m *Memory) updateRef(r ref, fn func(Item) (Value, bool, error)) (Item, bool, error) {
+	l := m.lockOf(r.slot)
+	if !m.proc.TryLock(l) {
+		if err := m.proc.Lock(background, l); err != nil {
+			return Item{}, true, err
+		}
+	}
+	defer m.proc.Unlock(l)
+	if !m.valid(r) {
+		return Item{}, false, nil
+	}
+	cur := m.readLocked(r)
+	next, write, err := fn(cur)
+	if err != nil || !write {
+		return cur, true, err
+	}
+	return Item{Value: next, Version: m.writeLocked(r, next), Found: true}, true, nil
+}
+
+// Get returns name's value and version, or ErrNotFound.
+func (m *Memory) Get(name []byte) (Value, uint64, error) {
+	it, err := m.getItem(name)
+	if err == nil && !it.Found {
+		err = ErrNotFound
+	}
+	return it.Value, it.Version, err
+}
+
+func (m *Memory) getItem(name []byte) (Item, error) {
+	if m.closed.Load() {
+		return Item{}, ErrClosed
+	}
+	if err := m.checkName(name); err != nil {
+		return Item{}, err
+	}
+	for {
+		r, ok := m.lookup(name)
+		if !ok {
+			return Item{}, nil
+		}
+		if it, ok := m.read(r); ok {
+			return it, nil
+		}
+	}
+}
+
+// Exists reports whether name has a value.
+func (m *Memory) Exists(name []byte) bool {
+	it, err := m.getItem(name)
+	return err == nil && it.Found
+}
+
+// Set stores v as name's value, creating the variable if needed, and
+// returns the new version.
+func (m *Memory) Set(name []byte, v Value) (uint64, error) {
+	if err := m.checkValue(v); err != nil {
+		return 0, err
+	}
+	it, err := m.update(name, true, func(Item) (Value, bool, error) { return v, true, nil })
+	return it.Version, err
+}
+
+// SetOptions are the conditions of SetWith.
+type SetOptions struct {
+	IfAbsent bool // store only if the variable has no value (Redis NX)
+	IfExists bool // store only if it has one (Redis XX)
+}
+
+// SetWith stores v under the conditions of o. It returns the item as it was
+// before (old.Found tells whether the variable existed) and whether v was
+// stored.
+func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored bool, err error) {
+	if err := m.checkValue(v); err != nil {
+		return Item{}, false, err
+	}
+	_, err = m.update(name, !o.IfExists, func(cur Item) (Value, bool, error) {
+		old = cur
+		stored = !(o.IfAbsent && cur.Found) && !(o.IfExists && !cur.Found)
+		return v, stored, nil
+	})
+	return old, stored, err
+}
+
+// Add adds delta to name's integer value (a missing variable counts as 0)
+// and returns the result and the new version. It fails with ErrNotInteger
+// if the value is not an integer and with ErrOverflow if the result would
+// not fit in an int64; the value is then unchanged.
+func (m *Memory) Add(name []byte, delta int64) (int64, uint64, error) {
+	var sum int64
+	it, err := m.update(name, true, func(cur Item) (Value, bool, error) {
+		var err error
+		sum, err = addTo(cur, delta)
+		return Int(sum), err == nil, err
+	})
+	return sum, it.Version, err
+}
+
+// addTo returns cur's integer plus delta.
+func addTo(cur Item, delta int64) (int64, error) {
+	var n int64
+	if cur.Found {
+		var ok bool
+		if n, ok = cur.Value.Int(); !ok {
+			return 0, ErrNotInteger
+		}
+	}
+	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
+		return 0, ErrOverflow
+	}
+	return n + delta, nil
+}
+
+// CompareAndSwap stores new if name's value equals old (see Value.Equal).
+// It reports whether it swapped, and the version after. ErrNotFound if name
+// has no value.
+func (m *Memory) CompareAndSwap(name []byte, old, new Value) (bool, uint64, error) {
+	return m.compareAndSwap(name, new, func(cur Item) bool { return cur.Value.Equal(old) })
+}
+
+// CompareVersionAndSwap stores new if name's version is version.
+func (m *Memory) CompareVersionAndSwap(name []byte, version uint64, new Value) (bool, uint64, error) {
+	return m.compareAndSwap(name, new, func(cur Item) bool { return cur.Version == version })
+}
+
+func (m *Memory) compareAndSwap(name []byte, new Value, match func(Item) bool) (bool, uint64, error) {
+	if err := m.checkValue(new); err != nil {
+		return false, 0, err
+	}
+	swapped := false
+	it, err := m.update(name, false, func(cur Item) (Value, bool, error) {
+		if !cur.Found {
+			return Value{}, false, ErrNotFound
+		}
+		swapped = match(cur)
+		return new, swapped, nil
+	})
+	return swapped, it.Version, err
+}
+
+// Delete removes the named variables and returns how many had a value.
+// Each is removed atomically; together they are not a group.
+func (m *Memory) Delete(names ...[]byte) (int, error) {
+	n := 0
+	for _, name := range names {
+		ok, err := m.delete(name)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// delete frees name's slot. Lock order: the index lock, then the variable.
+func (m *Memory) delete(name []byte) (bool, error) {
+	if m.closed.Load() {
+		return false, ErrClosed
+	}
+	if err := m.checkName(name); err != nil {
+		return false, err
+	}
+	r, ok := m.lookup(name)
+	if !ok {
+		return false, nil
+	}
+	if err := m.proc.Lock(background, m.index); err != nil {
+		return false, err
+	}
+	defer m.proc.Unlock(m.index)
+	r, ok = m.probe(name, m.hash(name))
+	if !ok {
+		return false, nil
+	}
+	l := m.lockOf(r.slot)
+	if err := m.proc.Lock(background, l); err != nil {
+		return false, err
+	}
+	defer m.proc.Unlock(l)
+	had := m.readLocked(r).Found
+	m.beginIndexChange()
+	defer m.endIndexChange()
+	// The variable is gone from the instant its incarnation moves on; the
+	// version moves too, so that waiters wake and see it.
+	atomic.StoreUint32(m.metaWord(r.slot), (r.inc+1)&incMask)
+	m.writeLocked(r, Value{})
+	m.unindex(r.slot)
+	atomic.StoreUint32(m.u32(m.slotOff(r.slot)+slotNextFree), atomic.LoadUint32(m.freeHead()))
+	atomic.StoreUint32(m.freeHead(), r.slot+1)
+	return had, nil
+}
+
+// Len counts the variables that have a value. It reads every slot.
+func (m *Memory) Len() int {
+	n := 0
+	for s := uint32(0); s < m.meta.vars; s++ {
+		r := ref{slot: s, inc: atomic.LoadUint32(m.metaWord(s)) & incMask}
+		if m.valid(r) {
+			if it, ok := m.read(r); ok && it.Found {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Scan calls fn with the name and version of each variable that has a
+// value, in slot order, starting at cursor, until fn returns false or the
+// slots end. It returns the cursor to continue from, 0 at the end, in the
+// manner of Redis' SCAN: a variable that exists for the whole scan is
+// reported once; one created or deleted during it may or may not be.
+// The name passed to fn is valid only during the call.
+func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) uint64 {
+	for s := cursor; s < uint64(m.meta.vars); s++ {
+		slot := uint32(s)
+		meta := atomic.LoadUint32(m.metaWord(slot))
+		if meta&metaLive == 0 {
+			continue
+		}
+		r := ref{slot: slot, inc: meta & incMask}
+		name := append([]byte(nil), m.name(slot)...)
+		it, ok := m.read(r)
+		if !ok || !it.Found || !m.valid(r) {
+			continue
+		}
+		if !fn(name, it.Version) {
+			if s+1 >= uint64(m.meta.vars) {
+				return 0
+			}
+			return s + 1
+		}
+	}
+	return 0
+}
+
+// repair is lockd's RepairFunc: it finishes or undoes what a dead writer
+// left under a lock it held. Values need nothing (a buffer becomes current
+// only when its version is stored) except a committed group, whose versions
+// are rolled forward; the index is rebuilt from the slots.
+func (m *Memory) repair(l lockd.Lock, aux uint64, committed bool) {
+	if l == m.index {
+		m.rebuild()
+		return
+	}
+	s, ok := m.slotOfLock(l)
+	if !ok || !committed || aux == 0 {
+		return
+	}
+	if v := atomic.LoadUint64(m.version(s)); v+1 == aux {
+		atomic.StoreUint64(m.version(s), aux)
+	}
+}

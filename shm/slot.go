@@ -1,0 +1,136 @@
+package shm
+
+import (
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// Control block fields (page 3).
+const (
+	ctlIndexLock = 0  // lockd lock record, 16 bytes
+	ctlIndexSeq  = 64 // uint64, odd while the index changes
+	ctlFreeHead  = 72 // uint32, first free slot + 1, 0 if none
+)
+
+// Slot fields; see doc.go.
+const (
+	slotLock     = 0  // lockd lock record, 16 bytes
+	slotVersion  = 16 // uint64; its parity selects the current buffer
+	slotMeta     = 24 // uint32: live bit | incarnation
+	slotWaiters  = 28 // uint32: goroutines in Wait
+	slotNameLen  = 32 // uint32
+	slotNextFree = 36 // uint32: next free slot + 1, while free
+	slotHash     = 40 // uint64
+	slotHeader   = 64 // the name starts here
+
+	bufLen  = 0 // uint32
+	bufKind = 4 // uint32
+	bufData = 8
+
+	metaLive = 1 << 31
+	incMask  = metaLive - 1
+)
+
+// Kinds of value in a buffer.
+const (
+	kindAbsent = 0
+	kindInt    = 1
+	kindBytes  = 2
+)
+
+func (m *Memory) u32(off uint64) *uint32 { return (*uint32)(unsafe.Pointer(&m.mem[off])) }
+func (m *Memory) u64(off uint64) *uint64 { return (*uint64)(unsafe.Pointer(&m.mem[off])) }
+
+func (m *Memory) slotOff(s uint32) uint64 { return m.meta.slotsOff + uint64(s)*uint64(m.meta.slotSize) }
+func (m *Memory) lockOf(s uint32) lockd.Lock {
+	return lockd.Lock(m.slotOff(s) + slotLock)
+}
+
+// slotOfLock maps a lock back to its slot; ok is false for other locks.
+func (m *Memory) slotOfLock(l lockd.Lock) (uint32, bool) {
+	off := uint64(l)
+	if off < m.meta.slotsOff {
+		return 0, false
+	}
+	rel := off - m.meta.slotsOff
+	s := rel / uint64(m.meta.slotSize)
+	if rel%uint64(m.meta.slotSize) != slotLock || s >= uint64(m.meta.vars) {
+		return 0, false
+	}
+	return uint32(s), true
+}
+
+func (m *Memory) version(s uint32) *uint64 { return m.u64(m.slotOff(s) + slotVersion) }
+func (m *Memory) metaWord(s uint32) *uint32 { return m.u32(m.slotOff(s) + slotMeta) }
+
+// name returns the slot's name, aliasing the mapping; its length is clamped
+// so that a damaged slot can never index outside it.
+func (m *Memory) name(s uint32) []byte {
+	off := m.slotOff(s)
+	n := uint64(atomic.LoadUint32(m.u32(off + slotNameLen)))
+	n = min(n, uint64(m.meta.nameMax))
+	return m.mem[off+slotHeader : off+slotHeader+n]
+}
+
+func (m *Memory) bufOff(s uint32, version uint64) uint64 {
+	return m.slotOff(s) + slotHeader + m.nameCap + (version&1)*m.bufSize
+}
+
+// loadBuf copies the buffer of the given version parity into a Value. It
+// reads through atomic word loads so that, on every architecture, the loads
+// stay between the two version loads of an optimistic read; on amd64 they are
+// plain moves. The length is clamped: a torn read is thrown away by the
+// caller's validation, but must not index out of range first.
+func (m *Memory) loadBuf(s uint32, version uint64) Value {
+	off := m.bufOff(s, version)
+	kind := atomic.LoadUint32(m.u32(off + bufKind))
+	switch kind {
+	case kindInt:
+		return Int(int64(atomic.LoadUint64(m.u64(off + bufData))))
+	case kindBytes:
+		n := min(uint64(atomic.LoadUint32(m.u32(off+bufLen))), uint64(m.meta.valueMax))
+		out := make([]byte, n)
+		data := off + bufData
+		var i uint64
+		for ; i+8 <= n; i += 8 {
+			w := atomic.LoadUint64(m.u64(data + i))
+			*(*uint64)(unsafe.Pointer(&out[i])) = w
+		}
+		if i < n {
+			w := atomic.LoadUint64(m.u64(data + i))
+			for j := i; j < n; j++ {
+				out[j] = byte(w >> (8 * (j - i)))
+			}
+		}
+		return Bytes(out)
+	}
+	return Value{}
+}
+
+// storeBuf writes v into the buffer of the given version's parity. The
+// caller holds the slot's write lock and publishes the buffer afterwards by
+// storing the version.
+func (m *Memory) storeBuf(s uint32, version uint64, v Value) {
+	off := m.bufOff(s, version)
+	switch v.kind {
+	case kindInt:
+		*m.u64(off + bufData) = uint64(v.n)
+		*m.u32(off + bufLen) = 8
+	case kindBytes:
+		copy(m.mem[off+bufData:off+bufData+uint64(len(v.b))], v.b)
+		*m.u32(off + bufLen) = uint32(len(v.b))
+	default:
+		*m.u32(off + bufLen) = 0
+	}
+	*m.u32(off + bufKind) = uint32(v.kind)
+}
+
+// publish makes version the slot's current value and wakes its waiters.
+func (m *Memory) publish(s uint32, version uint64) {
+	atomic.StoreUint64(m.version(s), version)
+	if atomic.LoadUint32(m.u32(m.slotOff(s)+slotWaiters)) != 0 {
+		m.proc.WakeWord(m.u32(m.slotOff(s) + slotVersion))
+	}
+}
