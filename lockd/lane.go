@@ -19,8 +19,8 @@ type Lane struct {
 }
 
 func (ln *Lane) word(field uint64) *uint32 { return word32(ln.p.mem, ln.off+field) }
-func (ln *Lane) key(i int) *uint64       { return word64(ln.p.mem, ln.off+laneHeader+uint64(i)*entrySize) }
-func (ln *Lane) aux(i int) *uint64       { return word64(ln.p.mem, ln.off+laneHeader+uint64(i)*entrySize+8) }
+func (ln *Lane) key(i int) *uint64         { return word64(ln.p.mem, ln.off+laneHeader+uint64(i)*entrySize) }
+func (ln *Lane) aux(i int) *uint64         { return word64(ln.p.mem, ln.off+laneHeader+uint64(i)*entrySize+8) }
 
 func entryKey(l Lock, mode uint64) uint64 { return uint64(l) | mode }
 

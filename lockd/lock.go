@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // A Lock names a lock record of LockSize bytes at that offset of the
@@ -12,9 +13,12 @@ import (
 // variable.
 type Lock uint64
 
-func (p *Proc) stateWord(l Lock) *uint64 { return word64(p.mem, uint64(l)) }
-func (p *Proc) seqWord(l Lock) *uint32   { return word32(p.mem, uint64(l)+8) }
-func (p *Proc) sleepWord(l Lock) *uint32 { return word32(p.mem, uint64(l)+12) }
+// The words of a lock record. Lock offsets come from the caller's validated
+// layout; they are used without bounds checks because they are on every
+// operation's path.
+func (p *Proc) stateWord(l Lock) *uint64 { return (*uint64)(unsafe.Add(p.base, uint64(l))) }
+func (p *Proc) seqWord(l Lock) *uint32   { return (*uint32)(unsafe.Add(p.base, uint64(l)+8)) }
+func (p *Proc) sleepWord(l Lock) *uint32 { return (*uint32)(unsafe.Add(p.base, uint64(l)+12)) }
 
 func (p *Proc) load(l Lock) state { return state(atomic.LoadUint64(p.stateWord(l))) }
 func (p *Proc) cas(l Lock, old, new state) bool {
@@ -113,6 +117,17 @@ func (p *Proc) unregister(l Lock, ln *Lane) {
 // Unlock releases a write lock taken with Lock or TryLock and wakes those
 // waiting for it.
 func (p *Proc) Unlock(l Lock) {
+	// Fast path: nobody registered; the release is one compare-and-swap.
+	if !atomic.CompareAndSwapUint64(p.stateWord(l), uint64(state(0).withWriter(p.owner)), 0) {
+		p.unlockSlow(l)
+		return
+	}
+	if atomic.LoadUint32(p.sleepWord(l)) != 0 {
+		p.wakeAll(l)
+	}
+}
+
+func (p *Proc) unlockSlow(l Lock) {
 	for {
 		st := p.load(l)
 		if !st.writer() || st.writerOwner() != p.owner {

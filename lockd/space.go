@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Sizes of the records that live in the mapping.
@@ -107,6 +108,7 @@ const (
 type Proc struct {
 	f      *os.File
 	mem    []byte
+	base   unsafe.Pointer // &mem[0]; offsets are checked once, in Attach
 	lay    Layout
 	slot   int
 	gen    uint32
@@ -128,7 +130,7 @@ func Attach(f *os.File, mem []byte, lay Layout, opt Options) (*Proc, error) {
 	if err := lay.check(len(mem)); err != nil {
 		return nil, err
 	}
-	p := &Proc{f: f, mem: mem, lay: lay, repair: opt.Repair, poll: opt.Poll}
+	p := &Proc{f: f, mem: mem, base: unsafe.Pointer(&mem[0]), lay: lay, repair: opt.Repair, poll: opt.Poll}
 	if p.poll <= 0 {
 		p.poll = 100 * time.Millisecond
 	}

@@ -1,5 +1,12 @@
 package shm
 
+import (
+	"math"
+	"sync/atomic"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
 // A Handle is a variable resolved once, for hot paths: its operations skip
 // the name lookup. If the variable is deleted, the handle resolves the name
 // again on its next call. A Handle is safe for concurrent use.
@@ -8,6 +15,7 @@ type Handle struct {
 	name   []byte
 	create bool
 	r      ref
+	off    uint64 // the slot's offset
 }
 
 // Handle resolves name. With create, a missing variable is created (with no
@@ -24,7 +32,7 @@ func (m *Memory) Handle(name []byte, create bool) (*Handle, error) {
 	if !found {
 		return nil, ErrNotFound
 	}
-	return &Handle{m: m, name: append([]byte(nil), name...), create: create, r: r}, nil
+	return &Handle{m: m, name: append([]byte(nil), name...), create: create, r: r, off: m.slotOff(r.slot)}, nil
 }
 
 // Name is the handle's variable name.
@@ -32,6 +40,23 @@ func (h *Handle) Name() []byte { return h.name }
 
 // Get returns the value and version, or ErrNotFound.
 func (h *Handle) Get() (Value, uint64, error) {
+	m, off := h.m, h.off
+	// Fast path for an integer: one optimistic read with nothing in the way.
+	ver, meta := m.u64(off+slotVersion), m.u32(off+slotMeta)
+	v := atomic.LoadUint64(ver)
+	if m.proc.Readable(lockd.Lock(off+slotLock)) && atomic.LoadUint32(meta) == metaLive|h.r.inc {
+		buf := off + slotHeader + m.nameCap + (v&1)*m.bufSize
+		if atomic.LoadUint32(m.u32(buf+bufKind)) == kindInt {
+			n := int64(atomic.LoadUint64(m.u64(buf + bufData)))
+			if atomic.LoadUint64(ver) == v && atomic.LoadUint32(meta) == metaLive|h.r.inc && !m.closed.Load() {
+				return Value{n: n, kind: kindInt}, v, nil
+			}
+		}
+	}
+	return h.get()
+}
+
+func (h *Handle) get() (Value, uint64, error) {
 	if h.m.closed.Load() {
 		return Value{}, 0, ErrClosed
 	}
@@ -58,8 +83,18 @@ func (h *Handle) update(fn func(Item) (Value, bool, error)) (Item, error) {
 
 // Set stores v and returns the new version.
 func (h *Handle) Set(v Value) (uint64, error) {
-	if err := h.m.checkValue(v); err != nil {
+	m := h.m
+	if err := m.checkValue(v); err != nil {
 		return 0, err
+	}
+	// Fast path: the lock is free and the variable still ours.
+	if l := m.lockOf(h.r.slot); !m.closed.Load() && m.proc.TryLock(l) {
+		if m.valid(h.r) {
+			ver := m.writeLocked(h.r, v)
+			m.proc.Unlock(l)
+			return ver, nil
+		}
+		m.proc.Unlock(l)
 	}
 	it, err := h.update(func(Item) (Value, bool, error) { return v, true, nil })
 	return it.Version, err
@@ -67,6 +102,15 @@ func (h *Handle) Set(v Value) (uint64, error) {
 
 // Add is Memory.Add on the handle's variable.
 func (h *Handle) Add(delta int64) (int64, uint64, error) {
+	m := h.m
+	if l := m.lockOf(h.r.slot); !m.closed.Load() && m.proc.TryLock(l) {
+		if m.valid(h.r) {
+			sum, ver, err := m.addLocked(h.off, delta)
+			m.proc.Unlock(l)
+			return sum, ver, err
+		}
+		m.proc.Unlock(l)
+	}
 	var sum int64
 	it, err := h.update(func(cur Item) (Value, bool, error) {
 		var err error
@@ -90,4 +134,35 @@ func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 		return new, swapped, nil
 	})
 	return swapped, it.Version, err
+}
+
+// addLocked is Add on the slot at off, whose lock the caller holds, with the
+// integer case written out: it is the hottest write path.
+func (m *Memory) addLocked(off uint64, delta int64) (int64, uint64, error) {
+	v := atomic.LoadUint64(m.u64(off + slotVersion))
+	cur := off + slotHeader + m.nameCap + (v&1)*m.bufSize
+	var n int64
+	switch atomic.LoadUint32(m.u32(cur + bufKind)) {
+	case kindInt:
+		n = int64(atomic.LoadUint64(m.u64(cur + bufData)))
+	case kindAbsent:
+	default:
+		var ok bool
+		if n, ok = m.loadBytes(cur).Int(); !ok {
+			return 0, 0, ErrNotInteger
+		}
+	}
+	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
+		return 0, 0, ErrOverflow
+	}
+	n += delta
+	next := off + slotHeader + m.nameCap + ((v+1)&1)*m.bufSize
+	*m.u64(next + bufData) = uint64(n)
+	*m.u32(next + bufLen) = 8
+	*m.u32(next + bufKind) = kindInt
+	atomic.StoreUint64(m.u64(off+slotVersion), v+1)
+	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
+		m.proc.WakeWord(m.u32(off + slotVersion))
+	}
+	return n, v + 1, nil
 }

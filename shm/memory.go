@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/edsrzf/mmap-go"
 
@@ -72,6 +73,7 @@ type Memory struct {
 	f      *os.File
 	mm     mmap.MMap
 	mem    []byte
+	base   unsafe.Pointer // &mem[0]
 	meta   meta
 	proc   *lockd.Proc
 	index  lockd.Lock // guards changes to the index and the free list
@@ -116,6 +118,7 @@ func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
 	m := &Memory{path: cfg.Path, f: f, mm: mm, mem: []byte(mm), meta: hdr,
 		index:   lockd.Lock(controlPage*pageSize + ctlIndexLock),
 		nameCap: align(uint64(hdr.nameMax), 8), bufSize: 8 + align(uint64(hdr.valueMax), 8)}
+	m.base = unsafe.Pointer(&m.mem[0])
 	m.syncer.init(m.flush)
 	lay := lockd.Layout{
 		Procs: int(hdr.procs), Lanes: int(hdr.lanes), LaneEntries: int(hdr.groupMax) + 1,

@@ -13,18 +13,20 @@ import (
 // the version selects, and accept the copy only if the version and the
 // incarnation did not move meanwhile. ok is false if r was deleted.
 func (m *Memory) read(r ref) (it Item, ok bool) {
-	l := m.lockOf(r.slot)
+	off := m.slotOff(r.slot)
+	l, ver, meta := lockd.Lock(off+slotLock), m.u64(off+slotVersion), m.u32(off+slotMeta)
+	want := metaLive | r.inc
 	for {
 		if !m.proc.Readable(l) {
 			m.proc.WaitReadable(background, l)
 		}
-		v := atomic.LoadUint64(m.version(r.slot))
-		if !m.valid(r) {
+		v := atomic.LoadUint64(ver)
+		if atomic.LoadUint32(meta) != want {
 			return Item{}, false
 		}
 		val := m.loadBuf(r.slot, v)
-		if atomic.LoadUint64(m.version(r.slot)) == v && m.valid(r) {
-			return Item{Value: val, Version: v, Found: val.Valid()}, true
+		if atomic.LoadUint64(ver) == v && atomic.LoadUint32(meta) == want {
+			return Item{Value: val, Version: v, Found: val.kind != kindAbsent}, true
 		}
 	}
 }

@@ -40,8 +40,10 @@ const (
 	kindBytes  = 2
 )
 
-func (m *Memory) u32(off uint64) *uint32 { return (*uint32)(unsafe.Pointer(&m.mem[off])) }
-func (m *Memory) u64(off uint64) *uint64 { return (*uint64)(unsafe.Pointer(&m.mem[off])) }
+// u32 and u64 address words of the mapping. Offsets come from the
+// validated layout, so they skip bounds checks (they are on every hot path).
+func (m *Memory) u32(off uint64) *uint32 { return (*uint32)(unsafe.Add(m.base, off)) }
+func (m *Memory) u64(off uint64) *uint64 { return (*uint64)(unsafe.Add(m.base, off)) }
 
 func (m *Memory) slotOff(s uint32) uint64 { return m.meta.slotsOff + uint64(s)*uint64(m.meta.slotSize) }
 func (m *Memory) lockOf(s uint32) lockd.Lock {
@@ -62,7 +64,7 @@ func (m *Memory) slotOfLock(l lockd.Lock) (uint32, bool) {
 	return uint32(s), true
 }
 
-func (m *Memory) version(s uint32) *uint64 { return m.u64(m.slotOff(s) + slotVersion) }
+func (m *Memory) version(s uint32) *uint64  { return m.u64(m.slotOff(s) + slotVersion) }
 func (m *Memory) metaWord(s uint32) *uint32 { return m.u32(m.slotOff(s) + slotMeta) }
 
 // name returns the slot's name, aliasing the mapping; its length is clamped
@@ -85,28 +87,30 @@ func (m *Memory) bufOff(s uint32, version uint64) uint64 {
 // caller's validation, but must not index out of range first.
 func (m *Memory) loadBuf(s uint32, version uint64) Value {
 	off := m.bufOff(s, version)
-	kind := atomic.LoadUint32(m.u32(off + bufKind))
-	switch kind {
+	switch atomic.LoadUint32(m.u32(off + bufKind)) {
 	case kindInt:
-		return Int(int64(atomic.LoadUint64(m.u64(off + bufData))))
+		return Value{n: int64(atomic.LoadUint64(m.u64(off + bufData))), kind: kindInt}
 	case kindBytes:
-		n := min(uint64(atomic.LoadUint32(m.u32(off+bufLen))), uint64(m.meta.valueMax))
-		out := make([]byte, n)
-		data := off + bufData
-		var i uint64
-		for ; i+8 <= n; i += 8 {
-			w := atomic.LoadUint64(m.u64(data + i))
-			*(*uint64)(unsafe.Pointer(&out[i])) = w
-		}
-		if i < n {
-			w := atomic.LoadUint64(m.u64(data + i))
-			for j := i; j < n; j++ {
-				out[j] = byte(w >> (8 * (j - i)))
-			}
-		}
-		return Bytes(out)
+		return m.loadBytes(off)
 	}
 	return Value{}
+}
+
+func (m *Memory) loadBytes(off uint64) Value {
+	n := min(uint64(atomic.LoadUint32(m.u32(off+bufLen))), uint64(m.meta.valueMax))
+	out := make([]byte, n)
+	data := off + bufData
+	var i uint64
+	for ; i+8 <= n; i += 8 {
+		*(*uint64)(unsafe.Pointer(&out[i])) = atomic.LoadUint64(m.u64(data + i))
+	}
+	if i < n {
+		w := atomic.LoadUint64(m.u64(data + i))
+		for j := i; j < n; j++ {
+			out[j] = byte(w >> (8 * (j - i)))
+		}
+	}
+	return Bytes(out)
 }
 
 // storeBuf writes v into the buffer of the given version's parity. The
@@ -129,8 +133,9 @@ func (m *Memory) storeBuf(s uint32, version uint64, v Value) {
 
 // publish makes version the slot's current value and wakes its waiters.
 func (m *Memory) publish(s uint32, version uint64) {
-	atomic.StoreUint64(m.version(s), version)
-	if atomic.LoadUint32(m.u32(m.slotOff(s)+slotWaiters)) != 0 {
-		m.proc.WakeWord(m.u32(m.slotOff(s) + slotVersion))
+	off := m.slotOff(s)
+	atomic.StoreUint64(m.u64(off+slotVersion), version)
+	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
+		m.proc.WakeWord(m.u32(off + slotVersion))
 	}
 }

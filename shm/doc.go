@@ -1,0 +1,119 @@
+// Package shm is dsm's memory: one memory-mapped file of named variables
+// that any process on the host may open and use directly, at memory speed,
+// with the same guarantees as the daemon that serves it over the network.
+//
+// # Model
+//
+// A variable has a name of at most NameMax bytes, a value (a signed 64-bit
+// integer or a byte string of at most ValueMax bytes) and a version that
+// rises by one on every change, deletion included. Every operation on one
+// variable is linearizable; MGet reads several at one instant and MSet writes
+// several all or nothing, also across a crash. Every access goes through the
+// variable's writer-priority lock of package lockd: writers take it, Get is an
+// optimistic read of it (it waits while a writer holds or waits, copies the
+// value, and checks that the version did not move), MGet takes read locks.
+//
+// Each variable keeps two value buffers; the parity of its version says which
+// one is current. A writer fills the spare buffer and then stores the new
+// version, a single 8-byte store that is the commit point: a process killed
+// at any instant leaves the old or the new value, never a torn one.
+//
+// # Processes
+//
+// Any number of processes (up to Config.Procs) may open a file at once; each
+// open attaches to the lock space and takes an OFD lock on its liveness byte.
+// The daemon also takes the file's daemon byte (Config.Exclusive), so there
+// is one daemon per file; local processes do not take it and work whether a
+// daemon runs or not.
+//
+// # Durability
+//
+// Writes reach the page cache at once and survive the crash of any process.
+// Sync flushes the file (msync); SyncBarrier does so for a group of
+// concurrent callers at once. Whether a power loss can lose writes depends on
+// how often the owner of the file calls them (dsmd's -sync).
+//
+// # File layout
+//
+// All integers are little-endian; offsets are from the start of the file.
+// The file is allocated whole when it is created and never changes size.
+//
+//	page 0 (offset 0)     meta A
+//	page 1 (offset 4096)  meta B; the valid one with the higher txid wins
+//	page 2 (offset 8192)  lock bytes, never written: byte 0 is the daemon
+//	                      lock, byte 64+i the liveness of process slot i
+//	page 3 (offset 12288) control block
+//	procsOff              process table: procs x 64 bytes (package lockd)
+//	lanesOff              lane table: procs x lanes x (64 + 16*(groupMax+1))
+//	indexOff              hash index: indexSize x uint32
+//	slotsOff              slots: vars x slotSize
+//
+// A meta page:
+//
+//	0   [8]byte  magic "DSMMEM\x00\x01"
+//	8   uint32   format version (1)
+//	12  uint32   flags (0)
+//	16  uint32   page size (4096)
+//	24  uint64   txid: higher is newer
+//	32  uint32   vars: capacity in variables
+//	36  uint32   nameMax
+//	40  uint32   valueMax
+//	44  uint32   procs: process slots
+//	48  uint32   lanes per process slot
+//	52  uint32   groupMax: most variables in one MGet or MSet
+//	56  uint64   hash seed
+//	64  int64    creation time, Unix nanoseconds
+//	72  uint32   slotSize = roundup(64 + roundup(nameMax,8) + 2*(8+roundup(valueMax,8)), 64)
+//	76  uint32   indexSize: the least power of two >= 2*vars
+//	80  uint64   procsOff = 16384
+//	88  uint64   lanesOff = roundup(procsOff + 64*procs, 4096)
+//	96  uint64   indexOff = roundup(lanesOff + lane table size, 4096)
+//	104 uint64   slotsOff = roundup(indexOff + 4*indexSize, 4096)
+//	112 uint64   file size = roundup(slotsOff + vars*slotSize, 4096)
+//	136 uint32   CRC-32C (Castagnoli) of bytes 0..135
+//
+// Open checks, in order: the magic (ErrNotDSM), the format version
+// (ErrVersion), the checksum (ErrCorrupt), the ranges of the capacities and
+// that the stored layout equals the one derived from them (ErrCorrupt), and
+// that the file is as long as the layout (ErrTruncated). The headers are
+// read with pread, never through the mapping, so a damaged file is refused
+// before anything is mapped. Growth will write a new meta with a higher txid
+// and larger capacities; the two pages let that be done safely.
+//
+// The control block:
+//
+//	0   [16]byte lock record of the index lock (package lockd)
+//	64  uint64   index sequence: odd while the index or free list changes
+//	72  uint32   free list head: slot+1, 0 if the file is full
+//
+// The index is an open-addressing table with linear probing; an entry is
+// slot+1, 0 is empty. The bucket of a name is the low bits of its hash: FNV-1a
+// (64-bit) started from seed XOR the FNV offset basis, then the MurmurHash3
+// fmix64 finaliser. Deletion shifts later entries back; there are no
+// tombstones. Lookups take no lock: a hit is confirmed by the slot, a miss by
+// an unchanged, even index sequence. The index and free list are derived
+// data: if a holder of the index lock dies, they are rebuilt from the slots.
+//
+// A slot:
+//
+//	0   [16]byte lock record of the variable (package lockd)
+//	16  uint64   version; version&1 selects the current buffer
+//	24  uint32   bit 31: live; bits 0-30: incarnation (changes on reuse)
+//	28  uint32   goroutines in Wait (a hint for writers to wake them)
+//	32  uint32   name length
+//	36  uint32   next free slot + 1, while the slot is free
+//	40  uint64   hash of the name
+//	64  [roundup(nameMax,8)]byte name
+//	    buffer 0, then buffer 1, each 8+roundup(valueMax,8) bytes:
+//	    0 uint32 length, 4 uint32 kind (0 none, 1 int64, 2 bytes), 8 data
+//
+// A live slot whose current buffer has kind 0 is a variable with no value:
+// it reads as missing (MSet creates its variables that way before it fills
+// them in one group).
+//
+// # Caveats
+//
+// Linux only (futexes, OFD locks). Capacities are fixed when the file is
+// created. Len and Stats read every slot. DEL of several names removes each
+// atomically, not as a group.
+package shm
