@@ -164,5 +164,8 @@ func (m *Memory) addLocked(off uint64, delta int64) (int64, uint64, error) {
 	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
 		m.proc.WakeWord(m.u32(off + slotVersion))
 	}
+	if atomic.LoadUint32(m.feedWatchers()) != 0 {
+		m.feedAppend(uint32((off - m.meta.slotsOff) / uint64(m.meta.slotSize)))
+	}
 	return n, v + 1, nil
 }

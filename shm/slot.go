@@ -138,4 +138,7 @@ func (m *Memory) publish(s uint32, version uint64) {
 	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
 		m.proc.WakeWord(m.u32(off + slotVersion))
 	}
+	if atomic.LoadUint32(m.feedWatchers()) != 0 {
+		m.feedAppend(s)
+	}
 }
