@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// command is one command of dsm, the same in one-shot use, at the prompt and
+// in local mode.
+type command struct {
+	name  string
+	args  string // the arguments, as the usage shows them
+	help  string
+	min   int  // fewest arguments
+	max   int  // most arguments; -1 means no limit
+	pairs bool // arguments come in name value pairs
+	// write says the command changes variables; local mode creates a missing
+	// file only for those.
+	write bool
+	run   func(ctx context.Context, st store, args []string) (result, error)
+}
+
+// commands lists every command, in the order help shows them.
+var commands = []*command{
+	{name: "get", args: "NAME", help: "print the value of NAME", min: 1, max: 1, run: runGet},
+	{name: "set", args: "NAME VALUE", help: "store VALUE in NAME", min: 2, max: 2, write: true, run: runSet},
+	{name: "add", args: "NAME DELTA", help: "add DELTA to the integer NAME; print the new value", min: 2, max: 2, write: true, run: runAdd},
+	{name: "cas", args: "NAME OLD NEW", help: "set NAME to NEW if it holds OLD; print 1 if swapped, else 0", min: 3, max: 3, write: true, run: runCAS},
+	{name: "mget", args: "NAME...", help: "print several values read at one instant (empty line if missing)", min: 1, max: -1, run: runMGet},
+	{name: "mset", args: "NAME VALUE...", help: "store several values, all or none", min: 2, max: -1, pairs: true, write: true, run: runMSet},
+	{name: "del", args: "NAME...", help: "delete variables; print how many existed", min: 1, max: -1, write: true, run: runDel},
+	{name: "list", args: "[PATTERN]", help: "print the names matching PATTERN (glob: * ? [abc]), one per line", min: 0, max: 1, run: runList},
+	{name: "info", args: "", help: "show the server, its file, sync mode, variables and clients", min: 0, max: 0, run: runInfo},
+	{name: "status", args: "", help: "same as info", min: 0, max: 0, run: runInfo},
+}
+
+// lookup finds a command by name, ignoring case.
+func lookup(name string) *command {
+	name = strings.ToLower(name)
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// usageError is a command line that does not fit its command.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// check validates the number of arguments.
+func (c *command) check(args []string) error {
+	n := len(args)
+	if n < c.min || (c.max >= 0 && n > c.max) || (c.pairs && n%2 != 0) {
+		return &usageError{msg: strings.TrimSpace("usage: " + c.name + " " + c.args)}
+	}
+	return nil
+}
+
+func runGet(ctx context.Context, st store, args []string) (result, error) {
+	v, ver, err := st.Get(ctx, args[0])
+	if err != nil {
+		return nil, err
+	}
+	return valueResult{Name: args[0], Value: v, Version: ver}, nil
+}
+
+func runSet(ctx context.Context, st store, args []string) (result, error) {
+	if err := st.Set(ctx, args[0], args[1]); err != nil {
+		return nil, err
+	}
+	return okResult{}, nil
+}
+
+func runAdd(ctx context.Context, st store, args []string) (result, error) {
+	delta, err := strconv.ParseInt(args[1], 10, 64)
+	if err != nil {
+		return nil, &usageError{msg: fmt.Sprintf("add: DELTA must be an integer, not %q", args[1])}
+	}
+	n, err := st.Add(ctx, args[0], delta)
+	if err != nil {
+		return nil, err
+	}
+	return intResult{Name: args[0], Value: n}, nil
+}
+
+func runCAS(ctx context.Context, st store, args []string) (result, error) {
+	ok, err := st.CAS(ctx, args[0], args[1], args[2])
+	if err != nil {
+		return nil, err
+	}
+	return casResult{Name: args[0], Swapped: ok}, nil
+}
+
+func runMGet(ctx context.Context, st store, args []string) (result, error) {
+	items, err := st.MGet(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return itemsResult(items), nil
+}
+
+func runMSet(ctx context.Context, st store, args []string) (result, error) {
+	if err := st.MSet(ctx, args...); err != nil {
+		return nil, err
+	}
+	return okResult{}, nil
+}
+
+func runDel(ctx context.Context, st store, args []string) (result, error) {
+	n, err := st.Del(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return countResult{Deleted: n}, nil
+}
+
+func runList(ctx context.Context, st store, args []string) (result, error) {
+	pattern := ""
+	if len(args) == 1 {
+		pattern = args[0]
+	}
+	names, err := st.List(ctx, pattern)
+	if err != nil {
+		return nil, err
+	}
+	return namesResult(names), nil
+}
+
+func runInfo(ctx context.Context, st store, _ []string) (result, error) {
+	s, err := st.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}

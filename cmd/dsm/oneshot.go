@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+)
+
+// runOneShot runs one command given on the command line, prints its result
+// on stdout and any error on stderr, and returns the exit code.
+func runOneShot(ctx context.Context, cfg *config, args []string, stdout, stderr io.Writer) int {
+	cmd := lookup(args[0])
+	if cmd != nil {
+		if err := cmd.check(args[1:]); err != nil {
+			return fail(stderr, err)
+		}
+	} else if cfg.file != "" {
+		return fail(stderr, unknownCommand(args[0]))
+	}
+	st, err := cfg.open(ctx, cmd == nil || cmd.write)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer st.Close()
+	r, err := execute(ctx, cfg.timeout, st, args)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if err := write(stdout, cfg.format, r); err != nil {
+		return fail(stderr, err)
+	}
+	return exitOK
+}
+
+// execute runs one command line against st within timeout. A name that is
+// not a dsm command goes to the daemon as it is; local mode has no daemon
+// to ask, so there it is an error.
+func execute(ctx context.Context, timeout time.Duration, st store, args []string) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := lookup(args[0])
+	if cmd == nil {
+		r, ok := st.(*remote)
+		if !ok {
+			return nil, unknownCommand(args[0])
+		}
+		cmdArgs := make([]any, len(args))
+		for i, a := range args {
+			cmdArgs[i] = a
+		}
+		reply, err := r.Do(ctx, cmdArgs...)
+		if err != nil {
+			return nil, err
+		}
+		return replyResult{reply}, nil
+	}
+	if err := cmd.check(args[1:]); err != nil {
+		return nil, err
+	}
+	return cmd.run(ctx, st, args[1:])
+}
+
+func unknownCommand(name string) error {
+	return &usageError{msg: fmt.Sprintf("unknown command %q (try help)", name)}
+}
+
+// fail prints err and returns its exit code.
+func fail(stderr io.Writer, err error) int {
+	fmt.Fprintln(stderr, "dsm:", err)
+	return exitCode(err)
+}
