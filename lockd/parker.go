@@ -143,3 +143,15 @@ func (p *Proc) WaitWord(ctx context.Context, addr *uint32, val uint32, d time.Du
 // WakeWord wakes every goroutine sleeping in WaitWord on addr, in this
 // process and in others.
 func (p *Proc) WakeWord(addr *uint32) { p.park.wake(addr) }
+
+// WakeAll wakes every goroutine of this process parked on any word; used
+// before the mapping goes away.
+func (p *Proc) WakeAll() {
+	p.park.mu.Lock()
+	defer p.park.mu.Unlock()
+	for addr, g := range p.park.groups {
+		futexWake(addr)
+		close(g.done)
+		g.done = make(chan struct{})
+	}
+}

@@ -13,9 +13,10 @@ import (
 // and returns every problem found, joined. Tests run it after hammering; the
 // dsm command runs it as `check`.
 func (m *Memory) Check() error {
-	if m.closed.Load() {
+	if !m.enter() {
 		return ErrClosed
 	}
+	defer m.life.RUnlock()
 	if err := m.proc.Lock(background, m.index); err != nil {
 		return err
 	}

@@ -57,9 +57,10 @@ type Feed struct {
 
 // Feed opens a change feed starting now.
 func (m *Memory) Feed() (*Feed, error) {
-	if m.closed.Load() {
+	if !m.enter() {
 		return nil, ErrClosed
 	}
+	defer m.life.RUnlock()
 	atomic.AddUint32(m.feedWatchers(), 1)
 	f := &Feed{m: m, seen: make(map[uint32]uint64)}
 	f.next = atomic.LoadUint64(m.feedSeq())
@@ -78,10 +79,11 @@ func (f *Feed) snapshot() {
 
 // Close stops the feed.
 func (f *Feed) Close() {
-	if !f.closed {
-		f.closed = true
+	if !f.closed && f.m.enter() {
+		defer f.m.life.RUnlock()
 		atomic.AddUint32(f.m.feedWatchers(), ^uint32(0))
 	}
+	f.closed = true
 }
 
 // Next waits for changes and returns them, at most one per variable (its
@@ -89,6 +91,10 @@ func (f *Feed) Close() {
 // It returns ctx.Err() when ctx ends.
 func (f *Feed) Next(ctx context.Context) ([]Change, error) {
 	m := f.m
+	if !m.enter() {
+		return nil, ErrClosed
+	}
+	defer m.life.RUnlock()
 	for {
 		if m.closed.Load() {
 			return nil, ErrClosed

@@ -47,11 +47,12 @@ func readMeta(f *os.File) (meta, error) {
 	}
 	size := st.Size()
 	if size < 2*pageSize {
-		if size >= int64(len(magic)) {
-			head := make([]byte, len(magic))
-			if _, err := f.ReadAt(head, 0); err == nil && string(head) != magic {
-				return meta{}, ErrNotDSM
-			}
+		head := make([]byte, min(size, int64(len(magic))))
+		if _, err := f.ReadAt(head, 0); err != nil && err != io.EOF {
+			return meta{}, err
+		}
+		if len(head) > 0 && string(head) != magic[:len(head)] {
+			return meta{}, ErrNotDSM
 		}
 		return meta{}, fmt.Errorf("%w: %d bytes, the header alone needs %d", ErrTruncated, size, 2*pageSize)
 	}

@@ -41,6 +41,9 @@ func (h *Handle) Name() []byte { return h.name }
 // Get returns the value and version, or ErrNotFound.
 func (h *Handle) Get() (Value, uint64, error) {
 	m, off := h.m, h.off
+	if m.closed.Load() {
+		return Value{}, 0, ErrClosed
+	}
 	// Fast path for an integer: one optimistic read with nothing in the way.
 	ver, meta := m.u64(off+slotVersion), m.u32(off+slotMeta)
 	v := atomic.LoadUint64(ver)
@@ -48,7 +51,7 @@ func (h *Handle) Get() (Value, uint64, error) {
 		buf := off + slotHeader + m.nameCap + (v&1)*m.bufSize
 		if atomic.LoadUint32(m.u32(buf+bufKind)) == kindInt {
 			n := int64(atomic.LoadUint64(m.u64(buf + bufData)))
-			if atomic.LoadUint64(ver) == v && atomic.LoadUint32(meta) == metaLive|h.r.inc && !m.closed.Load() {
+			if atomic.LoadUint64(ver) == v && atomic.LoadUint32(meta) == metaLive|h.r.inc {
 				return Value{n: n, kind: kindInt}, v, nil
 			}
 		}

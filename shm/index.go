@@ -99,32 +99,71 @@ func (m *Memory) valid(r ref) bool {
 
 // resolve finds name, creating it (with no value) if create is set.
 func (m *Memory) resolve(name []byte, create bool) (ref, bool, error) {
-	if err := m.checkName(name); err != nil {
-		return ref{}, false, err
-	}
-	if r, ok := m.lookup(name); ok {
-		return r, true, nil
-	}
-	if !create {
-		return ref{}, false, nil
-	}
-	r, err := m.insert(name)
-	return r, err == nil, err
+	r, found, _, err := m.resolveNew(name, create)
+	return r, found, err
 }
 
-// insert adds name with no value, under the index lock.
-func (m *Memory) insert(name []byte) (ref, error) {
+// resolveNew is resolve that also tells whether it created the variable.
+func (m *Memory) resolveNew(name []byte, create bool) (r ref, found, created bool, err error) {
+	if err := m.checkName(name); err != nil {
+		return ref{}, false, false, err
+	}
+	if r, ok := m.lookup(name); ok {
+		return r, true, false, nil
+	}
+	if !create {
+		return ref{}, false, false, nil
+	}
+	r, created, err = m.insert(name)
+	return r, err == nil, created, err
+}
+
+// reclaim frees r's slot if r still has no value: a group that created
+// variables and then failed leaves no trace.
+func (m *Memory) reclaim(r ref) {
+	if m.proc.Lock(background, m.index) != nil {
+		return
+	}
+	defer m.proc.Unlock(m.index)
+	l := m.lockOf(r.slot)
+	if m.proc.Lock(background, l) != nil {
+		return
+	}
+	defer m.proc.Unlock(l)
+	if !m.valid(r) || m.readLocked(r).Found {
+		return
+	}
+	m.freeLocked(r)
+}
+
+// freeLocked removes r from the index and frees its slot; the caller holds
+// the index lock and r's lock.
+func (m *Memory) freeLocked(r ref) {
+	m.beginIndexChange()
+	defer m.endIndexChange()
+	// The variable is gone from the instant its incarnation moves on; the
+	// version moves too, so that waiters wake and see it.
+	atomic.StoreUint32(m.metaWord(r.slot), (r.inc+1)&incMask)
+	m.writeLocked(r, Value{})
+	m.unindex(r.slot)
+	atomic.StoreUint32(m.u32(m.slotOff(r.slot)+slotNextFree), atomic.LoadUint32(m.freeHead()))
+	atomic.StoreUint32(m.freeHead(), r.slot+1)
+}
+
+// insert adds name with no value, under the index lock. created is false
+// if another got there first.
+func (m *Memory) insert(name []byte) (ref, bool, error) {
 	if err := m.proc.Lock(background, m.index); err != nil {
-		return ref{}, err
+		return ref{}, false, err
 	}
 	defer m.proc.Unlock(m.index)
 	h := m.hash(name)
 	if r, ok := m.probe(name, h); ok {
-		return r, nil
+		return r, false, nil
 	}
 	head := atomic.LoadUint32(m.freeHead())
 	if head == 0 || head > m.meta.vars {
-		return ref{}, fmt.Errorf("%w (capacity %d)", ErrFull, m.meta.vars)
+		return ref{}, false, fmt.Errorf("%w (capacity %d)", ErrFull, m.meta.vars)
 	}
 	s := head - 1
 	off := m.slotOff(s)
@@ -140,7 +179,7 @@ func (m *Memory) insert(name []byte) (ref, error) {
 	inc := (atomic.LoadUint32(m.metaWord(s)) + 1) & incMask
 	atomic.StoreUint32(m.metaWord(s), metaLive|inc)
 	m.place(s, h)
-	return ref{slot: s, inc: inc}, nil
+	return ref{slot: s, inc: inc}, true, nil
 }
 
 func (m *Memory) beginIndexChange() { atomic.AddUint64(m.indexSeq(), 1) }

@@ -119,6 +119,9 @@ func decodeMeta(b []byte) (meta, error) {
 	}
 	le := binary.LittleEndian
 	m.version = le.Uint32(b[8:])
+	if m.version == 0 {
+		return m, fmt.Errorf("%w: format version 0", ErrCorrupt)
+	}
 	if m.version > formatVersion {
 		return m, fmt.Errorf("%w: format %d, this program reads up to %d", ErrVersion, m.version, formatVersion)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -80,6 +81,12 @@ type Memory struct {
 	closed atomic.Bool
 	syncer syncer
 
+	// life is held (read) by operations that may block for long (Wait,
+	// Feed.Next) or walk every slot, so that Close can wake them and wait for
+	// them before it unmaps the file. Short operations only check closed:
+	// calling Close while they run is a misuse, as with any Close.
+	life sync.RWMutex
+
 	nameCap, bufSize uint64
 }
 
@@ -139,6 +146,9 @@ func (m *Memory) Close() error {
 	if m.closed.Swap(true) {
 		return ErrClosed
 	}
+	m.proc.WakeAll()
+	m.life.Lock()
+	defer m.life.Unlock()
 	err := m.proc.Detach()
 	if ferr := m.mm.Flush(); err == nil {
 		err = ferr
@@ -170,14 +180,35 @@ type Stats struct {
 // Stats reports the file's capacities and use. Counting the variables reads
 // every slot.
 func (m *Memory) Stats() Stats {
+	if !m.enter() {
+		return Stats{}
+	}
+	defer m.life.RUnlock()
 	return Stats{
-		Vars: m.Len(), Capacity: int(m.meta.vars), NameMax: int(m.meta.nameMax),
+		Vars: m.countLocked(), Capacity: int(m.meta.vars), NameMax: int(m.meta.nameMax),
 		ValueMax: int(m.meta.valueMax), GroupMax: int(m.meta.groupMax),
 		FileSize: int64(m.meta.fileSize), Procs: len(m.proc.Procs()), ProcSlots: int(m.meta.procs),
 	}
 }
 
 // Procs lists the processes attached to the file.
-func (m *Memory) Procs() []lockd.ProcInfo { return m.proc.Procs() }
+func (m *Memory) Procs() []lockd.ProcInfo {
+	if !m.enter() {
+		return nil
+	}
+	defer m.life.RUnlock()
+	return m.proc.Procs()
+}
+
+// enter takes m.life for an operation that may block or walk the file; it
+// reports false (holding nothing) if m is closed.
+func (m *Memory) enter() bool {
+	m.life.RLock()
+	if m.closed.Load() {
+		m.life.RUnlock()
+		return false
+	}
+	return true
+}
 
 var background = context.Background()

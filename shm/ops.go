@@ -66,7 +66,12 @@ func (m *Memory) update(name []byte, create bool, fn func(Item) (Value, bool, er
 			return Item{}, err
 		}
 		if !found {
-			_, _, err := fn(Item{})
+			// Conditional writes (XX) decide on a missing variable; an
+			// unconditional one has nothing to write into.
+			_, write, err := fn(Item{})
+			if err == nil && write {
+				err = ErrNotFound
+			}
 			return Item{}, err
 		}
 		it, ok, err := m.updateRef(r, fn)
@@ -259,20 +264,20 @@ func (m *Memory) delete(name []byte) (bool, error) {
 	}
 	defer m.proc.Unlock(l)
 	had := m.readLocked(r).Found
-	m.beginIndexChange()
-	defer m.endIndexChange()
-	// The variable is gone from the instant its incarnation moves on; the
-	// version moves too, so that waiters wake and see it.
-	atomic.StoreUint32(m.metaWord(r.slot), (r.inc+1)&incMask)
-	m.writeLocked(r, Value{})
-	m.unindex(r.slot)
-	atomic.StoreUint32(m.u32(m.slotOff(r.slot)+slotNextFree), atomic.LoadUint32(m.freeHead()))
-	atomic.StoreUint32(m.freeHead(), r.slot+1)
+	m.freeLocked(r)
 	return had, nil
 }
 
 // Len counts the variables that have a value. It reads every slot.
 func (m *Memory) Len() int {
+	if !m.enter() {
+		return 0
+	}
+	defer m.life.RUnlock()
+	return m.countLocked()
+}
+
+func (m *Memory) countLocked() int {
 	n := 0
 	for s := uint32(0); s < m.meta.vars; s++ {
 		r := ref{slot: s, inc: atomic.LoadUint32(m.metaWord(s)) & incMask}
@@ -292,6 +297,10 @@ func (m *Memory) Len() int {
 // reported once; one created or deleted during it may or may not be.
 // The name passed to fn is valid only during the call.
 func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) uint64 {
+	if !m.enter() {
+		return 0
+	}
+	defer m.life.RUnlock()
 	for s := cursor; s < uint64(m.meta.vars); s++ {
 		slot := uint32(s)
 		meta := atomic.LoadUint32(m.metaWord(slot))

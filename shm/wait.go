@@ -15,9 +15,10 @@ const waitSlice = time.Second
 // word, no polling). It returns ErrNotFound if the variable does not exist
 // or is deleted while waiting, and ctx.Err() if ctx ends first.
 func (m *Memory) Wait(ctx context.Context, name []byte, after uint64) (uint64, error) {
-	if m.closed.Load() {
+	if !m.enter() {
 		return 0, ErrClosed
 	}
+	defer m.life.RUnlock()
 	if err := m.checkName(name); err != nil {
 		return 0, err
 	}
@@ -43,5 +44,8 @@ func (m *Memory) Wait(ctx context.Context, name []byte, after uint64) (uint64, e
 			return 0, err
 		}
 		m.proc.WaitWord(ctx, word, uint32(v), waitSlice)
+		if m.closed.Load() {
+			return 0, ErrClosed
+		}
 	}
 }

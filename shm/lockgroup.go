@@ -1,0 +1,280 @@
+package shm
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// A Group holds the locks of several variables at once, for reading or for
+// writing, so that its owner can read them as one snapshot and write them all
+// or nothing. Writes made through the group are staged and become visible
+// together at Commit; Unlock discards what was not committed. While a group
+// holds a write lock, every other writer and reader of that variable, in any
+// process, waits; operations through the group itself pass.
+//
+// A Group belongs to one goroutine at a time and must be released with
+// Unlock. If its process dies, its locks are released and a commit that had
+// begun is completed (see package lockd).
+type Group struct {
+	m      *Memory
+	ln     *lockd.Lane
+	write  bool
+	refs   map[string]ref // by name
+	order  []ref          // locked, in slot order
+	staged map[uint32]Value
+	done   bool
+
+	created []ref // variables this group created, reclaimed if it fails
+}
+
+// Lock takes the named variables' locks (write or read) as one group,
+// waiting until ctx ends. Missing variables are created without a value when
+// create is set (so that they can be locked); otherwise a name that is missing
+// stays out of the group, and it is guaranteed to be missing while the group
+// holds. Locks are taken in slot order, the same in every process, so groups
+// never deadlock among themselves.
+func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*Group, error) {
+	if err := m.checkGroup(len(names)); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := m.checkName(n); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := m.proc.AcquireLane(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g := &Group{m: m, ln: ln, write: write, refs: make(map[string]ref, len(names))}
+	for {
+		ok, err := g.lockOnce(ctx, names, create)
+		if err != nil {
+			g.release()
+			ln.Release()
+			for _, r := range g.created {
+				m.reclaim(r)
+			}
+			return nil, err
+		}
+		if ok {
+			return g, nil
+		}
+	}
+}
+
+// lockOnce resolves and locks; ok is false if a variable appeared or was
+// deleted before its lock was taken, and then everything was released.
+func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool, error) {
+	m := g.m
+	clear(g.refs)
+	g.order = g.order[:0]
+	var missing [][]byte
+	for _, n := range names {
+		r, found, created, err := m.resolveNew(n, create)
+		if created {
+			g.created = append(g.created, r)
+		}
+		if err != nil {
+			return false, err
+		}
+		if !found {
+			missing = append(missing, n)
+			continue
+		}
+		g.refs[string(n)] = r
+	}
+	want := make([]ref, 0, len(g.refs))
+	for _, r := range g.refs {
+		want = append(want, r)
+	}
+	for _, r := range sortedRefs(want) {
+		if err := g.lockRef(ctx, r); err != nil {
+			return false, err
+		}
+		g.order = append(g.order, r)
+	}
+	for _, r := range g.order {
+		if !m.valid(r) {
+			g.release()
+			return false, nil
+		}
+	}
+	// A name missing before the locks must still be missing now, or a group
+	// write may have created it and its partners at once.
+	for _, n := range missing {
+		if _, now := m.lookup(n); now {
+			g.release()
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (g *Group) lockRef(ctx context.Context, r ref) error {
+	if g.write {
+		return g.ln.Lock(ctx, g.m.lockOf(r.slot))
+	}
+	return g.ln.RLock(ctx, g.m.lockOf(r.slot))
+}
+
+// release drops every lock held.
+func (g *Group) release() {
+	for _, r := range g.order {
+		if g.write {
+			g.ln.Unlock(g.m.lockOf(r.slot))
+		} else {
+			g.ln.RUnlock(g.m.lockOf(r.slot))
+		}
+	}
+	g.order = g.order[:0]
+}
+
+// Unlock discards uncommitted writes and releases the group's locks.
+func (g *Group) Unlock() {
+	if g.done {
+		return
+	}
+	g.done = true
+	g.staged = nil
+	g.release()
+	g.ln.Release()
+	// Variables created only to be locked, and never given a value, go.
+	for _, r := range g.created {
+		g.m.reclaim(r)
+	}
+}
+
+// Holds reports whether the group holds name's lock.
+func (g *Group) Holds(name []byte) bool {
+	_, ok := g.refs[string(name)]
+	return ok && !g.done
+}
+
+// Write reports whether the group holds write locks.
+func (g *Group) Write() bool { return g.write }
+
+// Names lists the variables the group holds.
+func (g *Group) Names() [][]byte {
+	out := make([][]byte, 0, len(g.refs))
+	for n := range g.refs {
+		out = append(out, []byte(n))
+	}
+	return out
+}
+
+// ErrNotHeld is returned for an operation through a Group on a variable
+// it does not hold, or a write through a read group.
+var ErrNotHeld = fmt.Errorf("shm: variable not locked by this group")
+
+func (g *Group) ref(name []byte, write bool) (ref, error) {
+	r, ok := g.refs[string(name)]
+	switch {
+	case g.done:
+		return ref{}, ErrClosed
+	case !ok, write && !g.write:
+		return ref{}, fmt.Errorf("%w: %q", ErrNotHeld, name)
+	}
+	return r, nil
+}
+
+// Get returns name's value as the group sees it: staged if written through
+// the group, else current. A name the group does not hold because it was
+// missing reads as not found.
+func (g *Group) Get(name []byte) (Item, error) {
+	r, err := g.ref(name, false)
+	if err != nil {
+		if _, held := g.refs[string(name)]; !held && !g.done {
+			if _, exists := g.m.lookup(name); !exists {
+				return Item{}, nil
+			}
+		}
+		return Item{}, err
+	}
+	if v, ok := g.staged[r.slot]; ok {
+		return Item{Value: v, Version: atomic.LoadUint64(g.m.version(r.slot)) + 1, Found: v.Valid()}, nil
+	}
+	return g.m.readLocked(r), nil
+}
+
+// Set stages v as name's value.
+func (g *Group) Set(name []byte, v Value) error {
+	r, err := g.ref(name, true)
+	if err != nil {
+		return err
+	}
+	if err := g.m.checkValue(v); err != nil {
+		return err
+	}
+	if g.staged == nil {
+		g.staged = make(map[uint32]Value)
+	}
+	if v.kind == kindBytes {
+		v.b = append([]byte(nil), v.b...)
+	}
+	g.staged[r.slot] = v
+	return nil
+}
+
+// Delete stages the removal of name's value; the variable then reads as
+// missing (its slot is kept until a plain Delete).
+func (g *Group) Delete(name []byte) error {
+	r, err := g.ref(name, true)
+	if err != nil {
+		return err
+	}
+	if g.staged == nil {
+		g.staged = make(map[uint32]Value)
+	}
+	g.staged[r.slot] = Value{}
+	return nil
+}
+
+// Add stages name's integer plus delta and returns it.
+func (g *Group) Add(name []byte, delta int64) (int64, error) {
+	cur, err := g.Get(name)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := g.ref(name, true); err != nil {
+		return 0, err
+	}
+	n, err := addTo(cur, delta)
+	if err != nil {
+		return 0, err
+	}
+	return n, g.Set(name, Int(n))
+}
+
+// Commit makes the staged writes visible, all at once: each value goes to
+// its spare buffer, the new versions are journaled, the lane's commit point
+// is set, and then the versions are published. A crash before the commit
+// point leaves every old value; after it, recovery publishes the rest.
+func (g *Group) Commit() error {
+	if g.done {
+		return ErrClosed
+	}
+	if len(g.staged) == 0 {
+		return nil
+	}
+	m := g.m
+	for _, r := range g.order {
+		if v, ok := g.staged[r.slot]; ok {
+			ver := atomic.LoadUint64(m.version(r.slot)) + 1
+			m.storeBuf(r.slot, ver, v)
+			g.ln.SetAux(m.lockOf(r.slot), ver)
+		}
+	}
+	g.ln.Commit()
+	for _, r := range g.order {
+		if _, ok := g.staged[r.slot]; ok {
+			m.publish(r.slot, atomic.LoadUint64(m.version(r.slot))+1)
+		}
+	}
+	g.ln.Uncommit()
+	g.staged = nil
+	return nil
+}
