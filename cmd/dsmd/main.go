@@ -1,0 +1,155 @@
+// Command dsmd serves a dsm memory file over TCP: the seed's R/W protocol
+// and the Redis protocol (RESP2, RESP3, inline, optionally TLS) on one
+// port. See package server for the behaviour; this command only turns
+// flags into a server.Config, runs the server, and shuts it down
+// gracefully on SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dsm-dev/dsm/server"
+)
+
+func main() {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, errUsage):
+		os.Exit(2) // the flag package has printed the problem and the usage
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "dsmd:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage reports a command line that flag rejected (and explained).
+var errUsage = errors.New("usage")
+
+// shutdownGrace bounds the graceful shutdown; connections still busy then
+// are closed.
+const shutdownGrace = 30 * time.Second
+
+func run(args []string) error {
+	cfg, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe() }()
+	select {
+	case err := <-served:
+		srv.Close()
+		return err
+	case <-ctx.Done():
+	}
+	cfg.Logger.Info("signal received; shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, server.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// parseFlags builds the Config from the command line and the environment.
+func parseFlags(args []string) (server.Config, error) {
+	var cfg server.Config
+	var allow, logFormat, logLevel string
+	fs := flag.NewFlagSet("dsmd", flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "listen", server.DefaultAddr, "`HOST:PORT` to listen on (both protocols; TLS too when enabled)")
+	fs.StringVar(&cfg.File, "file", "./dsm.mem", "memory file `PATH`, created on first start")
+	fs.TextVar(&cfg.Sync, "sync", server.SyncInterval, "durability: always (flush before each write's reply), interval or never")
+	fs.DurationVar(&cfg.SyncInterval, "sync-interval", server.DefaultSyncInterval, "flush period for -sync interval")
+	fs.StringVar(&cfg.Password, "password", "", "require AUTH with this password (default: $DSM_PASSWORD, which is safer: flags show in ps)")
+	fs.StringVar(&allow, "allow", "", "admit clients from these networks besides loopback: `CIDR[,CIDR...]`")
+	fs.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics and pprof on `HOST:PORT`")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate `PATH` (PEM); with -tls-key enables TLS on the same port")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key `PATH` (PEM)")
+	fs.IntVar(&cfg.MaxClients, "max-clients", server.DefaultMaxClients, "most clients connected at once")
+	fs.IntVar(&cfg.Limits.MaxArgs, "max-args", 0, "most arguments in one command (0: resp's default)")
+	fs.IntVar(&cfg.Limits.MaxBulk, "max-bulk", 0, "most bytes in one argument (0: resp's default)")
+	fs.IntVar(&cfg.OutputLimit, "output-limit", server.DefaultOutputLimit, "most bytes of replies pending for one client before it is closed")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close clients idle this long (0: never)")
+	fs.DurationVar(&cfg.AuthTimeout, "auth-timeout", server.DefaultAuthTimeout, "close clients that have not authenticated after this long (with -password)")
+	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "close clients whose request takes longer than this to arrive")
+	fs.IntVar(&cfg.Vars, "vars", 0, "capacity in variables of a new file (0: shm's default)")
+	fs.IntVar(&cfg.NameMax, "name-max", 0, "longest variable name of a new file (0: shm's default)")
+	fs.IntVar(&cfg.ValueMax, "value-max", 0, "longest byte value of a new file (0: shm's default)")
+	fs.StringVar(&cfg.FileGroup, "group", "", "give a new file to this group, mode 0660 (default: mode 0600)")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if cfg.Password == "" {
+		cfg.Password = os.Getenv("DSM_PASSWORD")
+	}
+	var err error
+	if cfg.Allow, err = parseAllow(allow); err != nil {
+		return cfg, err
+	}
+	cfg.Logger, err = newLogger(logFormat, logLevel)
+	return cfg, err
+}
+
+// parseAllow parses "CIDR[,CIDR...]"; a bare address means that host only.
+func parseAllow(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("-allow: %w", err)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format: want text or json, not %q", format)
+}

@@ -1,0 +1,223 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustPrefixes(t testing.TB, cidrs ...string) []netip.Prefix {
+	t.Helper()
+	var out []netip.Prefix
+	for _, c := range cidrs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// TestClassify is the access rules' table.
+func TestClassify(t *testing.T) {
+	allow := mustPrefixes(t, "10.213.1.0/24", "2001:db8::/32")
+	cases := []struct {
+		password string
+		allow    []netip.Prefix
+		ip       string
+		want     access
+		deny     string
+	}{
+		{"", nil, "127.0.0.1", accessTrusted, ""},
+		{"", nil, "::1", accessTrusted, ""},
+		{"", nil, "10.213.1.5", accessDenied, msgProtected},
+		{"pw", nil, "10.213.1.5", accessPassword, ""},
+		{"", allow, "10.213.1.5", accessTrusted, ""},
+		{"", allow, "::ffff:10.213.1.5", accessTrusted, ""},
+		{"", allow, "2001:db8::1", accessTrusted, ""},
+		{"", allow, "10.213.2.5", accessDenied, msgNotAllowed},
+		{"pw", allow, "10.213.2.5", accessDenied, msgNotAllowed},
+		{"pw", allow, "127.0.0.1", accessTrusted, ""},
+	}
+	for _, c := range cases {
+		s := &Server{cfg: settings{Config: Config{Password: c.password, Allow: c.allow}}}
+		got, deny := s.classify(&net.TCPAddr{IP: net.ParseIP(c.ip), Port: 1})
+		if got != c.want || deny != c.deny {
+			t.Errorf("password %q allow %v, client %s: got %v %q, want %v %q", c.password, c.allow, c.ip, got, deny, c.want, c.deny)
+		}
+	}
+}
+
+// TestProtectedModeRefuses: with neither password nor allow-list, a
+// non-loopback client reads the DENIED explanation and is closed.
+func TestProtectedModeRefuses(t *testing.T) {
+	ts := startServer(t, Config{})
+	c, done := pipeFrom(ts.Server, "198.51.100.9")
+	defer c.Close()
+	got, _ := io.ReadAll(c)
+	<-done
+	line := string(got)
+	if !strings.HasPrefix(line, "-DENIED ") || !strings.HasSuffix(line, "\r\n") || strings.Count(line, "\n") != 1 {
+		t.Fatalf("protected mode reply = %q", line)
+	}
+	for _, hint := range []string{"protected mode", "-password", "-allow", "loopback"} {
+		if !strings.Contains(line, hint) {
+			t.Errorf("protected mode reply does not mention %q", hint)
+		}
+	}
+}
+
+// TestAuth covers NOAUTH, WRONGPASS and the ways to authenticate.
+func TestAuth(t *testing.T) {
+	ts := startServer(t, Config{Password: "s3cret"})
+	rc := dialRaw(t, ts.addr)
+	steps := []step{
+		st(errReply(msgNoAuth), "PING"),
+		st(errReply(msgNoAuth), "GET", "x"),
+		st(errReply(msgNoAuth), "CLIENT", "SETNAME", "x"),
+		st(errReply("ERR unknown command 'foo', with args beginning with: "), "foo"),
+		st(arity("get"), "get"),
+		st(errReply(msgHelloNoAuth), "HELLO", "3"),
+		st(errReply(msgWrongPass), "HELLO", "3", "AUTH", "default", "wrong"),
+		st(errReply(msgWrongPass), "AUTH", "wrong"),
+		st(errReply(msgWrongPass), "AUTH", "default", "wrong"),
+		st(errReply(msgWrongPass), "AUTH", "alice", "s3cret"),
+		st(errReply(msgNoAuth), "PING"),
+		st(okReply, "AUTH", "s3cret"),
+		st(simple("PONG"), "PING"),
+		st(okReply, "AUTH", "default", "s3cret"),
+	}
+	for _, s := range steps {
+		if got := rc.do(s.args...); got != s.want {
+			t.Errorf("%q: got %q, want %q", s.args, got, s.want)
+		}
+	}
+	rc = dialRaw(t, ts.addr)
+	if got := rc.do("HELLO", "3", "AUTH", "default", "s3cret", "SETNAME", "n1"); !strings.HasPrefix(got, "%7\r\n") {
+		t.Errorf("HELLO 3 AUTH = %q", got)
+	}
+	if got := rc.do("CLIENT", "GETNAME"); got != bulk("n1") {
+		t.Errorf("name after HELLO SETNAME = %q", got)
+	}
+	if got := rc.do("QUIT"); got != okReply {
+		t.Errorf("QUIT = %q", got)
+	}
+	rc = dialRaw(t, ts.addr)
+	if got := rc.do("QUIT"); got != okReply {
+		t.Errorf("QUIT before AUTH = %q", got)
+	}
+}
+
+// TestAuthGoRedis: go-redis authenticates inside HELLO; a wrong password
+// is WRONGPASS.
+func TestAuthGoRedis(t *testing.T) {
+	ts := startServer(t, Config{Password: "s3cret"})
+	ctx := context.Background()
+	for _, proto := range []int{2, 3} {
+		if err := newRedis(t, ts.addr, proto, "s3cret").Set(ctx, "k", "v", 0).Err(); err != nil {
+			t.Errorf("RESP%d with the password: %v", proto, err)
+		}
+		err := newRedis(t, ts.addr, proto, "wrong").Ping(ctx).Err()
+		if err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+			t.Errorf("RESP%d with a wrong password: %v", proto, err)
+		}
+		if err := newRedis(t, ts.addr, proto, "").Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
+			t.Errorf("RESP%d without a password: %v", proto, err)
+		}
+	}
+}
+
+// TestPreAuthLimits: before AUTH a command may have at most 10 arguments of
+// 16 KiB; after AUTH the normal limits apply.
+func TestPreAuthLimits(t *testing.T) {
+	ts := startServer(t, Config{Password: "pw"})
+	big := strings.Repeat("x", 20<<10)
+	cases := map[string]string{
+		encode("AUTH", "pw", "a", "b", "c", "d", "e", "f", "g", "h", "i"): "-ERR Protocol error: unauthenticated multibulk length\r\n",
+		encode("AUTH", big): "-ERR Protocol error: unauthenticated bulk length\r\n",
+	}
+	for in, want := range cases {
+		rc := dialRaw(t, ts.addr)
+		rc.send(in)
+		if got, closed := rc.closed(5 * time.Second); got != want || !closed {
+			t.Errorf("pre-auth %.40q: got %q closed=%v, want %q", in, got, closed, want)
+		}
+	}
+	rc := dialRaw(t, ts.addr)
+	rc.do("AUTH", "pw")
+	args := []string{"MSET"}
+	for i := 0; i < 10; i++ {
+		args = append(args, "k", big[:100])
+	}
+	if got := rc.do(args...); got != okReply {
+		t.Errorf("21 arguments after AUTH: %q", got)
+	}
+	if got := rc.do("ECHO", big); got != bulk(big) {
+		t.Errorf("20 KiB argument after AUTH: %.60q", got)
+	}
+}
+
+// TestAuthTimeout: a client that does not authenticate in time is closed;
+// one that did stays.
+func TestAuthTimeout(t *testing.T) {
+	ts := startServer(t, Config{Password: "pw", AuthTimeout: 300 * time.Millisecond})
+	idle := dialRaw(t, ts.addr)
+	authed := dialRaw(t, ts.addr)
+	authed.do("AUTH", "pw")
+	if _, closed := idle.closed(5 * time.Second); !closed {
+		t.Fatalf("unauthenticated client still open")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got := authed.do("PING"); got != simple("PONG") {
+		t.Errorf("authenticated client after the auth timeout: %q", got)
+	}
+}
+
+// TestMaxClients: the client past MaxClients is told so and closed; once a
+// client leaves, a new one is admitted.
+func TestMaxClients(t *testing.T) {
+	ts := startServer(t, Config{MaxClients: 2})
+	a, b := dialRaw(t, ts.addr), dialRaw(t, ts.addr)
+	a.do("PING")
+	b.do("PING")
+	c := dialRaw(t, ts.addr)
+	if got, closed := c.closed(5 * time.Second); got != errReply(msgMaxClients) || !closed {
+		t.Fatalf("third client: %q closed=%v", got, closed)
+	}
+	a.do("QUIT")
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.clientCount() > 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := dialRaw(t, ts.addr).do("PING"); got != simple("PONG") {
+		t.Errorf("client after one left: %q", got)
+	}
+}
+
+// TestTimeouts: a half-sent request is cut after RequestTimeout, and an
+// idle client after IdleTimeout; a busy one stays.
+func TestTimeouts(t *testing.T) {
+	ts := startServer(t, Config{RequestTimeout: 300 * time.Millisecond, IdleTimeout: 600 * time.Millisecond})
+	half := dialRaw(t, ts.addr)
+	half.send("*2\r\n$3\r\nGET\r\n$1")
+	idle := dialRaw(t, ts.addr)
+	busy := dialRaw(t, ts.addr)
+	start := time.Now()
+	if _, closed := half.closed(5 * time.Second); !closed {
+		t.Errorf("half-sent request still open")
+	}
+	for time.Since(start) < 900*time.Millisecond {
+		if got := busy.do("PING"); got != simple("PONG") {
+			t.Fatalf("busy client: %q", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, closed := idle.closed(5 * time.Second); !closed {
+		t.Errorf("idle client still open")
+	}
+}

@@ -1,0 +1,338 @@
+package server
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func cmdPing(c *conn, args [][]byte) {
+	switch len(args) {
+	case 1:
+		c.wr.Simple("PONG")
+	case 2:
+		c.wr.Bulk(args[1])
+	default:
+		c.fail("ERR wrong number of arguments for 'ping' command")
+	}
+}
+
+func cmdEcho(c *conn, args [][]byte) { c.wr.Bulk(args[1]) }
+
+func cmdQuit(c *conn, args [][]byte) {
+	c.wr.Simple("OK")
+	c.quit = true
+}
+
+func cmdSelect(c *conn, args [][]byte) {
+	n, ok := parseInt(args[1])
+	switch {
+	case !ok:
+		c.fail(msgNotInteger)
+	case n != 0:
+		c.fail(msgDBRange)
+	default:
+		c.wr.Simple("OK")
+	}
+}
+
+// cmdAuth: AUTH password, or AUTH username password where the only user is
+// "default". Without a password configured, AUTH default <anything>
+// succeeds, as Redis' nopass default user does.
+func cmdAuth(c *conn, args [][]byte) {
+	switch len(args) {
+	case 2:
+		if c.s.cfg.Password == "" {
+			c.fail(msgNoPassword)
+			return
+		}
+		c.authReply(c.checkPassword([]byte("default"), args[1]))
+	case 3:
+		c.authReply(c.checkPassword(args[1], args[2]))
+	default:
+		c.fail(msgSyntax)
+	}
+}
+
+func (c *conn) authReply(ok bool) {
+	if !ok {
+		c.fail(msgWrongPass)
+		return
+	}
+	c.authenticate()
+	c.wr.Simple("OK")
+}
+
+// checkPassword compares in constant time. Hashing both sides first keeps
+// the comparison's time independent of the password's length too.
+func (c *conn) checkPassword(user, pass []byte) bool {
+	if string(user) != "default" {
+		return false
+	}
+	if c.s.cfg.Password == "" {
+		return true
+	}
+	got := sha256.Sum256(pass)
+	want := sha256.Sum256([]byte(c.s.cfg.Password))
+	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	if !ok {
+		c.s.log.Warn("authentication failed", "addr", c.remote, "id", c.id)
+	}
+	return ok
+}
+
+// helloArgs is a parsed HELLO [protover [AUTH user pass] [SETNAME name]].
+type helloArgs struct {
+	proto      int
+	user, pass []byte
+	auth       bool
+	name       []byte
+	setName    bool
+}
+
+func cmdHello(c *conn, args [][]byte) {
+	h, msg := parseHello(args, c.wr.Protocol())
+	switch {
+	case msg != "":
+		c.fail(msg)
+	case h.auth && !c.checkPassword(h.user, h.pass):
+		c.fail(msgWrongPass)
+	case !h.auth && !c.authed:
+		c.fail(msgHelloNoAuth)
+	case h.setName && !validName(h.name):
+		c.fail(msgBadName)
+	default:
+		c.hello(h)
+	}
+}
+
+func parseHello(args [][]byte, proto int) (helloArgs, string) {
+	h := helloArgs{proto: proto}
+	if len(args) < 2 {
+		return h, ""
+	}
+	n, ok := parseInt(args[1])
+	if !ok {
+		return h, msgProtoNotInt
+	}
+	if n != 2 && n != 3 {
+		return h, msgNoProto
+	}
+	h.proto = int(n)
+	for i := 2; i < len(args); i++ {
+		more := len(args) - i - 1
+		switch opt := strings.ToUpper(string(args[i])); {
+		case opt == "AUTH" && more >= 2:
+			h.auth, h.user, h.pass = true, args[i+1], args[i+2]
+			i += 2
+		case opt == "SETNAME" && more >= 1:
+			h.setName, h.name = true, args[i+1]
+			i++
+		default:
+			return h, "ERR Syntax error in HELLO option '" + clip(args[i]) + "'"
+		}
+	}
+	return h, ""
+}
+
+// hello applies a valid HELLO and replies, in the new protocol, with the
+// server's description.
+func (c *conn) hello(h helloArgs) {
+	if h.auth {
+		c.authenticate()
+	}
+	c.infoMu.Lock()
+	if h.setName {
+		c.name = string(h.name)
+	}
+	c.resp3 = h.proto == 3
+	c.infoMu.Unlock()
+	c.wr.SetProtocol(h.proto)
+	c.wr.Map(7)
+	c.wr.BulkString("server")
+	c.wr.BulkString("dsm")
+	c.wr.BulkString("version")
+	c.wr.BulkString(redisVersion)
+	c.wr.BulkString("proto")
+	c.wr.Int(int64(h.proto))
+	c.wr.BulkString("id")
+	c.wr.Int(c.id)
+	c.wr.BulkString("mode")
+	c.wr.BulkString("standalone")
+	c.wr.BulkString("role")
+	c.wr.BulkString("master")
+	c.wr.BulkString("modules")
+	c.wr.Array(0)
+}
+
+// validName reports whether a client name has only printable ASCII and no
+// spaces, as Redis requires.
+func validName(b []byte) bool {
+	for _, ch := range b {
+		if ch < '!' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+func clientID(c *conn, args [][]byte) { c.wr.Int(c.id) }
+
+func clientGetName(c *conn, args [][]byte) {
+	c.infoMu.Lock()
+	name := c.name
+	c.infoMu.Unlock()
+	if name == "" {
+		c.wr.Null()
+		return
+	}
+	c.wr.BulkString(name)
+}
+
+func clientSetName(c *conn, args [][]byte) {
+	if !validName(args[2]) {
+		c.fail(msgBadName)
+		return
+	}
+	c.infoMu.Lock()
+	c.name = string(args[2])
+	c.infoMu.Unlock()
+	c.wr.Simple("OK")
+}
+
+// clientSetInfo records LIB-NAME or LIB-VER, as Redis 7.2 does.
+func clientSetInfo(c *conn, args [][]byte) {
+	attr := strings.ToLower(string(args[2]))
+	if attr != "lib-name" && attr != "lib-ver" {
+		c.fail("ERR Unrecognized option '" + clip(args[2]) + "'")
+		return
+	}
+	if !validName(args[3]) {
+		c.fail("ERR " + attr + " cannot contain spaces, newlines or special characters.")
+		return
+	}
+	c.infoMu.Lock()
+	if attr == "lib-name" {
+		c.libName = string(args[3])
+	} else {
+		c.libVer = string(args[3])
+	}
+	c.infoMu.Unlock()
+	c.wr.Simple("OK")
+}
+
+// clientOnOff accepts CLIENT NO-EVICT|NO-TOUCH ON|OFF: nothing is evicted
+// and nothing is touched, so both are no-ops.
+func clientOnOff(c *conn, args [][]byte) {
+	switch strings.ToLower(string(args[2])) {
+	case "on", "off":
+		c.wr.Simple("OK")
+	default:
+		c.fail(msgSyntax)
+	}
+}
+
+func clientInfo(c *conn, args [][]byte) {
+	c.wr.Verbatim("txt", c.describe(time.Now())+"\n")
+}
+
+// clientList: CLIENT LIST [TYPE type] [ID id ...]. Every client is of
+// type "normal".
+func clientList(c *conn, args [][]byte) {
+	f, msg := parseClientFilter(args[2:])
+	if msg != "" {
+		c.fail(msg)
+		return
+	}
+	var b strings.Builder
+	now := time.Now()
+	for _, other := range c.s.connsByID() {
+		if f.admits(other.id) {
+			b.WriteString(other.describe(now))
+			b.WriteByte('\n')
+		}
+	}
+	c.wr.Verbatim("txt", b.String())
+}
+
+// clientFilter selects clients for CLIENT LIST.
+type clientFilter struct {
+	none bool           // a TYPE no client has
+	ids  map[int64]bool // nil: any id
+}
+
+func (f clientFilter) admits(id int64) bool {
+	return !f.none && (f.ids == nil || f.ids[id])
+}
+
+// parseClientFilter parses TYPE and ID options with Redis' errors.
+func parseClientFilter(args [][]byte) (clientFilter, string) {
+	var f clientFilter
+	for i := 0; i < len(args); i++ {
+		opt := strings.ToUpper(string(args[i]))
+		if i+1 >= len(args) || opt != "TYPE" && opt != "ID" {
+			return f, msgSyntax
+		}
+		if opt == "TYPE" {
+			i++
+			switch typ := strings.ToLower(string(args[i])); typ {
+			case "normal":
+			case "master", "replica", "slave", "pubsub":
+				f.none = true
+			default:
+				return f, "ERR Unknown client type '" + clip(args[i]) + "'"
+			}
+			continue
+		}
+		f.ids = map[int64]bool{}
+		for i++; i < len(args); i++ {
+			n, ok := parseInt(args[i])
+			if !ok || n <= 0 {
+				return f, "ERR Invalid client ID"
+			}
+			f.ids[n] = true
+		}
+	}
+	return f, ""
+}
+
+// describe writes one CLIENT LIST line. Called from any connection's
+// goroutine: it reads only atomic fields and those under infoMu.
+func (c *conn) describe(now time.Time) string {
+	c.infoMu.Lock()
+	name, lib, ver, resp := c.name, c.libName, c.libVer, 2
+	if c.resp3 {
+		resp = 3
+	}
+	c.infoMu.Unlock()
+	cmd := "NULL"
+	if p := c.lastCmd.Load(); p != nil {
+		cmd = *p
+	}
+	idle := now.Sub(time.Unix(0, c.lastActive.Load()))
+	var b bytes.Buffer
+	b.WriteString("id=" + strconv.FormatInt(c.id, 10))
+	b.WriteString(" addr=" + c.remote + " laddr=" + c.local + " name=" + name)
+	b.WriteString(" age=" + strconv.Itoa(int(now.Sub(c.since).Seconds())))
+	b.WriteString(" idle=" + strconv.Itoa(int(idle.Seconds())))
+	b.WriteString(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1")
+	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(resp))
+	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
+	return b.String()
+}
+
+// cmdHelp answers CLIENT|COMMAND|CONFIG HELP with the subcommands' summaries.
+func cmdHelp(c *conn, args [][]byte) {
+	parent := c.s.cmds.lookup(args[0])
+	names := sortedKeys(parent.subs)
+	up := strings.ToUpper(parent.name)
+	c.wr.Array(1 + 2*len(names))
+	c.wr.Simple(up + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, name := range names {
+		c.wr.Simple(strings.ToUpper(name))
+		c.wr.Simple("    " + parent.subs[name].summary)
+	}
+}

@@ -1,0 +1,403 @@
+package server
+
+import (
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// memError answers a failed shm operation with Redis' wording where Redis
+// has one, and a plain explanation otherwise.
+func (c *conn) memError(err error) {
+	switch {
+	case errors.Is(err, shm.ErrNotInteger):
+		c.fail(msgNotInteger)
+	case errors.Is(err, shm.ErrOverflow):
+		c.fail(msgOverflow)
+	case errors.Is(err, shm.ErrFull):
+		c.fail("ERR the memory file is full: it holds " + itoa(c.s.mem.Stats().Capacity) + " variables (fixed at creation)")
+	case errors.Is(err, shm.ErrNameTooLong):
+		c.fail("ERR variable name is too long: the file allows " + itoa(c.s.mem.Stats().NameMax) + " bytes (fixed at creation)")
+	case errors.Is(err, shm.ErrValueTooLarge):
+		c.fail("ERR value is too large: the file allows " + itoa(c.s.mem.Stats().ValueMax) + " bytes (fixed at creation)")
+	case errors.Is(err, shm.ErrTooMany):
+		c.fail("ERR too many variables in one atomic group: the file allows " + itoa(c.s.mem.Stats().GroupMax))
+	case errors.Is(err, shm.ErrEmptyName):
+		c.fail("ERR empty variable name")
+	case errors.Is(err, shm.ErrClosed):
+		c.fail(msgClosing)
+	default:
+		c.fail("ERR " + err.Error())
+	}
+}
+
+// bulkValue writes a value as a bulk string, integers in decimal.
+func (c *conn) bulkValue(v shm.Value) {
+	c.scratch = v.AppendText(c.scratch[:0])
+	c.wr.Bulk(c.scratch)
+}
+
+// absent reports whether a read failed because the variable cannot be
+// there: it does not exist, or its name is one no variable can have (as in
+// Redis, reading such a name finds nothing rather than failing).
+func absent(err error) bool {
+	return errors.Is(err, shm.ErrNotFound) || errors.Is(err, shm.ErrEmptyName) || errors.Is(err, shm.ErrNameTooLong)
+}
+
+func cmdGet(c *conn, args [][]byte) {
+	v, _, err := c.s.mem.Get(args[1])
+	c.s.stats.hit(err == nil)
+	switch {
+	case absent(err):
+		c.wr.Null()
+	case err != nil:
+		c.memError(err)
+	default:
+		c.bulkValue(v)
+	}
+}
+
+// cmdGetVer: GETVER key replies [value, version], or a null array when the
+// variable does not exist. The version rises on every change.
+func cmdGetVer(c *conn, args [][]byte) {
+	v, ver, err := c.s.mem.Get(args[1])
+	c.s.stats.hit(err == nil)
+	switch {
+	case absent(err):
+		c.wr.NullArray()
+	case err != nil:
+		c.memError(err)
+	default:
+		c.wr.Array(2)
+		c.bulkValue(v)
+		c.wr.Int(int64(ver))
+	}
+}
+
+// setArgs is a parsed SET key value [NX|XX] [GET] [EX s|PX ms|EXAT t|PXAT t|KEEPTTL].
+type setArgs struct {
+	opt    shm.SetOptions
+	get    bool
+	expire bool
+}
+
+// parseSet follows Redis' rules for which options combine; a syntax
+// error or a bad expiry number is reported before the missing expiry
+// support, as Redis would report them first.
+func parseSet(args [][]byte) (setArgs, string) {
+	var a setArgs
+	keep := false
+	for i := 0; i < len(args); i++ {
+		switch opt := strings.ToUpper(string(args[i])); opt {
+		case "NX", "XX":
+			if a.opt.IfAbsent || a.opt.IfExists {
+				return a, msgSyntax
+			}
+			a.opt.IfAbsent, a.opt.IfExists = opt == "NX", opt == "XX"
+		case "GET":
+			a.get = true
+		case "KEEPTTL":
+			if a.expire || keep {
+				return a, msgSyntax
+			}
+			keep = true
+		case "EX", "PX", "EXAT", "PXAT":
+			if a.expire || keep || i+1 >= len(args) {
+				return a, msgSyntax
+			}
+			i++
+			if _, ok := parseInt(args[i]); !ok {
+				return a, msgNotInteger
+			}
+			a.expire = true
+		default:
+			return a, msgSyntax
+		}
+	}
+	if a.expire {
+		return a, msgNoExpiry
+	}
+	return a, ""
+}
+
+func cmdSet(c *conn, args [][]byte) {
+	a, msg := parseSet(args[3:])
+	if msg != "" {
+		c.fail(msg)
+		return
+	}
+	old, stored, err := c.s.mem.SetWith(args[1], shm.ParseValue(args[2]), a.opt)
+	switch {
+	case err != nil:
+		c.memError(err)
+	case a.get && old.Found:
+		c.bulkValue(old.Value)
+	case a.get || !stored:
+		c.wr.Null()
+	default:
+		c.wr.Simple("OK")
+	}
+}
+
+func cmdGetSet(c *conn, args [][]byte) {
+	old, _, err := c.s.mem.SetWith(args[1], shm.ParseValue(args[2]), shm.SetOptions{})
+	switch {
+	case err != nil:
+		c.memError(err)
+	case old.Found:
+		c.bulkValue(old.Value)
+	default:
+		c.wr.Null()
+	}
+}
+
+// possibleName reports whether some variable could have this name.
+func (c *conn) possibleName(name []byte) bool {
+	return len(name) > 0 && len(name) <= c.s.nameMax
+}
+
+// possibleNames returns the names some variable could have, sharing names'
+// array when all can.
+func (c *conn) possibleNames(names [][]byte) [][]byte {
+	for i, name := range names {
+		if !c.possibleName(name) {
+			return c.filterNames(names[:i:i], names[i+1:])
+		}
+	}
+	return names
+}
+
+func (c *conn) filterNames(kept, rest [][]byte) [][]byte {
+	for _, name := range rest {
+		if c.possibleName(name) {
+			kept = append(kept, name)
+		}
+	}
+	return kept
+}
+
+// cmdMGet reads every variable at one instant (shm's MGet snapshot). Names
+// no variable can have read as missing.
+func cmdMGet(c *conn, args [][]byte) {
+	names := args[1:]
+	found, err := c.s.mem.MGet(c.possibleNames(names))
+	if err != nil {
+		c.memError(err)
+		return
+	}
+	c.wr.Array(len(names))
+	for _, name := range names {
+		var it shm.Item
+		if c.possibleName(name) {
+			it, found = found[0], found[1:]
+		}
+		c.s.stats.hit(it.Found)
+		if it.Found {
+			c.bulkValue(it.Value)
+		} else {
+			c.wr.Null()
+		}
+	}
+}
+
+// cmdMSet sets every pair or none.
+func cmdMSet(c *conn, args [][]byte) {
+	if len(args)%2 != 1 {
+		c.fail("ERR wrong number of arguments for 'mset' command")
+		return
+	}
+	n := len(args) / 2
+	names := make([][]byte, 0, n)
+	vals := make([]shm.Value, 0, n)
+	for i := 1; i < len(args); i += 2 {
+		names = append(names, args[i])
+		vals = append(vals, shm.ParseValue(args[i+1]))
+	}
+	if err := c.s.mem.MSet(names, vals); err != nil {
+		c.memError(err)
+		return
+	}
+	c.wr.Simple("OK")
+}
+
+func cmdDel(c *conn, args [][]byte) {
+	n, err := c.s.mem.Delete(c.possibleNames(args[1:])...)
+	if err != nil {
+		c.memError(err)
+		return
+	}
+	c.wr.Int(int64(n))
+}
+
+// cmdExists counts each name given that exists, repeats included, as Redis.
+func cmdExists(c *conn, args [][]byte) {
+	n := 0
+	for _, name := range args[1:] {
+		if c.s.mem.Exists(name) {
+			n++
+		}
+	}
+	c.wr.Int(int64(n))
+}
+
+func cmdIncr(c *conn, args [][]byte) { c.add(args[1], 1) }
+func cmdDecr(c *conn, args [][]byte) { c.add(args[1], -1) }
+
+func cmdIncrBy(c *conn, args [][]byte) {
+	if d, ok := parseInt(args[2]); ok {
+		c.add(args[1], d)
+	} else {
+		c.fail(msgNotInteger)
+	}
+}
+
+func cmdDecrBy(c *conn, args [][]byte) {
+	d, ok := parseInt(args[2])
+	switch {
+	case !ok:
+		c.fail(msgNotInteger)
+	case d == math.MinInt64:
+		c.fail(msgDecrOverflow)
+	default:
+		c.add(args[1], -d)
+	}
+}
+
+func (c *conn) add(name []byte, delta int64) {
+	n, _, err := c.s.mem.Add(name, delta)
+	if err != nil {
+		c.memError(err)
+		return
+	}
+	c.wr.Int(n)
+}
+
+// cmdCAS: CAS key expected new. The comparison is by text, so "5" equals the
+// integer 5. A missing variable never matches.
+func cmdCAS(c *conn, args [][]byte) {
+	ok, _, err := c.s.mem.CompareAndSwap(args[1], shm.ParseValue(args[2]), shm.ParseValue(args[3]))
+	switch {
+	case errors.Is(err, shm.ErrNotFound):
+		c.wr.Int(0)
+	case err != nil:
+		c.memError(err)
+	case ok:
+		c.wr.Int(1)
+	default:
+		c.wr.Int(0)
+	}
+}
+
+func cmdType(c *conn, args [][]byte) {
+	if c.s.mem.Exists(args[1]) {
+		c.wr.Simple("string")
+	} else {
+		c.wr.Simple("none")
+	}
+}
+
+// cmdTTL answers TTL and PTTL: -1 (no expiry) or -2 (no such variable).
+func cmdTTL(c *conn, args [][]byte) {
+	if c.s.mem.Exists(args[1]) {
+		c.wr.Int(-1)
+	} else {
+		c.wr.Int(-2)
+	}
+}
+
+// cmdKeys collects the matching names first (shm calls back under its
+// lock), then writes them.
+func cmdKeys(c *conn, args [][]byte) {
+	pattern := args[1]
+	all := len(pattern) == 1 && pattern[0] == '*'
+	var names [][]byte
+	c.s.mem.Scan(0, func(name []byte, _ uint64) bool {
+		if all || globMatch(pattern, name, false) {
+			names = append(names, append([]byte(nil), name...))
+		}
+		return true
+	})
+	c.wr.Array(len(names))
+	for _, name := range names {
+		c.wr.Bulk(name)
+	}
+}
+
+// scanArgs is a parsed SCAN cursor [MATCH pattern] [COUNT n] [TYPE type].
+type scanArgs struct {
+	cursor  uint64
+	pattern []byte
+	count   int
+	typ     []byte
+}
+
+func parseScan(args [][]byte) (scanArgs, string) {
+	a := scanArgs{count: 10}
+	var ok bool
+	if a.cursor, ok = parseUint(args[0]); !ok {
+		return a, msgInvalidCursor
+	}
+	rest := args[1:]
+	for i := 0; i < len(rest); i += 2 {
+		if i+1 >= len(rest) {
+			return a, msgSyntax
+		}
+		val := rest[i+1]
+		switch strings.ToUpper(string(rest[i])) {
+		case "MATCH":
+			a.pattern = val
+		case "TYPE":
+			a.typ = val
+		case "COUNT":
+			n, ok := parseInt(val)
+			if !ok {
+				return a, msgNotInteger
+			}
+			if n < 1 {
+				return a, msgSyntax
+			}
+			a.count = int(min(n, 1<<20))
+		default:
+			return a, msgSyntax
+		}
+	}
+	return a, ""
+}
+
+// cmdScan visits about COUNT variables from the cursor and returns those
+// that match. Variables are only of type "string"; any other TYPE matches
+// none, so the scan ends at once.
+func cmdScan(c *conn, args [][]byte) {
+	a, msg := parseScan(args[1:])
+	if msg != "" {
+		c.fail(msg)
+		return
+	}
+	var names [][]byte
+	next := uint64(0)
+	if a.typ == nil || strings.EqualFold(string(a.typ), "string") {
+		names, next = c.scan(a)
+	}
+	c.wr.Array(2)
+	c.scratch = appendUint(c.scratch[:0], next)
+	c.wr.Bulk(c.scratch)
+	c.wr.Array(len(names))
+	for _, name := range names {
+		c.wr.Bulk(name)
+	}
+}
+
+func (c *conn) scan(a scanArgs) ([][]byte, uint64) {
+	var names [][]byte
+	visited := 0
+	next := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
+		if a.pattern == nil || globMatch(a.pattern, name, false) {
+			names = append(names, append([]byte(nil), name...))
+		}
+		visited++
+		return visited < a.count
+	})
+	return names, next
+}

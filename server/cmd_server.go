@@ -1,0 +1,176 @@
+package server
+
+import (
+	"strings"
+)
+
+func cmdDBSize(c *conn, args [][]byte) { c.wr.Int(int64(c.s.mem.Len())) }
+
+// cmdCommand answers the bare COMMAND: every command's description.
+func cmdCommand(c *conn, args [][]byte) {
+	cmds := c.s.cmds.visible()
+	c.wr.Array(len(cmds))
+	for _, cmd := range cmds {
+		c.commandEntry(cmd)
+	}
+}
+
+func commandCount(c *conn, args [][]byte) { c.wr.Int(int64(len(c.s.cmds.byName))) }
+
+func commandList(c *conn, args [][]byte) {
+	if len(args) > 2 {
+		c.fail(msgSyntax)
+		return
+	}
+	cmds := c.s.cmds.visible()
+	c.wr.Array(len(cmds))
+	for _, cmd := range cmds {
+		c.wr.BulkString(cmd.name)
+	}
+}
+
+// commandInfo describes the commands named (all when none); an unknown
+// name gets a null.
+func commandInfo(c *conn, args [][]byte) {
+	if len(args) == 2 {
+		cmdCommand(c, args)
+		return
+	}
+	c.wr.Array(len(args) - 2)
+	for _, name := range args[2:] {
+		if cmd := c.s.cmds.lookup(name); cmd != nil {
+			c.commandEntry(cmd)
+		} else {
+			c.wr.Null()
+		}
+	}
+}
+
+// commandEntry writes Redis 7's ten-element command description.
+func (c *conn) commandEntry(cmd *command) {
+	c.wr.Array(10)
+	c.wr.BulkString(cmd.name)
+	c.wr.Int(int64(cmd.arity))
+	c.simpleSet(cmd.flagList())
+	for _, k := range cmd.keys {
+		c.wr.Int(int64(k))
+	}
+	c.simpleSet(cmd.aclCategories())
+	c.wr.Set(0)   // tips
+	c.wr.Array(0) // key specs
+	names := sortedKeys(cmd.subs)
+	c.wr.Array(len(names))
+	for _, name := range names {
+		c.commandEntry(cmd.subs[name])
+	}
+}
+
+func (c *conn) simpleSet(items []string) {
+	c.wr.Set(len(items))
+	for _, s := range items {
+		c.wr.Simple(s)
+	}
+}
+
+// commandDocs documents the commands named (all when none); unknown names
+// are left out, as Redis does.
+func commandDocs(c *conn, args [][]byte) {
+	var cmds []*command
+	if len(args) == 2 {
+		cmds = c.s.cmds.visible()
+	}
+	for _, name := range args[2:] {
+		if cmd := c.s.cmds.lookup(name); cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	c.wr.Map(len(cmds))
+	for _, cmd := range cmds {
+		c.wr.BulkString(cmd.name)
+		c.commandDoc(cmd)
+	}
+}
+
+func (c *conn) commandDoc(cmd *command) {
+	n := 3
+	if cmd.subs != nil {
+		n++
+	}
+	c.wr.Map(n)
+	c.wr.BulkString("summary")
+	c.wr.BulkString(cmd.summary)
+	c.wr.BulkString("since")
+	c.wr.BulkString(cmd.since)
+	c.wr.BulkString("group")
+	c.wr.BulkString(cmd.group)
+	if cmd.subs == nil {
+		return
+	}
+	c.wr.BulkString("subcommands")
+	names := sortedKeys(cmd.subs)
+	c.wr.Map(len(names))
+	for _, name := range names {
+		c.wr.BulkString(cmd.subs[name].name)
+		c.commandDoc(cmd.subs[name])
+	}
+}
+
+// configGet answers CONFIG GET pattern [pattern ...] with every matching
+// setting once, in the order of the settings table.
+func configGet(c *conn, args [][]byte) {
+	params := configParams(c.s)
+	var hits []configParam
+	for _, p := range params {
+		for _, pattern := range args[2:] {
+			if globMatch(pattern, []byte(p.name), true) {
+				hits = append(hits, p)
+				break
+			}
+		}
+	}
+	c.wr.Map(len(hits))
+	for _, p := range hits {
+		c.wr.BulkString(p.name)
+		c.wr.BulkString(p.value)
+	}
+}
+
+// configSet accepts a setting only at its current value: dsmd takes its
+// settings as flags, so changing one means restarting it.
+func configSet(c *conn, args [][]byte) {
+	if len(args)%2 != 0 {
+		c.fail(msgSyntax)
+		return
+	}
+	params := configParams(c.s)
+	for i := 2; i < len(args); i += 2 {
+		if msg := checkConfigSet(params, string(args[i]), string(args[i+1])); msg != "" {
+			c.fail(msg)
+			return
+		}
+	}
+	c.wr.Simple("OK")
+}
+
+func checkConfigSet(params []configParam, name, value string) string {
+	for _, p := range params {
+		if !strings.EqualFold(p.name, name) {
+			continue
+		}
+		if p.value == value {
+			return ""
+		}
+		return "ERR CONFIG SET failed (possibly related to argument '" + name +
+			"') - dsmd takes this setting from its command line; restart dsmd to change it"
+	}
+	return "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'"
+}
+
+func configResetStat(c *conn, args [][]byte) {
+	c.s.stats.reset()
+	c.wr.Simple("OK")
+}
+
+func configRewrite(c *conn, args [][]byte) {
+	c.fail("ERR The server is running without a config file")
+}

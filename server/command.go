@@ -1,0 +1,189 @@
+package server
+
+import (
+	"sort"
+	"strings"
+)
+
+// cmdFlag describes a command for dispatch and for COMMAND INFO.
+type cmdFlag uint16
+
+const (
+	flagWrite    cmdFlag = 1 << iota // changes variables: counts for SyncAlways
+	flagReadonly                     // reads variables only
+	flagDenyOOM                      // may create a variable
+	flagFast                         // O(1) or O(number of arguments)
+	flagNoAuth                       // allowed before AUTH
+	flagAdmin                        // server administration
+	flagHidden                       // a metrics label only, not a command
+)
+
+var flagNames = []struct {
+	f    cmdFlag
+	name string
+}{
+	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
+	{flagAdmin, "admin"}, {flagNoAuth, "no_auth"}, {flagFast, "fast"},
+}
+
+// handler executes a command whose name and arity were checked. args[0] is
+// the command name; the slices are valid only during the call.
+type handler func(c *conn, args [][]byte)
+
+// command is an entry of the command table.
+type command struct {
+	id      int
+	name    string // lower case; "parent|sub" for a subcommand
+	arity   int    // Redis' convention: n exact, -n at least n (name included)
+	flags   cmdFlag
+	keys    [3]int // first key, last key, step (COMMAND INFO)
+	group   string // COMMAND DOCS group; also the ACL category
+	since   string
+	summary string
+	run     handler
+	subs    map[string]*command
+}
+
+func (cmd *command) arityOK(n int) bool {
+	if cmd.arity >= 0 {
+		return n == cmd.arity
+	}
+	return n >= -cmd.arity
+}
+
+// sub looks up a subcommand, ignoring case.
+func (cmd *command) sub(name []byte) *command {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	return cmd.subs[string(lowerASCII(buf[:0], name))]
+}
+
+// commandTable holds every command by name. It is built once per Server and
+// not changed afterwards.
+type commandTable struct {
+	byName map[string]*command
+	all    []*command // by id, subcommands and hidden entries included
+
+	seedRead, seedWrite, unknown *command // hidden: metrics labels
+}
+
+// lookup finds a command by name, ignoring case, without allocating.
+func (t *commandTable) lookup(name []byte) *command {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return nil
+	}
+	return t.byName[string(lowerASCII(buf[:0], name))]
+}
+
+// names returns every entry's name by id, for the metrics labels.
+func (t *commandTable) names() []string {
+	out := make([]string, len(t.all))
+	for i, cmd := range t.all {
+		out[i] = cmd.name
+	}
+	return out
+}
+
+// visible returns the top-level commands in name order.
+func (t *commandTable) visible() []*command {
+	out := make([]*command, 0, len(t.byName))
+	for _, cmd := range t.byName {
+		out = append(out, cmd)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+func (t *commandTable) register(cmd *command) *command {
+	cmd.id = len(t.all)
+	t.all = append(t.all, cmd)
+	if cmd.flags&flagHidden == 0 && !strings.Contains(cmd.name, "|") {
+		t.byName[cmd.name] = cmd
+	}
+	for _, name := range sortedKeys(cmd.subs) {
+		t.register(cmd.subs[name])
+	}
+	return cmd
+}
+
+func sortedKeys(m map[string]*command) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// newCommandTable builds the table from the specs in commands.go.
+func newCommandTable() *commandTable {
+	t := &commandTable{byName: map[string]*command{}}
+	for _, cmd := range commandSpecs() {
+		t.register(cmd)
+	}
+	t.seedRead = t.register(&command{name: "seed_read", flags: flagHidden})
+	t.seedWrite = t.register(&command{name: "seed_write", flags: flagHidden})
+	t.unknown = t.register(&command{name: "_unknown", flags: flagHidden})
+	return t
+}
+
+// container makes a command with subcommands; each sub's name is prefixed
+// with "parent|" as Redis names them.
+func container(parent *command, subs ...*command) *command {
+	parent.subs = map[string]*command{}
+	for _, sub := range subs {
+		key := sub.name
+		sub.name = parent.name + "|" + sub.name
+		if sub.group == "" {
+			sub.group = parent.group
+		}
+		parent.subs[key] = sub
+	}
+	return parent
+}
+
+// lowerASCII appends b to dst with ASCII letters in lower case.
+func lowerASCII(dst, b []byte) []byte {
+	for _, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		dst = append(dst, ch)
+	}
+	return dst
+}
+
+// aclCategories derives a command's ACL categories from its flags and group.
+func (cmd *command) aclCategories() []string {
+	var out []string
+	switch {
+	case cmd.flags&flagWrite != 0:
+		out = append(out, "@write")
+	case cmd.flags&flagReadonly != 0:
+		out = append(out, "@read")
+	}
+	out = append(out, "@"+cmd.group)
+	if cmd.flags&flagFast != 0 {
+		out = append(out, "@fast")
+	} else {
+		out = append(out, "@slow")
+	}
+	if cmd.flags&flagAdmin != 0 {
+		out = append(out, "@admin", "@dangerous")
+	}
+	return out
+}
+
+// flagList names a command's flags for COMMAND INFO.
+func (cmd *command) flagList() []string {
+	var out []string
+	for _, f := range flagNames {
+		if cmd.flags&f.f != 0 {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}

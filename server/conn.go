@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dsm-dev/dsm/resp"
+)
+
+// Sizes of a connection's buffers.
+const (
+	readBufSize  = 16 << 10
+	writeBufSize = 4 << 10
+)
+
+// conn is one client connection. Its fields are used by the connection's own
+// goroutine only, except those marked otherwise.
+type conn struct {
+	s      *Server
+	raw    net.Conn // the accepted socket; others may set its deadline or close it
+	nc     net.Conn // the transport: raw, or TLS over raw
+	id     int64
+	remote string
+	local  string
+	since  time.Time
+	access access
+
+	in    input
+	out   output
+	rd    *resp.Reader // nil for seed connections
+	wr    *resp.Writer
+	args  [][]byte
+	cur   *command // the command being executed
+	proto string   // "resp", "resp+tls" or "seed"
+
+	authed  bool
+	dirty   bool   // a write since the last flush of replies
+	quit    bool   // QUIT was received: flush and close
+	scratch []byte // reused for formatting values
+
+	lastActive atomic.Int64           // unix nanoseconds; read by CLIENT LIST
+	lastCmd    atomic.Pointer[string] // full name of the last command; read by CLIENT LIST
+	commands   atomic.Int64
+
+	infoMu  sync.Mutex // guards the client's self-description below
+	name    string
+	libName string
+	libVer  string
+	resp3   bool
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{
+		s: s, raw: nc, nc: nc, id: s.nextID.Add(1), since: time.Now(),
+		remote: nc.RemoteAddr().String(), local: nc.LocalAddr().String(),
+	}
+	c.out.limit = s.cfg.OutputLimit
+	c.in = input{c: c, nc: nc}
+	c.lastActive.Store(c.since.UnixNano())
+	return c
+}
+
+// serve runs the connection: access check, protocol sniffing, then the
+// protocol's loop. It logs one line at connect and one at disconnect.
+func (c *conn) serve() {
+	s := c.s
+	s.log.Info("client connected", "addr", c.remote, "id", c.id)
+	err := c.run()
+	c.flush()
+	if errors.Is(err, errOutputLimit) {
+		s.stats.outputLimit.Add(1)
+		s.log.Warn("client closed: output buffer limit", "addr", c.remote, "id", c.id, "limit", s.cfg.OutputLimit)
+	}
+	c.raw.Close()
+	s.untrackConn(c)
+	s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto,
+		"commands", c.commands.Load(), "duration", time.Since(c.since).Round(time.Millisecond),
+		"reason", c.reason(err))
+}
+
+func (c *conn) run() error {
+	access, deny := c.s.classify(c.raw.RemoteAddr())
+	if access == accessDenied {
+		c.s.refuse(c.raw, "denied", deny)
+		return errDenied
+	}
+	c.access = access
+	c.authed = c.s.cfg.Password == ""
+	if !c.authed && c.s.cfg.AuthTimeout > 0 {
+		c.in.authBy = c.since.Add(c.s.cfg.AuthTimeout)
+	}
+	first, err := c.sniff()
+	if err != nil {
+		return err
+	}
+	return c.dispatchProtocol(first)
+}
+
+// sniff reads the connection's first byte and pushes it back.
+func (c *conn) sniff() (byte, error) {
+	var b [1]byte
+	if _, err := io.ReadFull(&c.in, b[:]); err != nil {
+		return 0, err
+	}
+	c.nc = &sniffedConn{Conn: c.raw, first: b[0], pending: true}
+	c.in.nc = c.nc
+	return b[0], nil
+}
+
+// dispatchProtocol chooses the protocol by the first byte: R or W is the
+// seed's, 0x16 opens TLS, anything else is RESP.
+func (c *conn) dispatchProtocol(first byte) error {
+	switch {
+	case first == 'R' || first == 'W':
+		return c.serveSeed()
+	case first == tlsHandshake:
+		return c.serveTLS()
+	}
+	return c.serveRESP()
+}
+
+// tlsHandshake is the first byte of a TLS record carrying a handshake.
+const tlsHandshake = 0x16
+
+// serveTLS completes the handshake (within RequestTimeout) and serves RESP
+// inside TLS. The seed protocol is not served over TLS.
+func (c *conn) serveTLS() error {
+	if c.s.cfg.tls == nil {
+		c.proto = "tls"
+		c.s.refuse(c.raw, "no_tls", msgNoTLS)
+		return errors.New("TLS handshake but TLS is not enabled")
+	}
+	tc := tls.Server(c.nc, c.s.cfg.tls)
+	ctx := context.Background()
+	if t := c.s.cfg.RequestTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return err
+	}
+	// The handshake read the socket directly: start the deadlines afresh.
+	tc.SetReadDeadline(time.Time{})
+	c.nc, c.in.nc = tc, tc
+	c.in.deadline = time.Time{}
+	c.in.begun = time.Time{}
+	c.proto = "resp+tls"
+	return c.serveRESP()
+}
+
+// wake makes a blocked read return so that the connection notices that the
+// server is shutting down. It may be called from any goroutine.
+func (c *conn) wake() {
+	c.raw.SetReadDeadline(time.Now())
+}
+
+// sniffedConn returns the sniffed first byte before reading the socket.
+type sniffedConn struct {
+	net.Conn
+	first   byte
+	pending bool
+}
+
+func (sc *sniffedConn) Read(p []byte) (int, error) {
+	if sc.pending && len(p) > 0 {
+		p[0] = sc.first
+		sc.pending = false
+		return 1, nil
+	}
+	return sc.Conn.Read(p)
+}
+
+// reason names why a connection ended, for the disconnect log line.
+func (c *conn) reason(err error) string {
+	if err != nil && c.s.closing.Load() && !errors.Is(err, errOutputLimit) {
+		return "shutdown"
+	}
+	return reason(err)
+}
+
+func reason(err error) string {
+	var ne net.Error
+	var pe *resp.ProtocolError
+	switch {
+	case err == nil:
+		return "quit"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "closed by client"
+	case errors.Is(err, errShuttingDown):
+		return "shutdown"
+	case errors.As(err, &pe):
+		return pe.Error()
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return err.Error()
+}

@@ -1,0 +1,56 @@
+package server
+
+import "errors"
+
+// Sentinel errors returned by the server. Check them with errors.Is; the
+// returned error may wrap them with more context.
+var (
+	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
+	// or Close, and by Serve when it is called after either.
+	ErrServerClosed = errors.New("server: closed")
+
+	// ErrInvalidConfig is wrapped by New's error when a Config field is out
+	// of range; the message names the field.
+	ErrInvalidConfig = errors.New("server: invalid config")
+)
+
+// Reasons a connection ends; its disconnect log line names them.
+var (
+	// errOutputLimit ends a connection whose pending replies exceed
+	// Config.OutputLimit.
+	errOutputLimit = errors.New("server: client output buffer limit reached")
+
+	// errDenied ends a connection that the access rules refuse.
+	errDenied = errors.New("server: access denied")
+
+	// errSyncFailed ends a connection whose replies could not be released
+	// because the flush that had to cover them failed (Config.Sync is
+	// SyncAlways).
+	errSyncFailed = errors.New("server: flush to the file failed")
+
+	// errShuttingDown ends a connection's read loop once Shutdown began.
+	errShuttingDown = errors.New("server: shutting down")
+)
+
+// Reply texts that clients match on: Redis 7's wording where Redis has the
+// case (checked against redis-server by TestMatchesRedis), then dsm's own.
+const (
+	msgNotInteger    = "ERR value is not an integer or out of range"
+	msgOverflow      = "ERR increment or decrement would overflow"
+	msgDecrOverflow  = "ERR decrement would overflow"
+	msgSyntax        = "ERR syntax error"
+	msgNoAuth        = "NOAUTH Authentication required."
+	msgWrongPass     = "WRONGPASS invalid username-password pair or user is disabled."
+	msgNoPassword    = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
+	msgHelloNoAuth   = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+	msgNoProto       = "NOPROTO unsupported protocol version"
+	msgProtoNotInt   = "ERR Protocol version is not an integer or out of range"
+	msgDBRange       = "ERR DB index is out of range"
+	msgInvalidCursor = "ERR invalid cursor"
+	msgMaxClients    = "ERR max number of clients reached"
+	msgBadName       = "ERR Client names cannot contain spaces, newlines or special characters."
+
+	msgNoExpiry = "ERR dsm variables do not expire: EX, PX, EXAT and PXAT are not supported (KEEPTTL is accepted)"
+	msgNoTLS    = "ERR TLS is not enabled on this port: start dsmd with -tls-cert and -tls-key"
+	msgClosing  = "ERR server is shutting down"
+)

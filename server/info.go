@@ -1,0 +1,222 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Versions reported to clients. redisVersion is the Redis release whose
+// replies the server follows; clients that check it see a Redis 7 server.
+const (
+	redisVersion = "7.0.0"
+	dsmVersion   = "0.1.0"
+)
+
+// configParam is one setting for CONFIG GET.
+type configParam struct{ name, value string }
+
+// configParams lists the settings CONFIG GET answers: the Redis names that
+// tools ask for, mapped to this server's behaviour, then dsm's own.
+func configParams(s *Server) []configParam {
+	host, port := s.hostPort()
+	st := s.mem.Stats()
+	return []configParam{
+		{"bind", host}, {"port", port},
+		{"save", ""}, {"appendonly", "no"}, {"appendfsync", s.cfg.Sync.appendfsync()},
+		{"maxmemory", "0"}, {"maxmemory-policy", "noeviction"},
+		{"maxclients", itoa(s.cfg.MaxClients)},
+		{"timeout", itoa(int(s.cfg.IdleTimeout.Seconds()))},
+		{"databases", "1"}, {"protected-mode", yesNo(s.protected())},
+		{"proto-max-bulk-len", itoa(s.cfg.Limits.MaxBulk)},
+		{"dir", filepath.Dir(absPath(s.cfg.File))}, {"dbfilename", filepath.Base(s.cfg.File)},
+		{"dsm-file", absPath(s.cfg.File)}, {"dsm-sync", s.cfg.Sync.String()},
+		{"dsm-sync-interval", s.cfg.SyncInterval.String()},
+		{"dsm-capacity", itoa(st.Capacity)}, {"dsm-name-max", itoa(st.NameMax)},
+		{"dsm-value-max", itoa(st.ValueMax)},
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// hostPort splits the listening address (or Config.Addr before Serve).
+func (s *Server) hostPort() (string, string) {
+	addr := s.cfg.Addr
+	if a := s.listenAddr(); a != nil {
+		addr = a.String()
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, "0"
+	}
+	return host, port
+}
+
+// infoSection writes one INFO section's fields.
+type infoSection struct {
+	name  string
+	write func(s *Server, b *infoWriter)
+}
+
+var infoSections = []infoSection{
+	{"server", infoServer}, {"clients", infoClients}, {"memory", infoMemory},
+	{"persistence", infoPersistence}, {"stats", infoStats},
+	{"replication", infoReplication}, {"cpu", infoCPU}, {"keyspace", infoKeyspace},
+}
+
+type infoWriter struct{ strings.Builder }
+
+func (b *infoWriter) field(name string, value any) {
+	fmt.Fprintf(b, "%s:%v\r\n", name, value)
+}
+
+// cmdInfo: INFO [section ...]; none, "default", "all" and "everything" mean
+// every section. Unknown sections are left out, as Redis does.
+func cmdInfo(c *conn, args [][]byte) {
+	want := map[string]bool{}
+	for _, a := range args[1:] {
+		want[strings.ToLower(string(a))] = true
+	}
+	all := len(want) == 0 || want["default"] || want["all"] || want["everything"]
+	var b infoWriter
+	for _, sec := range infoSections {
+		if !all && !want[sec.name] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + strings.ToUpper(sec.name[:1]) + sec.name[1:] + "\r\n")
+		sec.write(c.s, &b)
+	}
+	c.wr.Verbatim("txt", b.String())
+}
+
+func infoServer(s *Server, b *infoWriter) {
+	_, port := s.hostPort()
+	up := time.Since(s.stats.started)
+	exe, _ := os.Executable()
+	b.field("redis_version", redisVersion)
+	b.field("dsm_version", dsmVersion)
+	b.field("redis_mode", "standalone")
+	b.field("os", runtime.GOOS+" "+runtime.GOARCH)
+	b.field("arch_bits", strconv.Itoa(strconv.IntSize))
+	b.field("multiplexing_api", "go")
+	b.field("go_version", runtime.Version())
+	b.field("process_id", os.Getpid())
+	b.field("run_id", s.runID)
+	b.field("tcp_port", port)
+	b.field("server_time_usec", time.Now().UnixMicro())
+	b.field("uptime_in_seconds", int64(up.Seconds()))
+	b.field("uptime_in_days", int64(up.Hours()/24))
+	b.field("executable", exe)
+	b.field("config_file", "")
+}
+
+func infoClients(s *Server, b *infoWriter) {
+	b.field("connected_clients", s.clientCount())
+	b.field("maxclients", s.cfg.MaxClients)
+	b.field("blocked_clients", 0)
+	b.field("dsm_goroutines", s.goroutines.Load())
+}
+
+func infoMemory(s *Server, b *infoWriter) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st := s.mem.Stats()
+	b.field("used_memory", ms.HeapAlloc)
+	b.field("used_memory_human", humanBytes(ms.HeapAlloc))
+	b.field("used_memory_rss", ms.Sys)
+	b.field("used_memory_rss_human", humanBytes(ms.Sys))
+	b.field("maxmemory", 0)
+	b.field("maxmemory_policy", "noeviction")
+	b.field("mem_allocator", "go")
+	b.field("dsm_file_bytes", st.FileSize)
+	b.field("dsm_file_bytes_human", humanBytes(uint64(st.FileSize)))
+	b.field("dsm_vars", st.Vars)
+	b.field("dsm_capacity", st.Capacity)
+}
+
+func infoPersistence(s *Server, b *infoWriter) {
+	b.field("loading", 0)
+	b.field("async_loading", 0)
+	b.field("rdb_bgsave_in_progress", 0)
+	b.field("aof_enabled", 0)
+	b.field("dsm_file", absPath(s.cfg.File))
+	b.field("dsm_sync", s.cfg.Sync.String())
+	b.field("dsm_syncs", s.stats.syncs.Load())
+	b.field("dsm_sync_errors", s.stats.syncErrors.Load())
+	b.field("dsm_last_sync_time", s.stats.lastSync.Load())
+}
+
+func infoStats(s *Server, b *infoWriter) {
+	st := &s.stats
+	b.field("total_connections_received", st.connections.Load())
+	b.field("total_commands_processed", st.commands.Load())
+	b.field("total_net_input_bytes", st.netIn.Load())
+	b.field("total_net_output_bytes", st.netOut.Load())
+	b.field("rejected_connections", st.rejected.Load())
+	b.field("expired_keys", 0)
+	b.field("evicted_keys", 0)
+	b.field("keyspace_hits", st.hits.Load())
+	b.field("keyspace_misses", st.misses.Load())
+	b.field("total_error_replies", st.errors.Load())
+	b.field("client_output_buffer_limit_disconnections", st.outputLimit.Load())
+}
+
+func infoReplication(s *Server, b *infoWriter) {
+	b.field("role", "master")
+	b.field("connected_slaves", 0)
+}
+
+func infoCPU(s *Server, b *infoWriter) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return
+	}
+	b.field("used_cpu_sys", fmt.Sprintf("%.6f", tvSeconds(ru.Stime)))
+	b.field("used_cpu_user", fmt.Sprintf("%.6f", tvSeconds(ru.Utime)))
+}
+
+func tvSeconds(tv syscall.Timeval) float64 {
+	return float64(tv.Sec) + float64(tv.Usec)/1e6
+}
+
+// infoKeyspace lists db0 only when it has variables, as Redis does.
+func infoKeyspace(s *Server, b *infoWriter) {
+	if n := s.mem.Len(); n > 0 {
+		b.field("db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", n))
+	}
+}
+
+func humanBytes(n uint64) string {
+	const units = "BKMGT"
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.2f%c", f, units[i])
+}

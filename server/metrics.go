@@ -1,0 +1,110 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus metrics, on a registry of its own so
+// that several servers can live in one process.
+type metrics struct {
+	reg      *prometheus.Registry
+	calls    []prometheus.Counter // by command id
+	errs     []prometheus.Counter // by command id
+	conns    prometheus.Counter
+	rejected *prometheus.CounterVec
+	flush    *prometheus.HistogramVec
+	flushErr *prometheus.CounterVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.conns = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dsm_connections_total", Help: "Connections accepted.",
+	})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dsm_connections_rejected_total", Help: "Connections refused, by reason.",
+	}, []string{"reason"})
+	m.flush = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "dsm_flush_seconds",
+		Help:    "Latency of flushing the file: sync (periodic or final) or barrier (group commit).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
+	}, []string{"kind"})
+	m.flushErr = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dsm_flush_errors_total", Help: "Failed flushes of the file.",
+	}, []string{"kind"})
+	m.reg.MustRegister(m.conns, m.rejected, m.flush, m.flushErr,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		gauge("dsm_connected_clients", "Clients connected now.", func() float64 { return float64(s.clientCount()) }),
+		gauge("dsm_variables", "Variables in the file.", func() float64 { return float64(s.mem.Len()) }),
+		gauge("dsm_goroutines", "Goroutines started by the server and still running.", func() float64 { return float64(s.goroutines.Load()) }),
+	)
+	registerMemoryMetrics(m.reg, s)
+	return m
+}
+
+func gauge(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+}
+
+// bindCommands makes one call counter and one error counter per command, so
+// that counting a command costs one atomic add and no label lookup.
+func (m *metrics) bindCommands(names []string) {
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dsm_commands_total", Help: "Commands executed, by command.",
+	}, []string{"command"})
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dsm_command_errors_total", Help: "Error replies, by command.",
+	}, []string{"command"})
+	m.reg.MustRegister(calls, errs)
+	m.calls = make([]prometheus.Counter, len(names))
+	m.errs = make([]prometheus.Counter, len(names))
+	for i, name := range names {
+		m.calls[i] = calls.WithLabelValues(name)
+		m.errs[i] = errs.WithLabelValues(name)
+	}
+}
+
+func (m *metrics) observeFlush(kind string, start time.Time, err error) {
+	if err != nil {
+		m.flushErr.WithLabelValues(kind).Inc()
+		return
+	}
+	m.flush.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// MetricsHandler returns the handler ServeMetrics serves: Prometheus metrics
+// at /metrics (from the server's own registry) and pprof at /debug/pprof/.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// ServeMetrics serves MetricsHandler on l until Shutdown or Close, then
+// returns ErrServerClosed.
+func (s *Server) ServeMetrics(l net.Listener) error {
+	hs := &http.Server{Handler: s.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	if !s.trackCloser(hs) {
+		l.Close()
+		return ErrServerClosed
+	}
+	s.log.Info("metrics listening", "addr", l.Addr().String())
+	err := hs.Serve(l)
+	if err == http.ErrServerClosed {
+		err = ErrServerClosed
+	}
+	return err
+}

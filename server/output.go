@@ -1,0 +1,78 @@
+package server
+
+import (
+	"errors"
+	"time"
+)
+
+// keepOutput is the largest reply buffer kept between batches; a larger
+// one (after a big reply) is dropped so that idle clients hold little.
+const keepOutput = 64 << 10
+
+// output collects the replies of one batch until the connection flushes
+// them. It is the io.Writer under the connection's resp.Writer. Writing
+// more than limit pending bytes fails with errOutputLimit, which ends the
+// connection.
+type output struct {
+	buf   []byte
+	limit int
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	if len(o.buf)+len(p) > o.limit {
+		return 0, errOutputLimit
+	}
+	o.buf = append(o.buf, p...)
+	return len(p), nil
+}
+
+func (o *output) reset() {
+	if cap(o.buf) > keepOutput {
+		o.buf = nil
+		return
+	}
+	o.buf = o.buf[:0]
+}
+
+// flush writes the pending replies to the client. Under SyncAlways, when
+// the batch wrote, it first waits for a flush of the file that covers those
+// writes; if that fails the replies are not sent and the connection ends,
+// so no write is acknowledged that might not be durable.
+func (c *conn) flush() error {
+	if c.wr != nil {
+		if err := c.wr.Flush(); err != nil {
+			return c.outputFailed(err)
+		}
+	}
+	if len(c.out.buf) == 0 {
+		return nil
+	}
+	if c.dirty && c.s.cfg.Sync == SyncAlways {
+		if err := c.s.barrier(); err != nil {
+			c.out.reset()
+			return errSyncFailed
+		}
+	}
+	c.dirty = false
+	return c.send()
+}
+
+// send writes c.out to the socket within the write timeout.
+func (c *conn) send() error {
+	if t := c.s.cfg.WriteTimeout; t > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(t))
+	}
+	n, err := c.nc.Write(c.out.buf)
+	c.s.stats.netOut.Add(int64(n))
+	c.out.reset()
+	return err
+}
+
+// outputFailed drops the pending replies of a client that exceeded its
+// output limit; the connection ends with err.
+func (c *conn) outputFailed(err error) error {
+	if errors.Is(err, errOutputLimit) {
+		c.out.reset()
+	}
+	return err
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// compatScript is a conversation whose replies must be byte for byte those
+// of Redis 7. It leaves out what dsm does differently on purpose (expiry,
+// databases other than 0, empty names, HELLO's server fields, ids).
+var compatScript = [][]string{
+	{"PING"}, {"PING", "hi"}, {"PING", "a", "b"}, {"ECHO", "x y"}, {"ECHO"},
+	{"SELECT", "0"}, {"SELECT", "1"}, {"SELECT", "x"},
+	{"foo"}, {"FOO", "Bar", "b z"}, {"CLIENT", "nope"}, {"CLIENT"},
+	{"GET", "k"}, {"GET"}, {"SET", "k", "v"}, {"GET", "k"}, {"SET", "k"},
+	{"SET", "k", "w", "NX"}, {"SET", "k", "w", "xx"}, {"SET", "k", "x", "GET"}, {"SET", "new", "1", "GET"},
+	{"SET", "absent", "1", "XX"}, {"SET", "k", "y", "nx", "get"}, {"SET", "k", "v", "nx", "xx"},
+	{"SET", "k", "v", "ex"}, {"SET", "k", "v", "ex", "10", "px", "10"}, {"SET", "k", "v", "bogus"},
+	{"SET", "k", "v", "ex", "abc"}, {"SET", "k", "v", "keepttl"}, {"SET", "k", "v", "keepttl", "ex", "1"},
+	{"SET", "n", "42"}, {"GET", "n"}, {"SET", "bin", "a\x00b\r\nc"}, {"GET", "bin"}, {"SET", "e", ""}, {"GET", "e"},
+	{"GETSET", "g", "1"}, {"GETSET", "g", "2"}, {"GETSET", "g"},
+	{"MSET", "a", "1", "b", "2"}, {"MSET", "a", "1", "b"}, {"MSET", "a"}, {"MGET", "a", "b", "c"}, {"MGET"},
+	{"MSET", "a", "3", "a", "4"}, {"GET", "a"},
+	{"EXISTS", "a", "a", "b", "zz"}, {"TYPE", "a"}, {"TYPE", "zz"}, {"TTL", "a"}, {"PTTL", "zz"},
+	{"DEL", "a", "a", "zz"}, {"UNLINK", "b"}, {"DEL"},
+	{"INCR", "c"}, {"INCRBY", "c", "10"}, {"DECR", "c"}, {"DECRBY", "c", "15"},
+	{"INCRBY", "c", "abc"}, {"INCRBY", "c", "+1"}, {"INCRBY", "c", "01"}, {"INCRBY", "c", " 1"},
+	{"INCRBY", "c", "-0"}, {"INCRBY", "c", "99999999999999999999"},
+	{"SET", "c", "9223372036854775806"}, {"INCR", "c"}, {"INCR", "c"}, {"DECRBY", "c", "-9223372036854775808"},
+	{"SET", "s", "hello"}, {"INCR", "s"}, {"SET", "s", "007"}, {"INCR", "s"}, {"INCR"}, {"INCRBY", "c"},
+	{"MSET", "user:1", "a", "item:1", "c", "u[x]", "d"}, {"KEYS", "nomatch*"}, {"KEYS", "item:*"},
+	{"KEYS", `u\[x\]`}, {"KEYS", "user:[^2]"}, {"KEYS", "it?m:[0-9]"}, {"KEYS"},
+	{"SCAN", "abc"}, {"SCAN", "0", "count", "abc"}, {"SCAN", "0", "count", "0"}, {"SCAN", "0", "match"},
+	{"SCAN", "0", "bogus", "1"},
+	{"CONFIG", "GET", "save"}, {"CONFIG", "GET", "appendonly"}, {"config", "get", "databases"},
+	{"config", "get", "maxmemory"}, {"config", "get", "nonesuch"}, {"config", "get"}, {"config", "foo"},
+	{"config", "set", "foo", "bar"}, {"config", "resetstat"}, {"config", "rewrite"},
+	{"CLIENT", "GETNAME"}, {"CLIENT", "SETNAME", "w1"}, {"CLIENT", "GETNAME"}, {"CLIENT", "SETNAME", "a b"},
+	{"CLIENT", "SETNAME"}, {"CLIENT", "NO-EVICT", "on"}, {"CLIENT", "NO-EVICT", "maybe"}, {"CLIENT", "LIST", "bogus"},
+	{"HELLO", "4"}, {"HELLO", "x"}, {"HELLO", "2", "bogus"},
+	{"AUTH", "pw"}, {"AUTH", "default", "anything"}, {"AUTH", "alice", "pw"}, {"AUTH", "a", "b", "c"}, {"AUTH"},
+	{"COMMAND", "INFO", "nonesuch"}, {"COMMAND", "DOCS", "nonesuch"}, {"COMMAND", "foo"},
+	{"DBSIZE", "x"},
+	{"HELLO", "3"}, // its reply differs (server, version, id) and is not compared
+	{"GET", "nope"}, {"MGET", "n", "nope"}, {"CONFIG", "GET", "appendonly"}, {"SET", "k", "v", "GET"},
+	{"INCR", "s"}, {"PING"},
+}
+
+// compatRaw are raw inputs (inline commands and protocol errors) whose
+// replies must match Redis'.
+var compatRaw = []string{
+	"PING\r\n\r\nset  x   'a b'\r\nget x\n",
+	"echo \"a\\x41b\\n\"\r\n",
+	"*-5\r\n*0\r\nPING\r\n",
+	"*abc\r\n", "*1\r\n$-3\r\n", "*1\r\nxyz\r\n", "echo \"unbalanced\r\n",
+	"*1\r\n$9223372036854775807\r\n", "*99999999999\r\n",
+}
+
+// TestMatchesRedis runs compatScript and compatRaw against redis-server,
+// when it is installed, and against this server, and compares the replies.
+func TestMatchesRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, args := range compatScript {
+		want, got := theirs.do(args...), ours.do(args...)
+		if args[0] != "HELLO" || len(args) > 1 && args[1] != "3" {
+			if got != want {
+				t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
+			}
+		}
+	}
+	for _, in := range compatRaw {
+		theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+		theirs.send(in)
+		ours.send(in)
+		want, _ := theirs.closed(300 * time.Millisecond)
+		got, _ := ours.closed(300 * time.Millisecond)
+		if got != want {
+			t.Errorf("raw %q:\n dsm   %q\n redis %q", in, got, want)
+		}
+	}
+}
+
+// startRedis runs redis-server on a free loopback port with one database
+// and no persistence, or skips the test when it is not installed.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (apt-get install redis-server); the replies are then checked by TestCommandReplies only")
+	}
+	l := newListener(t)
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	cmd := exec.Command(path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--databases", "1", "--dir", t.TempDir(), "--logfile", "")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := "127.0.0.1:" + port
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+	}
+	t.Fatalf("redis-server did not start on %s", addr)
+	return ""
+}

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/dsm-dev/dsm/resp"
+)
+
+// serveRESP reads commands and executes them in order. Replies are staged
+// and go out when the reader needs more input (see input), so a pipeline is
+// answered in batches. A protocol error is answered, as Redis does, with
+// "-ERR Protocol error: ..." and the connection is closed.
+func (c *conn) serveRESP() error {
+	if c.proto == "" {
+		c.proto = "resp"
+	}
+	c.rd = resp.NewReader(&c.in, readBufSize)
+	c.wr = resp.NewWriter(&c.out, writeBufSize)
+	c.rd.SetLimits(c.limits())
+	for !c.quit {
+		args, err := c.rd.ReadCommand(c.args[:0])
+		if err != nil {
+			return c.readFailed(err)
+		}
+		c.args = args
+		if cap(args) > maxKeptArgs {
+			c.args = nil // let a huge command's slots go
+		}
+		c.in.requestDone(c.rd.Buffered() > 0)
+		c.execute(args)
+		if err := c.wr.Err(); err != nil {
+			return c.outputFailed(err)
+		}
+	}
+	return nil
+}
+
+// maxKeptArgs is the most argument slots kept between commands, as
+// resp.Reader reuses at most this many.
+const maxKeptArgs = 128
+
+// limits are the reader limits for the client's state.
+func (c *conn) limits() resp.Limits {
+	if c.authed {
+		return c.s.cfg.Limits
+	}
+	return c.s.cfg.PreAuthLimits
+}
+
+// readFailed answers a protocol error; other read errors end the
+// connection silently.
+func (c *conn) readFailed(err error) error {
+	var pe *resp.ProtocolError
+	if errors.As(err, &pe) {
+		c.cur = c.s.cmds.unknown
+		c.fail("ERR " + pe.Error())
+	}
+	return err
+}
+
+// execute looks up and runs one command, answering lookup, arity and
+// authentication errors in Redis' order.
+func (c *conn) execute(args [][]byte) {
+	cmd := c.s.cmds.lookup(args[0])
+	if cmd == nil {
+		c.cur = c.s.cmds.unknown
+		c.fail(unknownCommand(args))
+		return
+	}
+	if cmd.subs != nil && len(args) >= 2 {
+		sub := cmd.sub(args[1])
+		if sub == nil {
+			c.cur = cmd
+			c.fail("ERR unknown subcommand '" + clip(args[1]) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
+			return
+		}
+		cmd = sub
+	}
+	c.cur = cmd
+	switch {
+	case !cmd.arityOK(len(args)):
+		c.fail("ERR wrong number of arguments for '" + cmd.name + "' command")
+	case !c.authed && cmd.flags&flagNoAuth == 0:
+		c.fail(msgNoAuth)
+	default:
+		c.count(cmd)
+		cmd.run(c, args)
+		c.dirty = c.dirty || cmd.flags&flagWrite != 0
+	}
+}
+
+// count records one executed command.
+func (c *conn) count(cmd *command) {
+	c.s.stats.commands.Add(1)
+	c.s.metrics.calls[cmd.id].Inc()
+	c.commands.Add(1)
+	c.lastCmd.Store(&cmd.name)
+}
+
+// fail writes an error reply and counts it against the current command.
+func (c *conn) fail(msg string) {
+	c.s.stats.errors.Add(1)
+	if c.cur != nil {
+		c.s.metrics.errs[c.cur.id].Inc()
+	}
+	c.wr.Error(msg)
+}
+
+// unknownCommand words the error as Redis 7 does: the name and the
+// arguments quoted, up to about 128 bytes of arguments.
+func unknownCommand(args [][]byte) string {
+	var quoted strings.Builder
+	for _, a := range args[1:] {
+		room := 128 - quoted.Len()
+		if room <= 0 {
+			break
+		}
+		quoted.WriteString("'" + string(a[:min(len(a), room)]) + "' ")
+	}
+	return "ERR unknown command '" + clip(args[0]) + "', with args beginning with: " + quoted.String()
+}
+
+// clip returns at most 128 bytes of b for an error message.
+func clip(b []byte) string {
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return string(b)
+}
+
+// authenticate marks the client authenticated and lifts the pre-AUTH
+// limits and deadline.
+func (c *conn) authenticate() {
+	if c.authed {
+		return
+	}
+	c.authed = true
+	c.in.authBy = time.Time{}
+	c.rd.SetLimits(c.limits())
+	c.s.log.Info("client authenticated", "addr", c.remote, "id", c.id)
+}

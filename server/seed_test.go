@@ -1,0 +1,124 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func seedW(n int32) string {
+	var b [5]byte
+	b[0] = 'W'
+	binary.LittleEndian.PutUint32(b[1:], uint32(n))
+	return string(b[:])
+}
+
+func seedValue(n int32) string {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], uint32(n))
+	return string(b[:])
+}
+
+// TestSeedProtocol speaks the seed's protocol as its Python client does:
+// "R" reads 4 bytes, "W"+4 bytes reads "OK".
+func TestSeedProtocol(t *testing.T) {
+	ts := startServer(t, Config{})
+	rc := dialRaw(t, ts.addr)
+	rc.send("R")
+	if got := rc.readN(4); got != seedValue(0) {
+		t.Errorf("R on a new file = %q, want 0", got)
+	}
+	rc.send(seedW(20))
+	if got := rc.readN(2); got != "OK" {
+		t.Errorf("W = %q, want OK", got)
+	}
+	rc.send("R")
+	if got := rc.readN(4); got != seedValue(20) {
+		t.Errorf("R after W 20 = %q", got)
+	}
+	// Pipelined, with blanks between requests as a person typing into nc sends.
+	rc.send("R\n" + seedW(-7) + " R\r\n")
+	if got := rc.readN(10); got != seedValue(20)+"OK"+seedValue(-7) {
+		t.Errorf("pipelined seed = %q", got)
+	}
+	// The same variable over RESP: an integer.
+	resp := dialRaw(t, ts.addr)
+	if got := resp.do("GET", "value"); got != bulk("-7") {
+		t.Errorf("GET value = %q", got)
+	}
+}
+
+// TestSeedReadsLow32Bits: R returns the low 32 bits of a larger integer and
+// 0 for a value that is not an integer.
+func TestSeedReadsLow32Bits(t *testing.T) {
+	ts := startServer(t, Config{})
+	resp := dialRaw(t, ts.addr)
+	for _, c := range []struct {
+		set  string
+		want int32
+	}{
+		{"4294967297", 1}, {"-1", -1}, {"2147483648", -2147483648}, {"text", 0}, {"", 0},
+	} {
+		resp.do("SET", "value", c.set)
+		seed := dialRaw(t, ts.addr)
+		seed.send("R")
+		if got := seed.readN(4); got != seedValue(c.want) {
+			t.Errorf("value %q: R = %x, want %d", c.set, got, c.want)
+		}
+	}
+}
+
+// TestSeedBadByteCloses: a byte that is no request closes the connection
+// after the replies to the requests before it.
+func TestSeedBadByteCloses(t *testing.T) {
+	ts := startServer(t, Config{})
+	rc := dialRaw(t, ts.addr)
+	rc.send("RX")
+	got, closed := rc.closed(5 * time.Second)
+	if got != seedValue(0) || !closed {
+		t.Errorf("RX: got %q closed=%v, want 4 bytes and a close", got, closed)
+	}
+}
+
+// TestSeedDeniedWithPasswordOnly: a client outside loopback and the
+// allow-list may use RESP with AUTH, but not the seed protocol.
+func TestSeedDeniedWithPasswordOnly(t *testing.T) {
+	ts := startServer(t, Config{Password: "pw"})
+	c, done := pipeFrom(ts.Server, "192.0.2.7")
+	defer c.Close()
+	go c.Write([]byte("R"))
+	got, _ := io.ReadAll(c)
+	<-done
+	if !strings.HasPrefix(string(got), "-DENIED the seed protocol") {
+		t.Errorf("seed from a remote network: %q", got)
+	}
+	c, done = pipeFrom(ts.Server, "192.0.2.7")
+	defer c.Close()
+	br := bufio.NewReader(c)
+	go c.Write([]byte(encode("AUTH", "pw") + encode("PING") + encode("QUIT")))
+	for _, want := range []string{okReply, simple("PONG"), okReply} {
+		if got, err := readReply(br); got != want {
+			t.Errorf("RESP with AUTH from a remote network: %q, %v; want %q", got, err, want)
+		}
+	}
+	<-done
+}
+
+// TestSeedInAllowedNetwork: the allow-list admits the seed protocol.
+func TestSeedInAllowedNetwork(t *testing.T) {
+	ts := startServer(t, Config{Password: "pw", Allow: mustPrefixes(t, "192.0.2.0/24")})
+	c, done := pipeFrom(ts.Server, "192.0.2.7")
+	go c.Write([]byte(seedW(5) + "R"))
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "OK"+seedValue(5) {
+		t.Errorf("seed from an allowed network: %q, %v", buf, err)
+	}
+	c.Close()
+	<-done
+}
+
+var _ net.Conn = addrConn{}

@@ -1,0 +1,387 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// Server serves one memory file over TCP. Build it with New; it owns the
+// mapping until Shutdown or Close returns. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cfg     settings
+	log     *slog.Logger
+	mem     *shm.Memory
+	cmds    *commandTable
+	metrics *metrics
+	stats   stats
+	runID   string
+	nameMax int // the file's longest name; fixed at creation
+
+	nextID     atomic.Int64
+	goroutines atomic.Int64
+	closing    atomic.Bool
+	wg         sync.WaitGroup // every goroutine started by goFunc
+	quit       chan struct{}  // closed when background goroutines must stop
+	closeOnce  sync.Once
+	closeErr   error
+
+	mu        sync.Mutex // guards the fields below
+	listeners map[net.Listener]struct{}
+	closers   map[io.Closer]struct{}
+	conns     map[*conn]struct{}
+	addr      net.Addr // first listener's address, for INFO and CONFIG GET
+}
+
+// New opens (or creates) the memory file and returns a Server ready to
+// Serve it. It takes the file's one-daemon lock, so a second Server (or
+// dsmd) on the same file fails with an error wrapping shm.ErrLocked. The
+// caller must call Shutdown or Close to release the file.
+func New(cfg Config) (*Server, error) {
+	st, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	mem, err := shm.Open(shmConfig(st))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: st, log: st.Logger, mem: mem, runID: newRunID(),
+		quit:      make(chan struct{}),
+		listeners: map[net.Listener]struct{}{},
+		closers:   map[io.Closer]struct{}{},
+		conns:     map[*conn]struct{}{},
+	}
+	s.stats.started = time.Now()
+	s.nameMax = mem.Stats().NameMax
+	s.metrics = newMetrics(s)
+	s.cmds = newCommandTable()
+	s.metrics.bindCommands(s.cmds.names())
+	if st.Sync == SyncInterval {
+		s.goFunc(s.syncLoop)
+	}
+	s.log.Info("memory open", "file", mem.Path(), "variables", mem.Len(), "sync", st.Sync.String())
+	return s, nil
+}
+
+func shmConfig(st settings) shm.Config {
+	c := shm.Config{
+		Path: st.File, Vars: st.Vars, NameMax: st.NameMax, ValueMax: st.ValueMax,
+		Group: st.FileGroup, Exclusive: true,
+	}
+	if st.FileGroup != "" {
+		c.Mode = 0o660
+	}
+	return c
+}
+
+// goFunc runs f on a new goroutine that finish waits for. Every goroutine
+// of the server starts here. Once the server is closing it starts nothing
+// and returns false; checking under s.mu keeps wg.Add from racing wg.Wait.
+func (s *Server) goFunc(f func()) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.wg.Add(1)
+	s.goroutines.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.goroutines.Add(-1)
+		f()
+	}()
+	return true
+}
+
+// ListenAndServe listens on Config.Addr (and Config.MetricsAddr when set)
+// and serves until Shutdown or Close, then returns ErrServerClosed.
+func (s *Server) ListenAndServe() error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	if s.cfg.MetricsAddr != "" {
+		ml, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		if !s.goFunc(func() { s.serveMetricsLogged(ml) }) {
+			ml.Close()
+		}
+	}
+	return s.Serve(l)
+}
+
+func (s *Server) serveMetricsLogged(l net.Listener) {
+	if err := s.ServeMetrics(l); !errors.Is(err, ErrServerClosed) {
+		s.log.Error("metrics server failed", "addr", l.Addr().String(), "err", err)
+	}
+}
+
+// Serve accepts connections on l and serves each on its own goroutine. It
+// returns ErrServerClosed after Shutdown or Close; any other error is an
+// accept failure that is not temporary. Serve closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	if !s.trackListener(l) {
+		l.Close()
+		return ErrServerClosed
+	}
+	defer s.untrackListener(l)
+	s.log.Info("listening", "addr", l.Addr().String(), "protected", s.protected(), "tls", s.cfg.tls != nil)
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if backoff, err = s.acceptFailed(err, backoff); err != nil {
+				return err
+			}
+			continue
+		}
+		backoff = 0
+		s.admit(nc)
+	}
+}
+
+// acceptFailed sleeps with a growing backoff after a temporary error and
+// returns the error that ends Serve otherwise.
+func (s *Server) acceptFailed(err error, backoff time.Duration) (time.Duration, error) {
+	if s.closing.Load() {
+		return 0, ErrServerClosed
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() && !isTemporary(err) {
+		return 0, err
+	}
+	backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+	s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+	select {
+	case <-time.After(backoff):
+	case <-s.quit:
+	}
+	return backoff, nil
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// admit starts serving nc, or refuses it when MaxClients are connected.
+func (s *Server) admit(nc net.Conn) {
+	s.stats.connections.Add(1)
+	s.metrics.conns.Inc()
+	c := newConn(s, nc)
+	if !s.trackConn(c) {
+		s.refuse(nc, "max_clients", msgMaxClients)
+		return
+	}
+	if !s.goFunc(c.serve) {
+		s.untrackConn(c)
+		nc.Close()
+	}
+}
+
+// refuse writes one error line to nc and closes it. The write has a short
+// deadline so that a client that does not read cannot stall the caller.
+func (s *Server) refuse(nc net.Conn, reason, msg string) {
+	s.stats.rejected.Add(1)
+	s.metrics.rejected.WithLabelValues(reason).Inc()
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(nc, "-"+msg+"\r\n")
+	nc.Close()
+	s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason)
+}
+
+func (s *Server) trackListener(l net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.listeners[l] = struct{}{}
+	if s.addr == nil {
+		s.addr = l.Addr()
+	}
+	return true
+}
+
+func (s *Server) untrackListener(l net.Listener) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.listeners, l)
+	l.Close()
+}
+
+// trackCloser registers c to be closed by Shutdown; false means the server
+// is already closing.
+func (s *Server) trackCloser(c io.Closer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return false
+	}
+	s.closers[c] = struct{}{}
+	return true
+}
+
+// trackConn registers c; false means MaxClients are connected.
+func (s *Server) trackConn(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) >= s.cfg.MaxClients {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrackConn(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+// connsByID returns the connections in id order.
+func (s *Server) connsByID() []*conn {
+	s.mu.Lock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b *conn) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+func (s *Server) clientCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// listenAddr returns the first listener's address, or nil before Serve.
+func (s *Server) listenAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, lets every
+// connection finish the requests it has received (their replies are
+// written), closes the connections, flushes the file and closes it. If ctx
+// ends first, the remaining connections are closed at once and Shutdown
+// returns ctx's error after the file is flushed and closed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.beginClose()
+	err := s.drain(ctx)
+	if cerr := s.finish(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close stops the server at once: listeners and connections are closed
+// without waiting for requests in flight; then the file is flushed and
+// closed.
+func (s *Server) Close() error {
+	s.beginClose()
+	s.closeConns()
+	return s.finish()
+}
+
+// beginClose stops accepting: it marks the server closing and closes its
+// listeners and HTTP servers.
+func (s *Server) beginClose() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing.Store(true)
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.closers {
+		c.Close()
+	}
+}
+
+// drain wakes every connection until all have ended or ctx ends. A woken
+// connection finishes the commands it has read, writes their replies and
+// ends; waking again covers one that was between reads.
+func (s *Server) drain(ctx context.Context) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.wakeConns() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.closeConns()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// wakeConns makes every blocked read return and reports how many
+// connections remain.
+func (s *Server) wakeConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.wake()
+	}
+	return len(s.conns)
+}
+
+func (s *Server) closeConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+}
+
+// finish stops the background goroutines, waits for every goroutine, then
+// flushes and closes the file. Only the first call does the work; later
+// calls return its result.
+func (s *Server) finish() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.wg.Wait()
+		err := s.syncFile()
+		if cerr := s.mem.Close(); err == nil {
+			err = cerr
+		}
+		s.closeErr = err
+		s.log.Info("memory closed", "file", s.cfg.File, "err", err)
+	})
+	return s.closeErr
+}
+
+// protected reports whether protected mode is on: neither a password nor an
+// allow-list, so only loopback clients are admitted.
+func (s *Server) protected() bool {
+	return s.cfg.Password == "" && len(s.cfg.Allow) == 0
+}
+
+// newRunID returns 40 random hex digits, like Redis' run_id.
+func newRunID() string {
+	var b [20]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

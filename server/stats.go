@@ -1,0 +1,53 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// stats holds the server's own figures for INFO. All fields are atomic, so
+// connections update them without a lock.
+type stats struct {
+	started     time.Time
+	connections atomic.Int64 // accepted, ever
+	rejected    atomic.Int64 // refused: max clients or access rules
+	commands    atomic.Int64
+	errors      atomic.Int64 // error replies
+	hits        atomic.Int64 // reads that found the variable
+	misses      atomic.Int64
+	netIn       atomic.Int64
+	netOut      atomic.Int64
+	syncs       atomic.Int64
+	syncErrors  atomic.Int64
+	lastSync    atomic.Int64 // unix seconds of the last successful flush
+	outputLimit atomic.Int64 // clients closed for exceeding OutputLimit
+}
+
+// reset clears the counters (CONFIG RESETSTAT); gauges are not counters
+// and stay.
+func (st *stats) reset() {
+	for _, c := range []*atomic.Int64{
+		&st.connections, &st.rejected, &st.commands, &st.errors, &st.hits,
+		&st.misses, &st.netIn, &st.netOut, &st.syncs, &st.syncErrors, &st.outputLimit,
+	} {
+		c.Store(0)
+	}
+}
+
+func (st *stats) noteSync(err error) {
+	if err != nil {
+		st.syncErrors.Add(1)
+		return
+	}
+	st.syncs.Add(1)
+	st.lastSync.Store(time.Now().Unix())
+}
+
+// hit counts one read of a variable.
+func (st *stats) hit(found bool) {
+	if found {
+		st.hits.Add(1)
+	} else {
+		st.misses.Add(1)
+	}
+}
