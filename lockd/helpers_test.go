@@ -21,7 +21,8 @@ import (
 // A geometry is the shape of a test lock space. The file holds, in order:
 // one page of liveness bytes (never written, only OFD-locked), the process
 // table, the lane table, a page of lock records (one per 64 bytes) and a
-// page of data words (one per 64 bytes) that tests guard with those locks.
+// page of data words (one per 64 bytes) that tests guard with those locks,
+// and a page that holds the spill record.
 type geometry struct {
 	procs, lanes, entries int
 }
@@ -43,16 +44,16 @@ func (g geometry) layout() lockd.Layout {
 		ProcsOff: pageSize, LivenessOff: 0,
 	}
 	lay.LanesOff = alignUp(lay.ProcsOff+lay.ProcTableSize(), pageSize)
+	locks := alignUp(lay.LanesOff+lay.LaneTableSize(), pageSize)
+	lay.Locks = []lockd.LockRange{{Off: locks, Count: maxLocks, Stride: 64}}
+	lay.SpillOff = locks + 2*pageSize
 	return lay
 }
 
-func (g geometry) locksOff() uint64 {
-	lay := g.layout()
-	return alignUp(lay.LanesOff+lay.LaneTableSize(), pageSize)
-}
+func (g geometry) locksOff() uint64 { return g.layout().Locks[0].Off }
 
 func (g geometry) dataOff() uint64 { return g.locksOff() + pageSize }
-func (g geometry) size() int64     { return int64(g.dataOff() + pageSize) }
+func (g geometry) size() int64     { return int64(g.dataOff() + 2*pageSize) }
 
 // lockAt names the i-th lock record of the space.
 func (g geometry) lockAt(i int) lockd.Lock { return lockd.Lock(g.locksOff() + 64*uint64(i)) }

@@ -33,6 +33,21 @@ type Layout struct {
 	ProcsOff    uint64 // offset of the process table in the mapping (8-aligned)
 	LanesOff    uint64 // offset of the lane table in the mapping (8-aligned)
 	LivenessOff int64  // file offset of the liveness bytes, one per process slot
+	// SpillOff is the offset of the 8-byte spill record (8-aligned): the
+	// spill sequence and the count of spilled waiters (see parker).
+	SpillOff uint64
+	// Locks lists every lock record of the space. Attach sweeps them for
+	// holds left by earlier attachments of the slot it claims: an owner
+	// name carries only part of the slot's generation, so such a hold,
+	// left alone, would one day carry the new attachment's very name.
+	Locks []LockRange
+}
+
+// A LockRange is Count lock records, Stride bytes apart from Off on.
+type LockRange struct {
+	Off    uint64
+	Count  int
+	Stride uint64
 }
 
 // ProcTableSize is the size of the process table.
@@ -53,6 +68,16 @@ func (l Layout) check(memLen int) error {
 		return fmt.Errorf("%w: unaligned tables", ErrLayout)
 	case l.ProcsOff+l.ProcTableSize() > uint64(memLen) || l.LanesOff+l.LaneTableSize() > uint64(memLen):
 		return fmt.Errorf("%w: tables end past the mapping", ErrLayout)
+	case l.SpillOff%8 != 0 || l.SpillOff+8 > uint64(memLen):
+		return fmt.Errorf("%w: spill record at %d", ErrLayout, l.SpillOff)
+	}
+	for _, r := range l.Locks {
+		if r.Count < 0 || r.Off%8 != 0 || (r.Count > 1 && (r.Stride < LockSize || r.Stride%8 != 0)) {
+			return fmt.Errorf("%w: lock range %+v", ErrLayout, r)
+		}
+		if r.Count > 0 && r.Off+uint64(r.Count-1)*r.Stride+LockSize > uint64(memLen) {
+			return fmt.Errorf("%w: lock range %+v ends past the mapping", ErrLayout, r)
+		}
 	}
 	return nil
 }
@@ -137,7 +162,7 @@ func Attach(f *os.File, mem []byte, lay Layout, opt Options) (*Proc, error) {
 	if opt.MaxSleepers <= 0 {
 		opt.MaxSleepers = 64
 	}
-	p.park = newParker(opt.MaxSleepers)
+	p.park = newParker(opt.MaxSleepers, word32(mem, lay.SpillOff), word32(mem, lay.SpillOff+4))
 	for slot := 0; slot < lay.Procs; slot++ {
 		ok, err := ofdLock(f, lay.LivenessOff+int64(slot))
 		if err != nil {
@@ -157,10 +182,11 @@ func Attach(f *os.File, mem []byte, lay Layout, opt Options) (*Proc, error) {
 func (p *Proc) claim(slot int) {
 	p.slot = slot
 	old := p.procGen(slot)
-	p.recoverLanes(slot, makeOwner(slot, old))
 	p.gen = old + 1
-	atomic.StoreUint32(p.procWord(slot, procGen), p.gen)
 	p.owner = makeOwner(slot, p.gen)
+	p.recoverLanes(slot, makeOwner(slot, old))
+	p.sweep(slot)
+	atomic.StoreUint32(p.procWord(slot, procGen), p.gen)
 	atomic.StoreUint32(p.procWord(slot, procPid), uint32(os.Getpid()))
 	atomic.StoreUint64(word64(p.mem, p.procOff(slot)+procStarted), uint64(time.Now().UnixNano()))
 	atomic.StoreUint32(p.procWord(slot, procState), procAttached)
@@ -169,6 +195,25 @@ func (p *Proc) claim(slot int) {
 		ln := &Lane{p: p, off: p.laneOff(slot, i)}
 		atomic.StoreUint32(ln.word(laneGen), p.gen)
 		p.lanes <- ln
+	}
+}
+
+// sweep releases every hold that names slot, which we now own: whoever
+// took it (any earlier attachment of the slot) is gone. Holds in lanes were
+// repaired by recoverLanes; these are the unjournaled ones.
+func (p *Proc) sweep(slot int) {
+	for _, r := range p.lay.Locks {
+		for i := 0; i < r.Count; i++ {
+			l := Lock(r.Off + uint64(i)*r.Stride)
+			st := p.load(l)
+			if st.writer() && st.writerOwner().Slot() == slot {
+				p.reclaimWrite(l, st.writerOwner(), 0, false)
+			}
+			if st = p.load(l); st.guarded() && st.guardOwner().Slot() == slot {
+				p.takeGuardFrom(l, st.guardOwner())
+				p.recountLocked(l, -1)
+			}
+		}
 	}
 }
 

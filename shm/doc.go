@@ -85,6 +85,12 @@
 //	0   [16]byte lock record of the index lock (package lockd)
 //	64  uint64   index sequence: odd while the index or free list changes
 //	72  uint32   free list head: slot+1, 0 if the file is full
+//	128 uint64   change feed sequence: changes appended so far
+//	136 uint32   change feeds open, in any process
+//	140 uint32   change feeds asleep on the sequence
+//	144 uint32   spill sequence (package lockd: moves on wakes while someone spills)
+//	148 uint32   spilled waiters, in any process
+//	256 [240]    change feed ring, 16-byte entries: uint64 sequence+1, uint32 slot, 4 zero bytes
 //
 // The index is an open-addressing table with linear probing; an entry is
 // slot+1, 0 is empty. The bucket of a name is the low bits of its hash: FNV-1a

@@ -17,6 +17,7 @@ const (
 	ctlFeedSeq      = 128 // uint64: changes appended
 	ctlFeedWatchers = 136 // uint32: feeds open, in any process
 	ctlFeedSleepers = 140 // uint32: feeds asleep on the sequence
+	ctlSpill        = 144 // lockd's spill record, 8 bytes
 	ctlFeedRing     = 256 // ring entries: uint64 seq+1, uint32 slot, uint32 pad
 	feedEntry       = 16
 	feedRing        = (pageSize - ctlFeedRing) / feedEntry

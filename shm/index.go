@@ -178,7 +178,12 @@ func (m *Memory) insert(name []byte) (ref, bool, error) {
 	m.storeBuf(s, v, Value{})
 	inc := (atomic.LoadUint32(m.metaWord(s)) + 1) & incMask
 	atomic.StoreUint32(m.metaWord(s), metaLive|inc)
-	m.place(s, h)
+	if !m.place(s, h) {
+		// At most half the buckets are ever in use, so a full probe run
+		// means the index was damaged: rebuild it from the slots, which
+		// indexes s too.
+		m.reindex()
+	}
 	return ref{slot: s, inc: inc}, true, nil
 }
 
@@ -189,15 +194,17 @@ func (m *Memory) endIndexChange() {
 	}
 }
 
-// place puts slot s into the first free bucket of its probe sequence.
-func (m *Memory) place(s uint32, h uint64) {
+// place puts slot s into the first free bucket of its probe sequence; it
+// reports false if there is none.
+func (m *Memory) place(s uint32, h uint64) bool {
 	mask := m.meta.indexSize - 1
-	for i := uint32(h) & mask; ; i = (i + 1) & mask {
+	for i, n := uint32(h)&mask, uint32(0); n < m.meta.indexSize; i, n = (i+1)&mask, n+1 {
 		if atomic.LoadUint32(m.entry(i)) == 0 {
 			atomic.StoreUint32(m.entry(i), s+1)
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // unindex removes slot s from the index, under the index lock, by shifting
@@ -232,6 +239,11 @@ func (m *Memory) unindex(s uint32) {
 func (m *Memory) rebuild() {
 	m.beginIndexChange()
 	defer m.endIndexChange()
+	m.reindex()
+}
+
+// reindex is rebuild inside an index change the caller has begun.
+func (m *Memory) reindex() {
 	for i := uint32(0); i < m.meta.indexSize; i++ {
 		atomic.StoreUint32(m.entry(i), 0)
 	}

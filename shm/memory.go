@@ -131,6 +131,11 @@ func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
 		Procs: int(hdr.procs), Lanes: int(hdr.lanes), LaneEntries: int(hdr.groupMax) + 1,
 		ProcsOff: hdr.procsOff, LanesOff: hdr.lanesOff,
 		LivenessOff: livenessPage*pageSize + procByteBase,
+		SpillOff:    controlPage*pageSize + ctlSpill,
+		Locks: []lockd.LockRange{
+			{Off: uint64(m.index), Count: 1},
+			{Off: hdr.slotsOff + slotLock, Count: int(hdr.vars), Stride: uint64(hdr.slotSize)},
+		},
 	}
 	m.proc, err = lockd.Attach(f, m.mem, lay, lockd.Options{Repair: m.repair})
 	if err != nil {

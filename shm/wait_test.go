@@ -3,6 +3,7 @@ package shm_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -138,5 +139,49 @@ func TestWaitNotFound(t *testing.T) {
 	mustSet(t, m, "y", shm.Int(2))
 	if r := <-got; !errors.Is(r.err, shm.ErrNotFound) {
 		t.Fatalf("Wait while the variable is recreated = %d, %v; want ErrNotFound", r.ver, r.err)
+	}
+}
+
+// TestWaitManyWaitersOtherMemory: Wait promises a wake by a change from any
+// process with no polling. With more waiters in a process than it lets
+// sleep in the kernel (lockd's MaxSleepers, 64 by default), a change made
+// through another attachment must still wake every waiter promptly, not when
+// its one-second sleep slice ends. A wake is ~150µs (see the other Wait
+// tests); the bound below is half the slice, so only a wake that waited for
+// the slice can miss it.
+func TestWaitManyWaitersOtherMemory(t *testing.T) {
+	const n = 100
+	m1 := newMem(t, shm.Config{Vars: 128, Procs: 4, Lanes: 4, GroupMax: 4})
+	m2 := openMem(t, shm.Config{Path: m1.Path()})
+	vers := make([]uint64, n)
+	for i := range vers {
+		vers[i] = mustSet(t, m1, fmt.Sprint("w", i), shm.Int(0))
+	}
+	waits := make([]<-chan waitResult, n)
+	for i := range waits {
+		waits[i] = startWait(t, m2, fmt.Sprint("w", i), vers[i])
+	}
+	time.Sleep(100 * time.Millisecond) // every waiter is parked
+	changed := make([]time.Time, n)
+	for i := range vers {
+		changed[i] = time.Now()
+		mustSet(t, m1, fmt.Sprint("w", i), shm.Int(1))
+	}
+	var late []int
+	var worst time.Duration
+	for i, w := range waits {
+		r := <-w
+		if r.err != nil || r.ver != vers[i]+1 {
+			t.Fatalf("waiter %d: Wait = %d, %v; want %d", i, r.ver, r.err, vers[i]+1)
+		}
+		d := r.at.Sub(changed[i])
+		worst = max(worst, d)
+		if d > 500*time.Millisecond {
+			late = append(late, i)
+		}
+	}
+	t.Logf("%d waiters in one Memory, changes from another: slowest wake %v", n, worst)
+	if len(late) > 0 {
+		t.Errorf("%d of %d waiters woke more than 500ms after their change (slowest %v): woken by the sleep slice, not by the change", len(late), n, worst)
 	}
 }
