@@ -21,8 +21,18 @@
 // Every error is an *Error naming the operation and the variable, and
 // classified by a sentinel kind (errors.go) that errors.Is recognises:
 // ErrNotFound, ErrNotInteger, ErrOverflow, ErrAuth (a kind of ErrRefused),
-// ErrRefused, ErrFull, ErrTooLarge, ErrUnreachable, ErrClosed, ErrInvalid.
+// ErrRefused, ErrFull, ErrTooLarge, ErrUnreachable, ErrClosed, ErrInvalid,
+// ErrLockTimeout, ErrLockLost.
 // The daemon's own error text or the network error stays wrapped beneath.
+//
+// # Changes and locks
+//
+// Subscribe and PSubscribe deliver every change of the variables named (or
+// matching glob patterns) with its new value and version, on a connection
+// of their own; a slow reader may miss intermediate values but always
+// receives the latest one. Lock takes the daemon's client-held locks on
+// several variables at once, all or none, and returns a Locked whose
+// commands run on the connection that holds them until Unlock.
 //
 // # Connections and retries
 //

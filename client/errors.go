@@ -62,6 +62,13 @@ var (
 
 	// ErrInvalid means the call's arguments are invalid; nothing was sent.
 	ErrInvalid = &kind{msg: "invalid argument"}
+
+	// ErrLockTimeout means Lock could not take every lock within its wait.
+	ErrLockTimeout = &kind{msg: "locks not free in time"}
+
+	// ErrLockLost means the lease of the locks ended before Unlock: the
+	// daemon released them, and a write through the Locked was refused.
+	ErrLockLost = &kind{msg: "lock lease ended"}
 )
 
 // Error is the error type of every failed Client call. It names the operation
@@ -143,6 +150,8 @@ var replyKinds = []struct {
 	kind             error
 }{
 	{prefix: "NOAUTH", kind: ErrAuth},
+	{prefix: "TIMEOUT", kind: ErrLockTimeout},
+	{prefix: "LOCKLOST", kind: ErrLockLost},
 	{prefix: "WRONGPASS", kind: ErrAuth},
 	{fragment: "invalid password", kind: ErrAuth},
 	{fragment: "without any password configured", kind: ErrAuth},

@@ -104,6 +104,9 @@ func (r *Reader) ReadCommand(dst [][]byte) ([][]byte, error) {
 		}
 		var args [][]byte
 		if first[0] == '*' {
+			if args, ok := r.fastMultibulk(dst[:0]); ok {
+				return args, nil
+			}
 			args, err = r.readMultibulk(dst[:0])
 		} else {
 			args, err = r.readInline(dst[:0])
@@ -116,6 +119,62 @@ func (r *Reader) ReadCommand(dst [][]byte) ([][]byte, error) {
 			return args, nil
 		}
 	}
+}
+
+// fastArgs is the most arguments fastMultibulk takes on.
+const fastArgs = 64
+
+// fastMultibulk parses a multibulk command straight out of the bufio
+// buffer when all of it has arrived, and returns arguments that point into
+// that buffer: they stay valid until the next read from the connection,
+// which only the next ReadCommand makes. A pipelined batch is parsed this
+// way, with no copy and no call per line. ok is false for a command that
+// is incomplete, has more than fastArgs arguments, breaks a limit or the
+// protocol in any way: nothing is consumed then, and readMultibulk reads
+// it and reports its exact error.
+func (r *Reader) fastMultibulk(args [][]byte) ([][]byte, bool) {
+	buf, _ := r.br.Peek(r.br.Buffered())
+	n, pos, ok := fastCount(buf, 0, '*')
+	if !ok || n <= 0 || n > fastArgs || n > r.lim.MaxArgs {
+		return args, false
+	}
+	room := r.lim.MaxRequest
+	for range n {
+		size, start, ok := fastCount(buf, pos, '$')
+		if !ok || size < 0 || size > r.lim.MaxBulk || size > room-ArgOverhead {
+			return args, false
+		}
+		room -= size + ArgOverhead
+		end := start + size
+		if end+2 > len(buf) || buf[end] != '\r' || buf[end+1] != '\n' {
+			return args, false
+		}
+		args = append(args, buf[start:end:end])
+		pos = end + 2
+	}
+	r.br.Discard(pos)
+	return args, true
+}
+
+// fastCount parses the "*N\r\n" or "$N\r\n" line (kind is '*' or '$') at
+// buf[pos:] as readCountLine and parseCount do, and returns N and where the
+// line ends. ok is false if the line is incomplete, too long or invalid.
+func fastCount(buf []byte, pos int, kind byte) (n, next int, ok bool) {
+	if pos >= len(buf) || buf[pos] != kind {
+		return 0, 0, false
+	}
+	end := min(len(buf), pos+MaxCountLine)
+	for i := pos + 1; i < end; i++ {
+		if buf[i] != '\n' {
+			continue
+		}
+		v, ok := parseCount(buf[pos : i+1])
+		if !ok || v > math.MaxInt32 || v < math.MinInt32 {
+			return 0, 0, false
+		}
+		return int(v), i + 1, true
+	}
+	return 0, 0, false
 }
 
 // release drops the buffers a large command left behind, so that an idle

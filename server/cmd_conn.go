@@ -318,7 +318,7 @@ func (c *conn) describe(now time.Time) string {
 	b.WriteString(" addr=" + c.remote + " laddr=" + c.local + " name=" + name)
 	b.WriteString(" age=" + strconv.Itoa(int(now.Sub(c.since).Seconds())))
 	b.WriteString(" idle=" + strconv.Itoa(int(idle.Seconds())))
-	b.WriteString(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1")
+	b.WriteString(c.liveFields())
 	b.WriteString(" cmd=" + cmd + " user=default redir=-1 resp=" + strconv.Itoa(resp))
 	b.WriteString(" lib-name=" + lib + " lib-ver=" + ver)
 	return b.String()

@@ -46,8 +46,11 @@ func absent(err error) bool {
 	return errors.Is(err, shm.ErrNotFound) || errors.Is(err, shm.ErrEmptyName) || errors.Is(err, shm.ErrNameTooLong)
 }
 
+// cmdGet copies the value straight into the connection's scratch buffer
+// (shm's AppendText), so a GET allocates nothing.
 func cmdGet(c *conn, args [][]byte) {
-	v, _, err := c.s.mem.Get(args[1])
+	var err error
+	c.scratch, _, err = c.s.mem.AppendText(c.scratch[:0], args[1])
 	c.s.stats.hit(err == nil)
 	switch {
 	case absent(err):
@@ -55,9 +58,15 @@ func cmdGet(c *conn, args [][]byte) {
 	case err != nil:
 		c.memError(err)
 	default:
-		c.bulkValue(v)
+		c.wr.Bulk(c.scratch)
+	}
+	if cap(c.scratch) > maxKeptScratch {
+		c.scratch = nil // an idle connection keeps little
 	}
 }
+
+// maxKeptScratch is the largest value-formatting buffer a connection keeps.
+const maxKeptScratch = 4 << 10
 
 // cmdGetVer: GETVER key replies [value, version], or a null array when the
 // variable does not exist. The version rises on every change.
@@ -126,6 +135,15 @@ func cmdSet(c *conn, args [][]byte) {
 	a, msg := parseSet(args[3:])
 	if msg != "" {
 		c.fail(msg)
+		return
+	}
+	if a == (setArgs{}) {
+		// A plain SET needs no old value: shm's Set skips reading it.
+		if _, err := c.s.mem.Set(args[1], shm.ParseValue(args[2])); err != nil {
+			c.memError(err)
+		} else {
+			c.wr.Simple("OK")
+		}
 		return
 	}
 	old, stored, err := c.s.mem.SetWith(args[1], shm.ParseValue(args[2]), a.opt)
@@ -208,9 +226,11 @@ func cmdMSet(c *conn, args [][]byte) {
 		c.fail("ERR wrong number of arguments for 'mset' command")
 		return
 	}
-	n := len(args) / 2
-	names := make([][]byte, 0, n)
-	vals := make([]shm.Value, 0, n)
+	// Arrays on the stack for the usual small MSET (redis-benchmark's has 10
+	// pairs); append moves larger ones to the heap.
+	var nameBuf [16][]byte
+	var valBuf [16]shm.Value
+	names, vals := nameBuf[:0], valBuf[:0]
 	for i := 1; i < len(args); i += 2 {
 		names = append(names, args[i])
 		vals = append(vals, shm.ParseValue(args[i+1]))

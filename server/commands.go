@@ -42,6 +42,21 @@ func commandSpecs() []*command {
 		{name: "type", arity: 2, flags: ro | fast, keys: [3]int{1, 1, 1}, group: "keyspace", since: "1.0.0", summary: "Returns \"string\" for a variable, \"none\" if it does not exist.", run: cmdType},
 		{name: "ttl", arity: 2, flags: ro | fast, keys: [3]int{1, 1, 1}, group: "keyspace", since: "1.0.0", summary: "Returns -1 (variables do not expire) or -2 if missing.", run: cmdTTL},
 		{name: "pttl", arity: 2, flags: ro | fast, keys: [3]int{1, 1, 1}, group: "keyspace", since: "2.6.0", summary: "Returns -1 (variables do not expire) or -2 if missing.", run: cmdTTL},
+		// change subscriptions (pubsub.go)
+		{name: "subscribe", arity: -2, group: "pubsub", since: "2.0.0", summary: "Subscribes to channels; __dsm__:NAME carries the changes of variable NAME.", run: cmdSubscribe},
+		{name: "psubscribe", arity: -2, group: "pubsub", since: "2.0.0", summary: "Subscribes to the channels matching glob patterns (__dsm__:* is every variable).", run: cmdPSubscribe},
+		{name: "unsubscribe", arity: -1, group: "pubsub", since: "2.0.0", summary: "Unsubscribes from channels (all if none is given).", run: cmdUnsubscribe},
+		{name: "punsubscribe", arity: -1, group: "pubsub", since: "2.0.0", summary: "Unsubscribes from patterns (all if none is given).", run: cmdPUnsubscribe},
+		// client-held locks (locks.go)
+		{name: "lock", arity: -2, group: "dsm", since: "dsm 1", summary: "LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name...: locks variables, all or none, until UNLOCK, disconnect or the lease's end.", run: cmdLock},
+		{name: "unlock", arity: -1, group: "dsm", since: "dsm 1", summary: "Releases this connection's locks; returns how many variables were released.", run: cmdUnlock},
+		{name: "locks", arity: 1, group: "dsm", since: "dsm 1", summary: "Lists this connection's locks: [name, mode, lease ms left].", run: cmdLocks},
+		// transactions (multi.go)
+		{name: "watch", arity: -2, flags: fast, keys: [3]int{1, -1, 1}, group: "transactions", since: "2.2.0", summary: "Watches variables: EXEC aborts if one changed.", run: cmdWatch},
+		{name: "unwatch", arity: 1, flags: fast, group: "transactions", since: "2.2.0", summary: "Forgets the watched variables.", run: cmdUnwatch},
+		{name: "multi", arity: 1, flags: fast, group: "transactions", since: "1.2.0", summary: "Starts a transaction: commands are queued until EXEC.", run: cmdMulti},
+		{name: "exec", arity: 1, group: "transactions", since: "1.2.0", summary: "Runs the queued commands atomically, unless a watched variable changed.", run: cmdExec},
+		{name: "discard", arity: 1, flags: fast, group: "transactions", since: "2.0.0", summary: "Forgets the queued commands and the watches.", run: cmdDiscard},
 	}
 }
 

@@ -45,6 +45,10 @@ type conn struct {
 	quit    bool   // QUIT was received: flush and close
 	scratch []byte // reused for formatting values
 
+	uncounted cmdRun // commands executed but not yet counted (respconn.go)
+
+	live liveState // subscriptions, client-held locks, transaction (route.go)
+
 	lastActive atomic.Int64           // unix nanoseconds; read by CLIENT LIST
 	lastCmd    atomic.Pointer[string] // full name of the last command; read by CLIENT LIST
 	commands   atomic.Int64
@@ -70,6 +74,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 // serve runs the connection: access check, protocol sniffing, then the
 // protocol's loop. It logs one line at connect and one at disconnect.
 func (c *conn) serve() {
+	guardFaults() // a fault in the mapping ends the server, not the process (storage.go)
+	defer c.endFaulted()
 	s := c.s
 	s.log.Info("client connected", "addr", c.remote, "id", c.id)
 	err := c.run()
@@ -79,6 +85,7 @@ func (c *conn) serve() {
 		s.log.Warn("client closed: output buffer limit", "addr", c.remote, "id", c.id, "limit", s.cfg.OutputLimit)
 	}
 	c.raw.Close()
+	c.endLive()
 	s.untrackConn(c)
 	s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto,
 		"commands", c.commands.Load(), "duration", time.Since(c.since).Round(time.Millisecond),

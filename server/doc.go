@@ -41,7 +41,9 @@
 //
 // PING ECHO QUIT AUTH HELLO SELECT CLIENT COMMAND CONFIG INFO DBSIZE GET SET
 // GETSET MGET MSET DEL UNLINK EXISTS INCR INCRBY DECR DECRBY KEYS SCAN TYPE
-// TTL PTTL, and dsm's CAS and GETVER, are answered as Redis 7 answers them:
+// TTL PTTL SUBSCRIBE PSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE WATCH UNWATCH MULTI
+// EXEC DISCARD, and dsm's CAS, GETVER, LOCK, UNLOCK and LOCKS (see Changes,
+// locks and transactions below), are answered as Redis 7 answers them:
 // the same reply types and the same error texts, checked in Redis' order
 // (unknown command, then arity, then authentication). Integers are kept as
 // integers: SET x 42 stores the integer 42 (shm.ParseValue), as Redis does.
@@ -73,6 +75,72 @@
 //   - Errors for a full file or a too long name or value name the file's
 //     limits, which are fixed when it is created.
 //
+// # Changes, locks and transactions
+//
+// Subscriptions. Every variable has a channel, "__dsm__:" and its name;
+// SUBSCRIBE __dsm__:x delivers the changes of x, PSUBSCRIBE __dsm__:cfg.*
+// those of every matching variable (glob as in KEYS), with Redis' commands,
+// replies and RESP2 restrictions (only the subscription commands, PING and
+// QUIT while subscribed in RESP2; anything in RESP3, where messages are
+// pushes). A message's payload is the variable's version, a space and its
+// value in text ("17 hello world", "18 42"), or the version alone when the
+// change deleted the variable ("19"): strings.Cut(payload, " ") gives the
+// version, the value, and whether there is one. Versions of one variable
+// rise with every change. Changes by any process reach subscribers: one
+// goroutine reads shm's change feed (opened while anybody subscribes, so
+// writers pay nothing otherwise) and offers each change to the matching
+// subscribers. Each subscriber keeps at most one pending message per
+// channel and pattern: a newer change replaces an unsent older one, so a
+// slow reader may miss intermediate values but always receives the latest;
+// when the feed's ring overflows, shm compares every variable's version and
+// reports the current state of those that moved. A subscriber's own
+// goroutine writes its messages; one whose pending messages would exceed
+// OutputLimit (many variables changing while it does not read) is closed,
+// and so is one whose socket accepts nothing for WriteTimeout. PUBLISH is
+// not served: channels carry variables' changes only.
+//
+// Client-held locks. LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name... takes
+// write (the default) or read locks on the variables, all or none, waiting
+// at most WAIT (default 10000 ms; 0 tries once) and holding them for at most
+// LEASE (default 30000 ms; both at most a day), and replies OK, or
+// "-TIMEOUT ..." when they were not all free in time. Options come before
+// the names. These are the locks of package lockd that every local process
+// and every other client obeys, writer priority included: while a client
+// holds a write lock, everybody else's reads and writes of those variables
+// wait; under a read lock, writes wait. The holder's own commands on locked
+// variables (GET GETVER SET GETSET MGET MSET DEL UNLINK EXISTS INCR DECR
+// INCRBY DECRBY CAS TYPE TTL PTTL) pass, each applied at once; a command
+// that names locked and unlocked variables together is refused. A connection
+// takes its locks in one LOCK (a second LOCK while holding fails): since
+// nobody waits while holding, and one LOCK takes its locks in the file's
+// order, locks never deadlock. The locks are released by UNLOCK [name...]
+// (which replies how many variables it released; names, if given, must be
+// all of the locked ones), by the end of the connection, when the lease
+// ends (a timer releases them; the holder's later commands on them, and its
+// UNLOCK, fail with "-LOCKLOST ..." until it UNLOCKs or LOCKs again), or
+// when dsmd dies (lockd releases the locks of a dead process). LOCKS lists
+// the connection's locks as [name, mode, ms of lease left]. A LOCK that
+// waits ends early when the client hangs up or the server shuts down. At
+// most half of the file's lanes (8 by default) may be held by LOCKs at
+// once; more LOCKs wait, within their WAIT. KEYS, SCAN, DBSIZE and INFO
+// do not wait for locks (shm's walks read the committed values).
+// CLIENT LIST shows each connection's locks as locks=N, INFO's clients
+// section dsm_lock_holders and dsm_locked_vars.
+//
+// Transactions. WATCH, UNWATCH, MULTI, EXEC and DISCARD follow Redis, with
+// its replies and error texts: commands inside MULTI are answered +QUEUED;
+// an unknown command, a wrong number of arguments, or a command not
+// allowed in a transaction (anything that is not a variable command of the
+// list above or PING, ECHO, SELECT, UNWATCH, CLIENT ID|GETNAME|SETNAME,
+// COMMAND COUNT) makes EXEC fail with EXECABORT; EXEC answers a null array
+// when a watched variable changed since WATCH (its version or value moved,
+// or it appeared or disappeared), and otherwise the array of the commands'
+// replies, an error among them not stopping the others. EXEC write-locks
+// every variable its commands name and every watched one as one lock group
+// (so EXECs never deadlock), checks the watches under those locks, runs the
+// commands through the group and makes their writes visible at once: other
+// clients and local processes see all of them or none.
+//
 // # Pipelining and replies
 //
 // Commands run in the order they arrive. Replies are collected and written
@@ -90,6 +158,16 @@
 // durability: SyncAlways as above; SyncInterval (the default) flushes the file
 // every Config.SyncInterval (1 s); SyncNever flushes only at shutdown. Every
 // mode flushes at Shutdown and Close.
+//
+// # Storage faults
+//
+// If the file fails under the server (truncated or deleted by another
+// process, a failed flush, a memory fault), the server stops: it stops
+// accepting, closes every connection without sending the replies it still
+// holds, and Serve returns an error wrapping ErrStorage that says what
+// happened. Every flush checks the file, a watchdog checks it every second,
+// and connection goroutines run with panic-on-fault so that a SIGBUS
+// becomes that error rather than a crash. See storage.go.
 //
 // # Access
 //

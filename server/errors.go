@@ -12,6 +12,11 @@ var (
 	// ErrInvalidConfig is wrapped by New's error when a Config field is out
 	// of range; the message names the field.
 	ErrInvalidConfig = errors.New("server: invalid config")
+
+	// ErrStorage is wrapped by the error Serve returns when the memory file
+	// failed under the server (truncated, deleted, a flush failed, a memory
+	// fault); the message says what happened. See storage.go.
+	ErrStorage = errors.New("server: memory file failed")
 )
 
 // Reasons a connection ends; its disconnect log line names them.

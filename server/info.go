@@ -135,6 +135,10 @@ func infoClients(s *Server, b *infoWriter) {
 	b.field("connected_clients", s.clientCount())
 	b.field("maxclients", s.cfg.MaxClients)
 	b.field("blocked_clients", 0)
+	b.field("pubsub_clients", s.pubsubCount())
+	holders, locked := s.lockCounts()
+	b.field("dsm_lock_holders", holders)
+	b.field("dsm_locked_vars", locked)
 	b.field("dsm_goroutines", s.goroutines.Load())
 }
 

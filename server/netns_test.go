@@ -84,7 +84,7 @@ const (
 func setupNetns(t *testing.T) *netns {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (CI runs as root)")
+		needOrSkip(t, "needs root to create network namespaces (CI runs as root)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("the ip command (iproute2) is needed: %v", err)

@@ -91,7 +91,7 @@ func startRedis(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install redis-server); the replies are then checked by TestCommandReplies only")
+		needOrSkip(t, "redis-server is not installed (apt-get install redis-server); the replies are then checked by TestCommandReplies only")
 	}
 	l := newListener(t)
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)

@@ -66,6 +66,7 @@ func (c *conn) execute(args [][]byte) {
 	cmd := c.s.cmds.lookup(args[0])
 	if cmd == nil {
 		c.cur = c.s.cmds.unknown
+		c.rejected()
 		c.fail(unknownCommand(args))
 		return
 	}
@@ -73,6 +74,7 @@ func (c *conn) execute(args [][]byte) {
 		sub := cmd.sub(args[1])
 		if sub == nil {
 			c.cur = cmd
+			c.rejected()
 			c.fail("ERR unknown subcommand '" + clip(args[1]) + "'. Try " + strings.ToUpper(cmd.name) + " HELP.")
 			return
 		}
@@ -81,22 +83,56 @@ func (c *conn) execute(args [][]byte) {
 	c.cur = cmd
 	switch {
 	case !cmd.arityOK(len(args)):
+		c.rejected()
 		c.fail("ERR wrong number of arguments for '" + cmd.name + "' command")
 	case !c.authed && cmd.flags&flagNoAuth == 0:
+		c.rejected()
 		c.fail(msgNoAuth)
 	default:
 		c.count(cmd)
-		cmd.run(c, args)
+		c.call(cmd, args)
 		c.dirty = c.dirty || cmd.flags&flagWrite != 0
 	}
 }
 
-// count records one executed command.
+// count records one executed command. The data commands of a pipelined
+// batch (fast reads and writes: GET, SET, INCR...) are counted in a run
+// that is published when the command changes or the replies go out
+// (countDone), so a batch of 16 SETs costs a few shared atomic adds, not
+// 64. Every other command publishes at once, so INFO and CLIENT LIST see
+// themselves counted as before.
 func (c *conn) count(cmd *command) {
-	c.s.stats.commands.Add(1)
-	c.s.metrics.calls[cmd.id].Inc()
-	c.commands.Add(1)
+	if cmd.flags&flagFast != 0 && cmd.flags&(flagWrite|flagReadonly) != 0 {
+		if c.uncounted.cmd != cmd {
+			c.countDone()
+			c.uncounted.cmd = cmd
+		}
+		c.uncounted.n++
+		return
+	}
+	c.countDone()
+	c.uncounted.cmd, c.uncounted.n = cmd, 1
+	c.countDone()
+}
+
+// countDone publishes the pending run of commands to the server's
+// statistics, its metrics and the connection's own figures.
+func (c *conn) countDone() {
+	cmd, n := c.uncounted.cmd, c.uncounted.n
+	if n == 0 {
+		return
+	}
+	c.uncounted.n = 0
+	c.s.stats.commands.Add(n)
+	c.s.metrics.calls[cmd.id].Add(float64(n))
+	c.commands.Add(n)
 	c.lastCmd.Store(&cmd.name)
+}
+
+// cmdRun is a run of executed commands not yet published (see count).
+type cmdRun struct {
+	cmd *command
+	n   int64
 }
 
 // fail writes an error reply and counts it against the current command.

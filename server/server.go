@@ -28,7 +28,8 @@ type Server struct {
 	metrics *metrics
 	stats   stats
 	runID   string
-	nameMax int // the file's longest name; fixed at creation
+	nameMax int        // the file's longest name; fixed at creation
+	live    liveServer // subscriptions, client-held locks, transactions (route.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
@@ -37,6 +38,7 @@ type Server struct {
 	quit       chan struct{}  // closed when background goroutines must stop
 	closeOnce  sync.Once
 	closeErr   error
+	fatal      atomic.Pointer[error] // the storage failure that stopped the server (storage.go)
 
 	mu        sync.Mutex // guards the fields below
 	listeners map[net.Listener]struct{}
@@ -70,9 +72,8 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(s)
 	s.cmds = newCommandTable()
 	s.metrics.bindCommands(s.cmds.names())
-	if st.Sync == SyncInterval {
-		s.goFunc(s.syncLoop)
-	}
+	s.initLive()
+	s.goFunc(s.syncLoop)
 	s.log.Info("memory open", "file", mem.Path(), "variables", mem.Len(), "sync", st.Sync.String())
 	return s, nil
 }
@@ -161,7 +162,7 @@ func (s *Server) Serve(l net.Listener) error {
 // returns the error that ends Serve otherwise.
 func (s *Server) acceptFailed(err error, backoff time.Duration) (time.Duration, error) {
 	if s.closing.Load() {
-		return 0, ErrServerClosed
+		return 0, s.closedErr()
 	}
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() && !isTemporary(err) {
@@ -287,7 +288,7 @@ func (s *Server) listenAddr() net.Addr {
 // ends first, the remaining connections are closed at once and Shutdown
 // returns ctx's error after the file is flushed and closed.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.beginClose()
+	s.closeStart()
 	err := s.drain(ctx)
 	if cerr := s.finish(); err == nil {
 		err = cerr
@@ -299,7 +300,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // without waiting for requests in flight; then the file is flushed and
 // closed.
 func (s *Server) Close() error {
-	s.beginClose()
+	s.closeStart()
 	s.closeConns()
 	return s.finish()
 }
@@ -310,6 +311,8 @@ func (s *Server) beginClose() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing.Store(true)
+	s.live.stop() // ends lock waits and the change feed reader
+	s.mem.WakeFeeds()
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -362,6 +365,10 @@ func (s *Server) closeConns() {
 func (s *Server) finish() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
+		if ferr := s.storageErr(); ferr != nil {
+			s.closeErr = s.abandon(ferr)
+			return
+		}
 		s.wg.Wait()
 		err := s.syncFile()
 		if cerr := s.mem.Close(); err == nil {

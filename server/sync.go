@@ -59,16 +59,22 @@ func (m SyncMode) appendfsync() string {
 	return "everysec"
 }
 
-// syncLoop flushes the file every interval until the server stops.
+// syncLoop flushes the file every interval (SyncInterval) until the server
+// stops; in the other modes it only checks that the file is still whole
+// every watchPeriod (storage.go).
 func (s *Server) syncLoop() {
-	t := time.NewTicker(s.cfg.SyncInterval)
+	period, tick := watchPeriod, s.watchFile
+	if s.cfg.Sync == SyncInterval {
+		period, tick = s.cfg.SyncInterval, func() { s.syncFile() }
+	}
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.quit:
 			return
 		case <-t.C:
-			s.syncFile()
+			tick()
 		}
 	}
 }
@@ -80,7 +86,7 @@ func (s *Server) syncFile() error {
 	s.metrics.observeFlush("sync", start, err)
 	s.stats.noteSync(err)
 	if err != nil {
-		s.log.Error("flush failed", "file", s.cfg.File, "err", err)
+		s.storageFailed(fmt.Errorf("flush: %w", err))
 	}
 	return err
 }
@@ -93,7 +99,7 @@ func (s *Server) barrier() error {
 	s.metrics.observeFlush("barrier", start, err)
 	s.stats.noteSync(err)
 	if err != nil {
-		s.log.Error("flush failed", "file", s.cfg.File, "err", err)
+		s.storageFailed(fmt.Errorf("flush: %w", err))
 	}
 	return err
 }

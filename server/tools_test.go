@@ -12,7 +12,7 @@ func toolPath(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s is not installed (apt-get install redis-tools)", name)
+		needOrSkip(t, name+" is not installed (apt-get install redis-tools)")
 	}
 	return p
 }

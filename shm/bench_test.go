@@ -2,9 +2,12 @@ package shm_test
 
 import (
 	"fmt"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -195,4 +198,73 @@ func BenchmarkHandleAddCrossProcess(b *testing.B) {
 	}
 	b.StopTimer()
 	c.kill(b)
+}
+
+func init() {
+	// add-n waits until "bench-go" is set, adds 1 to "bench" arg times, and
+	// says "done". The parent times the adds of all its children together.
+	helperRoles["add-n"] = func(m *shm.Memory, arg string) error {
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			return err
+		}
+		h, err := m.Handle([]byte("bench"), true)
+		if err != nil {
+			return err
+		}
+		start, err := m.Handle([]byte("bench-go"), true)
+		if err != nil {
+			return err
+		}
+		fmt.Println("ready")
+		for {
+			if v, _, err := start.Get(); err == nil && v.IsInt() {
+				break
+			}
+			runtime.Gosched()
+		}
+		for range n {
+			if _, _, err := h.Add(1); err != nil {
+				return err
+			}
+		}
+		fmt.Println("done")
+		return nil
+	}
+}
+
+// BenchmarkHandleAddProcs is Add on one variable from several OS
+// processes at once, each with its own mapping: the aggregate rate of
+// procs=N against procs=1 is the cost of contention across processes (the
+// cache line of the variable and its lock moving between cores). The
+// children's start-up is not timed, and the sum is checked.
+func BenchmarkHandleAddProcs(b *testing.B) {
+	for _, procs := range []int{1, 2, 4} {
+		b.Run(fmt.Sprint("procs=", procs), func(b *testing.B) {
+			m := benchMem(b)
+			h := benchHandle(b, m)
+			per := max(b.N/procs, 1)
+			children := make([]*child, procs)
+			for i := range children {
+				children[i] = startChild(b, "add-n", m.Path(), strconv.Itoa(per))
+				children[i].expect(b, "ready")
+			}
+			b.ResetTimer()
+			start := time.Now()
+			mustSet(b, m, "bench-go", shm.Int(1))
+			for _, c := range children {
+				c.expect(b, "done")
+			}
+			elapsed := time.Since(start)
+			b.StopTimer()
+			for _, c := range children {
+				c.wait(b)
+			}
+			b.ReportMetric(float64(per*procs)/elapsed.Seconds(), "ops/s")
+			v, _, err := h.Get()
+			if n, _ := v.Int(); err != nil || n != 1+int64(per*procs) {
+				b.Fatalf("bench = %v (%v), want %d", v, err, 1+per*procs)
+			}
+		})
+	}
 }

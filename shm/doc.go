@@ -33,6 +33,22 @@
 // concurrent callers at once. Whether a power loss can lose writes depends on
 // how often the owner of the file calls them (dsmd's -sync).
 //
+// # Storage faults
+//
+// The mapping is valid only while the file keeps its size. A file that
+// another process truncates makes accesses to the lost pages raise SIGBUS;
+// FileError finds a truncated, deleted or replaced file (every flush calls
+// it after msync, so such a flush fails), and FaultError turns a fault
+// recovered under debug.SetPanicOnFault into an error. A long-lived owner
+// must stop using the Memory after either (see fault.go and dsmd).
+//
+// # Failure points
+//
+// fail.go names the points where a crash could hurt (inside a write, a
+// group commit, a flush). They cost nothing in a normal build; built with
+// -tags dsmfail a process can be made to kill itself at one of them, which
+// the crash tests use.
+//
 // # File layout
 //
 // All integers are little-endian; offsets are from the start of the file.

@@ -23,4 +23,8 @@ var (
 	ErrCorrupt   = errors.New("shm: file header is corrupt")
 	ErrTruncated = errors.New("shm: file is truncated")
 	ErrConfig    = errors.New("shm: invalid configuration")
+
+	// Storage faults, found while the file is in use (fault.go).
+	ErrFileGone = errors.New("shm: file was deleted or replaced")
+	ErrFault    = errors.New("shm: memory access fault")
 )

@@ -56,15 +56,5 @@ func (m *Memory) MSet(names [][]byte, vals []Value) error {
 			return err
 		}
 	}
-	g, err := m.Lock(background, names, true, true)
-	if err != nil {
-		return err
-	}
-	defer g.Unlock()
-	for i, n := range names {
-		if err := g.Set(n, vals[i]); err != nil {
-			return err
-		}
-	}
-	return g.Commit()
+	return m.mset(names, vals)
 }

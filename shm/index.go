@@ -119,14 +119,17 @@ func (m *Memory) resolveNew(name []byte, create bool) (r ref, found, created boo
 }
 
 // reclaim frees r's slot if r still has no value: a group that created
-// variables and then failed leaves no trace.
+// variables and then failed leaves no trace. If another holds or waits for
+// the variable's lock, it is in use and stays (it reads as missing):
+// waiting here, under the index lock, could last as long as any client
+// holds a lock.
 func (m *Memory) reclaim(r ref) {
 	if m.proc.Lock(background, m.index) != nil {
 		return
 	}
 	defer m.proc.Unlock(m.index)
 	l := m.lockOf(r.slot)
-	if m.proc.Lock(background, l) != nil {
+	if !m.proc.TryLock(l) {
 		return
 	}
 	defer m.proc.Unlock(l)

@@ -266,12 +266,14 @@ func (g *Group) Commit() error {
 			ver := atomic.LoadUint64(m.version(r.slot)) + 1
 			m.storeBuf(r.slot, ver, v)
 			g.ln.SetAux(m.lockOf(r.slot), ver)
+			failpoint(FailGroupHalf)
 		}
 	}
 	g.ln.Commit()
 	for _, r := range g.order {
 		if _, ok := g.staged[r.slot]; ok {
 			m.publish(r.slot, atomic.LoadUint64(m.version(r.slot))+1)
+			failpoint(FailGroupCommitted)
 		}
 	}
 	g.ln.Uncommit()

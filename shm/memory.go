@@ -180,6 +180,7 @@ type Stats struct {
 	FileSize  int64 // bytes
 	Procs     int   // attached processes, this one included
 	ProcSlots int   // most attached processes at once
+	Lanes     int   // groups (Lock, MGet, MSet) one process may hold at once
 }
 
 // Stats reports the file's capacities and use. Counting the variables reads
@@ -193,6 +194,7 @@ func (m *Memory) Stats() Stats {
 		Vars: m.countLocked(), Capacity: int(m.meta.vars), NameMax: int(m.meta.nameMax),
 		ValueMax: int(m.meta.valueMax), GroupMax: int(m.meta.groupMax),
 		FileSize: int64(m.meta.fileSize), Procs: len(m.proc.Procs()), ProcSlots: int(m.meta.procs),
+		Lanes: int(m.meta.lanes),
 	}
 }
 

@@ -845,7 +845,7 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := shm.Stats{Vars: 2, Capacity: unit.Vars, NameMax: shm.DefaultNameMax, ValueMax: shm.DefaultValueMax,
-		GroupMax: unit.GroupMax, FileSize: fi.Size(), Procs: 2, ProcSlots: unit.Procs}
+		GroupMax: unit.GroupMax, FileSize: fi.Size(), Procs: 2, ProcSlots: unit.Procs, Lanes: unit.Lanes}
 	if st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}

@@ -41,8 +41,11 @@ func (m *Memory) readLocked(r ref) Item {
 // writeLocked stores val as r's next version; the caller holds r's lock.
 func (m *Memory) writeLocked(r ref, val Value) uint64 {
 	v := atomic.LoadUint64(m.version(r.slot)) + 1
+	failpoint(FailBeforeValue)
 	m.storeBuf(r.slot, v, val)
+	failpoint(FailValueWritten)
 	m.publish(r.slot, v)
+	failpoint(FailPublished)
 	return v
 }
 
@@ -90,7 +93,8 @@ func (m *Memory) updateRef(r ref, fn func(Item) (Value, bool, error)) (Item, boo
 			return Item{}, true, err
 		}
 	}
-	defer m.proc.Unlock(l)
+	failpoint(FailLocked)
+	defer m.unlockWrite(l)
 	if !m.valid(r) {
 		return Item{}, false, nil
 	}
@@ -100,6 +104,12 @@ func (m *Memory) updateRef(r ref, fn func(Item) (Value, bool, error)) (Item, boo
 		return cur, true, err
 	}
 	return Item{Value: next, Version: m.writeLocked(r, next), Found: true}, true, nil
+}
+
+// unlockWrite releases a variable's write lock taken by updateRef.
+func (m *Memory) unlockWrite(l lockd.Lock) {
+	m.proc.Unlock(l)
+	failpoint(FailUnlocked)
 }
 
 // Get returns name's value and version, or ErrNotFound.
@@ -141,8 +151,36 @@ func (m *Memory) Set(name []byte, v Value) (uint64, error) {
 	if err := m.checkValue(v); err != nil {
 		return 0, err
 	}
+	// Fast path, as Handle.Set: the variable exists and its lock is free.
+	// It skips update's read of the old value, which for a byte string
+	// would be a copy for nothing.
+	if ver, ok := m.setExisting(name, v); ok {
+		return ver, nil
+	}
 	it, err := m.update(name, true, func(Item) (Value, bool, error) { return v, true, nil })
 	return it.Version, err
+}
+
+// setExisting stores v if name exists and its lock is free at once; ok is
+// false if the caller must take the general path.
+func (m *Memory) setExisting(name []byte, v Value) (ver uint64, ok bool) {
+	if m.closed.Load() || len(name) == 0 || len(name) > int(m.meta.nameMax) {
+		return 0, false
+	}
+	r, found := m.lookup(name)
+	if !found {
+		return 0, false
+	}
+	l := m.lockOf(r.slot)
+	if !m.proc.TryLock(l) {
+		return 0, false
+	}
+	failpoint(FailLocked)
+	if ok = m.valid(r); ok {
+		ver = m.writeLocked(r, v)
+	}
+	m.unlockWrite(l)
+	return ver, ok
 }
 
 // SetOptions are the conditions of SetWith.
@@ -282,7 +320,7 @@ func (m *Memory) countLocked() int {
 	for s := uint32(0); s < m.meta.vars; s++ {
 		r := ref{slot: s, inc: atomic.LoadUint32(m.metaWord(s)) & incMask}
 		if m.valid(r) {
-			if it, ok := m.read(r); ok && it.Found {
+			if it, ok := m.peek(r); ok && it.Found {
 				n++
 			}
 		}
@@ -309,7 +347,7 @@ func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) 
 		}
 		r := ref{slot: slot, inc: meta & incMask}
 		name := append([]byte(nil), m.name(slot)...)
-		it, ok := m.read(r)
+		it, ok := m.peek(r)
 		if !ok || !it.Found || !m.valid(r) {
 			continue
 		}
@@ -321,6 +359,25 @@ func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) 
 		}
 	}
 	return 0
+}
+
+// peek is read without waiting for a writer that holds or waits for the
+// variable: it returns the value that is current (a writer fills the other
+// buffer, and only its version store makes it current). Walks over every
+// variable (Len, Scan) use it, so that they do not stall behind write locks
+// held for long (a client's LOCK, up to its lease). Unlike read it may see
+// part of a group commit, which a walk does not promise to hide.
+func (m *Memory) peek(r ref) (Item, bool) {
+	for {
+		v := atomic.LoadUint64(m.version(r.slot))
+		if !m.valid(r) {
+			return Item{}, false
+		}
+		val := m.loadBuf(r.slot, v)
+		if atomic.LoadUint64(m.version(r.slot)) == v && m.valid(r) {
+			return Item{Value: val, Version: v, Found: val.kind != kindAbsent}, true
+		}
+	}
 }
 
 // repair is lockd's RepairFunc: it finishes or undoes what a dead writer

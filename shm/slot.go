@@ -99,7 +99,14 @@ func (m *Memory) loadBuf(s uint32, version uint64) Value {
 func (m *Memory) loadBytes(off uint64) Value {
 	n := min(uint64(atomic.LoadUint32(m.u32(off+bufLen))), uint64(m.meta.valueMax))
 	out := make([]byte, n)
-	data := off + bufData
+	m.copyOut(out, off+bufData)
+	return Bytes(out)
+}
+
+// copyOut fills out from the mapping at data with atomic word loads (see
+// loadBuf).
+func (m *Memory) copyOut(out []byte, data uint64) {
+	n := uint64(len(out))
 	var i uint64
 	for ; i+8 <= n; i += 8 {
 		*(*uint64)(unsafe.Pointer(&out[i])) = atomic.LoadUint64(m.u64(data + i))
@@ -110,7 +117,6 @@ func (m *Memory) loadBytes(off uint64) Value {
 			out[j] = byte(w >> (8 * (j - i)))
 		}
 	}
-	return Bytes(out)
 }
 
 // storeBuf writes v into the buffer of the given version's parity. The

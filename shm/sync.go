@@ -15,7 +15,17 @@ func (m *Memory) Sync() error {
 	return m.flush()
 }
 
-func (m *Memory) flush() error { return m.mm.Flush() }
+// flush runs msync and then checks that the file is still whole: pages
+// that another process cut off the file are dropped silently by msync.
+func (m *Memory) flush() error {
+	failpoint(FailBeforeFlush)
+	err := m.mm.Flush()
+	failpoint(FailAfterFlush)
+	if err != nil {
+		return err
+	}
+	return m.FileError()
+}
 
 // SyncBarrier returns once every write that completed before the call is on
 // stable storage. Concurrent callers share flushes (group commit): a caller

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 )
 
@@ -30,16 +31,37 @@ func ParseValue(b []byte) Value {
 	return Bytes(b)
 }
 
+// parseCanonicalInt accepts exactly the text strconv.AppendInt writes: an
+// optional "-", then "0" alone or digits without a leading zero, within
+// int64 ("-0" is not canonical). It is hand-written because
+// strconv.ParseInt allocates an error for every non-number, and every SET
+// of a byte string comes through here.
 func parseCanonicalInt(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
+	neg := b[0] == '-'
+	digits := b
+	if neg {
+		digits = b[1:]
+	}
+	if len(digits) == 0 || (digits[0] == '0' && len(b) > 1) {
 		return 0, false
 	}
-	var buf [20]byte
-	return n, bytes.Equal(strconv.AppendInt(buf[:0], n, 10), b)
+	var u uint64
+	for _, c := range digits {
+		if c < '0' || c > '9' || u > (math.MaxUint64-9)/10 {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return int64(-u), true
+	case !neg && u <= math.MaxInt64:
+		return int64(u), true
+	}
+	return 0, false
 }
 
 // IsInt reports whether v is stored as an integer.

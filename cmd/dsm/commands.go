@@ -138,3 +138,12 @@ func runInfo(ctx context.Context, st store, _ []string) (result, error) {
 	}
 	return s, nil
 }
+
+// sessionCommands are the commands that hold something open (a
+// subscription, locks) rather than print one result; help lists them after
+// the others, as name and summary.
+var sessionCommands = [][2]string{
+	{"watch [-n N] NAME...", "print every change of NAME (or glob PATTERN): time, name, value, version; until interrupted or N changes"},
+	{"lock NAME... -- CMD...", "lock NAMEs (-read, -wait D, -lease D), run CMD (more after further --) on the locks, unlock"},
+	{"lock/unlock NAME...", "at the prompt: lock NAMEs for the commands that follow, until unlock"},
+}

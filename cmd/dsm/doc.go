@@ -33,6 +33,8 @@
 //	dsm del NAME...           how many existed
 //	dsm list [PATTERN]        the matching names, one per line, sorted
 //	dsm info (or status)      server, file, sync mode, variables, clients
+//	dsm watch [-n N] NAME...  every change, one line each, until interrupted
+//	dsm lock NAME... -- CMD   CMD run on the locks of NAME..., then unlock
 //
 // Results go to stdout as redis-cli prints them when piped; errors go to
 // stderr. With -o json each result is one JSON object per line:
@@ -41,6 +43,30 @@
 // {"name":"x","swapped":true} for cas, {"deleted":2} for del,
 // {"name":"a"} per name for list, {"name":"a","value":"1","found":true}
 // per variable for mget, and one object for info.
+//
+// # Watching and locking
+//
+// dsm watch NAME... prints a line per change of the named variables, and of
+// those matching the arguments that are glob patterns (with * ? or [):
+// "TIME NAME VALUE (version N)", TIME in RFC 3339 with milliseconds, VALUE
+// "(deleted)" when the change deleted the variable; with -o json one object
+// {"time","name","value","version","deleted"}. It runs until interrupted
+// (SIGINT, SIGTERM: exit 0), or stops after -n N changes. Changes close
+// together may be merged into the latest one, which is never missed. It
+// subscribes to the daemon's channels __dsm__:NAME; with -file it reads the
+// file's change feed, and sees the changes of every process.
+//
+// dsm lock [-read] [-wait D] [-lease D] NAME... -- COMMAND... takes write
+// locks (read locks with -read) on the variables, all or none, waiting at
+// most -wait (10s; 0 tries once), runs the command through the connection
+// that holds them, and releases them; more commands may follow, each after
+// its own "--" (dsm lock a b -- add a 1 -- add b -1). While it holds them,
+// every other client and local process waits to write them. -lease (30s)
+// bounds how long the daemon keeps them should dsm not release them. The
+// first failing command ends the run with its exit code; locks that were
+// not free in time exit 1. With -file, the locks are taken in the file
+// directly. At the prompt, "lock NAME..." takes locks for the commands that
+// follow and "unlock" releases them.
 //
 // # Exit codes
 //

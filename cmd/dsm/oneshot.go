@@ -4,12 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
 // runOneShot runs one command given on the command line, prints its result
 // on stdout and any error on stderr, and returns the exit code.
 func runOneShot(ctx context.Context, cfg *config, args []string, stdout, stderr io.Writer) int {
+	switch strings.ToLower(args[0]) {
+	case "watch":
+		return runWatch(ctx, cfg, args[1:], stdout, stderr)
+	case "lock":
+		return runLock(ctx, cfg, args[1:], stdout, stderr)
+	}
 	cmd := lookup(args[0])
 	if cmd != nil {
 		if err := cmd.check(args[1:]); err != nil {
@@ -41,7 +48,10 @@ func execute(ctx context.Context, timeout time.Duration, st store, args []string
 	defer cancel()
 	cmd := lookup(args[0])
 	if cmd == nil {
-		r, ok := st.(*remote)
+		// The daemon, or the connection that holds locks on it.
+		r, ok := st.(interface {
+			Do(ctx context.Context, args ...any) (any, error)
+		})
 		if !ok {
 			return nil, unknownCommand(args[0])
 		}

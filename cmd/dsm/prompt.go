@@ -31,6 +31,8 @@ type prompt struct {
 	// seen is how many connections the remote store had made when the
 	// prompt last looked; more means it reconnected.
 	seen int64
+	// held, after lock, runs the commands until unlock (prompt_lock.go).
+	held heldStore
 }
 
 // runPrompt runs the interactive prompt until Q or the end of input.
@@ -46,6 +48,7 @@ func runPrompt(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr
 	if r, ok := st.(*remote); ok {
 		p.seen = r.connects.Load()
 	}
+	defer p.release(ctx)
 	return p.loop(ctx)
 }
 
@@ -94,6 +97,9 @@ func (p *prompt) dispatch(ctx context.Context, args []string) bool {
 			return false
 		}
 	}
+	if p.session(ctx, args) {
+		return false
+	}
 	cmd := lookup(args[0])
 	if cmd == nil {
 		if _, ok := p.st.(*remote); !ok {
@@ -105,7 +111,7 @@ func (p *prompt) dispatch(ctx context.Context, args []string) bool {
 	read := cmd != nil && !cmd.write
 	var r result
 	err := p.call(ctx, read, func(ctx context.Context) (err error) {
-		r, err = execute(ctx, p.cfg.timeout, p.st, args)
+		r, err = execute(ctx, p.cfg.timeout, p.current(), args)
 		return err
 	})
 	if err != nil {
@@ -169,6 +175,9 @@ func (p *prompt) help() {
 	fmt.Fprintf(p.out, "  %-24s %s\n", "Q", "quit (also quit, exit, end of input)")
 	for _, c := range commands {
 		fmt.Fprintf(p.out, "  %-24s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
+	}
+	for _, c := range sessionCommands[2:] { // watch and one-shot lock are for the command line
+		fmt.Fprintf(p.out, "  %-24s %s\n", c[0], c[1])
 	}
 	if _, ok := p.st.(*remote); ok {
 		fmt.Fprintf(p.out, "  %-24s %s\n", "help", "this list; other commands go to the daemon as they are")

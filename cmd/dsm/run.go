@@ -135,6 +135,9 @@ func usage() string {
 	for _, c := range commands {
 		fmt.Fprintf(&cmds, "  %-24s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 	}
+	for _, c := range sessionCommands {
+		fmt.Fprintf(&cmds, "  %-24s %s\n", c[0], c[1])
+	}
 	var flags strings.Builder
 	var out string
 	fs := newFlagSet(&config{}, &out)

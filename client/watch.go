@@ -1,0 +1,105 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ChannelPrefix starts the daemon's channel of every variable: the changes
+// of x are published on "__dsm__:x", with the payload "VERSION VALUE", or
+// "VERSION" alone when x was deleted.
+const ChannelPrefix = "__dsm__:"
+
+// Change is one change of a variable, as a subscription delivers it.
+type Change struct {
+	// Name is the variable's name.
+	Name string
+	// Value is its new value as text (integers in decimal); empty when
+	// Deleted.
+	Value string
+	// Version is its version after the change; it rises on every change.
+	Version uint64
+	// Deleted reports that the change deleted the variable.
+	Deleted bool
+}
+
+// ParseChange reads a change from a message of the daemon: the channel
+// ("__dsm__:NAME") and the payload ("VERSION VALUE" or "VERSION").
+func ParseChange(channel, payload string) (Change, error) {
+	name, ok := strings.CutPrefix(channel, ChannelPrefix)
+	if !ok {
+		return Change{}, fmt.Errorf("%w: channel %q is not a variable's", ErrInvalid, channel)
+	}
+	verText, value, found := strings.Cut(payload, " ")
+	ver, err := strconv.ParseUint(verText, 10, 64)
+	if err != nil {
+		return Change{}, fmt.Errorf("%w: payload %q has no version", ErrInvalid, payload)
+	}
+	return Change{Name: name, Value: value, Version: ver, Deleted: !found}, nil
+}
+
+// Subscription delivers changes. It owns a connection of its own (go-redis
+// PubSub underneath, which reconnects and subscribes again if the
+// connection breaks; changes made while it was broken are not delivered).
+// It must be closed with Close. Next is for one goroutine at a time.
+type Subscription struct {
+	ps *redis.PubSub
+}
+
+// Subscribe delivers the changes of the named variables. It returns once
+// the daemon confirmed every subscription, so every change after that is
+// delivered.
+func (c *Client) Subscribe(ctx context.Context, names ...string) (*Subscription, error) {
+	return c.subscribe(ctx, "subscribe", names, c.rdb.Subscribe)
+}
+
+// PSubscribe delivers the changes of every variable whose name matches one
+// of the glob patterns (* ? [abc]).
+func (c *Client) PSubscribe(ctx context.Context, patterns ...string) (*Subscription, error) {
+	return c.subscribe(ctx, "psubscribe", patterns, c.rdb.PSubscribe)
+}
+
+func (c *Client) subscribe(ctx context.Context, op string, names []string,
+	open func(context.Context, ...string) *redis.PubSub) (*Subscription, error) {
+	if len(names) == 0 {
+		return nil, &Error{Op: op, Kind: ErrInvalid, Err: fmt.Errorf("no variable named")}
+	}
+	channels := make([]string, len(names))
+	for i, n := range names {
+		channels[i] = ChannelPrefix + n
+	}
+	ps := open(ctx, channels...)
+	for confirmed := 0; confirmed < len(channels); {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			ps.Close()
+			return nil, wrapErr(op, strings.Join(names, " "), err)
+		}
+		if _, ok := msg.(*redis.Subscription); ok {
+			confirmed++
+		}
+	}
+	return &Subscription{ps: ps}, nil
+}
+
+// Next waits for the next change, until ctx ends.
+func (s *Subscription) Next(ctx context.Context) (Change, error) {
+	for {
+		msg, err := s.ps.ReceiveMessage(ctx)
+		if err != nil {
+			return Change{}, wrapErr("subscription", "", err)
+		}
+		if ch, err := ParseChange(msg.Channel, msg.Payload); err == nil {
+			return ch, nil
+		}
+	}
+}
+
+// Close ends the subscription and closes its connection.
+func (s *Subscription) Close() error {
+	return s.ps.Close()
+}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dsm-dev/dsm/client"
+	"github.com/dsm-dev/dsm/shm"
+)
+
+const watchUsage = "usage: watch [-n COUNT] NAME|PATTERN..."
+
+// changeSource delivers the changes that watch prints.
+type changeSource interface {
+	Next(ctx context.Context) (client.Change, error)
+	Close() error
+}
+
+// runWatch prints every change of the variables named or matching the
+// patterns until interrupted (SIGINT, SIGTERM) or, with -n, after COUNT
+// changes. Changes close together may be merged: the latest value is never
+// missed.
+func runWatch(ctx context.Context, cfg *config, args []string, stdout, stderr io.Writer) int {
+	count, names, err := parseWatch(args)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	src, err := openWatch(ctx, cfg, names)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer src.Close()
+	for i := 0; count == 0 || i < count; i++ {
+		ch, err := src.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return exitOK // interrupted: the normal end of a watch
+			}
+			return fail(stderr, err)
+		}
+		if err := printChange(stdout, cfg.format, time.Now(), ch); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	return exitOK
+}
+
+// parseWatch reads [-n COUNT] NAME...
+func parseWatch(args []string) (int, []string, error) {
+	count := 0
+	if len(args) >= 2 && args[0] == "-n" {
+		n, err := strconv.Atoi(args[1])
+		if err != nil || n < 1 {
+			return 0, nil, &usageError{msg: watchUsage + " (COUNT is a positive number)"}
+		}
+		count, args = n, args[2:]
+	}
+	if len(args) == 0 {
+		return 0, nil, &usageError{msg: watchUsage}
+	}
+	return count, args, nil
+}
+
+// isPattern reports whether a watch argument is a glob pattern.
+func isPattern(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+func openWatch(ctx context.Context, cfg *config, names []string) (changeSource, error) {
+	if cfg.file != "" {
+		return watchLocal(cfg.file, names)
+	}
+	opts, err := cfg.clientOptions()
+	if err != nil {
+		return nil, &usageError{msg: err.Error()}
+	}
+	dctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	c, err := client.Dial(dctx, cfg.addr, &opts)
+	if err != nil {
+		return nil, err
+	}
+	src, err := watchRemote(dctx, c, names)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// printChange prints one change: "TIME NAME VALUE (version N)", with
+// "(deleted)" for the value of a deleted variable; with -o json one object.
+func printChange(w io.Writer, f format, at time.Time, ch client.Change) error {
+	stamp := at.Format("2006-01-02T15:04:05.000Z07:00")
+	if f == formatJSON {
+		return json.NewEncoder(w).Encode(struct {
+			Time    string `json:"time"`
+			Name    string `json:"name"`
+			Value   string `json:"value"`
+			Version uint64 `json:"version"`
+			Deleted bool   `json:"deleted"`
+		}{stamp, ch.Name, ch.Value, ch.Version, ch.Deleted})
+	}
+	value := ch.Value
+	if ch.Deleted {
+		value = "(deleted)"
+	}
+	_, err := fmt.Fprintf(w, "%s %s %s (version %d)\n", stamp, ch.Name, value, ch.Version)
+	return err
+}
+
+// remoteWatch merges the subscriptions by name and by pattern of one
+// watch.
+type remoteWatch struct {
+	c       *client.Client
+	subs    []*client.Subscription
+	changes chan client.Change
+	errs    chan error
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func watchRemote(ctx context.Context, c *client.Client, names []string) (*remoteWatch, error) {
+	var plain, patterns []string
+	for _, n := range names {
+		if isPattern(n) {
+			patterns = append(patterns, n)
+		} else {
+			plain = append(plain, n)
+		}
+	}
+	w := &remoteWatch{c: c, changes: make(chan client.Change), errs: make(chan error, 2), done: make(chan struct{})}
+	if len(plain) > 0 {
+		sub, err := c.Subscribe(ctx, plain...)
+		if err != nil {
+			return nil, err
+		}
+		w.subs = append(w.subs, sub)
+	}
+	if len(patterns) > 0 {
+		sub, err := c.PSubscribe(ctx, patterns...)
+		if err != nil {
+			w.closeSubs()
+			return nil, err
+		}
+		w.subs = append(w.subs, sub)
+	}
+	w.start()
+	return w, nil
+}
+
+// start runs one reader per subscription; Close stops them.
+func (w *remoteWatch) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	readers := make(chan struct{}, len(w.subs))
+	for _, sub := range w.subs {
+		go func() {
+			defer func() { readers <- struct{}{} }()
+			for {
+				ch, err := sub.Next(ctx)
+				if err != nil {
+					w.errs <- err
+					return
+				}
+				select {
+				case w.changes <- ch:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		for range w.subs {
+			<-readers
+		}
+		close(w.done)
+	}()
+}
+
+func (w *remoteWatch) Next(ctx context.Context) (client.Change, error) {
+	select {
+	case ch := <-w.changes:
+		return ch, nil
+	case err := <-w.errs:
+		return client.Change{}, err
+	case <-ctx.Done():
+		return client.Change{}, ctx.Err()
+	}
+}
+
+func (w *remoteWatch) closeSubs() {
+	for _, sub := range w.subs {
+		sub.Close()
+	}
+}
+
+func (w *remoteWatch) Close() error {
+	w.cancel()
+	w.closeSubs()
+	<-w.done
+	return w.c.Close()
+}
+
+// localWatch reads shm's change feed of the file, which reports the
+// changes of every process, without polling and without a daemon.
+type localWatch struct {
+	m        *shm.Memory
+	feed     *shm.Feed
+	names    map[string]bool
+	patterns []string
+	queue    []client.Change
+}
+
+func watchLocal(path string, names []string) (*localWatch, error) {
+	l, err := openLocal(path, false)
+	if err != nil {
+		return nil, err
+	}
+	feed, err := l.m.Feed()
+	if err != nil {
+		l.Close()
+		return nil, localErr("watch", path, err)
+	}
+	w := &localWatch{m: l.m, feed: feed, names: map[string]bool{}}
+	for _, n := range names {
+		if isPattern(n) {
+			w.patterns = append(w.patterns, n)
+		} else {
+			w.names[n] = true
+		}
+	}
+	return w, nil
+}
+
+func (w *localWatch) wants(name string) bool {
+	if w.names[name] {
+		return true
+	}
+	for _, p := range w.patterns {
+		if globMatch(p, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *localWatch) Next(ctx context.Context) (client.Change, error) {
+	// A feed asleep watches only its context's deadline: wake it on
+	// cancellation (an interrupt) too.
+	stop := context.AfterFunc(ctx, w.m.WakeFeeds)
+	defer stop()
+	for len(w.queue) == 0 {
+		changes, err := w.feed.Next(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return client.Change{}, err
+			}
+			return client.Change{}, localErr("watch", "", err)
+		}
+		for _, ch := range changes {
+			if name := string(ch.Name); w.wants(name) {
+				c := client.Change{Name: name, Version: ch.Item.Version, Deleted: !ch.Item.Found}
+				if ch.Item.Found {
+					c.Value = ch.Item.Value.String()
+				}
+				w.queue = append(w.queue, c)
+			}
+		}
+	}
+	ch := w.queue[0]
+	w.queue = w.queue[1:]
+	return ch, nil
+}
+
+func (w *localWatch) Close() error {
+	w.feed.Close()
+	return w.m.Close()
+}

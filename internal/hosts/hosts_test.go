@@ -1,0 +1,118 @@
+package hosts
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// clientHosts is how many client hosts the scene runs.
+const clientHosts = 3
+
+// needOrSkip skips t for a missing prerequisite outside CI and fails it in
+// CI, which provides everything the test needs.
+func needOrSkip(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s; CI must provide it", why)
+	}
+	t.Skip(why)
+}
+
+// buildBinaries builds dsm and dsmd into a temporary directory.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		"github.com/dsm-dev/dsm/cmd/dsm", "github.com/dsm-dev/dsm/cmd/dsmd")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return dir
+}
+
+// runDemo runs scripts/demo-hosts with the binaries in bin and returns its
+// output. On timeout the script gets SIGTERM, so that its trap removes
+// what it created.
+func runDemo(t *testing.T, bin string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "demo-hosts"), fmt.Sprint(clientHosts))
+	cmd.Env = append(os.Environ(), "DSM_BIN="+bin)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/demo-hosts %d: %v\n%s", clientHosts, err, out)
+	}
+	return string(out)
+}
+
+func hostAddr(i int) string { return fmt.Sprintf("10.77.0.%d", 10+i) }
+
+// TestManyHosts runs the scene of scripts/demo-hosts on three client hosts
+// and checks its output: every host read every host's variable and the
+// shared counter and value; every host's address appears in dsmd's
+// connect lines; every watcher (when dsm has watch) saw every update; and
+// the namespaces are gone afterwards.
+func TestManyHosts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		needOrSkip(t, "needs root to create network namespaces (CI runs as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		needOrSkip(t, "needs the ip command (iproute2)")
+	}
+	out := runDemo(t, buildBinaries(t))
+	t.Logf("scripts/demo-hosts %d:\n%s", clientHosts, out)
+
+	var all []string
+	for j := 1; j <= clientHosts; j++ {
+		all = append(all, fmt.Sprintf("host%d=hello-from-%s", j, hostAddr(j)))
+	}
+	everything := fmt.Sprintf("hits=%d %s value=%d", clientHosts, strings.Join(all, " "), 1000+clientHosts)
+	watched := strings.Contains(out, "== every host watches")
+	for i := 1; i <= clientHosts; i++ {
+		want := fmt.Sprintf("host %d (%s) sees: %s\n", i, hostAddr(i), everything)
+		if !strings.Contains(out, want) {
+			t.Errorf("host %d did not see every update; want the line %q", i, want)
+		}
+		connected := regexp.MustCompile(`msg="client connected" addr=` + regexp.QuoteMeta(hostAddr(i)) + `:\d+ `)
+		if !connected.MatchString(out) {
+			t.Errorf("dsmd's log has no connect line from host %d (%s)", i, hostAddr(i))
+		}
+		if saw := fmt.Sprintf("watcher on host %d saw every host's update", i); watched && !strings.Contains(out, saw) {
+			t.Errorf("missing %q", saw)
+		}
+	}
+	if !strings.Contains(out, "demo-hosts: OK") {
+		t.Errorf("the script did not report OK")
+	}
+	checkRemoved(t, out)
+}
+
+// checkRemoved checks that the run's namespaces no longer exist.
+func checkRemoved(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`server host (dsmS\d+) `).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the output names no server namespace")
+	}
+	id := strings.TrimPrefix(m[1], "dsmS")
+	list, err := exec.Command("ip", "netns", "list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ip netns list: %v\n%s", err, list)
+	}
+	for _, line := range strings.Split(string(list), "\n") {
+		if name, _, _ := strings.Cut(line, " "); strings.HasSuffix(name, id) && strings.HasPrefix(name, "dsm") {
+			t.Errorf("namespace %s is left after the script", name)
+		}
+	}
+}

@@ -1,0 +1,257 @@
+package torture
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// keys are the shared variables; the seed protocol reaches only "value".
+var keys = []string{"value", "a", "b", "c"}
+
+// Timeouts of remote requests. A request that times out has no reply; its
+// daemon's death bounds it.
+const (
+	dialTimeout = 500 * time.Millisecond
+	ioTimeout   = 3 * time.Second
+)
+
+// opGen draws a client's operations. Values set are unique per writer
+// (id<<20 | sequence) and fit in an int32, so that the seed protocol reads
+// them exactly; compare-and-swap expects the last value the client saw.
+type opGen struct {
+	rng      *rand.Rand
+	id, seq  int64
+	keys     []string
+	seen     map[string]int64
+	seedOnly bool // only get and set, the seed protocol's two requests
+}
+
+func newOpGen(id int64, seed uint64, keys []string, seedOnly bool) *opGen {
+	return &opGen{rng: rand.New(rand.NewPCG(seed, uint64(id))), id: id, keys: keys, seen: map[string]int64{}, seedOnly: seedOnly}
+}
+
+func (g *opGen) unique() int64 {
+	g.seq++
+	return g.id<<20 | g.seq&(1<<20-1)
+}
+
+func (g *opGen) next() input {
+	in := input{key: g.keys[g.rng.IntN(len(g.keys))]}
+	r := g.rng.IntN(100)
+	switch {
+	case g.seedOnly && r < 50, !g.seedOnly && r < 35:
+		in.kind = opGet
+	case g.seedOnly, r < 60:
+		in.kind, in.a = opSet, g.unique()
+	case r < 80:
+		in.kind, in.a = opAdd, 1+g.rng.Int64N(5)
+	default:
+		in.kind, in.a, in.b = opCAS, g.seen[in.key], g.unique()
+	}
+	return in
+}
+
+// saw notes what the client learned of a variable's value.
+func (g *opGen) saw(in input, out output) {
+	switch {
+	case in.kind == opGet, in.kind == opAdd:
+		g.seen[in.key] = out.val
+	case in.kind == opSet, in.kind == opCAS && out.ok:
+		g.seen[in.key] = in.a
+		if in.kind == opCAS {
+			g.seen[in.key] = in.b
+		}
+	}
+}
+
+// pause waits a random while between operations, so that a round's
+// history stays small enough to check.
+func (g *opGen) pause(max time.Duration) {
+	time.Sleep(time.Duration(g.rng.Int64N(int64(max))))
+}
+
+// remote is a client of the daemon: RESP through go-redis, or the seed
+// protocol. It reconnects to whichever generation runs.
+type remote struct {
+	client int
+	seed   bool
+	d      *daemons
+	gen    *opGen
+	pace   time.Duration
+	stop   *atomic.Bool
+	hist   history
+	err    error // a reply that breaks the rules; ends the client
+}
+
+// run issues operations until stop is set.
+func (c *remote) run() {
+	for !c.stop.Load() && c.err == nil {
+		gen, addr := c.d.current()
+		if addr == "" {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		nc, err := net.DialTimeout("tcp", addr, dialTimeout)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if c.seed {
+			c.session(gen, &seedConn{nc: nc})
+		} else {
+			c.session(gen, newRESPConn(nc))
+		}
+	}
+}
+
+// remoteConn runs one operation on one connection; a nil error with a
+// non-nil broken says the connection failed and the reply is unknown.
+type remoteConn interface {
+	do(in input) (out output, broken, err error)
+	close()
+}
+
+// session runs operations on one connection to generation gen until it
+// breaks or the client stops.
+func (c *remote) session(gen int, rc remoteConn) {
+	defer rc.close()
+	bound := func() (int64, bool) { return c.d.deathOf(gen) }
+	for !c.stop.Load() {
+		in := c.gen.next()
+		call := now()
+		out, broken, err := rc.do(in)
+		ret := now()
+		if err != nil {
+			c.err = fmt.Errorf("client %d: %v: %w", c.client, in, err)
+			return
+		}
+		if broken != nil {
+			c.hist.addPending(c.client, in, call, bound)
+			return
+		}
+		out.known = true
+		c.hist.add(c.client, in, call, out, ret)
+		c.gen.saw(in, out)
+		c.gen.pause(c.pace)
+	}
+}
+
+// respConn is one RESP connection through go-redis, pinned to one socket:
+// its dialer hands out that socket once, and it never retries, so that a
+// request reaches exactly the daemon generation it was recorded against.
+type respConn struct {
+	rdb *redis.Client
+}
+
+func newRESPConn(nc net.Conn) *respConn {
+	var used atomic.Bool
+	rdb := redis.NewClient(&redis.Options{
+		Addr: nc.RemoteAddr().String(),
+		Dialer: func(context.Context, string, string) (net.Conn, error) {
+			if used.Swap(true) {
+				return nil, errors.New("connection already used")
+			}
+			return nc, nil
+		},
+		Protocol: 2, MaxRetries: -1, PoolSize: 1, DisableIdentity: true,
+		ReadTimeout: ioTimeout, WriteTimeout: ioTimeout, DialTimeout: dialTimeout,
+	})
+	return &respConn{rdb: rdb}
+}
+
+func (r *respConn) close() { r.rdb.Close() }
+
+func (r *respConn) do(in input) (output, error, error) {
+	ctx := context.Background()
+	var out output
+	var err error
+	switch in.kind {
+	case opGet:
+		var s string
+		if s, err = r.rdb.Get(ctx, in.key).Result(); err == nil {
+			out.val, err = strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return out, nil, fmt.Errorf("GET returned %q", s)
+			}
+		}
+	case opSet:
+		err = r.rdb.Set(ctx, in.key, in.a, 0).Err()
+	case opAdd:
+		out.val, err = r.rdb.IncrBy(ctx, in.key, in.a).Result()
+	case opCAS:
+		var n int64
+		n, err = r.rdb.Do(ctx, "CAS", in.key, in.a, in.b).Int64()
+		out.ok = n == 1
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return out, nil, fmt.Errorf("error reply: %w", err) // the daemon refused a valid request
+	}
+	return out, err, nil
+}
+
+// seedConn speaks the seed's protocol: 'R' reads `value` as a
+// little-endian int32, 'W' and 4 bytes write it and are answered "OK".
+type seedConn struct {
+	nc net.Conn
+}
+
+func (s *seedConn) close() { s.nc.Close() }
+
+func (s *seedConn) do(in input) (output, error, error) {
+	s.nc.SetDeadline(time.Now().Add(ioTimeout))
+	var out output
+	switch in.kind {
+	case opGet:
+		var p [4]byte
+		if _, err := s.nc.Write([]byte{'R'}); err != nil {
+			return out, err, nil
+		}
+		if _, err := io.ReadFull(s.nc, p[:]); err != nil {
+			return out, err, nil
+		}
+		out.val = int64(int32(binary.LittleEndian.Uint32(p[:])))
+	case opSet:
+		req := binary.LittleEndian.AppendUint32([]byte{'W'}, uint32(int32(in.a)))
+		if _, err := s.nc.Write(req); err != nil {
+			return out, err, nil
+		}
+		var ok [2]byte
+		if _, err := io.ReadFull(s.nc, ok[:]); err != nil {
+			return out, err, nil
+		}
+		if string(ok[:]) != "OK" {
+			return out, nil, fmt.Errorf("seed W answered %q", ok[:])
+		}
+	default:
+		return out, nil, fmt.Errorf("the seed protocol has no %s", in.kind)
+	}
+	return out, nil, nil
+}
+
+// dialTCP connects to addr or fails the test.
+func dialTCP(t testing.TB, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
+// dialRESP connects a RESP client to addr or fails the test.
+func dialRESP(t testing.TB, addr string) *respConn {
+	t.Helper()
+	return newRESPConn(dialTCP(t, addr))
+}

@@ -1,0 +1,60 @@
+package main
+
+// limits is the standing explanation of what bounds each figure; the
+// measured numbers above say how far each one is from its target.
+const limits = `## What limits each figure
+
+- **One request at a time (50 clients, no pipelining).** Each request costs both
+  servers one read and one write system call on loopback; the kernel's TCP path
+  and waking the client dominate, and on a shared two-core machine the figures
+  move by tens of percent from run to run (hence the interleaved rounds). dsmd
+  serves each connection on its own goroutine: after each reply Go's netpoller
+  makes one more read that fails with EAGAIN and parks the goroutine, which
+  Redis' event loop does not pay, and with GOMAXPROCS above 1 the runtime wakes
+  idle threads for the ready goroutines. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims
+  those wake-ups but stalls the whole server while a flush or a page fault
+  blocks its only thread, so the default stays one P per core.
+- **Pipelining (-P 16).** A batch is read with one read and answered with one
+  write; commands are parsed in place from the read buffer, GET, SET, INCR and
+  MSET allocate nothing (see server.Pipeline below). What is left per command
+  is the shm operation (hash, probe, the variable's lock in the shared mapping,
+  the copy), the reply and the per-batch system calls. Redis keeps values in its
+  own heap; dsmd takes locks that other processes can see and keeps every value
+  in a file mapping, which is the price of the local path and of crash safety.
+- **One client's latency.** A round trip of one request on loopback: the two
+  servers differ by a few microseconds, and redis-benchmark reports percentiles
+  in steps of about 8 µs at this scale. A write can take a page fault: after
+  each flush (every second by default) the kernel write-protects the flushed
+  pages of the mapping, and the first write to each of them faults again.
+- **Durable writes.** Redis (appendfsync always) appends each batch of commands
+  to its log, one sequential write and one fdatasync. dsmd -sync always flushes
+  the mapping (msync) before it answers a batch, and concurrent batches share a
+  flush (group commit); but every variable written since the last flush is a
+  dirty 4 KiB page somewhere in the file, so a flush is as many random page
+  writes as distinct pages were written. With keys spread over a large keyspace
+  that is one page per write, and the disk's random-write latency bounds it.
+  Closing that gap needs a sequential redo log for -sync always (append the
+  writes of a batch, fdatasync it, flush the mapping lazily and truncate the
+  log), which changes shm's file format and its start-up.
+- **Memory per idle connection.** A dsmd connection holds a goroutine stack, a
+  16 KiB read buffer (only its first page is touched by a PING) and a reply
+  writer; Redis holds a client struct and a small query buffer. RSS counts the
+  pages actually touched; Go heap and stacks count what was allocated.
+- **The cost curve.** With two cores, one of them the benchmark client's, both
+  servers are saturated by about 10 clients: more clients only queue, and
+  latency grows with their number. Redis serves every socket from one thread,
+  so at 1,000 clients its event loop and its tail latency stretch; dsmd's
+  connections run on goroutines over both cores. Over the keyspace, reads stay
+  flat until the variables and the index no longer fit in the CPU caches, in
+  both servers. dsmd's writes bend sooner: a new variable is inserted into the
+  shared index under its lock, its page of the file is touched for the first
+  time (a page fault), and after each once-a-second flush the first write to
+  every flushed page faults again: the more variables written, the more pages
+  each flush writes back and the more writes fault.
+- **Local path.** A handle Get is an optimistic read: load the version, copy the
+  value, check the version again; Set and Add take the variable's lock in the
+  mapping (one compare-and-swap) and release it. Across processes the
+  variable's cache line and its lock move between cores, so several processes
+  adding to one variable get less in aggregate than one alone: contention, not
+  a lock convoy (waiters sleep on a futex in the mapping).
+`

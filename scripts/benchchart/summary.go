@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// row is one line of the comparison table: the medians of both servers and
+// their ratio, oriented so that above 1 means dsmd does better.
+type row struct {
+	label       string
+	unit        string
+	redis, dsmd float64
+	ratio       float64
+	target      string // what the issue asks; "" for none
+	met         bool
+	redisNA     bool // a dsmd-only figure: no Redis value, no ratio
+}
+
+// groupLabels name the groups of the main run, in table order.
+var groupLabels = []struct{ group, label string }{
+	{"c50", "50 clients"},
+	{"c50-P16", "50 clients, pipeline 16"},
+	{"c1", "1 client"},
+	{"durable", "50 clients, durable writes"},
+}
+
+// summary builds the comparison rows of the main run: throughput, the
+// latency of one client, durable writes, and memory per idle connection.
+func (res *results) summary() []row {
+	var rows []row
+	for _, g := range groupLabels {
+		for _, t := range res.tests {
+			if t.group != g.group {
+				continue
+			}
+			rows = append(rows, res.testRows(t, g.label)...)
+		}
+	}
+	if r, ok := res.idleRow(); ok {
+		rows = append(rows, r)
+	}
+	if gs := res.idleGo["dsmd"]; len(gs) > 0 {
+		d := median(gs)
+		rows = append(rows, row{label: "Go heap and stacks per idle connection (dsmd only)", unit: "KiB",
+			dsmd: d, redisNA: true, target: "≤ 32 KiB", met: d <= 32})
+	}
+	return rows
+}
+
+// testRows are the rows of one remote test: its throughput, and for one
+// client its latency percentiles as well.
+func (res *results) testRows(t testKey, label string) []row {
+	rs, ds := res.remote[remoteKey{t, "redis"}], res.remote[remoteKey{t, "dsmd"}]
+	if len(rs) == 0 || len(ds) == 0 {
+		return nil
+	}
+	name := t.test + ", " + label
+	if t.group == "c1" {
+		return []row{
+			latencyRow(name+", p50", medianOf(rs, p50), medianOf(ds, p50), true),
+			latencyRow(name+", p99", medianOf(rs, p99), medianOf(ds, p99), false),
+		}
+	}
+	r := row{label: name, unit: "req/s", redis: medianOf(rs, rps), dsmd: medianOf(ds, rps), target: "≥ 1.00"}
+	r.ratio = safeDiv(r.dsmd, r.redis)
+	r.met = r.ratio >= 1
+	return []row{r}
+}
+
+// latencyRow compares latencies: the ratio is Redis' over dsmd's, so that
+// above 1 means dsmd answers sooner.
+func latencyRow(label string, redis, dsmd float64, target bool) row {
+	r := row{label: label, unit: "ms", redis: redis, dsmd: dsmd, ratio: safeDiv(redis, dsmd)}
+	if target {
+		r.target = "≥ 1.00"
+		r.met = dsmd <= redis
+	}
+	return r
+}
+
+// idleRow is the memory one idle connection costs each server.
+func (res *results) idleRow() (row, bool) {
+	rs, ds := res.idle["redis"], res.idle["dsmd"]
+	if len(rs) == 0 || len(ds) == 0 {
+		return row{}, false
+	}
+	r := row{label: "memory per idle connection", unit: "KiB", redis: median(rs), dsmd: median(ds), target: "dsmd ≤ 32 KiB"}
+	r.ratio = safeDiv(r.redis, r.dsmd)
+	r.met = r.dsmd <= 32
+	return r, true
+}
+
+func safeDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// format prints a figure with precision that suits its unit.
+func format(v float64, unit string) string {
+	switch unit {
+	case "req/s":
+		return fmt.Sprintf("%.0f", v)
+	case "ms":
+		return fmt.Sprintf("%.3f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// verdict words whether a row meets its target.
+func (r row) verdict() string {
+	switch {
+	case r.target == "":
+		return ""
+	case r.met:
+		return "met"
+	}
+	return "**missed**"
+}
+
+// table renders rows as a markdown table.
+func table(rows []row) string {
+	var b strings.Builder
+	b.WriteString("| benchmark | unit | Redis | dsmd | ratio (>1: dsmd better) | target | |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | --- | --- |\n")
+	for _, r := range rows {
+		redis, ratio := format(r.redis, r.unit), fmt.Sprintf("%.2f", r.ratio)
+		if r.redisNA {
+			redis, ratio = "–", "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
+			r.label, r.unit, redis, format(r.dsmd, r.unit), ratio, r.target, r.verdict())
+	}
+	return b.String()
+}

@@ -1,0 +1,359 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// Defaults and bounds of LOCK's options.
+const (
+	defaultLockWait  = 10 * time.Second
+	defaultLockLease = 30 * time.Second
+	maxLockTime      = 24 * time.Hour
+)
+
+// Reply texts of the lock commands.
+const (
+	msgHolding   = "ERR this connection already holds locks: UNLOCK them first (a connection takes its locks in one LOCK, all at once, which keeps LOCK free of deadlock)"
+	msgLockLost  = "LOCKLOST the lease of this connection's locks ended and they were released; UNLOCK to acknowledge, or LOCK again"
+	msgLockMixed = "ERR the command names variables this connection has locked together with others: lock all of them or none"
+)
+
+// holderSlots is how many connections may hold locks at once. Each held
+// group keeps one of the process' lanes of the file (shm.Stats.Lanes), and
+// MGET, MSET and EXEC need lanes too, so holders get half of them.
+func holderSlots(lanes int) int { return max(1, lanes/2) }
+
+// hold is the set of variables one connection locked with LOCK. Its group
+// is released by UNLOCK, by the end of the connection, or by the lease
+// timer, whichever comes first.
+type hold struct {
+	s     *Server
+	set   map[string]bool // the names locked; not changed after LOCK
+	names []string        // the same, sorted
+	write bool
+
+	mu    sync.Mutex // guards the fields below: the lease timer releases from its own goroutine
+	g     *shm.Group // nil once released
+	until time.Time  // when the lease ends
+	timer *time.Timer
+	lost  bool // the lease ended before the holder released the locks
+}
+
+// lockArgs is a parsed LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name...
+type lockArgs struct {
+	write       bool
+	wait, lease time.Duration
+	names       [][]byte
+}
+
+// parseLock reads the options, which come before the names.
+func parseLock(args [][]byte) (lockArgs, string) {
+	a := lockArgs{write: true, wait: defaultLockWait, lease: defaultLockLease}
+	for len(args) > 0 {
+		switch strings.ToUpper(string(args[0])) {
+		case "READ", "WRITE":
+			a.write = strings.EqualFold(string(args[0]), "WRITE")
+			args = args[1:]
+			continue
+		case "WAIT", "LEASE":
+			if len(args) < 3 {
+				return a, msgSyntax
+			}
+			d, ok := parseMillis(args[1])
+			if !ok {
+				return a, "ERR " + strings.ToUpper(string(args[0])) + " takes milliseconds from 0 to 86400000"
+			}
+			if strings.EqualFold(string(args[0]), "WAIT") {
+				a.wait = d
+			} else if a.lease = d; d == 0 {
+				return a, "ERR LEASE must be at least 1 ms"
+			}
+			args = args[2:]
+			continue
+		}
+		break
+	}
+	if len(args) == 0 {
+		return a, "ERR wrong number of arguments for 'lock' command"
+	}
+	a.names = args
+	return a, ""
+}
+
+func parseMillis(b []byte) (time.Duration, bool) {
+	n, ok := parseInt(b)
+	if !ok || n < 0 || time.Duration(n)*time.Millisecond > maxLockTime {
+		return 0, false
+	}
+	return time.Duration(n) * time.Millisecond, true
+}
+
+// cmdLock: LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name... takes every lock
+// or none within WAIT, and holds them until UNLOCK, the end of the
+// connection or the end of the lease.
+func cmdLock(c *conn, args [][]byte) {
+	a, msg := parseLock(args[1:])
+	if msg != "" {
+		c.fail(msg)
+		return
+	}
+	if h := c.live.hold.Load(); h != nil && !h.isLost() {
+		c.fail(msgHolding)
+		return
+	}
+	c.live.hold.Store(nil)
+	g, err := c.lockGroup(a)
+	if err != nil {
+		c.lockFailed(a, err)
+		return
+	}
+	c.live.hold.Store(newHold(c, g, a))
+	c.wr.Simple("OK")
+}
+
+// lockGroup waits for a holder slot and then for the locks, within the
+// wait, the connection's life and the server's.
+func (c *conn) lockGroup(a lockArgs) (*shm.Group, error) {
+	ctx, done := c.waitContext(max(a.wait, time.Millisecond))
+	defer done()
+	select {
+	case c.s.live.holders <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Missing variables are created (without a value) so that they can be
+	// locked too: a read lock then also keeps them from being created.
+	g, err := c.s.mem.Lock(ctx, a.names, a.write, true)
+	if err != nil {
+		<-c.s.live.holders
+	}
+	return g, err
+}
+
+func (c *conn) lockFailed(a lockArgs, err error) {
+	switch {
+	case c.s.live.ctx.Err() != nil:
+		c.fail(msgClosing)
+	case errors.Is(err, context.DeadlineExceeded):
+		c.fail("TIMEOUT the locks were not all free within " + strconv.FormatInt(a.wait.Milliseconds(), 10) + " ms")
+	case errors.Is(err, context.Canceled):
+		c.fail("ERR the connection closed while waiting for the locks")
+	default:
+		c.memError(err)
+	}
+}
+
+func newHold(c *conn, g *shm.Group, a lockArgs) *hold {
+	h := &hold{s: c.s, g: g, write: a.write, set: make(map[string]bool, len(a.names)), until: time.Now().Add(a.lease)}
+	for _, n := range a.names {
+		if !h.set[string(n)] {
+			h.set[string(n)] = true
+			h.names = append(h.names, string(n))
+		}
+	}
+	slices.Sort(h.names)
+	h.mu.Lock()
+	h.timer = time.AfterFunc(a.lease, func() { h.expire(c) })
+	h.mu.Unlock()
+	return h
+}
+
+// expire ends the lease: the timer's goroutine releases the locks. The
+// callback touches shm only while h.g is set, and the connection's cleanup
+// releases under h.mu too, so nothing is released twice or after the server
+// closed the file.
+func (h *hold) expire(c *conn) {
+	guardFaults()
+	defer h.s.recoverFault()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.g == nil {
+		return
+	}
+	h.releaseLocked()
+	h.lost = true
+	h.s.log.Warn("lock lease ended; locks released", "addr", c.remote, "id", c.id, "names", len(h.names))
+}
+
+// release gives the locks back; it reports whether they were still held.
+func (h *hold) release() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.g == nil {
+		return false
+	}
+	h.releaseLocked()
+	return true
+}
+
+func (h *hold) releaseLocked() {
+	h.timer.Stop()
+	h.g.Unlock()
+	h.g = nil
+	<-h.s.live.holders
+}
+
+func (h *hold) isLost() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lost
+}
+
+// cmdUnlock: UNLOCK [name...] releases the connection's locks and replies
+// how many variables it released. Names, when given, must be the locked
+// ones, all of them: the locks were taken as one and go as one.
+func cmdUnlock(c *conn, args [][]byte) {
+	h := c.live.hold.Load()
+	if h == nil {
+		c.wr.Int(0)
+		return
+	}
+	for _, n := range args[1:] {
+		if !h.set[string(n)] {
+			c.fail("ERR '" + clip(n) + "' is not locked by this connection")
+			return
+		}
+	}
+	if len(args) > 1 && !coversAll(h, args[1:]) {
+		c.fail("ERR UNLOCK must name every variable this connection locked, or none: they were locked as one")
+		return
+	}
+	c.live.hold.Store(nil)
+	if !h.release() {
+		c.fail(msgLockLost)
+		return
+	}
+	c.wr.Int(int64(len(h.names)))
+}
+
+func coversAll(h *hold, names [][]byte) bool {
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		seen[string(n)] = true
+	}
+	return len(seen) == len(h.set)
+}
+
+// cmdLocks: LOCKS lists the connection's locks, one [name, mode, lease ms
+// left] per variable; mode is "write", "read", or "lost" once the lease
+// ended.
+func cmdLocks(c *conn, args [][]byte) {
+	h := c.live.hold.Load()
+	if h == nil {
+		c.wr.Array(0)
+		return
+	}
+	mode, left := h.state(time.Now())
+	c.wr.Array(len(h.names))
+	for _, n := range h.names {
+		c.wr.Array(3)
+		c.wr.BulkString(n)
+		c.wr.BulkString(mode)
+		c.wr.Int(left.Milliseconds())
+	}
+}
+
+// state is the hold's mode and remaining lease.
+func (h *hold) state(now time.Time) (string, time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.lost || h.g == nil:
+		return "lost", 0
+	case h.write:
+		return "write", max(h.until.Sub(now), 0)
+	}
+	return "read", max(h.until.Sub(now), 0)
+}
+
+// runHeld runs a command, through the connection's lock group when it
+// names locked variables.
+func (c *conn) runHeld(cmd *command, args [][]byte) {
+	h := c.live.hold.Load()
+	if h == nil || cmd.name == "watch" { // WATCH reads through the locks itself
+		cmd.run(c, args)
+		return
+	}
+	names := keyNames(cmd, args)
+	held := 0
+	for _, n := range names {
+		if h.set[string(n)] {
+			held++
+		}
+	}
+	switch {
+	case held == 0:
+		cmd.run(c, args)
+	case held < len(names):
+		c.fail(msgLockMixed)
+	case c.s.live.viaGroup[cmd.id] == nil:
+		c.fail("ERR " + strings.ToUpper(cmd.name) + " cannot run on locked variables")
+	default:
+		c.runInHold(h, cmd, args)
+	}
+}
+
+// runInHold runs a command through the hold's group and commits it at once.
+func (c *conn) runInHold(h *hold, cmd *command, args [][]byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.g == nil {
+		c.fail(msgLockLost)
+		return
+	}
+	c.s.live.viaGroup[cmd.id](c, h.g, args)
+	if err := h.g.Commit(); err != nil {
+		c.memError(err)
+	}
+}
+
+// heldItem reads name through the connection's locks if they hold it, and
+// directly otherwise: a direct read of a variable this connection has
+// write-locked would wait for itself.
+func (c *conn) heldItem(name []byte) (shm.Item, error) {
+	if h := c.live.hold.Load(); h != nil && h.set[string(name)] {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.g == nil {
+			return shm.Item{}, errLockLost
+		}
+		return c.groupItem(h.g, name)
+	}
+	if !c.possibleName(name) {
+		return shm.Item{}, nil
+	}
+	v, ver, err := c.s.mem.Get(name)
+	if errors.Is(err, shm.ErrNotFound) {
+		return shm.Item{}, nil
+	}
+	return shm.Item{Value: v, Version: ver, Found: err == nil}, err
+}
+
+// releaseHold gives back the connection's locks when it ends.
+func (c *conn) releaseHold() {
+	if h := c.live.hold.Swap(nil); h != nil {
+		h.release()
+	}
+}
+
+// lockCounts reports, for INFO, how many connections hold locks and how
+// many variables they hold.
+func (s *Server) lockCounts() (holders, vars int) {
+	for _, c := range s.connsByID() {
+		if h := c.live.hold.Load(); h != nil {
+			if mode, _ := h.state(time.Now()); mode != "lost" {
+				holders++
+				vars += len(h.names)
+			}
+		}
+	}
+	return holders, vars
+}

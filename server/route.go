@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// liveServer is the server's share of subscriptions, client-held locks and
+// transactions.
+type liveServer struct {
+	hub      *hub            // change subscriptions (pubsub.go)
+	holders  chan struct{}   // one token per connection holding locks (locks.go)
+	viaGroup []groupHandler  // by command id: the command run through a shm.Group
+	ctx      context.Context // ends when Shutdown or Close begins
+	valueMax int             // the file's longest byte value; fixed at creation
+	stop     context.CancelFunc
+}
+
+func (s *Server) initLive() {
+	s.live.ctx, s.live.stop = context.WithCancel(context.Background())
+	s.live.hub = newHub(s)
+	st := s.mem.Stats()
+	s.live.valueMax = st.ValueMax
+	s.live.holders = make(chan struct{}, holderSlots(st.Lanes))
+	s.live.viaGroup = make([]groupHandler, len(s.cmds.all))
+	for _, cmd := range s.cmds.all {
+		s.live.viaGroup[cmd.id] = groupHandlerOf(cmd.name)
+	}
+}
+
+// liveState is a connection's subscriptions, client-held locks and
+// transaction. The connection's goroutine owns it; the atomics are also read
+// by CLIENT LIST and INFO from other goroutines.
+type liveState struct {
+	sub  *subscriber          // nil until the first SUBSCRIBE or PSUBSCRIBE
+	hold atomic.Pointer[hold] // the locks taken by LOCK; nil when none
+	tx   txState
+
+	channels, patterns atomic.Int32 // subscriptions, for CLIENT LIST
+	multi              atomic.Int32 // 1 + commands queued while in MULTI; 0 outside
+}
+
+// quiet reports whether none of subscriptions, locks and transactions is in
+// use, so that a command runs as it is (the common case, kept cheap).
+func (l *liveState) quiet() bool {
+	return l.sub == nil && l.hold.Load() == nil && !l.tx.multi
+}
+
+// call runs a command that passed the lookup, arity and authentication
+// checks: queued inside MULTI, refused in RESP2's subscribed context,
+// routed through the connection's lock group when it names locked
+// variables, and run as it is otherwise.
+func (c *conn) call(cmd *command, args [][]byte) {
+	if c.live.quiet() {
+		cmd.run(c, args)
+		return
+	}
+	switch {
+	case c.live.tx.multi && !txControl(cmd):
+		c.queue(cmd, args)
+	case c.subscribedRESP2() && !pubsubAllowed(cmd):
+		c.fail("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+	case c.subscribedRESP2() && cmd.name == "ping":
+		c.pubsubPing(args)
+	default:
+		c.runHeld(cmd, args)
+	}
+}
+
+// rejected is called when a command is refused before it runs (unknown,
+// wrong arity, not authenticated): inside MULTI that dooms the
+// transaction, as in Redis.
+func (c *conn) rejected() {
+	if c.live.tx.multi {
+		c.live.tx.failed = true
+	}
+}
+
+// keyNames returns the variable names a command's arguments hold, by its
+// key specification (first, last, step).
+func keyNames(cmd *command, args [][]byte) [][]byte {
+	first, last, step := cmd.keys[0], cmd.keys[1], cmd.keys[2]
+	if first <= 0 || step <= 0 || first >= len(args) {
+		return nil
+	}
+	if last < 0 {
+		last += len(args)
+	}
+	last = min(last, len(args)-1)
+	out := make([][]byte, 0, (last-first)/step+1)
+	for i := first; i <= last; i += step {
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// groupHandler runs a command through a lock group: reads see the group's
+// staged writes, writes are staged in the group. The caller commits.
+type groupHandler func(c *conn, g *shm.Group, args [][]byte)
+
+// groupError answers an error from an operation through a group.
+func (c *conn) groupError(name []byte, err error) {
+	switch {
+	case isNotHeld(err) && len(name) == 0:
+		err = shm.ErrEmptyName
+	case isNotHeld(err) && len(name) > c.s.nameMax:
+		err = shm.ErrNameTooLong
+	}
+	if isNotHeld(err) {
+		c.fail("ERR variable '" + clip(name) + "' is locked for reading by this connection: writing it needs LOCK WRITE")
+		return
+	}
+	c.memError(err)
+}
+
+// liveFields are CLIENT LIST's " flags=... multi=..." fields: flags P
+// (subscribed), x (in MULTI), N (none), the subscription counts, the
+// commands queued (-1 outside MULTI) and, dsm's own, the variables the
+// connection has locked.
+func (c *conn) liveFields() string {
+	ch, pat, multi := c.live.channels.Load(), c.live.patterns.Load(), c.live.multi.Load()
+	flags := ""
+	if ch+pat > 0 {
+		flags += "P"
+	}
+	if multi > 0 {
+		flags += "x"
+	}
+	if flags == "" {
+		flags = "N"
+	}
+	locks := 0
+	if h := c.live.hold.Load(); h != nil {
+		if mode, _ := h.state(time.Now()); mode != "lost" {
+			locks = len(h.names)
+		}
+	}
+	return " flags=" + flags + " db=0 sub=" + itoa(int(ch)) + " psub=" + itoa(int(pat)) +
+		" ssub=0 multi=" + itoa(int(multi)-1) + " locks=" + itoa(locks)
+}

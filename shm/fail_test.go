@@ -1,0 +1,132 @@
+//go:build dsmfail
+
+package shm_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// failHit is the pass of a failure point at which the child dies: a few
+// writes in, so that an old value exists.
+const failHit = 3
+
+func init() {
+	// fail-write arms the failure point named in arg ("point@hit@op") and
+	// runs op in a loop until the point kills the process: setwith stores
+	// letters(i) in "torn" through the general write path, sync does that
+	// and flushes, mset stores letters(i) in "m1" and "m2" as one group.
+	helperRoles["fail-write"] = func(m *shm.Memory, arg string) error {
+		f := strings.Split(arg, "@")
+		hit, _ := strconv.Atoi(f[1])
+		shm.ArmFailpoint(f[0], hit)
+		for i := int64(1); i <= 100; i++ {
+			if err := failOp(m, f[2], i); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("failure point %s was never passed %d times", f[0], hit)
+	}
+}
+
+func failOp(m *shm.Memory, op string, i int64) error {
+	v := shm.Bytes(letters(i, 200))
+	switch op {
+	case "setwith":
+		_, _, err := m.SetWith(b("torn"), v, shm.SetOptions{})
+		return err
+	case "sync":
+		if _, _, err := m.SetWith(b("torn"), v, shm.SetOptions{}); err != nil {
+			return err
+		}
+		return m.Sync()
+	case "mset":
+		return m.MSet([][]byte{b("m1"), b("m2")}, []shm.Value{v, v})
+	}
+	return fmt.Errorf("unknown op %q", op)
+}
+
+// TestFailpoints kills a process with SIGKILL at each failure point, in the
+// middle of a write, a group write or a flush, and then checks, from
+// another process that had the file open all along: every variable holds
+// exactly its old or its new value as the point implies (never a torn
+// one), a group is all old or all new, the variables' locks are free again
+// within 1 s, and Check finds the file sound.
+func TestFailpoints(t *testing.T) {
+	cases := []struct {
+		point, op string
+		hit       int
+		iteration int64 // the write that the kill interrupted
+		newValue  bool  // whether it must be visible afterwards
+	}{
+		{shm.FailLocked, "setwith", failHit, failHit, false},
+		{shm.FailBeforeValue, "setwith", failHit, failHit, false},
+		{shm.FailValueWritten, "setwith", failHit, failHit, false},
+		{shm.FailPublished, "setwith", failHit, failHit, true},
+		{shm.FailUnlocked, "setwith", failHit, failHit, true},
+		{shm.FailBeforeFlush, "sync", failHit, failHit, true},
+		{shm.FailAfterFlush, "sync", failHit, failHit, true},
+		// Two variables per group: pass 2j-1 is the j-th group, after its
+		// first variable.
+		{shm.FailGroupHalf, "mset", 2*failHit - 1, failHit, false},
+		{shm.FailGroupCommitted, "mset", 2*failHit - 1, failHit, true},
+	}
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.point] = true
+		t.Run(c.point, func(t *testing.T) {
+			m := newMem(t, killCfg)
+			names := []string{"torn"}
+			if c.op == "mset" {
+				names = []string{"m1", "m2"}
+			}
+			for _, n := range names {
+				mustSet(t, m, n, shm.Bytes(letters(0, 200)))
+			}
+			ch := startChild(t, "fail-write", m.Path(), fmt.Sprintf("%s@%d@%s", c.point, c.hit, c.op))
+			died := waitKilled(t, ch)
+			want := c.iteration - 1
+			if c.newValue {
+				want = c.iteration
+			}
+			for _, n := range names {
+				wantValue(t, m, n, shm.Bytes(letters(want, 200)), 0)
+			}
+			for _, n := range names {
+				if _, _, err := m.SetWith(b(n), shm.Bytes(letters(0, 200)), shm.SetOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if took := time.Since(died); took > recoveryBound {
+				t.Errorf("the variables were writable again %v after the kill, the bound is %v", took, recoveryBound)
+			}
+			if err := m.Check(); err != nil {
+				t.Errorf("Check after the kill: %v", err)
+			}
+		})
+	}
+	for _, p := range shm.FailPoints {
+		if !covered[p] {
+			t.Errorf("failure point %s has no case", p)
+		}
+	}
+}
+
+// waitKilled waits for a child to die of SIGKILL (its failure point) and
+// returns when it was reaped.
+func waitKilled(t *testing.T, c *child) time.Time {
+	t.Helper()
+	for c.out.Scan() {
+	}
+	err := c.cmd.Wait()
+	at := time.Now()
+	if st := c.cmd.ProcessState; st == nil || st.Exited() {
+		t.Fatalf("child exited instead of dying at its failure point: %v; stderr:\n%s", err, c.errb)
+	}
+	return at
+}

@@ -1,0 +1,133 @@
+package shm
+
+import (
+	"cmp"
+	"slices"
+	"sync/atomic"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// msetItem is one variable of an mset: its slot, the value to store, and
+// its position among the names (the last of a repeated name wins).
+type msetItem struct {
+	r   ref
+	v   Value
+	pos int
+}
+
+// msetStack is how many variables an mset handles without allocating.
+const msetStack = 16
+
+// mset is MSet without the general Group: the same locks in the same order,
+// the same commit through the lane's journal (see Group.Commit), but no
+// maps and no copies of the values, which the caller keeps unchanged for
+// the call. The caller has checked the lengths and the values.
+func (m *Memory) mset(names [][]byte, vals []Value) error {
+	if err := m.checkGroup(len(names)); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := m.checkName(n); err != nil {
+			return err
+		}
+	}
+	ln, err := m.proc.AcquireLane(background)
+	if err != nil {
+		return err
+	}
+	defer ln.Release()
+	var stack [msetStack]msetItem
+	var created []ref
+	// Variables created here that never got a value go again, as a failed
+	// Group's do.
+	defer func() {
+		for _, r := range created {
+			m.reclaim(r)
+		}
+	}()
+	for {
+		items, err := m.msetResolve(stack[:0], names, vals, &created)
+		if err != nil {
+			return err
+		}
+		ok, err := m.msetLock(ln, items)
+		if err != nil {
+			return err
+		}
+		if ok {
+			m.msetCommit(ln, items)
+			m.msetUnlock(ln, items)
+			return nil
+		}
+	}
+}
+
+// msetResolve finds or creates every name and returns the variables in
+// slot order, one item per variable, with the value given last for it.
+func (m *Memory) msetResolve(items []msetItem, names [][]byte, vals []Value, created *[]ref) ([]msetItem, error) {
+	for i, n := range names {
+		r, _, isNew, err := m.resolveNew(n, true)
+		if isNew {
+			*created = append(*created, r)
+		}
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, msetItem{r: r, v: vals[i], pos: i})
+	}
+	slices.SortFunc(items, func(a, b msetItem) int {
+		return cmp.Or(cmp.Compare(a.r.slot, b.r.slot), cmp.Compare(a.pos, b.pos))
+	})
+	// Keep the last item of each slot: compact from the end.
+	out := items[:0]
+	for i, it := range items {
+		if i+1 < len(items) && items[i+1].r.slot == it.r.slot {
+			continue
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
+// msetLock takes the write locks in slot order; ok is false if a variable
+// was deleted meanwhile. Unless ok, no lock is held afterwards.
+func (m *Memory) msetLock(ln *lockd.Lane, items []msetItem) (ok bool, err error) {
+	for i, it := range items {
+		if err := ln.Lock(background, m.lockOf(it.r.slot)); err != nil {
+			m.msetUnlock(ln, items[:i])
+			return false, err
+		}
+	}
+	for _, it := range items {
+		if !m.valid(it.r) {
+			m.msetUnlock(ln, items)
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
+	for _, it := range items {
+		ln.Unlock(m.lockOf(it.r.slot))
+	}
+}
+
+// msetCommit is Group.Commit: each value goes to its spare buffer and its
+// new version into the lane's journal, the commit point is set, then the
+// versions are published.
+func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem) {
+	for _, it := range items {
+		ver := atomic.LoadUint64(m.version(it.r.slot)) + 1
+		m.storeBuf(it.r.slot, ver, it.v)
+		ln.SetAux(m.lockOf(it.r.slot), ver)
+		failpoint(FailGroupHalf)
+	}
+	ln.Commit()
+	for _, it := range items {
+		m.publish(it.r.slot, atomic.LoadUint64(m.version(it.r.slot))+1)
+		failpoint(FailGroupCommitted)
+	}
+	ln.Uncommit()
+}
