@@ -17,7 +17,12 @@
 //
 // Clients may pipeline: send many commands without waiting for replies.
 // Reader.Buffered tells a server whether more are waiting, so that it can
-// flush its replies once per batch.
+// flush its replies once per batch. A small multibulk command (up to 64
+// arguments) that has arrived whole is parsed in place: its arguments
+// point into the bufio buffer, with no copy. Anything else (a command still
+// arriving, a large or malformed one) takes the careful path, which copies
+// the arguments into the payload buffer as they arrive and reports the
+// exact error; both give the same result.
 //
 // Numbers in "*N" and "$N" lines are read as Redis' string2ll reads them:
 // optional "-", no "+", no leading zeros, no blanks, at most 20 characters,

@@ -268,3 +268,29 @@ func BenchmarkHandleAddProcs(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAddKeyspace is Add by name over keyspaces of growing size, in
+// a scattered order: the cost of a lookup and an update that miss the CPU
+// caches and the TLB, which the remote benchmarks' -r keyspaces pay.
+func BenchmarkAddKeyspace(b *testing.B) {
+	for _, keys := range []int{1000, 100000} {
+		b.Run(fmt.Sprint("keys=", keys), func(b *testing.B) {
+			m := newMem(b, shm.Config{Vars: 2 * keys, Procs: 8})
+			names := make([][]byte, keys)
+			for i := range names {
+				names[i] = []byte("counter:" + strconv.Itoa(i))
+				if _, _, err := m.Add(names[i], 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// 7919 is prime, so the walk visits every key in a
+				// scattered order.
+				if _, _, err := m.Add(names[(i*7919)%keys], 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
