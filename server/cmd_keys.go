@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/dsm-dev/dsm/internal/glob"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -334,7 +335,7 @@ func cmdKeys(c *conn, args [][]byte) {
 	all := len(pattern) == 1 && pattern[0] == '*'
 	var names [][]byte
 	c.s.mem.Scan(0, func(name []byte, _ uint64) bool {
-		if all || globMatch(pattern, name, false) {
+		if all || glob.Match(pattern, name, false) {
 			names = append(names, append([]byte(nil), name...))
 		}
 		return true
@@ -413,7 +414,7 @@ func (c *conn) scan(a scanArgs) ([][]byte, uint64) {
 	var names [][]byte
 	visited := 0
 	next := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
-		if a.pattern == nil || globMatch(a.pattern, name, false) {
+		if a.pattern == nil || glob.Match(a.pattern, name, false) {
 			names = append(names, append([]byte(nil), name...))
 		}
 		visited++

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"github.com/dsm-dev/dsm/internal/glob"
 	"strings"
 )
 
@@ -122,7 +123,7 @@ func configGet(c *conn, args [][]byte) {
 	var hits []configParam
 	for _, p := range params {
 		for _, pattern := range args[2:] {
-			if globMatch(pattern, []byte(p.name), true) {
+			if glob.Match(pattern, []byte(p.name), true) {
 				hits = append(hits, p)
 				break
 			}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/glob"
 	"github.com/dsm-dev/dsm/resp"
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -171,7 +172,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 			}
 		}
 		for pat, subs := range h.patterns {
-			if !globMatch([]byte(pat), []byte(channel), false) {
+			if !glob.Match([]byte(pat), []byte(channel), false) {
 				continue
 			}
 			if payload == "" {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/dsm-dev/dsm/client"
+	"github.com/dsm-dev/dsm/internal/glob"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -135,7 +136,7 @@ func (l *local) List(ctx context.Context, pattern string) ([]string, error) {
 	var cursor uint64
 	for {
 		cursor = l.m.Scan(cursor, func(name []byte, _ uint64) bool {
-			if globMatch(pattern, string(name)) {
+			if glob.Match([]byte(pattern), name, false) {
 				names = append(names, string(name))
 			}
 			return true

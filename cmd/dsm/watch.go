@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dsm-dev/dsm/client"
+	"github.com/dsm-dev/dsm/internal/glob"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -248,7 +249,7 @@ func (w *localWatch) wants(name string) bool {
 		return true
 	}
 	for _, p := range w.patterns {
-		if globMatch(p, name) {
+		if glob.Match([]byte(p), []byte(name), false) {
 			return true
 		}
 	}

@@ -1,11 +1,14 @@
-package server
+// Package glob matches names against Redis' glob patterns, for the
+// daemon's KEYS, SCAN MATCH, PSUBSCRIBE and CONFIG GET and for the dsm
+// command's local mode.
+package glob
 
-// globMatch reports whether s matches pattern with Redis' glob rules
+// Match reports whether s matches pattern with Redis' glob rules
 // (KEYS, SCAN MATCH, CONFIG GET): '*' any run, '?' any byte, '[abc]',
 // '[^abc]' and '[a-z]' classes, '\' escapes the next byte. Unlike Redis'
 // recursive matcher it backtracks only to the last '*', so it takes
 // O(len(pattern)*len(s)) time whatever the pattern.
-func globMatch(pattern, s []byte, nocase bool) bool {
+func Match(pattern, s []byte, nocase bool) bool {
 	p, i := 0, 0
 	starP, starI := -1, 0
 	for i < len(s) {
