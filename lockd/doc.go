@@ -56,10 +56,20 @@
 // At most Options.MaxSleepers goroutines of a process sleep in the kernel at
 // once, and at most one per word; the others wait on a channel that the
 // sleeper closes, so OS threads stay bounded under thousands of waiters.
+// A goroutine that finds every sleeper token taken spills: it counts itself
+// in the layout's spill record and waits, through one more sleeper per
+// process, for the spill sequence, which every wake of any word moves while
+// the count is not zero. So a wake from another process reaches every
+// waiter at once, however many words they wait on, and a process has at
+// most MaxSleepers+1 threads in futex waits.
 //
 // # Caveats
 //
 // A Proc must not be shared by two opens of the file; each open of the file
 // attaches on its own. A process stopped (SIGSTOP) while holding a lock is
-// alive, and its locks stay held. Generations are kept modulo 128.
+// alive, and its locks stay held. Owner names carry the slot's generation
+// modulo 128, so a hold left by an earlier attachment of a slot could one
+// day carry the name of a new one; Attach therefore sweeps every lock of
+// Layout.Locks for holds naming the slot it claims and releases them
+// (repairing write holds) before it uses the slot.
 package lockd
