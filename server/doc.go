@@ -146,10 +146,11 @@
 // Commands run in the order they arrive. Replies are collected and written
 // when the server is about to wait for more input from the client, so the
 // replies to a pipelined batch go out in one write. Under SyncAlways a batch
-// that wrote waits, before its replies go out, for one shm.SyncBarrier that
-// covers its writes; concurrent connections share those flushes (group
-// commit). If the flush fails, the replies are not sent and the connection
-// is closed: no write is acknowledged that might not be durable.
+// that wrote waits, before its replies go out, for one synchronous write
+// (O_DSYNC) of the journal that covers its writes; concurrent connections
+// share those (group commit). If it fails, the replies are not sent and
+// the server stops (see Storage faults): no write is acknowledged that
+// might not be durable.
 //
 // # Durability
 //
@@ -158,6 +159,30 @@
 // durability: SyncAlways as above; SyncInterval (the default) flushes the file
 // every Config.SyncInterval (1 s); SyncNever flushes only at shutdown. Every
 // mode flushes at Shutdown and Close.
+//
+// Under SyncAlways the server keeps a redo log (journal.go) beside the memory
+// file, <file>.journal.<n>: shm hands it a record of every write the daemon
+// makes (a group's records as one unit), and a batch's replies wait until
+// its records are on disk, one sequential write per batch where flushing the
+// mapping would write one scattered page per variable written. The mapping
+// itself is flushed at checkpoints (every 10 s, or sooner after 64 MiB of
+// journal), after which the segments it covers are deleted, and at a clean
+// stop, which deletes them all. Whatever the mode of the next start, New
+// first replays the segments a crash left: the last record of each name is
+// applied where the mapping holds an older state (shm's Restore), the
+// mapping is flushed and the segments deleted; a torn last frame (a write
+// never acknowledged) is ignored, a corrupt frame in an earlier segment
+// refuses the start.
+//
+// Writes that local processes make through shm are not journaled: they are
+// in the shared mapping, so they survive any process crash, and they reach
+// the disk with the daemon's next checkpoint (at most 10 s later) or stop,
+// or the kernel's own writeback; a power loss may lose those of the last
+// 10 s, as under SyncInterval with a 10 s interval. After a power loss,
+// start dsmd before local processes write: its replay judges by versions,
+// and a local write made first could hide or be overwritten by an
+// acknowledged one. The promise of SyncAlways is about the writes
+// whose replies the daemon sent.
 //
 // # Storage faults
 //

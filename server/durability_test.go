@@ -4,6 +4,7 @@ package server
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,12 +13,28 @@ import (
 )
 
 // flushLedger watches, through shm's failure-point hooks (dsmfail builds),
-// when values are published and when flushes start and end.
+// when values are published and when flushes start and end. A flush is an
+// msync of the mapping or a synchronous write of the journal (under -sync
+// always): either covers what was published before it started. Journal
+// flushes may overlap; they end in the order they started.
 type flushLedger struct {
-	started   atomic.Int64 // flushes started
-	running   atomic.Int64 // the number of the flush running
-	covered   atomic.Int64 // the number of the last flush that ended
+	started   atomic.Int64 // flushes started, of both kinds
+	running   atomic.Int64 // the number of the msync running
+	covered   atomic.Int64 // the highest number of a flush that ended
 	published atomic.Int64 // flushes started when the last value was published
+
+	mu       sync.Mutex
+	journals []int64 // the numbers of the journal flushes running, oldest first
+}
+
+// cover notes that flush n ended.
+func (l *flushLedger) cover(n int64) {
+	for {
+		c := l.covered.Load()
+		if n <= c || l.covered.CompareAndSwap(c, n) {
+			return
+		}
+	}
 }
 
 func newFlushLedger(t *testing.T) *flushLedger {
@@ -28,7 +45,19 @@ func newFlushLedger(t *testing.T) *flushLedger {
 		fn    func()
 	}{
 		{shm.FailBeforeFlush, func() { l.running.Store(l.started.Add(1)) }},
-		{shm.FailAfterFlush, func() { l.covered.Store(l.running.Load()) }},
+		{shm.FailAfterFlush, func() { l.cover(l.running.Load()) }},
+		{shm.FailBeforeJournalSync, func() {
+			l.mu.Lock()
+			l.journals = append(l.journals, l.started.Add(1))
+			l.mu.Unlock()
+		}},
+		{shm.FailAfterJournalSync, func() {
+			l.mu.Lock()
+			n := l.journals[0]
+			l.journals = l.journals[1:]
+			l.mu.Unlock()
+			l.cover(n)
+		}},
 		{shm.FailPublished, note},
 		{shm.FailGroupCommitted, note},
 	} {

@@ -30,6 +30,7 @@ type Server struct {
 	runID   string
 	nameMax int        // the file's longest name; fixed at creation
 	live    liveServer // subscriptions, client-held locks, transactions (route.go)
+	journal *journal   // the redo log under SyncAlways, else nil (journal.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
@@ -60,8 +61,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	j, err := startJournal(mem, st)
+	if err != nil {
+		mem.Close()
+		return nil, err
+	}
 	s := &Server{
-		cfg: st, log: st.Logger, mem: mem, runID: newRunID(),
+		cfg: st, log: st.Logger, mem: mem, runID: newRunID(), journal: j,
 		quit:      make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
 		closers:   map[io.Closer]struct{}{},
@@ -371,6 +377,11 @@ func (s *Server) finish() error {
 		}
 		s.wg.Wait()
 		err := s.syncFile()
+		if s.journal != nil && err == nil {
+			// The flush covers every change the journal holds.
+			s.mem.SetJournal(nil)
+			err = s.journal.close()
+		}
 		if cerr := s.mem.Close(); err == nil {
 			err = cerr
 		}

@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 	"time"
+
+	"github.com/dsm-dev/dsm/shm"
 )
 
 // SyncMode says when written variables are flushed to the file's disk.
@@ -14,9 +16,10 @@ const (
 	// SyncInterval flushes every Config.SyncInterval: a power loss loses at
 	// most the last interval. It is the zero value.
 	SyncInterval SyncMode = iota
-	// SyncAlways sends a write's reply only after a flush that covers it.
-	// Concurrent writers share flushes (group commit) and a pipelined batch
-	// waits for one flush.
+	// SyncAlways sends a write's reply only after a flush that covers it:
+	// a synchronous write of its record to the journal (journal.go), the
+	// redo log beside the file. Concurrent writers share flushes (group
+	// commit) and a pipelined batch waits for one flush.
 	SyncAlways
 	// SyncNever flushes only at shutdown; the kernel writes back when it
 	// pleases.
@@ -64,8 +67,11 @@ func (m SyncMode) appendfsync() string {
 // every watchPeriod (storage.go).
 func (s *Server) syncLoop() {
 	period, tick := watchPeriod, s.watchFile
-	if s.cfg.Sync == SyncInterval {
+	switch {
+	case s.cfg.Sync == SyncInterval:
 		period, tick = s.cfg.SyncInterval, func() { s.syncFile() }
+	case s.journal != nil:
+		period, tick = journalTick, s.journalTick
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -92,14 +98,60 @@ func (s *Server) syncFile() error {
 }
 
 // barrier waits until every write acknowledged so far is on disk. Concurrent
-// callers share one flush (shm's group commit).
+// callers share one flush (group commit): under SyncAlways a synchronous
+// write of the journal (journal.go), else an msync of the mapping.
 func (s *Server) barrier() error {
 	start := time.Now()
-	err := s.mem.SyncBarrier()
+	var err error
+	if s.journal != nil {
+		err = s.journal.barrier()
+	} else {
+		err = s.mem.SyncBarrier()
+	}
 	s.metrics.observeFlush("barrier", start, err)
 	s.stats.noteSync(err)
 	if err != nil {
 		s.storageFailed(fmt.Errorf("flush: %w", err))
 	}
 	return err
+}
+
+// journalTick is how often the journal's checkpoint is considered and the
+// file checked (watchFile).
+const journalTick = 250 * time.Millisecond
+
+// startJournal replays what a crash left in the journal, whatever the sync
+// mode of this start, and under SyncAlways opens the journal and hands it
+// to shm.
+func startJournal(mem *shm.Memory, st settings) (*journal, error) {
+	seq, err := replayJournal(mem, st.Logger)
+	if err != nil || st.Sync != SyncAlways {
+		return nil, err
+	}
+	j, err := openJournal(mem, st.Logger, seq)
+	if err != nil {
+		return nil, err
+	}
+	mem.SetJournal(j)
+	return j, nil
+}
+
+// journalTick checks the file and, when it is due, checkpoints the
+// journal: the mapping is flushed and the segments it covers deleted.
+func (s *Server) journalTick() {
+	s.watchFile()
+	if err := s.journal.preallocate(); err != nil {
+		s.storageFailed(err)
+		return
+	}
+	if !s.journal.checkpointDue(time.Now()) {
+		return
+	}
+	start := time.Now()
+	err := s.journal.checkpoint(s.mem.Sync)
+	s.metrics.observeFlush("checkpoint", start, err)
+	s.stats.noteSync(err)
+	if err != nil {
+		s.storageFailed(fmt.Errorf("journal checkpoint: %w", err))
+	}
 }

@@ -24,6 +24,10 @@ var (
 	ErrTruncated = errors.New("shm: file is truncated")
 	ErrConfig    = errors.New("shm: invalid configuration")
 
+	// ErrJournal: a journal record given to Restore does not fit the file
+	// (its slot is out of range or holds another name).
+	ErrJournal = errors.New("shm: journal record does not match the memory file")
+
 	// Storage faults, found while the file is in use (fault.go).
 	ErrFileGone = errors.New("shm: file was deleted or replaced")
 	ErrFault    = errors.New("shm: memory access fault")

@@ -94,6 +94,7 @@ func (h *Handle) Set(v Value) (uint64, error) {
 	if l := m.lockOf(h.r.slot); !m.closed.Load() && m.proc.TryLock(l) {
 		if m.valid(h.r) {
 			ver := m.writeLocked(h.r, v)
+			m.journalOne(h.r, h.name, v, ver)
 			m.proc.Unlock(l)
 			return ver, nil
 		}
@@ -109,6 +110,9 @@ func (h *Handle) Add(delta int64) (int64, uint64, error) {
 	if l := m.lockOf(h.r.slot); !m.closed.Load() && m.proc.TryLock(l) {
 		if m.valid(h.r) {
 			sum, ver, err := m.addLocked(h.off, delta)
+			if err == nil {
+				m.journalOne(h.r, h.name, Int(sum), ver)
+			}
 			m.proc.Unlock(l)
 			return sum, ver, err
 		}

@@ -277,6 +277,24 @@ func (g *Group) Commit() error {
 		}
 	}
 	g.ln.Uncommit()
+	g.journal()
 	g.staged = nil
 	return nil
+}
+
+// journal gives the journal, if any, the records of the staged writes just
+// committed, in one call; the group still holds the locks.
+func (g *Group) journal() {
+	m := g.m
+	j, ok := m.journalOn()
+	if !ok {
+		return
+	}
+	recs := make([]Record, 0, len(g.staged))
+	for _, r := range g.order {
+		if v, ok := g.staged[r.slot]; ok {
+			recs = append(recs, Record{Name: m.name(r.slot), Value: v, Version: atomic.LoadUint64(m.version(r.slot)), Slot: r.slot, Inc: r.inc})
+		}
+	}
+	j.Append(recs)
 }

@@ -81,6 +81,8 @@ type Memory struct {
 	closed atomic.Bool
 	syncer syncer
 
+	journal atomic.Pointer[journalBox] // see SetJournal
+
 	// life is held (read) by operations that may block for long (Wait,
 	// Feed.Next) or walk every slot, so that Close can wake them and wait for
 	// them before it unmaps the file. Short operations only check closed:

@@ -57,6 +57,7 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 		}
 		if ok {
 			m.msetCommit(ln, items)
+			m.msetJournal(names, items)
 			m.msetUnlock(ln, items)
 			return nil
 		}
@@ -130,4 +131,18 @@ func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem) {
 		failpoint(FailGroupCommitted)
 	}
 	ln.Uncommit()
+}
+
+// msetJournal gives the journal, if any, the records of a committed mset
+// in one call; the caller still holds the locks.
+func (m *Memory) msetJournal(names [][]byte, items []msetItem) {
+	j, ok := m.journalOn()
+	if !ok {
+		return
+	}
+	recs := make([]Record, len(items))
+	for i, it := range items {
+		recs[i] = Record{Name: names[it.pos], Value: it.v, Version: atomic.LoadUint64(m.version(it.r.slot)), Slot: it.r.slot, Inc: it.r.inc}
+	}
+	j.Append(recs)
 }

@@ -103,7 +103,9 @@ func (m *Memory) updateRef(r ref, fn func(Item) (Value, bool, error)) (Item, boo
 	if err != nil || !write {
 		return cur, true, err
 	}
-	return Item{Value: next, Version: m.writeLocked(r, next), Found: true}, true, nil
+	ver := m.writeLocked(r, next)
+	m.journalOne(r, nil, next, ver)
+	return Item{Value: next, Version: ver, Found: true}, true, nil
 }
 
 // unlockWrite releases a variable's write lock taken by updateRef.
@@ -178,6 +180,7 @@ func (m *Memory) setExisting(name []byte, v Value) (ver uint64, ok bool) {
 	failpoint(FailLocked)
 	if ok = m.valid(r); ok {
 		ver = m.writeLocked(r, v)
+		m.journalOne(r, name, v, ver)
 	}
 	m.unlockWrite(l)
 	return ver, ok
@@ -303,6 +306,7 @@ func (m *Memory) delete(name []byte) (bool, error) {
 	defer m.proc.Unlock(l)
 	had := m.readLocked(r).Found
 	m.freeLocked(r)
+	m.journalDelete(r, name)
 	return had, nil
 }
 

@@ -1,0 +1,348 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// frame encodes recs as one journal frame.
+func frame(recs ...shm.Record) []byte {
+	b := make([]byte, journalFrameHeader)
+	for _, r := range recs {
+		b = appendRecord(b, r)
+	}
+	p := b[journalFrameHeader:]
+	binary.LittleEndian.PutUint32(b, uint32(len(p)))
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(p, castagnoli))
+	return b
+}
+
+// recString prints a record for comparisons.
+func recString(r shm.Record) string {
+	kind := "none"
+	switch {
+	case r.Value.IsInt():
+		kind = "int"
+	case r.Value.Valid():
+		kind = "bytes"
+	}
+	return fmt.Sprintf("%s %s:%s v%d s%d i%d del=%v", r.Name, kind, r.Value, r.Version, r.Slot, r.Inc, r.Deleted)
+}
+
+// TestJournalEncoding round-trips records of every kind through frames, and
+// checks that decoding stops at a torn or corrupt frame and says so.
+func TestJournalEncoding(t *testing.T) {
+	recs := []shm.Record{
+		{Name: []byte("a"), Value: shm.Int(-42), Version: 7, Slot: 3, Inc: 1},
+		{Name: []byte("b"), Value: shm.Bytes([]byte("hello\x00world")), Version: 1 << 40, Slot: 1 << 20, Inc: 1<<31 - 1},
+		{Name: []byte("b2"), Value: shm.Bytes([]byte("42")), Version: 2, Slot: 0, Inc: 5},
+		{Name: []byte("c"), Version: 9, Slot: 2, Inc: 3, Deleted: true},
+		{Name: []byte("d"), Version: 4, Slot: 4, Inc: 1}, // no value (a group's delete)
+		{Name: bytes.Repeat([]byte("n"), 300), Value: shm.Bytes(bytes.Repeat([]byte("v"), 5000)), Version: 1},
+	}
+	data := append(frame(recs[:2]...), frame(recs[2:]...)...)
+	var got []string
+	good, err := decodeSegment(data, func(r shm.Record) { got = append(got, recString(r)) })
+	if err != nil || good != len(data) {
+		t.Fatalf("decode: %d of %d bytes, %v", good, len(data), err)
+	}
+	var want []string
+	for _, r := range recs {
+		want = append(want, recString(r))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("round trip:\n got %q\nwant %q", got, want)
+	}
+
+	first := len(frame(recs[:2]...))
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"torn header", data[:first+5]},
+		{"torn payload", data[:len(data)-1]},
+		{"bad checksum", flipByte(data, len(data)-3)},
+		{"bad length", flipByte(data, first+2)},
+	} {
+		n := 0
+		good, err := decodeSegment(tc.data, func(shm.Record) { n++ })
+		if !errors.Is(err, errJournalCorrupt) || good != first || n != 2 {
+			t.Errorf("%s: %d good bytes (want %d), %d records (want 2), err %v", tc.name, good, first, n, err)
+		}
+	}
+}
+
+func flipByte(b []byte, i int) []byte {
+	c := slices.Clone(b)
+	c[i] ^= 0x40
+	return c
+}
+
+// journalWant is what each key must hold after journalWrites ("" for
+// missing).
+var journalWant = map[string]string{
+	"pre": "again", "doomed": "", "a": "1", "ctr": "5", "m1": "x", "m2": "y",
+	"t1": "tx", "t2": "", "big": strings.Repeat("z", 200), "nx": "first",
+}
+
+// journalWrites makes acknowledged writes of every kind through go-redis.
+func journalWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(rdb.Set(ctx, "a", "1", 0).Err())
+	for range 4 {
+		must(rdb.Incr(ctx, "ctr").Err())
+	}
+	must(rdb.MSet(ctx, "m1", "x", "m2", "y").Err())
+	must(rdb.Del(ctx, "doomed").Err())
+	// Delete and create again: the variable may move to another slot,
+	// where its versions count afresh.
+	must(rdb.Del(ctx, "pre").Err())
+	must(rdb.Set(ctx, "pre", "again", 0).Err())
+	_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "t1", "tx", 0)
+		p.Set(ctx, "t2", "tx", 0)
+		p.Del(ctx, "t2")
+		p.Incr(ctx, "ctr")
+		return nil
+	})
+	must(err)
+	must(rdb.Set(ctx, "big", journalWant["big"], 0).Err())
+	must(rdb.SetNX(ctx, "nx", "first", 0).Err())
+	must(rdb.SetNX(ctx, "nx", "second", 0).Err())
+}
+
+// TestJournalReplay is the durability proof without a power cut. dsmd runs
+// with -sync always; a copy of the memory file taken before the writes
+// stands for the disk if nothing reached it afterwards; the journal
+// segments taken once the writes are acknowledged stand for what fdatasync
+// made durable. dsmd is killed; a server started on the old copy with those
+// segments holds every acknowledged write. With a torn frame after them (a
+// write that was never acknowledged), the same.
+func TestJournalReplay(t *testing.T) {
+	for _, torn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("torn=%v", torn), func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "dsm.mem")
+			d := startDaemon(t, nil, "-listen", "127.0.0.1:0", "-file", file, "-vars", "1024", "-sync", "always")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			rdb := newRedis(t, d.addr, 2, "")
+			if err := rdb.MSet(ctx, "pre", "1", "doomed", "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+			old := filepath.Join(t.TempDir(), "dsm.mem")
+			copyFile(t, file, old)
+			journalWrites(t, ctx, rdb)
+			segs, _, err := journalSegments(file)
+			if err != nil || len(segs) == 0 {
+				t.Fatalf("no journal segment beside %s: %v", file, err)
+			}
+			for _, s := range segs {
+				copyFile(t, s, filepath.Join(filepath.Dir(old), filepath.Base(s)))
+			}
+			d.kill()
+			<-d.exited
+
+			// The old copy has none of the writes: the journal must bring them.
+			checkMem(t, old, map[string]string{"pre": "1", "doomed": "x", "a": "", "ctr": ""})
+			oldSegs, _, _ := journalSegments(old)
+			if torn {
+				last := oldSegs[len(oldSegs)-1]
+				end := frameBytes(t, last)
+				f, err := os.OpenFile(last, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// After the last frame, one that promises 100 bytes and
+				// has 10: the write a crash cut.
+				f.WriteAt(append(binary.LittleEndian.AppendUint32(nil, 100), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14), int64(end))
+				f.Close()
+			}
+			logs := &lockedLog{}
+			ts := startServer(t, Config{File: old, Sync: SyncInterval, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			if !strings.Contains(logs.String(), "journal replayed") || (torn != strings.Contains(logs.String(), "torn frame")) {
+				t.Errorf("logs do not tell of the replay (torn=%v):\n%s", torn, logs.String())
+			}
+			if left, _, _ := journalSegments(old); len(left) != 0 {
+				t.Errorf("segments left after the replay: %v", left)
+			}
+			rdb2 := newRedis(t, ts.addr, 2, "")
+			for k, want := range journalWant {
+				got, err := rdb2.Get(ctx, k).Result()
+				if want == "" {
+					if err != redis.Nil {
+						t.Errorf("%s = %q, %v; want missing", k, got, err)
+					}
+					continue
+				}
+				if err != nil || got != want {
+					t.Errorf("%s = %.20q, %v; want %.20q", k, got, err, want)
+				}
+			}
+		})
+	}
+}
+
+// frameBytes returns how many bytes of whole frames the segment holds.
+func frameBytes(t *testing.T, path string) int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, err := decodeSegment(data, func(shm.Record) {})
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return good
+}
+
+// copyFile copies src to dst.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkMem opens the memory file through shm and checks some values ("" for
+// missing).
+func checkMem(t *testing.T, file string, want map[string]string) {
+	t.Helper()
+	mem, err := shm.Open(shm.Config{Path: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	for k, w := range want {
+		v, _, err := mem.Get([]byte(k))
+		if got := v.String(); (w == "") != errors.Is(err, shm.ErrNotFound) || got != w {
+			t.Errorf("%s in %s: %q, %v; want %q", k, filepath.Base(file), got, err, w)
+		}
+	}
+}
+
+// TestJournalRefusesCorruptEarlierSegment: a bad frame in a segment that is
+// not the last may hide acknowledged writes, so the server does not start.
+func TestJournalRefusesCorruptEarlierSegment(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dsm.mem")
+	mem, err := shm.Open(shm.Config{Path: file, Vars: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem.Close()
+	good := frame(shm.Record{Name: []byte("a"), Value: shm.Int(1), Version: 1})
+	os.WriteFile(segmentPath(file, 1), flipByte(good, len(good)-1), 0o600)
+	os.WriteFile(segmentPath(file, 2), good, 0o600)
+	_, err = New(Config{File: file, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "not the last segment") {
+		t.Fatalf("New with a corrupt first segment: %v", err)
+	}
+	if left, _, _ := journalSegments(file); len(left) != 2 {
+		t.Errorf("segments after the refusal: %v; want both kept", left)
+	}
+}
+
+// TestJournalCheckpoint checks the life of the segments: a checkpoint
+// moves to a new segment and deletes the old one once the mapping is
+// flushed; a clean stop deletes them all; writes stay readable.
+func TestJournalCheckpoint(t *testing.T) {
+	ts := startServer(t, Config{Sync: SyncAlways})
+	file := ts.cfg.File
+	c := dialRaw(t, ts.addr)
+	c.do("SET", "a", "1")
+	segs, seqs, _ := journalSegments(file)
+	if len(segs) != 1 {
+		t.Fatalf("segments: %v", segs)
+	}
+	if n := frameBytes(t, segs[0]); n == 0 {
+		t.Fatalf("segment has no frame after an acknowledged SET")
+	}
+	if ts.journal.checkpointDue(time.Now()) {
+		t.Error("a checkpoint is due at once")
+	}
+	if !ts.journal.checkpointDue(time.Now().Add(journalCheckpointPeriod)) {
+		t.Error("a checkpoint is not due a period later")
+	}
+	if err := ts.journal.checkpoint(ts.mem.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if ts.journal.checkpointDue(time.Now()) {
+		t.Error("a checkpoint is due just after one")
+	}
+	after, seqs2, _ := journalSegments(file)
+	if len(after) != 1 || seqs2[0] != seqs[0]+1 {
+		t.Fatalf("segments after a checkpoint: %v (before %v)", after, segs)
+	}
+	c.do("SET", "a", "2")
+	if n := frameBytes(t, after[0]); n == 0 {
+		t.Fatalf("new segment has no frame after a SET")
+	}
+	if got := c.do("GET", "a"); got != bulk("2") {
+		t.Fatalf("GET a = %q", got)
+	}
+	ts.stop(t)
+	if left, _, _ := journalSegments(file); len(left) != 0 {
+		t.Errorf("segments after a clean stop: %v", left)
+	}
+}
+
+// lockedLog is a log destination safe for concurrent use.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestJournalWriteFailureStopsServer breaks the journal under a load of
+// acknowledged SETs: the server stops as on any storage failure, sends no
+// reply it could not make durable, and every acknowledged write is kept.
+func TestJournalWriteFailureStopsServer(t *testing.T) {
+	s, file, addr, served := faultServer(t, Config{Sync: SyncAlways})
+	ackers, err := loadAndBreak(t, s, addr, served, func() {
+		s.journal.mu.Lock()
+		s.journal.f.Close() // the next write fails
+		s.journal.mu.Unlock()
+	})
+	if !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), "journal") {
+		t.Fatalf("Serve returned %v, want ErrStorage from the journal", err)
+	}
+	checkAcked(t, file, ackers)
+}
