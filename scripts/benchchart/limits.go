@@ -27,15 +27,16 @@ const limits = `## What limits each figure
   each flush (every second by default) the kernel write-protects the flushed
   pages of the mapping, and the first write to each of them faults again.
 - **Durable writes.** Redis (appendfsync always) appends each batch of commands
-  to its log, one sequential write and one fdatasync. dsmd -sync always flushes
-  the mapping (msync) before it answers a batch, and concurrent batches share a
-  flush (group commit); but every variable written since the last flush is a
-  dirty 4 KiB page somewhere in the file, so a flush is as many random page
-  writes as distinct pages were written. With keys spread over a large keyspace
-  that is one page per write, and the disk's random-write latency bounds it.
-  Closing that gap needs a sequential redo log for -sync always (append the
-  writes of a batch, fdatasync it, flush the mapping lazily and truncate the
-  log), which changes shm's file format and its start-up.
+  to its log: one sequential write and one fdatasync. dsmd -sync always does
+  the same with its redo journal (server/journal.go): the records of the
+  writes of every connection waiting are appended in one O_DSYNC write to
+  pre-zeroed space (group commit), and the mapping itself is flushed only at
+  checkpoints. Flushing the mapping instead (msync before each reply) made a
+  batch as many random page writes as pages written, about 10 ms for 50
+  scattered variables here, and durable SET ran at 0.12 of Redis. What is
+  left is the disk's latency for one synchronous write (about 0.2 ms here,
+  about 16 requests per write with 50 clients) and the same per-request
+  costs as without durability.
 - **Memory per idle connection.** A dsmd connection holds a goroutine stack, a
   16 KiB read buffer (only its first page is touched by a PING) and a reply
   writer; Redis holds a client struct and a small query buffer. RSS counts the
