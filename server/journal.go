@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dsm-dev/dsm/internal/groupcommit"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -96,7 +97,7 @@ type journal struct {
 	lastCP  time.Time // when the last checkpoint (or the start) was
 	err     error     // the first write or sync error: every barrier fails after it
 
-	y groupCommit
+	y *groupcommit.Committer // barrier's shared synchronous writes
 
 	// fileMu is held by flush while it writes and by preallocate, so
 	// that zeros never land on frames.
@@ -114,7 +115,7 @@ func openJournal(mem *shm.Memory, log *slog.Logger, seq uint64) (*journal, error
 	}
 	j.f, j.seq, j.alloc, j.lastCP = f, seq+1, journalChunk, time.Now()
 	j.buf = make([]byte, journalFrameHeader, 64<<10)
-	j.y.init(j.flush)
+	j.y = groupcommit.New(j.flush)
 	return j, nil
 }
 
@@ -224,7 +225,7 @@ func appendRecord(b []byte, r shm.Record) []byte {
 // barrier returns once every record appended before the call is on stable
 // storage. Concurrent callers share one synchronous write.
 func (j *journal) barrier() error {
-	return j.y.barrier()
+	return j.y.Barrier()
 }
 
 // flush writes the buffer as one frame, durably: segments are opened with
@@ -232,7 +233,7 @@ func (j *journal) barrier() error {
 // system call where write and fdatasync are two; the zeros ahead of the
 // frames spare it any metadata update). Then, if a checkpoint asked for
 // it, it switches to the next segment. It runs on one goroutine at a time
-// (groupCommit).
+// (groupcommit).
 func (j *journal) flush() error {
 	shm.JournalFailpoint(shm.FailBeforeJournalSync)
 	j.fileMu.Lock()
@@ -516,58 +517,4 @@ func replayJournal(mem *shm.Memory, log *slog.Logger) (uint64, error) {
 	}
 	log.Info("journal replayed", "segments", len(paths), "records", records, "variables", len(recs), "applied", applied)
 	return seqs[len(seqs)-1], nil
-}
-
-// groupCommit runs one flush at a time for any number of barrier callers:
-// a caller waits for the first flush that starts after it called, so one
-// flush covers every caller that came while the previous one ran. (shm's
-// syncer does the same for msync; it is not exported, and its flush is the
-// mapping's.)
-type groupCommit struct {
-	flush func() error
-
-	mu      sync.Mutex // protects the fields below
-	cond    *sync.Cond
-	started uint64
-	done    uint64
-	running bool
-	lastErr error
-	errGen  uint64
-}
-
-func (y *groupCommit) init(flush func() error) {
-	y.flush = flush
-	y.cond = sync.NewCond(&y.mu)
-}
-
-func (y *groupCommit) barrier() error {
-	y.mu.Lock()
-	defer y.mu.Unlock()
-	want := y.started + 1
-	for y.done < want {
-		if !y.running {
-			y.runLocked()
-			continue
-		}
-		y.cond.Wait()
-	}
-	if y.errGen >= want {
-		return y.lastErr
-	}
-	return nil
-}
-
-func (y *groupCommit) runLocked() {
-	y.running = true
-	y.started++
-	gen := y.started
-	y.mu.Unlock()
-	err := y.flush()
-	y.mu.Lock()
-	y.running = false
-	y.done = gen
-	if err != nil {
-		y.lastErr, y.errGen = err, gen
-	}
-	y.cond.Broadcast()
 }

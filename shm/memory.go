@@ -10,6 +10,7 @@ import (
 
 	"github.com/edsrzf/mmap-go"
 
+	"github.com/dsm-dev/dsm/internal/groupcommit"
 	"github.com/dsm-dev/dsm/lockd"
 )
 
@@ -79,7 +80,7 @@ type Memory struct {
 	proc   *lockd.Proc
 	index  lockd.Lock // guards changes to the index and the free list
 	closed atomic.Bool
-	syncer syncer
+	syncer *groupcommit.Committer // SyncBarrier's shared msyncs
 
 	journal atomic.Pointer[journalBox] // see SetJournal
 
@@ -128,7 +129,7 @@ func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
 		index:   lockd.Lock(controlPage*pageSize + ctlIndexLock),
 		nameCap: align(uint64(hdr.nameMax), 8), bufSize: 8 + align(uint64(hdr.valueMax), 8)}
 	m.base = unsafe.Pointer(&m.mem[0])
-	m.syncer.init(m.flush)
+	m.syncer = groupcommit.New(m.flush)
 	lay := lockd.Layout{
 		Procs: int(hdr.procs), Lanes: int(hdr.lanes), LaneEntries: int(hdr.groupMax) + 1,
 		ProcsOff: hdr.procsOff, LanesOff: hdr.lanesOff,

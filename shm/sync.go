@@ -1,9 +1,6 @@
 package shm
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // Sync writes every changed page of the file to stable storage (msync with
 // MS_SYNC) and waits for it. The page cache is shared, so this covers the
@@ -35,71 +32,10 @@ func (m *Memory) SyncBarrier() error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	return m.syncer.barrier()
+	return m.syncer.Barrier()
 }
 
 // SyncStats reports how many flushes ran and how long they took in all.
 func (m *Memory) SyncStats() (flushes uint64, total time.Duration) {
-	m.syncer.mu.Lock()
-	defer m.syncer.mu.Unlock()
-	return m.syncer.flushes, m.syncer.total
-}
-
-// syncer runs one flush at a time for any number of barrier callers.
-type syncer struct {
-	flush func() error
-
-	mu      sync.Mutex // protects the fields below
-	cond    *sync.Cond
-	started uint64 // flushes started
-	done    uint64 // flushes finished
-	running bool
-	lastErr error
-	errGen  uint64 // the flush lastErr belongs to
-	flushes uint64
-	total   time.Duration
-}
-
-func (y *syncer) init(flush func() error) {
-	y.flush = flush
-	y.cond = sync.NewCond(&y.mu)
-}
-
-func (y *syncer) barrier() error {
-	y.mu.Lock()
-	defer y.mu.Unlock()
-	// The flush we need is the next one to start: one already running may
-	// have started before our write.
-	want := y.started + 1
-	for y.done < want {
-		if !y.running {
-			y.runLocked()
-			continue
-		}
-		y.cond.Wait()
-	}
-	if y.errGen >= want {
-		return y.lastErr
-	}
-	return nil
-}
-
-// runLocked performs one flush with the mutex released meanwhile.
-func (y *syncer) runLocked() {
-	y.running = true
-	y.started++
-	gen := y.started
-	y.mu.Unlock()
-	t := time.Now()
-	err := y.flush()
-	d := time.Since(t)
-	y.mu.Lock()
-	y.running = false
-	y.done = gen
-	y.flushes++
-	y.total += d
-	if err != nil {
-		y.lastErr, y.errGen = err, gen
-	}
-	y.cond.Broadcast()
+	return m.syncer.Stats()
 }

@@ -1,4 +1,4 @@
-package shm
+package groupcommit
 
 import (
 	"errors"
@@ -25,15 +25,14 @@ func (g *gatedFlush) flush() error {
 	return <-g.release
 }
 
-// TestSyncerGroupCommit: callers that arrive while a flush runs wait for the
+// TestGroupCommit: callers that arrive while a flush runs wait for the
 // next flush (the running one may have started before their writes), and
 // all of them share that one.
-func TestSyncerGroupCommit(t *testing.T) {
+func TestGroupCommit(t *testing.T) {
 	g := newGatedFlush()
-	var y syncer
-	y.init(g.flush)
+	y := New(g.flush)
 	first := make(chan error)
-	go func() { first <- y.barrier() }()
+	go func() { first <- y.Barrier() }()
 	<-g.started // flush 1 is running
 	const late = 10
 	var wg sync.WaitGroup
@@ -43,7 +42,7 @@ func TestSyncerGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- y.barrier()
+			errs <- y.Barrier()
 			returned.Add(1)
 		}()
 	}
@@ -70,21 +69,20 @@ func TestSyncerGroupCommit(t *testing.T) {
 	}
 }
 
-// TestSyncerError: a failed flush is reported to the callers it covered,
+// TestError: a failed flush is reported to the callers it covered,
 // and not to those served by a later flush.
-func TestSyncerError(t *testing.T) {
+func TestError(t *testing.T) {
 	g := newGatedFlush()
-	var y syncer
-	y.init(g.flush)
+	y := New(g.flush)
 	boom := errors.New("boom")
 	got := make(chan error)
-	go func() { got <- y.barrier() }()
+	go func() { got <- y.Barrier() }()
 	<-g.started
 	g.release <- boom
 	if err := <-got; !errors.Is(err, boom) {
 		t.Fatalf("barrier over a failed flush = %v, want boom", err)
 	}
-	go func() { got <- y.barrier() }()
+	go func() { got <- y.Barrier() }()
 	<-g.started
 	g.release <- nil
 	if err := <-got; err != nil {
