@@ -23,10 +23,11 @@
 // freshly allocated file needs no initialisation.
 //
 // The lock space also has a process table (one 64-byte slot per attached
-// process: pid, generation, state, start time) and a lane table (per slot,
-// Layout.Lanes lanes of a 64-byte header — generation, entry count, commit
-// flag — and Layout.LaneEntries entries of 16 bytes: the lock's offset with a
-// mode in its low bits, and an auxiliary word).
+// process: pid, generation, state, start time, generation at the last
+// sweep) and a lane table (per slot, Layout.Lanes lanes of a 64-byte
+// header — generation, entry count, commit flag — and Layout.LaneEntries
+// entries of 16 bytes: the lock's offset with a mode in its low bits, and an
+// auxiliary word).
 //
 // # Who may die, and what happens then
 //
@@ -71,5 +72,7 @@
 // modulo 128, so a hold left by an earlier attachment of a slot could one
 // day carry the name of a new one; Attach therefore sweeps every lock of
 // Layout.Locks for holds naming the slot it claims and releases them
-// (repairing write holds) before it uses the slot.
+// (repairing write holds) before it uses the slot, whenever the slot's
+// generation has moved 64 past its last sweep (recorded in the process
+// slot), long before any such name can come back.
 package lockd

@@ -107,6 +107,7 @@ const (
 	procGen     = 4
 	procState   = 8
 	procStarted = 16
+	procSwept   = 24 // the generation at the last sweep (see claim)
 
 	procFree     = 0
 	procAttached = 1
@@ -185,7 +186,10 @@ func (p *Proc) claim(slot int) {
 	p.gen = old + 1
 	p.owner = makeOwner(slot, p.gen)
 	p.recoverLanes(slot, makeOwner(slot, old))
-	p.sweep(slot)
+	if swept := p.procWord(slot, procSwept); p.gen-atomic.LoadUint32(swept) >= sweepEvery {
+		p.sweep(slot)
+		atomic.StoreUint32(swept, p.gen)
+	}
 	atomic.StoreUint32(p.procWord(slot, procGen), p.gen)
 	atomic.StoreUint32(p.procWord(slot, procPid), uint32(os.Getpid()))
 	atomic.StoreUint64(word64(p.mem, p.procOff(slot)+procStarted), uint64(time.Now().UnixNano()))
@@ -197,6 +201,15 @@ func (p *Proc) claim(slot int) {
 		p.lanes <- ln
 	}
 }
+
+// sweepEvery is how far a slot's generation may move between sweeps. A
+// hold left behind carries the generation of its attachment modulo 128 and
+// is mistaken for a live one only once the generation has moved on by 128;
+// a claim moves it by at most 3 (a detach or a recovery, and the claim), so
+// sweeping when it has moved 64 past the last sweep keeps that from
+// happening, and spares most attaches a walk over every lock, which on a
+// cold page cache reads the whole file.
+const sweepEvery = 64
 
 // sweep releases every hold that names slot, which we now own: whoever
 // took it (any earlier attachment of the slot) is gone. Holds in lanes were
