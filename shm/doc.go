@@ -145,6 +145,6 @@
 // # Caveats
 //
 // Linux only (futexes, OFD locks). Capacities are fixed when the file is
-// created. Len and Stats read every slot. DEL of several names removes each
+// created. Len and Stats read every slot (Limits does not). DEL of several names removes each
 // atomically, not as a group.
 package shm

@@ -175,30 +175,41 @@ func (m *Memory) Path() string { return m.path }
 
 // Stats describes the file.
 type Stats struct {
-	Vars      int   // live variables
+	Limits
+	Vars  int // live variables
+	Procs int // attached processes, this one included
+}
+
+// Limits are the file's capacities, fixed when it was created.
+type Limits struct {
 	Capacity  int   // how many variables fit
 	NameMax   int   // longest name
 	ValueMax  int   // longest byte value
 	GroupMax  int   // most variables in one atomic group
 	FileSize  int64 // bytes
-	Procs     int   // attached processes, this one included
 	ProcSlots int   // most attached processes at once
 	Lanes     int   // groups (Lock, MGet, MSet) one process may hold at once
 }
 
+// Limits reports the file's capacities; it reads only the header, so it is
+// cheap whatever the file's size.
+func (m *Memory) Limits() Limits {
+	return Limits{
+		Capacity: int(m.meta.vars), NameMax: int(m.meta.nameMax),
+		ValueMax: int(m.meta.valueMax), GroupMax: int(m.meta.groupMax),
+		FileSize: int64(m.meta.fileSize), ProcSlots: int(m.meta.procs),
+		Lanes: int(m.meta.lanes),
+	}
+}
+
 // Stats reports the file's capacities and use. Counting the variables reads
-// every slot.
+// every slot: callers that need only capacities use Limits.
 func (m *Memory) Stats() Stats {
 	if !m.enter() {
 		return Stats{}
 	}
 	defer m.life.RUnlock()
-	return Stats{
-		Vars: m.countLocked(), Capacity: int(m.meta.vars), NameMax: int(m.meta.nameMax),
-		ValueMax: int(m.meta.valueMax), GroupMax: int(m.meta.groupMax),
-		FileSize: int64(m.meta.fileSize), Procs: len(m.proc.Procs()), ProcSlots: int(m.meta.procs),
-		Lanes: int(m.meta.lanes),
-	}
+	return Stats{Limits: m.Limits(), Vars: m.countLocked(), Procs: len(m.proc.Procs())}
 }
 
 // Procs lists the processes attached to the file.

@@ -844,10 +844,13 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := shm.Stats{Vars: 2, Capacity: unit.Vars, NameMax: shm.DefaultNameMax, ValueMax: shm.DefaultValueMax,
-		GroupMax: unit.GroupMax, FileSize: fi.Size(), Procs: 2, ProcSlots: unit.Procs, Lanes: unit.Lanes}
+	want := shm.Stats{Vars: 2, Procs: 2, Limits: shm.Limits{Capacity: unit.Vars, NameMax: shm.DefaultNameMax,
+		ValueMax: shm.DefaultValueMax, GroupMax: unit.GroupMax, FileSize: fi.Size(), ProcSlots: unit.Procs, Lanes: unit.Lanes}}
 	if st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
+	}
+	if lim := m.Limits(); lim != want.Limits {
+		t.Errorf("Limits = %+v, want %+v", lim, want.Limits)
 	}
 	if len(m.Procs()) != 2 {
 		t.Errorf("Procs = %+v, want 2", m.Procs())
