@@ -60,6 +60,10 @@ func newFlushLedger(t *testing.T) *flushLedger {
 		}},
 		{shm.FailPublished, note},
 		{shm.FailGroupCommitted, note},
+		// A write of one variable gives the journal its record after
+		// publishing it, under its lock: noting the unlock too makes a
+		// flush count only if it started after the record existed.
+		{shm.FailUnlocked, note},
 	} {
 		t.Cleanup(shm.SetFailHook(h.point, h.fn))
 	}

@@ -54,8 +54,9 @@ const (
 	journalSuffix           = ".journal."
 	// journalChunk is how far ahead of the writes a segment is filled with
 	// zeros. Writing over allocated blocks spares each synchronous write
-	// the metadata update an append makes (about 140 µs against 230 µs
-	// here); a zero frame header marks the end of the frames.
+	// the metadata update an append makes (a 200-byte O_DSYNC write took
+	// about 150 µs against 200 µs appending, on ext4 on this project's
+	// 2-core test machine); a zero frame header marks the end of the frames.
 	journalChunk = 4 << 20
 )
 
@@ -143,15 +144,16 @@ func (j *journal) create(n uint64) (*os.File, error) {
 	return f, nil
 }
 
-// fill writes journalChunk bytes of zeros into f at off and makes them
-// durable.
+// fill writes journalChunk bytes of zeros into f at off, durably: f is
+// opened with O_DSYNC, so each write returns once its data and the file's
+// new size are on stable storage.
 func (j *journal) fill(f *os.File, off int64) error {
 	for end := off + journalChunk; off < end; off += int64(len(j.zeros)) {
 		if _, err := f.WriteAt(j.zeros, off); err != nil {
 			return err
 		}
 	}
-	return fdatasync(f)
+	return nil
 }
 
 // preallocate fills another chunk of the segment with zeros when the
@@ -282,19 +284,6 @@ func (j *journal) flush() error {
 		j.next = nil
 	}
 	return nil
-}
-
-// fdatasync makes f's data (and its size) durable.
-func fdatasync(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fdatasync(int(fd)) }); err != nil {
-		return err
-	}
-	return serr
 }
 
 // checkpointDue reports whether the segment is big enough, or the last

@@ -136,8 +136,8 @@ func journalWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
 // TestJournalReplay is the durability proof without a power cut. dsmd runs
 // with -sync always; a copy of the memory file taken before the writes
 // stands for the disk if nothing reached it afterwards; the journal
-// segments taken once the writes are acknowledged stand for what fdatasync
-// made durable. dsmd is killed; a server started on the old copy with those
+// segments taken once the writes are acknowledged stand for what the
+// O_DSYNC writes made durable. dsmd is killed; a server started on the old copy with those
 // segments holds every acknowledged write. With a torn frame after them (a
 // write that was never acknowledged), the same.
 func TestJournalReplay(t *testing.T) {

@@ -4,8 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
-
-	"github.com/dsm-dev/dsm/lockd"
 )
 
 // AppendText appends the text of name's value (an integer in decimal, a
@@ -36,26 +34,14 @@ func (m *Memory) AppendText(dst, name []byte) ([]byte, uint64, error) {
 	}
 }
 
-// readAppend is read (the optimistic read of ops.go) appending into dst;
-// each attempt starts again from dst's length. ok is false if r was
-// deleted.
+// readAppend is read appending into dst; each attempt starts again from
+// dst's length. ok is false if r was deleted.
 func (m *Memory) readAppend(dst []byte, r ref) (out []byte, ver uint64, found, ok bool) {
-	off := m.slotOff(r.slot)
-	l, verp, meta := lockd.Lock(off+slotLock), m.u64(off+slotVersion), m.u32(off+slotMeta)
-	want := metaLive | r.inc
-	for {
-		if !m.proc.Readable(l) {
-			m.proc.WaitReadable(background, l)
-		}
-		v := atomic.LoadUint64(verp)
-		if atomic.LoadUint32(meta) != want {
-			return dst, 0, false, false
-		}
-		out, found = m.appendBuf(dst, r.slot, v)
-		if atomic.LoadUint64(verp) == v && atomic.LoadUint32(meta) == want {
-			return out, v, found, true
-		}
+	ver, ok = m.readStable(r, func(v uint64) { out, found = m.appendBuf(dst, r.slot, v) })
+	if !ok {
+		return dst, 0, false, false
 	}
+	return out, ver, found, true
 }
 
 // appendBuf is loadBuf appending the value's text to dst; found is false

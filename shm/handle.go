@@ -91,14 +91,8 @@ func (h *Handle) Set(v Value) (uint64, error) {
 		return 0, err
 	}
 	// Fast path: the lock is free and the variable still ours.
-	if l := m.lockOf(h.r.slot); !m.closed.Load() && m.proc.TryLock(l) {
-		if m.valid(h.r) {
-			ver := m.writeLocked(h.r, v)
-			m.journalOne(h.r, h.name, v, ver)
-			m.proc.Unlock(l)
-			return ver, nil
-		}
-		m.proc.Unlock(l)
+	if ver, ok := m.trySet(h.r, h.name, v); ok {
+		return ver, nil
 	}
 	it, err := h.update(func(Item) (Value, bool, error) { return v, true, nil })
 	return it.Version, err

@@ -8,25 +8,37 @@ import (
 	"github.com/dsm-dev/dsm/lockd"
 )
 
-// read returns r's value by an optimistic read: wait while a writer holds or
-// waits for the variable (writer priority), note the version, copy the buffer
-// the version selects, and accept the copy only if the version and the
-// incarnation did not move meanwhile. ok is false if r was deleted.
+// read returns r's value by an optimistic read (readStable). ok is false if
+// r was deleted.
 func (m *Memory) read(r ref) (it Item, ok bool) {
+	var val Value
+	v, ok := m.readStable(r, func(v uint64) { val = m.loadBuf(r.slot, v) })
+	if !ok {
+		return Item{}, false
+	}
+	return Item{Value: val, Version: v, Found: val.kind != kindAbsent}, true
+}
+
+// readStable is the optimistic read of r: wait while a writer holds or
+// waits for the variable (writer priority), note the version, let load copy
+// the buffer the version selects, and accept the copy only if the version
+// and the incarnation did not move meanwhile; else load runs again. It
+// returns the version of the accepted copy; ok is false if r was deleted.
+func (m *Memory) readStable(r ref, load func(version uint64)) (ver uint64, ok bool) {
 	off := m.slotOff(r.slot)
-	l, ver, meta := lockd.Lock(off+slotLock), m.u64(off+slotVersion), m.u32(off+slotMeta)
+	l, verp, meta := lockd.Lock(off+slotLock), m.u64(off+slotVersion), m.u32(off+slotMeta)
 	want := metaLive | r.inc
 	for {
 		if !m.proc.Readable(l) {
 			m.proc.WaitReadable(background, l)
 		}
-		v := atomic.LoadUint64(ver)
+		v := atomic.LoadUint64(verp)
 		if atomic.LoadUint32(meta) != want {
-			return Item{}, false
+			return 0, false
 		}
-		val := m.loadBuf(r.slot, v)
-		if atomic.LoadUint64(ver) == v && atomic.LoadUint32(meta) == want {
-			return Item{Value: val, Version: v, Found: val.kind != kindAbsent}, true
+		load(v)
+		if atomic.LoadUint64(verp) == v && atomic.LoadUint32(meta) == want {
+			return v, true
 		}
 	}
 }
@@ -166,15 +178,22 @@ func (m *Memory) Set(name []byte, v Value) (uint64, error) {
 // setExisting stores v if name exists and its lock is free at once; ok is
 // false if the caller must take the general path.
 func (m *Memory) setExisting(name []byte, v Value) (ver uint64, ok bool) {
-	if m.closed.Load() || len(name) == 0 || len(name) > int(m.meta.nameMax) {
+	if m.closed.Load() || m.checkName(name) != nil {
 		return 0, false
 	}
 	r, found := m.lookup(name)
 	if !found {
 		return 0, false
 	}
+	return m.trySet(r, name, v)
+}
+
+// trySet stores v as r's next version if r's lock is free at once and r is
+// still live (the fast path of Set and Handle.Set); ok is false if the
+// caller must take the general path.
+func (m *Memory) trySet(r ref, name []byte, v Value) (ver uint64, ok bool) {
 	l := m.lockOf(r.slot)
-	if !m.proc.TryLock(l) {
+	if m.closed.Load() || !m.proc.TryLock(l) {
 		return 0, false
 	}
 	failpoint(FailLocked)
