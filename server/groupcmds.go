@@ -220,7 +220,8 @@ func groupAdd(c *conn, g *shm.Group, args [][]byte) {
 // addDelta is the delta of INCR, DECR, INCRBY or DECRBY, by the name in
 // args[0].
 func addDelta(args [][]byte) (int64, string) {
-	switch string(lowerASCII(nil, args[0])) {
+	cmd := string(lowerASCII(nil, args[0]))
+	switch cmd {
 	case "incr":
 		return 1, ""
 	case "decr":
@@ -230,7 +231,7 @@ func addDelta(args [][]byte) (int64, string) {
 	switch {
 	case !ok:
 		return 0, msgNotInteger
-	case string(lowerASCII(nil, args[0])) == "incrby":
+	case cmd == "incrby":
 		return d, ""
 	case d == math.MinInt64:
 		return 0, msgDecrOverflow

@@ -41,10 +41,9 @@ type hold struct {
 	write bool
 
 	mu    sync.Mutex // guards the fields below: the lease timer releases from its own goroutine
-	g     *shm.Group // nil once released
+	g     *shm.Group // nil once released: by the lease timer while the connection still holds h
 	until time.Time  // when the lease ends
 	timer *time.Timer
-	lost  bool // the lease ended before the holder released the locks
 }
 
 // lockArgs is a parsed LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name...
@@ -179,7 +178,6 @@ func (h *hold) expire(c *conn) {
 		return
 	}
 	h.releaseLocked()
-	h.lost = true
 	h.s.log.Warn("lock lease ended; locks released", "addr", c.remote, "id", c.id, "names", len(h.names))
 }
 
@@ -201,10 +199,13 @@ func (h *hold) releaseLocked() {
 	<-h.s.live.holders
 }
 
+// isLost reports whether the lease ended before the holder released the
+// locks: the connection lets go of a hold before releasing it, so a hold
+// it still has and that has no group is one the lease timer released.
 func (h *hold) isLost() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.lost
+	return h.g == nil
 }
 
 // cmdUnlock: UNLOCK [name...] releases the connection's locks and replies
@@ -266,7 +267,7 @@ func (h *hold) state(now time.Time) (string, time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
-	case h.lost || h.g == nil:
+	case h.g == nil:
 		return "lost", 0
 	case h.write:
 		return "write", max(h.until.Sub(now), 0)
@@ -337,6 +338,15 @@ func (c *conn) heldItem(name []byte) (shm.Item, error) {
 	return shm.Item{Value: v, Version: ver, Found: err == nil}, err
 }
 
+// lockedCount is how many variables the connection has locked: none
+// once the lease ended.
+func (c *conn) lockedCount() int {
+	if h := c.live.hold.Load(); h != nil && !h.isLost() {
+		return len(h.names)
+	}
+	return 0
+}
+
 // releaseHold gives back the connection's locks when it ends.
 func (c *conn) releaseHold() {
 	if h := c.live.hold.Swap(nil); h != nil {
@@ -348,11 +358,9 @@ func (c *conn) releaseHold() {
 // many variables they hold.
 func (s *Server) lockCounts() (holders, vars int) {
 	for _, c := range s.connsByID() {
-		if h := c.live.hold.Load(); h != nil {
-			if mode, _ := h.state(time.Now()); mode != "lost" {
-				holders++
-				vars += len(h.names)
-			}
+		if n := c.lockedCount(); n > 0 {
+			holders++
+			vars += n
 		}
 	}
 	return holders, vars

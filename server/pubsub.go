@@ -40,7 +40,7 @@ type hub struct {
 	count    int      // subscriptions, channels and patterns, of every connection
 	run      *feedRun // the feed reader, nil while count is 0
 
-	peak atomic.Int64 // the most bytes pending for one subscriber at once (tests read it)
+	peak atomic.Int64 // the most bytes pending for one subscriber at once, the message that crossed the limit included (tests read it)
 }
 
 // feedRun is one life of the feed reader.
@@ -95,7 +95,6 @@ func (h *hub) remove(sub *subscriber, name string, pattern bool) int {
 	if h.count == 0 && h.run != nil {
 		h.run.cancel()
 		h.run = nil
-		h.s.mem.WakeFeeds()
 	}
 	return sub.count()
 }
@@ -162,8 +161,10 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 	if h.run != run {
 		return
 	}
+	var name []byte // the channel's bytes, for glob.Match; one buffer for all changes
 	for _, ch := range changes {
-		channel := channelPrefix + string(ch.Name)
+		name = append(append(name[:0], channelPrefix...), ch.Name...)
+		channel := string(name)
 		var payload string
 		if subs := h.channels[channel]; len(subs) > 0 {
 			payload = changePayload(ch.Item)
@@ -172,7 +173,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 			}
 		}
 		for pat, subs := range h.patterns {
-			if !glob.Match([]byte(pat), []byte(channel), false) {
+			if !glob.Match([]byte(pat), name, false) {
 				continue
 			}
 			if payload == "" {
@@ -311,12 +312,13 @@ func (sub *subscriber) offer(pattern, channel, payload string) {
 		sub.pending = append(sub.pending, m)
 		sub.bytes += m.size()
 	}
+	if peak := &sub.c.s.live.hub.peak; int64(sub.bytes) > peak.Load() {
+		peak.Store(int64(sub.bytes))
+	}
 	over := sub.bytes > sub.limit
 	if over {
 		sub.cut = true
 		sub.pending, sub.index = nil, nil
-	} else if peak := &sub.c.s.live.hub.peak; int64(sub.bytes) > peak.Load() {
-		peak.Store(int64(sub.bytes))
 	}
 	sub.mu.Unlock()
 	if over {

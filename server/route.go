@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -132,12 +131,6 @@ func (c *conn) liveFields() string {
 	if flags == "" {
 		flags = "N"
 	}
-	locks := 0
-	if h := c.live.hold.Load(); h != nil {
-		if mode, _ := h.state(time.Now()); mode != "lost" {
-			locks = len(h.names)
-		}
-	}
 	return " flags=" + flags + " db=0 sub=" + itoa(int(ch)) + " psub=" + itoa(int(pat)) +
-		" ssub=0 multi=" + itoa(int(multi)-1) + " locks=" + itoa(locks)
+		" ssub=0 multi=" + itoa(int(multi)-1) + " locks=" + itoa(c.lockedCount())
 }

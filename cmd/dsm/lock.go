@@ -273,17 +273,17 @@ func (h *lockedLocal) MGet(_ context.Context, names ...string) ([]client.Item, e
 func (h *lockedLocal) MSet(_ context.Context, nameValues ...string) error {
 	for i := 0; i+1 < len(nameValues); i += 2 {
 		if err := h.g.Set([]byte(nameValues[i]), shm.ParseValue([]byte(nameValues[i+1]))); err != nil {
-			h.relock()
+			h.abandon()
 			return localErr("mset", nameValues[i], err)
 		}
 	}
 	return h.commit("mset", "", nil)
 }
 
-// relock drops staged writes after a failed command. A group commits or
+// abandon drops staged writes after a failed command. A group commits or
 // discards only as a whole, so a failed multi-variable write ends the
 // session's locks: the caller stops at the first failure anyway.
-func (h *lockedLocal) relock() { h.g.Unlock() }
+func (h *lockedLocal) abandon() { h.g.Unlock() }
 
 func (h *lockedLocal) Del(_ context.Context, names ...string) (int64, error) {
 	var n int64
@@ -294,7 +294,7 @@ func (h *lockedLocal) Del(_ context.Context, names ...string) (int64, error) {
 			n++
 		}
 		if err != nil {
-			h.relock()
+			h.abandon()
 			return n, localErr("del", name, err)
 		}
 	}
