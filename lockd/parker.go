@@ -149,12 +149,18 @@ func (p *parker) takeToken() bool {
 	}
 }
 
-// sleepInKernel waits on the futex in slices short enough to notice ctx.
+// sleepInKernel waits on the futex for at most d, and no longer than ctx:
+// its deadline shortens the wait, and its cancellation wakes the word (a
+// spurious wake for any other sleeper on it, which looks again).
 func (p *parker) sleepInKernel(ctx context.Context, addr *uint32, val uint32, d time.Duration) {
 	if dl, ok := ctx.Deadline(); ok {
 		if left := time.Until(dl); left < d {
 			d = left
 		}
+	}
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { futexWake(addr) })
+		defer stop()
 	}
 	if ctx.Err() != nil {
 		return

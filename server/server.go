@@ -318,7 +318,6 @@ func (s *Server) beginClose() {
 	defer s.mu.Unlock()
 	s.closing.Store(true)
 	s.live.stop() // ends lock waits and the change feed reader
-	s.mem.WakeFeeds()
 	for l := range s.listeners {
 		l.Close()
 	}

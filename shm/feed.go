@@ -182,15 +182,3 @@ func (f *Feed) read(s uint32) (Change, bool) {
 		return Change{Name: name, Item: it}, true
 	}
 }
-
-// WakeFeeds wakes every Feed.Next of this process that sleeps, so that one
-// whose context ended returns at once: a sleep on the shared feed word
-// watches only its context's deadline, not its cancellation. It may be
-// called from any goroutine.
-func (m *Memory) WakeFeeds() {
-	if !m.enter() {
-		return
-	}
-	defer m.life.RUnlock()
-	m.proc.WakeWord(m.u32(controlPage*pageSize + ctlFeedSeq))
-}

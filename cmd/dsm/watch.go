@@ -257,10 +257,6 @@ func (w *localWatch) wants(name string) bool {
 }
 
 func (w *localWatch) Next(ctx context.Context) (client.Change, error) {
-	// A feed asleep watches only its context's deadline: wake it on
-	// cancellation (an interrupt) too.
-	stop := context.AfterFunc(ctx, w.m.WakeFeeds)
-	defer stop()
 	for len(w.queue) == 0 {
 		changes, err := w.feed.Next(ctx)
 		if err != nil {
