@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dsm-dev/dsm/internal/ci"
 )
 
 // Load tests run against a dsmd child process, so that its memory (VmRSS in
@@ -123,7 +125,7 @@ func raiseFileLimit(t *testing.T, need uint64) {
 		t.Fatalf("setrlimit %+v: %v", lim, err)
 	}
 	if lim.Cur < need {
-		needOrSkip(t, fmt.Sprintf("needs %d open files but the hard limit is %d (raise it with ulimit -Hn, or run as root)", need, lim.Max))
+		ci.NeedOrSkip(t, fmt.Sprintf("needs %d open files but the hard limit is %d (raise it with ulimit -Hn, or run as root)", need, lim.Max))
 	}
 }
 

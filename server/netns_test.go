@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsm-dev/dsm/internal/ci"
 )
 
 // helperClient is a client run inside a network namespace. It connects to
@@ -84,7 +86,7 @@ const (
 func setupNetns(t *testing.T) *netns {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		needOrSkip(t, "needs root to create network namespaces (CI runs as root)")
+		ci.NeedOrSkip(t, "needs root to create network namespaces (CI runs as root)")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Fatalf("the ip command (iproute2) is needed: %v", err)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/dsm-dev/dsm/internal/ci"
 )
 
 // compatScript is a conversation whose replies must be byte for byte those
@@ -91,7 +93,7 @@ func startRedis(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		needOrSkip(t, "redis-server is not installed (apt-get install redis-server); the replies are then checked by TestCommandReplies only")
+		ci.NeedOrSkip(t, "redis-server is not installed (apt-get install redis-server); the replies are then checked by TestCommandReplies only")
 	}
 	l := newListener(t)
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)

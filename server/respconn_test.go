@@ -1,8 +1,6 @@
 package server
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -29,19 +27,12 @@ func TestPipelinedCounts(t *testing.T) {
 	if list := rc.do("CLIENT", "LIST"); !strings.Contains(list, " cmd=client|list") {
 		t.Errorf("CLIENT LIST: %q", list)
 	}
-	l := newListener(t)
-	go ts.ServeMetrics(l)
-	res, err := http.Get("http://" + l.Addr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	body := ts.scrapeMetrics(t)
 	for _, want := range []string{
 		`dsm_commands_total{command="incr"} 17`, `dsm_commands_total{command="get"} 2`,
 		`dsm_commands_total{command="set"} 3`, `dsm_commands_total{command="info"} 1`,
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}

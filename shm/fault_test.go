@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dsm-dev/dsm/internal/ci"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -130,7 +131,7 @@ func init() {
 // mount namespace, which needs root (as CI has).
 func TestCreateOnFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs in a private mount namespace")
+		ci.NeedOrSkip(t, "needs root to mount a tmpfs in a private mount namespace")
 	}
 	m := newMem(t, small)
 	dir := t.TempDir()

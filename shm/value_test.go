@@ -79,3 +79,18 @@ func TestValueEqual(t *testing.T) {
 		t.Errorf("AppendText = %q", got)
 	}
 }
+
+// TestParseInt: the integers Redis takes, and nothing else.
+func TestParseInt(t *testing.T) {
+	good := map[string]int64{"0": 0, "-1": -1, "42": 42, "9223372036854775807": 1<<63 - 1, "-9223372036854775808": -1 << 63}
+	for s, want := range good {
+		if got, ok := shm.ParseInt([]byte(s)); !ok || got != want {
+			t.Errorf("shm.ParseInt(%q) = %d, %v", s, got, ok)
+		}
+	}
+	for _, s := range []string{"", "-", "+1", "01", "-0", " 1", "1 ", "9223372036854775808", "-9223372036854775809", "1e3", "99999999999999999999"} {
+		if _, ok := shm.ParseInt([]byte(s)); ok {
+			t.Errorf("shm.ParseInt(%q) accepted", s)
+		}
+	}
+}

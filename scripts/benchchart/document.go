@@ -112,12 +112,7 @@ func (res *results) writeLocal(b *strings.Builder) {
 
 // writeProcs reports several OS processes adding to one variable.
 func (res *results) writeProcs(b *strings.Builder) {
-	var names []string
-	for _, n := range res.benchSeq {
-		if strings.HasPrefix(n, "shm.HandleAddProcs/procs=") {
-			names = append(names, n)
-		}
-	}
+	names := res.benchNames("shm.HandleAddProcs/procs=")
 	if len(names) == 0 {
 		return
 	}
@@ -157,7 +152,8 @@ func allocsText(a float64) string {
 	return strconv.FormatFloat(a, 'f', -1, 64)
 }
 
-// benchNames lists the Go benchmarks of the given packages in run order.
+// benchNames lists the Go benchmarks whose names begin with one of prefixes
+// (a package, or a benchmark's sub-benchmarks), in run order.
 func (res *results) benchNames(prefixes ...string) []string {
 	var out []string
 	for _, n := range res.benchSeq {
