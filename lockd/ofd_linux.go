@@ -39,8 +39,5 @@ func ofdHeld(f *os.File, off int64) (bool, error) {
 
 // LockByte takes an exclusive OFD lock on one byte of f without waiting. It
 // reports false if another open of the file holds it. The lock lasts until
-// UnlockByte or until f (and every duplicate of it) is closed.
+// f (and every duplicate of it) is closed.
 func LockByte(f *os.File, off int64) (bool, error) { return ofdLock(f, off) }
-
-// UnlockByte releases a lock taken by LockByte.
-func UnlockByte(f *os.File, off int64) error { return ofdUnlock(f, off) }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dsm-dev/dsm/shm"
 )
 
 func cmdPing(c *conn, args [][]byte) {
@@ -28,7 +30,7 @@ func cmdQuit(c *conn, args [][]byte) {
 }
 
 func cmdSelect(c *conn, args [][]byte) {
-	n, ok := parseInt(args[1])
+	n, ok := shm.ParseInt(args[1])
 	switch {
 	case !ok:
 		c.fail(msgNotInteger)
@@ -114,7 +116,7 @@ func parseHello(args [][]byte, proto int) (helloArgs, string) {
 	if len(args) < 2 {
 		return h, ""
 	}
-	n, ok := parseInt(args[1])
+	n, ok := shm.ParseInt(args[1])
 	if !ok {
 		return h, msgProtoNotInt
 	}
@@ -289,7 +291,7 @@ func parseClientFilter(args [][]byte) (clientFilter, string) {
 		}
 		f.ids = map[int64]bool{}
 		for i++; i < len(args); i++ {
-			n, ok := parseInt(args[i])
+			n, ok := shm.ParseInt(args[i])
 			if !ok || n <= 0 {
 				return f, "ERR Invalid client ID"
 			}

@@ -18,13 +18,13 @@ func (c *conn) memError(err error) {
 	case errors.Is(err, shm.ErrOverflow):
 		c.fail(msgOverflow)
 	case errors.Is(err, shm.ErrFull):
-		c.fail("ERR the memory file is full: it holds " + itoa(c.s.mem.Stats().Capacity) + " variables (fixed at creation)")
+		c.fail("ERR the memory file is full: it holds " + itoa(c.s.mem.Limits().Capacity) + " variables (fixed at creation)")
 	case errors.Is(err, shm.ErrNameTooLong):
-		c.fail("ERR variable name is too long: the file allows " + itoa(c.s.mem.Stats().NameMax) + " bytes (fixed at creation)")
+		c.fail("ERR variable name is too long: the file allows " + itoa(c.s.mem.Limits().NameMax) + " bytes (fixed at creation)")
 	case errors.Is(err, shm.ErrValueTooLarge):
-		c.fail("ERR value is too large: the file allows " + itoa(c.s.mem.Stats().ValueMax) + " bytes (fixed at creation)")
+		c.fail("ERR value is too large: the file allows " + itoa(c.s.mem.Limits().ValueMax) + " bytes (fixed at creation)")
 	case errors.Is(err, shm.ErrTooMany):
-		c.fail("ERR too many variables in one atomic group: the file allows " + itoa(c.s.mem.Stats().GroupMax))
+		c.fail("ERR too many variables in one atomic group: the file allows " + itoa(c.s.mem.Limits().GroupMax))
 	case errors.Is(err, shm.ErrEmptyName):
 		c.fail("ERR empty variable name")
 	case errors.Is(err, shm.ErrClosed):
@@ -118,7 +118,7 @@ func parseSet(args [][]byte) (setArgs, string) {
 				return a, msgSyntax
 			}
 			i++
-			if _, ok := parseInt(args[i]); !ok {
+			if _, ok := shm.ParseInt(args[i]); !ok {
 				return a, msgNotInteger
 			}
 			a.expire = true
@@ -267,7 +267,7 @@ func cmdIncr(c *conn, args [][]byte) { c.add(args[1], 1) }
 func cmdDecr(c *conn, args [][]byte) { c.add(args[1], -1) }
 
 func cmdIncrBy(c *conn, args [][]byte) {
-	if d, ok := parseInt(args[2]); ok {
+	if d, ok := shm.ParseInt(args[2]); ok {
 		c.add(args[1], d)
 	} else {
 		c.fail(msgNotInteger)
@@ -275,7 +275,7 @@ func cmdIncrBy(c *conn, args [][]byte) {
 }
 
 func cmdDecrBy(c *conn, args [][]byte) {
-	d, ok := parseInt(args[2])
+	d, ok := shm.ParseInt(args[2])
 	switch {
 	case !ok:
 		c.fail(msgNotInteger)
@@ -328,18 +328,14 @@ func cmdTTL(c *conn, args [][]byte) {
 	}
 }
 
-// cmdKeys collects the matching names first (shm calls back under its
-// lock), then writes them.
+// cmdKeys is a scan of every variable: it collects the matching names first
+// (shm calls back under its lock), then writes them.
 func cmdKeys(c *conn, args [][]byte) {
-	pattern := args[1]
-	all := len(pattern) == 1 && pattern[0] == '*'
-	var names [][]byte
-	c.s.mem.Scan(0, func(name []byte, _ uint64) bool {
-		if all || glob.Match(pattern, name, false) {
-			names = append(names, append([]byte(nil), name...))
-		}
-		return true
-	})
+	a := scanArgs{pattern: args[1], count: math.MaxInt}
+	if string(a.pattern) == "*" {
+		a.pattern = nil // every name matches: skip the matcher
+	}
+	names, _ := c.scan(a)
 	c.wr.Array(len(names))
 	for _, name := range names {
 		c.wr.Bulk(name)
@@ -372,7 +368,7 @@ func parseScan(args [][]byte) (scanArgs, string) {
 		case "TYPE":
 			a.typ = val
 		case "COUNT":
-			n, ok := parseInt(val)
+			n, ok := shm.ParseInt(val)
 			if !ok {
 				return a, msgNotInteger
 			}

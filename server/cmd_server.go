@@ -1,8 +1,9 @@
 package server
 
 import (
-	"github.com/dsm-dev/dsm/internal/glob"
 	"strings"
+
+	"github.com/dsm-dev/dsm/internal/glob"
 )
 
 func cmdDBSize(c *conn, args [][]byte) { c.wr.Int(int64(c.s.mem.Len())) }

@@ -52,13 +52,7 @@ func (cmd *command) arityOK(n int) bool {
 }
 
 // sub looks up a subcommand, ignoring case.
-func (cmd *command) sub(name []byte) *command {
-	var buf [32]byte
-	if len(name) > len(buf) {
-		return nil
-	}
-	return cmd.subs[string(lowerASCII(buf[:0], name))]
-}
+func (cmd *command) sub(name []byte) *command { return lookupFold(cmd.subs, name) }
 
 // commandTable holds every command by name. It is built once per Server and
 // not changed afterwards.
@@ -69,13 +63,17 @@ type commandTable struct {
 	seedRead, seedWrite, unknown *command // hidden: metrics labels
 }
 
-// lookup finds a command by name, ignoring case, without allocating.
-func (t *commandTable) lookup(name []byte) *command {
+// lookup finds a command by name, ignoring case.
+func (t *commandTable) lookup(name []byte) *command { return lookupFold(t.byName, name) }
+
+// lookupFold finds name in m, whose keys are lower case, ignoring case and
+// without allocating. No name is longer than 32 bytes.
+func lookupFold(m map[string]*command, name []byte) *command {
 	var buf [32]byte
 	if len(name) > len(buf) {
 		return nil
 	}
-	return t.byName[string(lowerASCII(buf[:0], name))]
+	return m[string(lowerASCII(buf[:0], name))]
 }
 
 // names returns every entry's name by id, for the metrics labels.

@@ -155,8 +155,9 @@ func groupMSet(c *conn, g *shm.Group, args [][]byte) {
 		c.fail("ERR wrong number of arguments for 'mset' command")
 		return
 	}
+	valueMax := c.s.mem.Limits().ValueMax
 	for i := 2; i < len(args); i += 2 {
-		if v := shm.ParseValue(args[i]); !v.IsInt() && len(args[i]) > c.s.live.valueMax {
+		if v := shm.ParseValue(args[i]); !v.IsInt() && len(args[i]) > valueMax {
 			c.memError(shm.ErrValueTooLarge)
 			return
 		}
@@ -227,7 +228,7 @@ func addDelta(args [][]byte) (int64, string) {
 	case "decr":
 		return -1, ""
 	}
-	d, ok := parseInt(args[2])
+	d, ok := shm.ParseInt(args[2])
 	switch {
 	case !ok:
 		return 0, msgNotInteger

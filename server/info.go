@@ -26,7 +26,7 @@ type configParam struct{ name, value string }
 // tools ask for, mapped to this server's behaviour, then dsm's own.
 func configParams(s *Server) []configParam {
 	host, port := s.hostPort()
-	st := s.mem.Stats()
+	st := s.mem.Limits()
 	return []configParam{
 		{"bind", host}, {"port", port},
 		{"save", ""}, {"appendonly", "no"}, {"appendfsync", s.cfg.Sync.appendfsync()},

@@ -88,7 +88,7 @@ func parseLock(args [][]byte) (lockArgs, string) {
 }
 
 func parseMillis(b []byte) (time.Duration, bool) {
-	n, ok := parseInt(b)
+	n, ok := shm.ParseInt(b)
 	if !ok || n < 0 || time.Duration(n)*time.Millisecond > maxLockTime {
 		return 0, false
 	}

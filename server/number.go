@@ -2,30 +2,6 @@ package server
 
 import "strconv"
 
-// parseInt parses a canonical decimal int64 as Redis' string2ll does: an
-// optional '-', no '+', no leading zeros, no spaces, no "-0".
-func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	neg := b[0] == '-'
-	d := b
-	if neg {
-		d = b[1:]
-	}
-	if len(d) == 0 || d[0] == '0' && (len(d) > 1 || neg) {
-		return 0, false
-	}
-	u, ok := parseDigits(d)
-	switch {
-	case !ok, neg && u > 1<<63, !neg && u > 1<<63-1:
-		return 0, false
-	case neg:
-		return -int64(u-1) - 1, true
-	}
-	return int64(u), true
-}
-
 // parseUint parses decimal digits (leading zeros allowed) into a uint64, as
 // Redis parses a SCAN cursor.
 func parseUint(b []byte) (uint64, bool) {

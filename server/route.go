@@ -14,16 +14,13 @@ type liveServer struct {
 	holders  chan struct{}   // one token per connection holding locks (locks.go)
 	viaGroup []groupHandler  // by command id: the command run through a shm.Group
 	ctx      context.Context // ends when Shutdown or Close begins
-	valueMax int             // the file's longest byte value; fixed at creation
 	stop     context.CancelFunc
 }
 
 func (s *Server) initLive() {
 	s.live.ctx, s.live.stop = context.WithCancel(context.Background())
 	s.live.hub = newHub(s)
-	st := s.mem.Stats()
-	s.live.valueMax = st.ValueMax
-	s.live.holders = make(chan struct{}, holderSlots(st.Lanes))
+	s.live.holders = make(chan struct{}, holderSlots(s.mem.Limits().Lanes))
 	s.live.viaGroup = make([]groupHandler, len(s.cmds.all))
 	for _, cmd := range s.cmds.all {
 		s.live.viaGroup[cmd.id] = groupHandlerOf(cmd.name)

@@ -74,13 +74,15 @@ func New(cfg Config) (*Server, error) {
 		conns:     map[*conn]struct{}{},
 	}
 	s.stats.started = time.Now()
-	s.nameMax = mem.Stats().NameMax
+	s.nameMax = mem.Limits().NameMax
 	s.metrics = newMetrics(s)
 	s.cmds = newCommandTable()
 	s.metrics.bindCommands(s.cmds.names())
 	s.initLive()
 	s.goFunc(s.syncLoop)
-	s.log.Info("memory open", "file", mem.Path(), "variables", mem.Len(), "sync", st.Sync.String())
+	// No count of the variables here: it reads every slot, which on a cold
+	// page cache is the whole file, and the daemon starts at once.
+	s.log.Info("memory open", "file", mem.Path(), "capacity", mem.Limits().Capacity, "sync", st.Sync.String())
 	return s, nil
 }
 

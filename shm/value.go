@@ -25,18 +25,19 @@ func Bytes(b []byte) Value { return Value{b: b, kind: kindBytes} }
 // an int64 ("42", "-7"; not "042", "+1", " 1" or "-0") becomes an integer,
 // anything else a byte string.
 func ParseValue(b []byte) Value {
-	if n, ok := parseCanonicalInt(b); ok {
+	if n, ok := ParseInt(b); ok {
 		return Int(n)
 	}
 	return Bytes(b)
 }
 
-// parseCanonicalInt accepts exactly the text strconv.AppendInt writes: an
-// optional "-", then "0" alone or digits without a leading zero, within
-// int64 ("-0" is not canonical). It is hand-written because
-// strconv.ParseInt allocates an error for every non-number, and every SET
-// of a byte string comes through here.
-func parseCanonicalInt(b []byte) (int64, bool) {
+// ParseInt accepts exactly the text strconv.AppendInt writes, which is
+// what Redis takes for an integer: an optional "-", then "0" alone or
+// digits without a leading zero, within int64 ("-0", "+1", "01" and " 1"
+// are not integers). It is hand-written because strconv.ParseInt allocates
+// an error for every non-number, and every SET of a byte string comes
+// through here.
+func ParseInt(b []byte) (int64, bool) {
 	if len(b) == 0 || len(b) > 20 {
 		return 0, false
 	}
@@ -77,7 +78,7 @@ func (v Value) Int() (n int64, ok bool) {
 	case kindInt:
 		return v.n, true
 	case kindBytes:
-		return parseCanonicalInt(v.b)
+		return ParseInt(v.b)
 	}
 	return 0, false
 }
