@@ -293,7 +293,7 @@ func FuzzOpen(f *testing.F) {
 			fixCRC(data, 0)
 			fixCRC(data, pageSize)
 		}
-		path := filepath.Join(t.TempDir(), "fuzz.mem")
+		path := filepath.Join(fuzzDir(t), "fuzz.mem")
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -307,11 +307,23 @@ func FuzzOpen(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-		case <-time.After(10 * time.Second):
+		case <-time.After(5 * time.Second):
 			buf := make([]byte, 1<<20)
 			t.Fatalf("Open or operations on the opened file hung:\n%s", buf[:runtime.Stack(buf, true)])
 		}
 	})
+}
+
+// fuzzDir is a new directory for one fuzz input, in /dev/shm where the
+// machine has it: Close flushes the file, and on tmpfs that costs nothing,
+// so the fuzzer runs about five times more inputs than on a disk.
+func fuzzDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("/dev/shm", "dsm-fuzz-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // openAndExercise opens path and, if Open accepts the file, exercises and
@@ -383,7 +395,7 @@ func TestOpenDamagedIndex(t *testing.T) {
 	case err := <-done:
 		t.Logf("Set on a damaged index: %v; Check: %v", err, m.Check())
 		m.Close()
-	case <-time.After(10 * time.Second):
+	case <-time.After(5 * time.Second):
 		// m stays open: the hung goroutine still uses the mapping.
 		buf := make([]byte, 1<<16)
 		t.Fatalf("Set on a file whose index has no free bucket hung:\n%s", buf[:runtime.Stack(buf, true)])
