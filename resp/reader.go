@@ -134,26 +134,59 @@ const fastArgs = 64
 // it and reports its exact error.
 func (r *Reader) fastMultibulk(args [][]byte) ([][]byte, bool) {
 	buf, _ := r.br.Peek(r.br.Buffered())
-	n, pos, ok := fastCount(buf, 0, '*')
-	if !ok || n <= 0 || n > fastArgs || n > r.lim.MaxArgs {
-		return args, false
+	args, n, ok := r.parseComplete(buf, args)
+	if ok {
+		r.br.Discard(n)
+	}
+	return args, ok
+}
+
+// parseComplete parses the multibulk command at the start of buf if all of
+// it is there and it is within fastArgs and the limits, appending its
+// arguments (slices of buf) to args; n is its length in buf.
+func (r *Reader) parseComplete(buf []byte, args [][]byte) (_ [][]byte, n int, ok bool) {
+	count, pos, ok := fastCount(buf, 0, '*')
+	if !ok || count <= 0 || count > fastArgs || count > r.lim.MaxArgs {
+		return args, 0, false
 	}
 	room := r.lim.MaxRequest
-	for range n {
+	for range count {
 		size, start, ok := fastCount(buf, pos, '$')
 		if !ok || size < 0 || size > r.lim.MaxBulk || size > room-ArgOverhead {
-			return args, false
+			return args, 0, false
 		}
 		room -= size + ArgOverhead
 		end := start + size
 		if end+2 > len(buf) || buf[end] != '\r' || buf[end+1] != '\n' {
-			return args, false
+			return args, 0, false
 		}
 		args = append(args, buf[start:end:end])
 		pos = end + 2
 	}
-	r.br.Discard(pos)
-	return args, true
+	return args, pos, true
+}
+
+// Pending calls fn, in order, with the arguments of each command that has
+// arrived whole behind the last one ReadCommand returned, without consuming
+// any: a server that sees a pipelined batch coming can prepare for it (see
+// shm.Memory.Prefetch). It stops at the first command that is incomplete,
+// inline, or not one ReadCommand would parse in place, or when fn returns
+// false. scratch is reused for each command's arguments, which are valid
+// only during the call; the last command read stays valid.
+func (r *Reader) Pending(scratch [][]byte, fn func(args [][]byte) bool) [][]byte {
+	if r.err != nil {
+		return scratch
+	}
+	buf, _ := r.br.Peek(r.br.Buffered())
+	for len(buf) > 0 {
+		args, n, ok := r.parseComplete(buf, scratch[:0])
+		scratch = args
+		if !ok || !fn(args) {
+			break
+		}
+		buf = buf[n:]
+	}
+	return scratch
 }
 
 // fastCount parses the "*N\r\n" or "$N\r\n" line (kind is '*' or '$') at

@@ -32,13 +32,15 @@ type conn struct {
 	since  time.Time
 	access access
 
-	in    input
-	out   output
-	rd    *resp.Reader // nil for seed connections
-	wr    *resp.Writer
-	args  [][]byte
-	cur   *command // the command being executed
-	proto string   // "resp", "resp+tls" or "seed"
+	in      input
+	out     output
+	rd      *resp.Reader // nil for seed connections
+	wr      *resp.Writer
+	args    [][]byte
+	keys    [][]byte // names gathered by prefetch (respconn.go)
+	pending [][]byte // scratch for the commands prefetch looks at
+	cur     *command // the command being executed
+	proto   string   // "resp", "resp+tls" or "seed"
 
 	authed  bool
 	dirty   bool   // a write since the last flush of replies

@@ -26,6 +26,7 @@ type input struct {
 	begun    time.Time // when the request being read began; zero between requests
 	lastRead time.Time // when bytes last arrived
 	deadline time.Time // the read deadline last set on nc
+	fresh    bool      // bytes arrived that no command has looked past yet (prefetch)
 }
 
 func (in *input) Read(p []byte) (int, error) {
@@ -47,6 +48,7 @@ func (in *input) Read(p []byte) (int, error) {
 // being read.
 func (in *input) received(n int) {
 	now := time.Now()
+	in.fresh = true
 	in.lastRead = now
 	if in.begun.IsZero() {
 		in.begun = now

@@ -294,3 +294,36 @@ func BenchmarkAddKeyspace(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAddKeyspacePrefetch is BenchmarkAddKeyspace in batches of 16, as
+// a pipelined client sends them, with and without Prefetch of each batch
+// first.
+func BenchmarkAddKeyspacePrefetch(b *testing.B) {
+	const keys, batch = 100000, 16
+	m := newMem(b, shm.Config{Vars: 2 * keys, Procs: 8})
+	names := make([][]byte, keys)
+	for i := range names {
+		names[i] = []byte("counter:" + strconv.Itoa(i))
+		if _, _, err := m.Add(names[i], 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, prefetch := range []bool{false, true} {
+		b.Run(fmt.Sprint("prefetch=", prefetch), func(b *testing.B) {
+			group := make([][]byte, batch)
+			for i := 0; i < b.N; i += batch {
+				for j := range group {
+					group[j] = names[((i+j)*7919)%keys]
+				}
+				if prefetch {
+					m.Prefetch(group)
+				}
+				for _, name := range group {
+					if _, _, err := m.Add(name, 1); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}

@@ -8,11 +8,11 @@ import (
 	"github.com/dsm-dev/dsm/lockd"
 )
 
-// msetItem is one variable of an mset: its slot, the value to store, and
-// its position among the names (the last of a repeated name wins).
+// msetItem is one variable of an mset: its slot and its position among
+// the names, which also picks its value (the last of a repeated name
+// wins). It is small because the items are sorted: the values stay put.
 type msetItem struct {
 	r   ref
-	v   Value
 	pos int
 }
 
@@ -56,8 +56,8 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 			return err
 		}
 		if ok {
-			m.msetCommit(ln, items)
-			m.msetJournal(names, items)
+			m.msetCommit(ln, items, vals)
+			m.msetJournal(names, items, vals)
 			m.msetUnlock(ln, items)
 			return nil
 		}
@@ -75,7 +75,7 @@ func (m *Memory) msetResolve(items []msetItem, names [][]byte, vals []Value, cre
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, msetItem{r: r, v: vals[i], pos: i})
+		items = append(items, msetItem{r: r, pos: i})
 	}
 	slices.SortFunc(items, func(a, b msetItem) int {
 		return cmp.Or(cmp.Compare(a.r.slot, b.r.slot), cmp.Compare(a.pos, b.pos))
@@ -118,10 +118,10 @@ func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
 // msetCommit is Group.Commit: each value goes to its spare buffer and its
 // new version into the lane's journal, the commit point is set, then the
 // versions are published.
-func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem) {
+func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem, vals []Value) {
 	for _, it := range items {
 		ver := atomic.LoadUint64(m.version(it.r.slot)) + 1
-		m.storeBuf(it.r.slot, ver, it.v)
+		m.storeBuf(it.r.slot, ver, vals[it.pos])
 		ln.SetAux(m.lockOf(it.r.slot), ver)
 		failpoint(FailGroupHalf)
 	}
@@ -135,14 +135,14 @@ func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem) {
 
 // msetJournal gives the journal, if any, the records of a committed mset
 // in one call; the caller still holds the locks.
-func (m *Memory) msetJournal(names [][]byte, items []msetItem) {
+func (m *Memory) msetJournal(names [][]byte, items []msetItem, vals []Value) {
 	j, ok := m.journalOn()
 	if !ok {
 		return
 	}
 	recs := make([]Record, len(items))
 	for i, it := range items {
-		recs[i] = Record{Name: names[it.pos], Value: it.v, Version: atomic.LoadUint64(m.version(it.r.slot)), Slot: it.r.slot, Inc: it.r.inc}
+		recs[i] = Record{Name: names[it.pos], Value: vals[it.pos], Version: atomic.LoadUint64(m.version(it.r.slot)), Slot: it.r.slot, Inc: it.r.inc}
 	}
 	j.Append(recs)
 }

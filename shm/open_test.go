@@ -354,6 +354,7 @@ func exercise(m *shm.Memory) {
 	}
 	m.Scan(0, func(name []byte, _ uint64) bool { m.Get(name); return true })
 	m.MGet(names)
+	m.Prefetch(names)
 	m.Len()
 	m.Stats()
 	m.Check()
