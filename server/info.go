@@ -148,8 +148,10 @@ func infoMemory(s *Server, b *infoWriter) {
 	st := s.mem.Stats()
 	b.field("used_memory", ms.HeapAlloc)
 	b.field("used_memory_human", humanBytes(ms.HeapAlloc))
-	b.field("used_memory_rss", ms.Sys)
-	b.field("used_memory_rss_human", humanBytes(ms.Sys))
+	rss := residentBytes()
+	b.field("used_memory_rss", rss)
+	b.field("used_memory_rss_human", humanBytes(rss))
+	b.field("dsm_go_sys", ms.Sys)
 	b.field("maxmemory", 0)
 	b.field("maxmemory_policy", "noeviction")
 	b.field("mem_allocator", "go")
@@ -223,4 +225,23 @@ func humanBytes(n uint64) string {
 		return fmt.Sprintf("%dB", n)
 	}
 	return fmt.Sprintf("%.2f%c", f, units[i])
+}
+
+// residentBytes is the process's resident set as the kernel counts it
+// (/proc/self/statm): the Go heap and stacks, and the pages of the memory
+// file this process has touched. 0 if it cannot be read.
+func residentBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * uint64(os.Getpagesize())
 }

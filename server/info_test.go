@@ -1,0 +1,55 @@
+package server
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestInfoMemoryRSS: INFO's used_memory_rss is the process's resident set
+// (between the kernel's VmRSS read just before and just after), with the
+// memory file's touched pages in it, not one of Go's own figures.
+func TestInfoMemoryRSS(t *testing.T) {
+	ts := startServer(t, Config{Vars: 60000})
+	rc := dialRaw(t, ts.addr)
+	// Touch about 40 MB of the file, so that the resident set and Go's
+	// heap or reservation differ plainly.
+	const n = 50000
+	var batch strings.Builder
+	for i := range n {
+		batch.WriteString(encode("SET", "v"+strconv.Itoa(i), "x"))
+		if (i+1)%1000 == 0 {
+			rc.send(batch.String())
+			batch.Reset()
+			for range 1000 {
+				if got := rc.reply(); got != okReply {
+					t.Fatalf("SET: %q", got)
+				}
+			}
+		}
+	}
+	field := func(info, name string) uint64 {
+		for line := range strings.Lines(info) {
+			if v, ok := strings.CutPrefix(line, name+":"); ok {
+				n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					t.Fatalf("INFO %s: %q", name, line)
+				}
+				return n
+			}
+		}
+		t.Fatalf("INFO memory has no %s:\n%s", name, info)
+		return 0
+	}
+	before := procStatus(t, os.Getpid(), "VmRSS")
+	info := rc.do("INFO", "memory")
+	after := procStatus(t, os.Getpid(), "VmRSS")
+	rss := field(info, "used_memory_rss")
+	if rss < before*9/10 || rss > after*11/10 {
+		t.Fatalf("used_memory_rss = %d, VmRSS was %d before INFO and %d after", rss, before, after)
+	}
+	if sys := field(info, "dsm_go_sys"); sys == 0 {
+		t.Fatalf("dsm_go_sys = 0")
+	}
+}
