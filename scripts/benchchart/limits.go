@@ -16,16 +16,29 @@ const limits = `## What limits each figure
   blocks its only thread, so the default stays one P per core.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
-  MSET allocate nothing (see server.Pipeline below). What is left per command
-  is the shm operation (hash, probe, the variable's lock in the shared mapping,
-  the copy), the reply and the per-batch system calls. Redis keeps values in its
-  own heap; dsmd takes locks that other processes can see and keeps every value
-  in a file mapping, which is the price of the local path and of crash safety.
+  MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
+  variables each command's variable is out of the processor's caches and TLB,
+  and a lookup waits for memory several times in a row (bucket, slot, value).
+  So before the first command of a read runs, the names of every whole command
+  buffered behind it go to shm's Prefetch, which loads all their buckets and
+  slots with loads that do not wait for one another: the batch waits for
+  memory about once, not once per variable. shm.AddKeyspacePrefetch above
+  measures it on one Add in a batch of 16. INCR stays the slowest: it reads
+  the value it replaces under the variable's lock, so the lock's
+  compare-and-swap and both value buffers are on its path. Redis keeps values
+  in its own heap; dsmd takes locks that other processes can see and keeps
+  every value in a file mapping, with room for the largest value in every
+  slot (768 bytes with the defaults), which is the price of the local path
+  and of crash safety.
 - **One client's latency.** A round trip of one request on loopback: the two
-  servers differ by a few microseconds, and redis-benchmark reports percentiles
-  in steps of about 8 µs at this scale. A write can take a page fault: after
-  each flush (every second by default) the kernel write-protects the flushed
-  pages of the mapping, and the first write to each of them faults again.
+  servers differ by a few microseconds, and redis-benchmark reports
+  percentiles in steps of about 8 µs at this scale, so a difference of one or
+  two microseconds can move the median by a whole step. dsmd's extra time is
+  Go's path from a parked goroutine back to running (the EAGAIN read, the
+  netpoller, the scheduler), the same as in the first item. A write can also
+  take a page fault: after each flush (every second by default) the kernel
+  write-protects the flushed pages of the mapping, and the first write to
+  each of them faults again.
 - **Durable writes.** Redis (appendfsync always) appends each batch of commands
   to its log: one sequential write and one fdatasync. dsmd -sync always does
   the same with its redo journal (server/journal.go): the records of the
