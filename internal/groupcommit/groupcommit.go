@@ -8,29 +8,52 @@ import (
 	"time"
 )
 
+// How long a flush waits for the writers it expects (see gatherLocked):
+// at most maxGather in all, and no longer than gatherGap after the last
+// arrival. A client on loopback sends its next write some tens of
+// microseconds after its reply; the gap ends the wait soon when the
+// writers expected do not come (their next command reads, or they are
+// gone), and the bound keeps the wait short next to a flush to a disk.
+const (
+	maxGather = time.Millisecond
+	gatherGap = 100 * time.Microsecond
+)
+
 // A Committer runs one flush at a time for any number of Barrier callers.
 // A caller waits for the first flush that starts after it called (one
 // already running may have started before the caller's write), so one
-// flush covers every caller that arrived while the previous one ran. It
-// must not be copied after first use.
+// flush covers every caller that arrived while the previous one ran.
+//
+// Before it starts, a flush also waits a little for the callers the last
+// flush served: writers that loop (a client's next write after its reply)
+// come back together, and a flush that starts on the first of them would
+// split them over two or more flushes, each as slow as one for all. See
+// gatherLocked. It must not be copied after first use.
 type Committer struct {
-	flush func() error
+	flush          func() error
+	maxGather, gap time.Duration
 
-	mu      sync.Mutex // protects the fields below
-	cond    *sync.Cond
-	started uint64 // flushes started
-	done    uint64 // flushes finished
-	running bool
-	lastErr error
-	errGen  uint64 // the flush lastErr belongs to
-	flushes uint64
-	total   time.Duration
+	mu        sync.Mutex // protects the fields below
+	cond      *sync.Cond // callers wait here for their flush to end
+	gather    *sync.Cond // a flush about to start waits here for its cohort
+	started   uint64     // flushes started
+	done      uint64     // flushes finished
+	running   bool       // a flush runs or is gathering its callers
+	gathering bool       // a flush waits in gatherLocked
+	arrived   time.Time  // the last Barrier call while gathering
+	next      int        // callers waiting for the next flush to start
+	expect    int        // callers the next flush waits for (gatherLocked)
+	lastErr   error
+	errGen    uint64 // the flush lastErr belongs to
+	flushes   uint64
+	total     time.Duration
 }
 
 // New returns a Committer that calls flush.
 func New(flush func() error) *Committer {
-	c := &Committer{flush: flush}
+	c := &Committer{flush: flush, maxGather: maxGather, gap: gatherGap}
 	c.cond = sync.NewCond(&c.mu)
+	c.gather = sync.NewCond(&c.mu)
 	return c
 }
 
@@ -40,6 +63,13 @@ func (c *Committer) Barrier() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	want := c.started + 1
+	c.next++
+	if c.gathering {
+		c.arrived = time.Now()
+		if c.next == c.expect {
+			c.gather.Signal()
+		}
+	}
 	for c.done < want {
 		if !c.running {
 			c.runLocked()
@@ -63,8 +93,10 @@ func (c *Committer) Stats() (flushes uint64, total time.Duration) {
 // runLocked performs one flush with the mutex released meanwhile.
 func (c *Committer) runLocked() {
 	c.running = true
+	c.gatherLocked()
 	c.started++
-	gen := c.started
+	gen, batch := c.started, c.next
+	c.next = 0
 	c.mu.Unlock()
 	t := time.Now()
 	err := c.flush()
@@ -72,10 +104,48 @@ func (c *Committer) runLocked() {
 	c.mu.Lock()
 	c.running = false
 	c.done = gen
+	// Those this flush served come back, and those that arrived while
+	// it ran wait already: the next flush waits for both.
+	c.expect = batch + c.next
 	c.flushes++
 	c.total += d
 	if err != nil {
 		c.lastErr, c.errGen = err, gen
 	}
 	c.cond.Broadcast()
+}
+
+// gatherLocked waits, before a flush starts, until the callers the last
+// flush served and those that were waiting when it ended all wait for this
+// one: for at most maxGather, and until no caller has come for gatherGap.
+// Callers arriving meanwhile join this flush: it has not started. So
+// groups of writers that loop merge, flush after flush, into one that a
+// single flush serves, instead of taking turns at flushes each as slow as
+// one for all.
+func (c *Committer) gatherLocked() {
+	if c.expect <= 1 || c.next >= c.expect {
+		return
+	}
+	c.gathering = true
+	now := time.Now()
+	c.arrived = now
+	end := now.Add(c.maxGather)
+	for c.next < c.expect {
+		wake := c.arrived.Add(c.gap)
+		if wake.After(end) {
+			wake = end
+		}
+		wait := time.Until(wake)
+		if wait <= 0 {
+			break
+		}
+		t := time.AfterFunc(wait, func() {
+			c.mu.Lock()
+			c.gather.Broadcast()
+			c.mu.Unlock()
+		})
+		c.gather.Wait()
+		t.Stop()
+	}
+	c.gathering = false
 }

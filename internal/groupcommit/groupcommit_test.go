@@ -98,3 +98,90 @@ func waitUntil(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// cohort runs one caller through flush 1 while late callers queue for
+// flush 2, then ends flush 1. It returns the channel of the first caller's
+// result and the late callers' results.
+func cohort(t *testing.T, y *Committer, g *gatedFlush, late int) (first, rest chan error) {
+	t.Helper()
+	first, rest = make(chan error, 1), make(chan error, late)
+	go func() { first <- y.Barrier() }()
+	<-g.started
+	for range late {
+		go func() { rest <- y.Barrier() }()
+	}
+	waitUntil(t, func() bool { y.mu.Lock(); defer y.mu.Unlock(); return y.next == late })
+	g.release <- nil
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	return first, rest
+}
+
+// TestGatherCohort: the flush after one that served a caller waits for
+// that caller to come back (as a client's next write does) before it
+// starts, so one flush serves it and the callers that queued meanwhile.
+func TestGatherCohort(t *testing.T) {
+	g := newGatedFlush()
+	y := New(g.flush)
+	y.maxGather, y.gap = time.Hour, time.Hour // only the cohort ends the wait
+	const late = 5
+	first, rest := cohort(t, y, g, late)
+	select {
+	case <-g.started:
+		t.Fatal("flush 2 started before the caller flush 1 served came back")
+	case <-time.After(50 * time.Millisecond):
+	}
+	go func() { first <- y.Barrier() }()
+	<-g.started // flush 2, now for all of them
+	g.release <- nil
+	for range late {
+		if err := <-rest; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if n := g.runs.Load(); n != 2 {
+		t.Fatalf("%d flushes, want 2: the returning caller got a flush of its own", n)
+	}
+}
+
+// TestGatherGivesUp: when the caller expected does not come back, the
+// flush starts anyway, after maxGather or after gap without arrivals,
+// whichever ends first, and serves those waiting.
+func TestGatherGivesUp(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		maxGather, gap time.Duration
+	}{
+		{"maxGather", 30 * time.Millisecond, time.Hour},
+		{"gap", time.Hour, 30 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGatedFlush()
+			y := New(g.flush)
+			y.maxGather, y.gap = tc.maxGather, tc.gap
+			const late = 5
+			start := time.Now()
+			_, rest := cohort(t, y, g, late)
+			<-g.started
+			if waited := time.Since(start); waited < 30*time.Millisecond {
+				t.Fatalf("flush 2 started after %v, before the gather bound of 30ms", waited)
+			}
+			g.release <- nil
+			for range late {
+				if err := <-rest; err != nil {
+					t.Fatal(err)
+				}
+			}
+			y.mu.Lock()
+			expect := y.expect
+			y.mu.Unlock()
+			if expect != late {
+				t.Fatalf("after a flush for %d callers the next expects %d", late, expect)
+			}
+		})
+	}
+}
