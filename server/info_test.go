@@ -29,27 +29,14 @@ func TestInfoMemoryRSS(t *testing.T) {
 			}
 		}
 	}
-	field := func(info, name string) uint64 {
-		for line := range strings.Lines(info) {
-			if v, ok := strings.CutPrefix(line, name+":"); ok {
-				n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-				if err != nil {
-					t.Fatalf("INFO %s: %q", name, line)
-				}
-				return n
-			}
-		}
-		t.Fatalf("INFO memory has no %s:\n%s", name, info)
-		return 0
-	}
 	before := procStatus(t, os.Getpid(), "VmRSS")
 	info := rc.do("INFO", "memory")
 	after := procStatus(t, os.Getpid(), "VmRSS")
-	rss := field(info, "used_memory_rss")
+	rss := uint64(infoField(t, info, "used_memory_rss"))
 	if rss < before*9/10 || rss > after*11/10 {
 		t.Fatalf("used_memory_rss = %d, VmRSS was %d before INFO and %d after", rss, before, after)
 	}
-	if sys := field(info, "dsm_go_sys"); sys == 0 {
+	if sys := infoField(t, info, "dsm_go_sys"); sys <= 0 {
 		t.Fatalf("dsm_go_sys = 0")
 	}
 }

@@ -183,7 +183,13 @@ func infoInt(t *testing.T, c *loadConn, name string) int64 {
 	if err != nil {
 		t.Fatalf("INFO: %v", err)
 	}
-	for line := range strings.Lines(r) {
+	return infoField(t, r, name)
+}
+
+// infoField returns one integer field of an INFO reply.
+func infoField(t *testing.T, info, name string) int64 {
+	t.Helper()
+	for line := range strings.Lines(info) {
 		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 			if err != nil {
@@ -192,7 +198,7 @@ func infoInt(t *testing.T, c *loadConn, name string) int64 {
 			return n
 		}
 	}
-	t.Fatalf("INFO has no %s:\n%s", name, r)
+	t.Fatalf("INFO has no %s:\n%s", name, info)
 	return 0
 }
 

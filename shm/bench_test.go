@@ -269,20 +269,27 @@ func BenchmarkHandleAddProcs(b *testing.B) {
 	}
 }
 
+// counters opens a memory of twice keys variables and creates keys of
+// them, "counter:0" on, returning their names.
+func counters(b *testing.B, keys int) (*shm.Memory, [][]byte) {
+	m := newMem(b, shm.Config{Vars: 2 * keys, Procs: 8})
+	names := make([][]byte, keys)
+	for i := range names {
+		names[i] = []byte("counter:" + strconv.Itoa(i))
+		if _, _, err := m.Add(names[i], 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return m, names
+}
+
 // BenchmarkAddKeyspace is Add by name over keyspaces of growing size, in
 // a scattered order: the cost of a lookup and an update that miss the CPU
 // caches and the TLB, which the remote benchmarks' -r keyspaces pay.
 func BenchmarkAddKeyspace(b *testing.B) {
 	for _, keys := range []int{1000, 100000} {
 		b.Run(fmt.Sprint("keys=", keys), func(b *testing.B) {
-			m := newMem(b, shm.Config{Vars: 2 * keys, Procs: 8})
-			names := make([][]byte, keys)
-			for i := range names {
-				names[i] = []byte("counter:" + strconv.Itoa(i))
-				if _, _, err := m.Add(names[i], 1); err != nil {
-					b.Fatal(err)
-				}
-			}
+			m, names := counters(b, keys)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				// 7919 is prime, so the walk visits every key in a
@@ -300,14 +307,7 @@ func BenchmarkAddKeyspace(b *testing.B) {
 // first.
 func BenchmarkAddKeyspacePrefetch(b *testing.B) {
 	const keys, batch = 100000, 16
-	m := newMem(b, shm.Config{Vars: 2 * keys, Procs: 8})
-	names := make([][]byte, keys)
-	for i := range names {
-		names[i] = []byte("counter:" + strconv.Itoa(i))
-		if _, _, err := m.Add(names[i], 1); err != nil {
-			b.Fatal(err)
-		}
-	}
+	m, names := counters(b, keys)
 	for _, prefetch := range []bool{false, true} {
 		b.Run(fmt.Sprint("prefetch=", prefetch), func(b *testing.B) {
 			group := make([][]byte, batch)
