@@ -28,6 +28,7 @@ type Group struct {
 	done   bool
 
 	created []ref // variables this group created, reclaimed if it fails
+	deleted []ref // variables a commit left without a value, freed at Unlock
 }
 
 // Lock takes the named variables' locks (write or read) as one group,
@@ -142,8 +143,14 @@ func (g *Group) Unlock() {
 	g.staged = nil
 	g.release()
 	g.ln.Release()
-	// Variables created only to be locked, and never given a value, go.
+	// Variables created only to be locked and never given a value go, and
+	// so do those the group deleted (unless someone has set them since).
+	// Their slots are freed only now: freeing takes the index lock, which
+	// comes before a variable's lock in the lock order.
 	for _, r := range g.created {
+		g.m.reclaim(r)
+	}
+	for _, r := range g.deleted {
 		g.m.reclaim(r)
 	}
 }
@@ -220,7 +227,7 @@ func (g *Group) Set(name []byte, v Value) error {
 }
 
 // Delete stages the removal of name's value; the variable then reads as
-// missing (its slot is kept until a plain Delete).
+// missing, and Unlock frees its slot.
 func (g *Group) Delete(name []byte) error {
 	r, err := g.ref(name, true)
 	if err != nil {
@@ -263,6 +270,9 @@ func (g *Group) Commit() error {
 	m := g.m
 	for _, r := range g.order {
 		if v, ok := g.staged[r.slot]; ok {
+			if !v.Valid() {
+				g.deleted = append(g.deleted, r)
+			}
 			ver := atomic.LoadUint64(m.version(r.slot)) + 1
 			m.storeBuf(r.slot, ver, v)
 			g.ln.SetAux(m.lockOf(r.slot), ver)
