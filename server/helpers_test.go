@@ -226,9 +226,22 @@ const null2 = "$-1\r\n"
 // when ts shuts down) and returns the body of one GET /metrics.
 func (ts *testServer) scrapeMetrics(t testing.TB) string {
 	t.Helper()
+	return scrape(t, ts.serveMetrics(t))
+}
+
+// serveMetrics serves ts's metrics and pprof on a new loopback listener and
+// returns its address.
+func (ts *testServer) serveMetrics(t testing.TB) string {
+	t.Helper()
 	l := newListener(t)
 	go ts.ServeMetrics(l)
-	res, err := http.Get("http://" + l.Addr().String() + "/metrics")
+	return l.Addr().String()
+}
+
+// scrape returns the body of one GET /metrics from addr.
+func scrape(t testing.TB, addr string) string {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

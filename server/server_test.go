@@ -11,7 +11,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
 	"net"
@@ -271,23 +270,17 @@ func TestMetrics(t *testing.T) {
 	rc.do("SET", "a", "1")
 	rc.do("INCR", "a")
 	rc.do("NOPE")
-	l := newListener(t)
-	go ts.ServeMetrics(l)
-	res, err := http.Get("http://" + l.Addr().String() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	addr := ts.serveMetrics(t)
+	body := scrape(t, addr)
 	for _, want := range []string{
 		`dsm_commands_total{command="incr"} 1`, `dsm_command_errors_total{command="_unknown"} 1`,
 		"dsm_connected_clients 1", "dsm_connections_total 1", "dsm_variables 1", "go_goroutines",
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	res, err = http.Get("http://" + l.Addr().String() + "/debug/pprof/")
+	res, err := http.Get("http://" + addr + "/debug/pprof/")
 	if err != nil || res.StatusCode != 200 {
 		t.Errorf("pprof: %v %v", res, err)
 	} else {
