@@ -190,10 +190,7 @@ func TestMaxClients(t *testing.T) {
 		t.Fatalf("third client: %q closed=%v", got, closed)
 	}
 	a.do("QUIT")
-	deadline := time.Now().Add(5 * time.Second)
-	for ts.clientCount() > 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "the server to drop the client that quit", func() bool { return ts.clientCount() <= 1 })
 	if got := dialRaw(t, ts.addr).do("PING"); got != simple("PONG") {
 		t.Errorf("client after one left: %q", got)
 	}

@@ -148,12 +148,20 @@ func cmdSet(c *conn, args [][]byte) {
 		return
 	}
 	old, stored, err := c.s.mem.SetWith(args[1], shm.ParseValue(args[2]), a.opt)
-	switch {
-	case err != nil:
+	if err != nil {
 		c.memError(err)
-	case a.get && old.Found:
+		return
+	}
+	c.setReply(a.get, old, stored)
+}
+
+// setReply answers a SET that ran: with GET the old value (null if there
+// was none), else OK if the value was stored and null if NX or XX kept it out.
+func (c *conn) setReply(get bool, old shm.Item, stored bool) {
+	switch {
+	case get && old.Found:
 		c.bulkValue(old.Value)
-	case a.get || !stored:
+	case get || !stored:
 		c.wr.Null()
 	default:
 		c.wr.Simple("OK")
@@ -263,27 +271,32 @@ func cmdExists(c *conn, args [][]byte) {
 	c.wr.Int(int64(n))
 }
 
-func cmdIncr(c *conn, args [][]byte) { c.add(args[1], 1) }
-func cmdDecr(c *conn, args [][]byte) { c.add(args[1], -1) }
+// cmdIncr answers INCR and INCRBY, cmdDecr DECR and DECRBY.
+func cmdIncr(c *conn, args [][]byte) { c.addArgs(args, 1) }
+func cmdDecr(c *conn, args [][]byte) { c.addArgs(args, -1) }
 
-func cmdIncrBy(c *conn, args [][]byte) {
-	if d, ok := shm.ParseInt(args[2]); ok {
-		c.add(args[1], d)
+func (c *conn) addArgs(args [][]byte, sign int64) {
+	if delta, msg := addDelta(args, sign); msg != "" {
+		c.fail(msg)
 	} else {
-		c.fail(msgNotInteger)
+		c.add(args[1], delta)
 	}
 }
 
-func cmdDecrBy(c *conn, args [][]byte) {
+// addDelta is the delta of INCR or DECR (sign 1 or -1, no amount in
+// args[2]) or of INCRBY or DECRBY (the amount times sign).
+func addDelta(args [][]byte, sign int64) (int64, string) {
+	if len(args) < 3 {
+		return sign, ""
+	}
 	d, ok := shm.ParseInt(args[2])
 	switch {
 	case !ok:
-		c.fail(msgNotInteger)
-	case d == math.MinInt64:
-		c.fail(msgDecrOverflow)
-	default:
-		c.add(args[1], -d)
+		return 0, msgNotInteger
+	case sign < 0 && d == math.MinInt64:
+		return 0, msgDecrOverflow
 	}
+	return sign * d, ""
 }
 
 func (c *conn) add(name []byte, delta int64) {

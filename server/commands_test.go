@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // step is one command and the raw reply it must get.
@@ -247,7 +248,7 @@ func TestCommandRepliesShapes(t *testing.T) {
 	if got := rc.do("quit"); got != okReply {
 		t.Errorf("QUIT = %q", got)
 	}
-	if rest, closed := rc.closed(5 * 1e9); !closed || rest != "" {
+	if rest, closed := rc.closed(5 * time.Second); !closed || rest != "" {
 		t.Errorf("after QUIT: closed=%v, extra %q", closed, rest)
 	}
 }
@@ -272,7 +273,7 @@ func TestInlineAndProtocolErrors(t *testing.T) {
 	for in, want := range cases {
 		rc := dialRaw(t, ts.addr)
 		rc.send(in)
-		got, closed := rc.closed(5 * 1e9)
+		got, closed := rc.closed(5 * time.Second)
 		if got != want || !closed {
 			t.Errorf("%q: got %q closed=%v, want %q and close", in, got, closed, want)
 		}

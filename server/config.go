@@ -174,27 +174,23 @@ func resolveSync(s *settings) error {
 	if s.Sync < SyncInterval || s.Sync > SyncNever {
 		return invalid("Sync", "unknown mode %d", int(s.Sync))
 	}
-	if s.SyncInterval < 0 {
-		return invalid("SyncInterval", "%v is negative", s.SyncInterval)
-	}
-	if s.SyncInterval == 0 {
-		s.SyncInterval = DefaultSyncInterval
-	}
-	return nil
+	return zeroMeansDefault("SyncInterval", &s.SyncInterval, DefaultSyncInterval)
 }
 
 func resolveClients(s *settings) error {
-	if s.MaxClients < 0 {
-		return invalid("MaxClients", "%d is negative", s.MaxClients)
+	if err := zeroMeansDefault("MaxClients", &s.MaxClients, DefaultMaxClients); err != nil {
+		return err
 	}
-	if s.MaxClients == 0 {
-		s.MaxClients = DefaultMaxClients
-	}
-	if s.OutputLimit < 0 {
-		return invalid("OutputLimit", "%d is negative", s.OutputLimit)
-	}
-	if s.OutputLimit == 0 {
-		s.OutputLimit = DefaultOutputLimit
+	return zeroMeansDefault("OutputLimit", &s.OutputLimit, DefaultOutputLimit)
+}
+
+// zeroMeansDefault sets *v to def if it is zero; a negative *v is invalid.
+func zeroMeansDefault[T int | time.Duration](field string, v *T, def T) error {
+	switch {
+	case *v < 0:
+		return invalid(field, "%v is negative", *v)
+	case *v == 0:
+		*v = def
 	}
 	return nil
 }

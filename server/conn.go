@@ -144,7 +144,7 @@ func (c *conn) serveTLS() error {
 	if c.s.cfg.tls == nil {
 		c.proto = "tls"
 		c.s.refuse(c.raw, "no_tls", msgNoTLS)
-		return errors.New("TLS handshake but TLS is not enabled")
+		return errNoTLS
 	}
 	tc := tls.Server(c.nc, c.s.cfg.tls)
 	ctx := context.Background()

@@ -149,9 +149,9 @@
 // that wrote waits, before its replies go out, for one synchronous write
 // (O_DSYNC) of the journal that covers its writes; concurrent connections
 // share those (group commit), and a write waits at most 1 ms for the
-// writers the last one served to come back (internal/groupcommit). If it fails, the replies are not sent and
-// the server stops (see Storage faults): no write is acknowledged that
-// might not be durable.
+// writers the last one served to come back (internal/groupcommit). If it
+// fails, the replies are not sent and the server stops (see Storage
+// faults): no write is acknowledged that might not be durable.
 //
 // # Durability
 //

@@ -35,7 +35,14 @@ var (
 
 	// errShuttingDown ends a connection's read loop once Shutdown began.
 	errShuttingDown = errors.New("server: shutting down")
+
+	// errNoTLS ends a connection that opens with a TLS handshake when TLS
+	// is not enabled.
+	errNoTLS = errors.New("server: TLS handshake but TLS is not enabled")
 )
+
+// errLockLost is reported by a read through locks whose lease ended.
+var errLockLost = errors.New("server: lock lease ended")
 
 // Reply texts that clients match on: Redis 7's wording where Redis has the
 // case (checked against redis-server by TestMatchesRedis), then dsm's own.

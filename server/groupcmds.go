@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"math"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -32,8 +31,10 @@ func groupHandlerOf(name string) groupHandler {
 		return groupDel
 	case "exists":
 		return groupExists
-	case "incr", "decr", "incrby", "decrby":
-		return groupAdd
+	case "incr", "incrby":
+		return groupIncr
+	case "decr", "decrby":
+		return groupDecr
 	case "cas":
 		return groupCAS
 	case "type":
@@ -101,14 +102,7 @@ func groupSet(c *conn, g *shm.Group, args [][]byte) {
 			return
 		}
 	}
-	switch {
-	case a.get && old.Found:
-		c.bulkValue(old.Value)
-	case a.get || !stored:
-		c.wr.Null()
-	default:
-		c.wr.Simple("OK")
-	}
+	c.setReply(a.get, old, stored)
 }
 
 func groupGetSet(c *conn, g *shm.Group, args [][]byte) {
@@ -203,9 +197,12 @@ func groupExists(c *conn, g *shm.Group, args [][]byte) {
 	c.wr.Int(int64(n))
 }
 
-// groupAdd answers INCR, DECR, INCRBY and DECRBY.
-func groupAdd(c *conn, g *shm.Group, args [][]byte) {
-	delta, msg := addDelta(args)
+// groupIncr answers INCR and INCRBY, groupDecr DECR and DECRBY.
+func groupIncr(c *conn, g *shm.Group, args [][]byte) { c.groupAdd(g, args, 1) }
+func groupDecr(c *conn, g *shm.Group, args [][]byte) { c.groupAdd(g, args, -1) }
+
+func (c *conn) groupAdd(g *shm.Group, args [][]byte, sign int64) {
+	delta, msg := addDelta(args, sign)
 	if msg != "" {
 		c.fail(msg)
 		return
@@ -216,28 +213,6 @@ func groupAdd(c *conn, g *shm.Group, args [][]byte) {
 		return
 	}
 	c.wr.Int(n)
-}
-
-// addDelta is the delta of INCR, DECR, INCRBY or DECRBY, by the name in
-// args[0].
-func addDelta(args [][]byte) (int64, string) {
-	cmd := string(lowerASCII(nil, args[0]))
-	switch cmd {
-	case "incr":
-		return 1, ""
-	case "decr":
-		return -1, ""
-	}
-	d, ok := shm.ParseInt(args[2])
-	switch {
-	case !ok:
-		return 0, msgNotInteger
-	case cmd == "incrby":
-		return d, ""
-	case d == math.MinInt64:
-		return 0, msgDecrOverflow
-	}
-	return -d, ""
 }
 
 func groupCAS(c *conn, g *shm.Group, args [][]byte) {

@@ -2,13 +2,9 @@ package server
 
 import (
 	"context"
-	"errors"
 	"syscall"
 	"time"
 )
-
-// errLockLost is reported by a read through locks whose lease ended.
-var errLockLost = errors.New("server: lock lease ended")
 
 // waitContext returns a context for a wait of the connection's goroutine
 // (LOCK, EXEC): it ends after timeout (none if timeout is zero), when the

@@ -214,6 +214,17 @@ func newRedis(t testing.TB, addr string, proto int, password string) *redis.Clie
 	return rdb
 }
 
+// waitFor polls cond for up to 5 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
 // bulk and friends build expected raw replies.
 func bulk(s string) string     { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
 func integer(n int64) string   { return fmt.Sprintf(":%d\r\n", n) }

@@ -27,6 +27,7 @@ type configParam struct{ name, value string }
 func configParams(s *Server) []configParam {
 	host, port := s.hostPort()
 	st := s.mem.Limits()
+	file := absPath(s.cfg.File)
 	return []configParam{
 		{"bind", host}, {"port", port},
 		{"save", ""}, {"appendonly", "no"}, {"appendfsync", s.cfg.Sync.appendfsync()},
@@ -35,8 +36,8 @@ func configParams(s *Server) []configParam {
 		{"timeout", itoa(int(s.cfg.IdleTimeout.Seconds()))},
 		{"databases", "1"}, {"protected-mode", yesNo(s.protected())},
 		{"proto-max-bulk-len", itoa(s.cfg.Limits.MaxBulk)},
-		{"dir", filepath.Dir(absPath(s.cfg.File))}, {"dbfilename", filepath.Base(s.cfg.File)},
-		{"dsm-file", absPath(s.cfg.File)}, {"dsm-sync", s.cfg.Sync.String()},
+		{"dir", filepath.Dir(file)}, {"dbfilename", filepath.Base(s.cfg.File)},
+		{"dsm-file", file}, {"dsm-sync", s.cfg.Sync.String()},
 		{"dsm-sync-interval", s.cfg.SyncInterval.String()},
 		{"dsm-capacity", itoa(st.Capacity)}, {"dsm-name-max", itoa(st.NameMax)},
 		{"dsm-value-max", itoa(st.ValueMax)},
@@ -82,7 +83,20 @@ var infoSections = []infoSection{
 	{"replication", infoReplication}, {"cpu", infoCPU}, {"keyspace", infoKeyspace},
 }
 
-type infoWriter struct{ strings.Builder }
+type infoWriter struct {
+	strings.Builder
+	vars    int  // live variables, once counted
+	counted bool // vars is set
+}
+
+// varCount counts the live variables once per INFO: counting reads every
+// slot of the file, and two sections report the count.
+func (b *infoWriter) varCount(s *Server) int {
+	if !b.counted {
+		b.vars, b.counted = s.mem.Len(), true
+	}
+	return b.vars
+}
 
 func (b *infoWriter) field(name string, value any) {
 	fmt.Fprintf(b, "%s:%v\r\n", name, value)
@@ -145,7 +159,7 @@ func infoClients(s *Server, b *infoWriter) {
 func infoMemory(s *Server, b *infoWriter) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	st := s.mem.Stats()
+	st := s.mem.Limits()
 	b.field("used_memory", ms.HeapAlloc)
 	b.field("used_memory_human", humanBytes(ms.HeapAlloc))
 	rss := residentBytes()
@@ -157,7 +171,7 @@ func infoMemory(s *Server, b *infoWriter) {
 	b.field("mem_allocator", "go")
 	b.field("dsm_file_bytes", st.FileSize)
 	b.field("dsm_file_bytes_human", humanBytes(uint64(st.FileSize)))
-	b.field("dsm_vars", st.Vars)
+	b.field("dsm_vars", b.varCount(s))
 	b.field("dsm_capacity", st.Capacity)
 }
 
@@ -208,7 +222,7 @@ func tvSeconds(tv syscall.Timeval) float64 {
 
 // infoKeyspace lists db0 only when it has variables, as Redis does.
 func infoKeyspace(s *Server, b *infoWriter) {
-	if n := s.mem.Len(); n > 0 {
+	if n := b.varCount(s); n > 0 {
 		b.field("db0", fmt.Sprintf("keys=%d,expires=0,avg_ttl=0", n))
 	}
 }

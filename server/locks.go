@@ -57,9 +57,10 @@ type lockArgs struct {
 func parseLock(args [][]byte) (lockArgs, string) {
 	a := lockArgs{write: true, wait: defaultLockWait, lease: defaultLockLease}
 	for len(args) > 0 {
-		switch strings.ToUpper(string(args[0])) {
+		opt := strings.ToUpper(string(args[0]))
+		switch opt {
 		case "READ", "WRITE":
-			a.write = strings.EqualFold(string(args[0]), "WRITE")
+			a.write = opt == "WRITE"
 			args = args[1:]
 			continue
 		case "WAIT", "LEASE":
@@ -68,9 +69,9 @@ func parseLock(args [][]byte) (lockArgs, string) {
 			}
 			d, ok := parseMillis(args[1])
 			if !ok {
-				return a, "ERR " + strings.ToUpper(string(args[0])) + " takes milliseconds from 0 to 86400000"
+				return a, "ERR " + opt + " takes milliseconds from 0 to 86400000"
 			}
-			if strings.EqualFold(string(args[0]), "WAIT") {
+			if opt == "WAIT" {
 				a.wait = d
 			} else if a.lease = d; d == 0 {
 				return a, "ERR LEASE must be at least 1 ms"
@@ -284,16 +285,10 @@ func (c *conn) runHeld(cmd *command, args [][]byte) {
 		return
 	}
 	names := keyNames(cmd, args)
-	held := 0
-	for _, n := range names {
-		if h.set[string(n)] {
-			held++
-		}
-	}
 	switch {
-	case held == 0:
+	case !anyHeld(h, names):
 		cmd.run(c, args)
-	case held < len(names):
+	case !coversNames(h, names):
 		c.fail(msgLockMixed)
 	case c.s.live.viaGroup[cmd.id] == nil:
 		c.fail("ERR " + strings.ToUpper(cmd.name) + " cannot run on locked variables")

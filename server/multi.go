@@ -173,7 +173,7 @@ func (c *conn) exec(tx txState) {
 		return
 	}
 	if h := c.live.hold.Load(); h != nil && coversNames(h, names) {
-		c.execInHold(h, tx, names)
+		c.execInHold(h, tx)
 		return
 	} else if h != nil && anyHeld(h, names) {
 		c.fail(msgLockMixed)
@@ -192,7 +192,7 @@ func (c *conn) exec(tx txState) {
 
 // execInHold runs a transaction whose variables this connection has all
 // locked, through its own group.
-func (c *conn) execInHold(h *hold, tx txState, names [][]byte) {
+func (c *conn) execInHold(h *hold, tx txState) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.g == nil {

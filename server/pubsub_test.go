@@ -253,17 +253,6 @@ func TestSlowSubscriberCutOff(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // TestSubscriberGetsEveryFinalValue: a local process changes many
 // variables faster than the feed's ring holds (so the feed overflows and
 // rescans); a pattern subscriber still ends with every variable's final

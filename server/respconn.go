@@ -53,9 +53,9 @@ func (c *conn) serveRESP() error {
 // the commands then run as usual, and only those with key positions in the
 // command table take part.
 func (c *conn) prefetch(args [][]byte) {
-	keys := c.keyNames(c.keys[:0], args)
+	keys := c.dataKeys(c.keys[:0], args)
 	c.pending = c.rd.Pending(c.pending, func(next [][]byte) bool {
-		keys = c.keyNames(keys, next)
+		keys = c.dataKeys(keys, next)
 		return len(keys) < maxPrefetch
 	})
 	if len(keys) > 1 {
@@ -68,21 +68,14 @@ func (c *conn) prefetch(args [][]byte) {
 // would only evict what it loaded first.
 const maxPrefetch = 256
 
-// keyNames appends the variable names args uses, by its command's key
-// positions (first, last, step as COMMAND INFO gives them), to dst.
-func (c *conn) keyNames(dst, args [][]byte) [][]byte {
+// dataKeys appends to dst the variable names args uses when its command
+// reads or writes variables (see appendKeyNames).
+func (c *conn) dataKeys(dst, args [][]byte) [][]byte {
 	cmd := c.s.cmds.lookup(args[0])
-	if cmd == nil || cmd.keys[0] <= 0 || cmd.flags&(flagWrite|flagReadonly) == 0 {
+	if cmd == nil || cmd.flags&(flagWrite|flagReadonly) == 0 {
 		return dst
 	}
-	first, last, step := cmd.keys[0], cmd.keys[1], max(cmd.keys[2], 1)
-	if last < 0 {
-		last += len(args)
-	}
-	for i := first; i <= last && i < len(args); i += step {
-		dst = append(dst, args[i])
-	}
-	return dst
+	return appendKeyNames(dst, cmd, args)
 }
 
 // maxKeptArgs is the most argument slots kept between commands, as

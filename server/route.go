@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -77,20 +78,23 @@ func (c *conn) rejected() {
 
 // keyNames returns the variable names a command's arguments hold, by its
 // key specification (first, last, step).
-func keyNames(cmd *command, args [][]byte) [][]byte {
+func keyNames(cmd *command, args [][]byte) [][]byte { return appendKeyNames(nil, cmd, args) }
+
+// appendKeyNames appends the names keyNames returns to dst.
+func appendKeyNames(dst [][]byte, cmd *command, args [][]byte) [][]byte {
 	first, last, step := cmd.keys[0], cmd.keys[1], cmd.keys[2]
 	if first <= 0 || step <= 0 || first >= len(args) {
-		return nil
+		return dst
 	}
 	if last < 0 {
 		last += len(args)
 	}
 	last = min(last, len(args)-1)
-	out := make([][]byte, 0, (last-first)/step+1)
+	dst = slices.Grow(dst, (last-first)/step+1)
 	for i := first; i <= last; i += step {
-		out = append(out, args[i])
+		dst = append(dst, args[i])
 	}
-	return out
+	return dst
 }
 
 // groupHandler runs a command through a lock group: reads see the group's

@@ -41,11 +41,10 @@ type Server struct {
 	closeErr   error
 	fatal      atomic.Pointer[error] // the storage failure that stopped the server (storage.go)
 
-	mu        sync.Mutex // guards the fields below
-	listeners map[net.Listener]struct{}
-	closers   map[io.Closer]struct{}
-	conns     map[*conn]struct{}
-	addr      net.Addr // first listener's address, for INFO and CONFIG GET
+	mu      sync.Mutex             // guards the fields below
+	closers map[io.Closer]struct{} // listeners and HTTP servers, closed when closing begins
+	conns   map[*conn]struct{}
+	addr    net.Addr // first listener's address, for INFO and CONFIG GET
 }
 
 // New opens (or creates) the memory file and returns a Server ready to
@@ -68,10 +67,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: st, log: st.Logger, mem: mem, runID: newRunID(), journal: j,
-		quit:      make(chan struct{}),
-		listeners: map[net.Listener]struct{}{},
-		closers:   map[io.Closer]struct{}{},
-		conns:     map[*conn]struct{}{},
+		quit:    make(chan struct{}),
+		closers: map[io.Closer]struct{}{},
+		conns:   map[*conn]struct{}{},
 	}
 	s.stats.started = time.Now()
 	s.nameMax = mem.Limits().NameMax
@@ -216,13 +214,14 @@ func (s *Server) refuse(nc net.Conn, reason, msg string) {
 	s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason)
 }
 
+// trackListener registers l to be closed by Shutdown and notes the first
+// listener's address; false means the server is already closing.
 func (s *Server) trackListener(l net.Listener) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing.Load() {
+	if !s.trackCloser(l) {
 		return false
 	}
-	s.listeners[l] = struct{}{}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.addr == nil {
 		s.addr = l.Addr()
 	}
@@ -232,7 +231,7 @@ func (s *Server) trackListener(l net.Listener) bool {
 func (s *Server) untrackListener(l net.Listener) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.listeners, l)
+	delete(s.closers, l)
 	l.Close()
 }
 
@@ -296,7 +295,7 @@ func (s *Server) listenAddr() net.Addr {
 // ends first, the remaining connections are closed at once and Shutdown
 // returns ctx's error after the file is flushed and closed.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.closeStart()
+	s.stopListening()
 	err := s.drain(ctx)
 	if cerr := s.finish(); err == nil {
 		err = cerr
@@ -308,24 +307,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // without waiting for requests in flight; then the file is flushed and
 // closed.
 func (s *Server) Close() error {
-	s.closeStart()
+	s.stopListening()
 	s.closeConns()
 	return s.finish()
-}
-
-// beginClose stops accepting: it marks the server closing and closes its
-// listeners and HTTP servers.
-func (s *Server) beginClose() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closing.Store(true)
-	s.live.stop() // ends lock waits and the change feed reader
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.closers {
-		c.Close()
-	}
 }
 
 // drain wakes every connection until all have ended or ctx ends. A woken

@@ -197,9 +197,7 @@ func TestOutputLimit(t *testing.T) {
 	if _, closed := rc.closed(5 * time.Second); !closed {
 		t.Fatalf("client over its output limit still open")
 	}
-	for deadline := time.Now().Add(5 * time.Second); ts.stats.outputLimit.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "the disconnection to be counted", func() bool { return ts.stats.outputLimit.Load() > 0 })
 	if ts.stats.outputLimit.Load() != 1 {
 		t.Errorf("output limit disconnections = %d", ts.stats.outputLimit.Load())
 	}

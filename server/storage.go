@@ -46,26 +46,15 @@ func (s *Server) storageFailed(err error) {
 	s.closeConns()
 }
 
-// closeStart begins Close and Shutdown: beginClose, or only stopListening
-// once the file has failed.
-func (s *Server) closeStart() {
-	if s.storageErr() != nil {
-		s.stopListening()
-		return
-	}
-	s.beginClose()
-}
-
-// stopListening is beginClose without anything that touches the mapping,
-// which may fault now.
+// stopListening begins Close, Shutdown and the stop after a storage
+// failure: it marks the server closing, ends lock waits and the change feed
+// reader, and closes the listeners and HTTP servers. It touches nothing in
+// the mapping, which may fault after a storage failure.
 func (s *Server) stopListening() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closing.Store(true)
-	s.live.stop() // ends lock waits and the feed reader; a context, not the mapping
-	for l := range s.listeners {
-		l.Close()
-	}
+	s.live.stop() // a context, not the mapping
 	for c := range s.closers {
 		c.Close()
 	}

@@ -71,7 +71,7 @@ func (s *Server) syncLoop() {
 	case s.cfg.Sync == SyncInterval:
 		period, tick = s.cfg.SyncInterval, func() { s.syncFile() }
 	case s.journal != nil:
-		period, tick = journalTick, s.journalTick
+		period, tick = journalTickPeriod, s.journalTick
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -87,38 +87,36 @@ func (s *Server) syncLoop() {
 
 // syncFile flushes what changed and records how long it took.
 func (s *Server) syncFile() error {
-	start := time.Now()
-	err := s.mem.Sync()
-	s.metrics.observeFlush("sync", start, err)
-	s.stats.noteSync(err)
-	if err != nil {
-		s.storageFailed(fmt.Errorf("flush: %w", err))
-	}
-	return err
+	return s.timedFlush("sync", "flush", s.mem.Sync)
 }
 
 // barrier waits until every write acknowledged so far is on disk. Concurrent
 // callers share one flush (group commit): under SyncAlways a synchronous
 // write of the journal (journal.go), else an msync of the mapping.
 func (s *Server) barrier() error {
-	start := time.Now()
-	var err error
+	flush := s.mem.SyncBarrier
 	if s.journal != nil {
-		err = s.journal.barrier()
-	} else {
-		err = s.mem.SyncBarrier()
+		flush = s.journal.barrier
 	}
-	s.metrics.observeFlush("barrier", start, err)
+	return s.timedFlush("barrier", "flush", flush)
+}
+
+// timedFlush runs flush, records it in the metrics (as kind) and INFO's
+// figures, and stops the server if it failed, with what naming the step.
+func (s *Server) timedFlush(kind, what string, flush func() error) error {
+	start := time.Now()
+	err := flush()
+	s.metrics.observeFlush(kind, start, err)
 	s.stats.noteSync(err)
 	if err != nil {
-		s.storageFailed(fmt.Errorf("flush: %w", err))
+		s.storageFailed(fmt.Errorf("%s: %w", what, err))
 	}
 	return err
 }
 
-// journalTick is how often the journal's checkpoint is considered and the
-// file checked (watchFile).
-const journalTick = 250 * time.Millisecond
+// journalTickPeriod is how often the journal's checkpoint is considered and
+// the file checked (watchFile).
+const journalTickPeriod = 250 * time.Millisecond
 
 // startJournal replays what a crash left in the journal, whatever the sync
 // mode of this start, and under SyncAlways opens the journal and hands it
@@ -147,11 +145,5 @@ func (s *Server) journalTick() {
 	if !s.journal.checkpointDue(time.Now()) {
 		return
 	}
-	start := time.Now()
-	err := s.journal.checkpoint(s.mem.Sync)
-	s.metrics.observeFlush("checkpoint", start, err)
-	s.stats.noteSync(err)
-	if err != nil {
-		s.storageFailed(fmt.Errorf("journal checkpoint: %w", err))
-	}
+	s.timedFlush("checkpoint", "journal checkpoint", func() error { return s.journal.checkpoint(s.mem.Sync) })
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -76,21 +77,12 @@ func TestAppendTextTorn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !contains(vals, string(out)) {
+		if !slices.Contains(vals, string(out)) {
 			t.Fatalf("torn read %q", out)
 		}
 	}
 	close(stop)
 	wg.Wait()
-}
-
-func contains(vals []string, s string) bool {
-	for _, v := range vals {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func ExampleMemory_AppendText() {

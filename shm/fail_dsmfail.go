@@ -3,6 +3,7 @@
 package shm
 
 import (
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -54,9 +55,7 @@ func SetFailHook(name string, fn func()) (remove func()) {
 		defer failState.mu.Unlock()
 		next := map[string]func(){}
 		if cur := failState.hooks.Load(); cur != nil {
-			for k, v := range *cur {
-				next[k] = v
-			}
+			next = maps.Clone(*cur)
 		}
 		edit(next)
 		failState.hooks.Store(&next)

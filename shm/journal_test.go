@@ -31,6 +31,17 @@ func (r *recorder) Append(recs []shm.Record) {
 	r.mu.Unlock()
 }
 
+// records returns the records of every call so far, in order.
+func (r *recorder) records() []shm.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []shm.Record
+	for _, call := range r.calls {
+		out = append(out, call...)
+	}
+	return out
+}
+
 // take returns the calls so far, each as "name=value@version" records
 // joined by spaces ("name-@version" for a delete), and forgets them.
 func (r *recorder) take() []string {
@@ -186,10 +197,7 @@ func TestRestore(t *testing.T) {
 	m.Delete(b("b"))
 	mustSet(t, m, "b", shm.Int(7)) // b again, perhaps in another slot
 	m.SetJournal(nil)
-	var recs []shm.Record
-	for _, call := range rec.calls {
-		recs = append(recs, call...)
-	}
+	recs := rec.records()
 	a1, a2, b1, bDel, b2 := recs[0], recs[1], recs[2], recs[3], recs[4]
 
 	restore := func(r shm.Record, want bool) {
@@ -286,17 +294,15 @@ func TestJournalRacesWithWriters(t *testing.T) {
 	wg.Wait()
 	var last uint64
 	n := 0
-	for _, call := range rec.calls {
-		for _, r := range call {
-			if string(r.Name) != "n" {
-				continue
-			}
-			n++
-			if r.Version != last+1 {
-				t.Fatalf("record %d of n has version %d after %d", n, r.Version, last)
-			}
-			last = r.Version
+	for _, r := range rec.records() {
+		if string(r.Name) != "n" {
+			continue
 		}
+		n++
+		if r.Version != last+1 {
+			t.Fatalf("record %d of n has version %d after %d", n, r.Version, last)
+		}
+		last = r.Version
 	}
 	if n != 1600 {
 		t.Fatalf("%d records of n, want 1600", n)
@@ -314,10 +320,7 @@ func TestRestoreJudgesBeforeApplying(t *testing.T) {
 	mustSet(t, m1, "x", shm.Int(1))
 	mustSet(t, m1, "y", shm.Int(2))
 	mustSet(t, m1, "z", shm.Int(3))
-	var recs []shm.Record
-	for _, call := range rec.calls {
-		recs = append(recs, call...)
-	}
+	recs := rec.records()
 	slices.Reverse(recs) // z first: by name, it takes x's slot in the fresh file
 	m2 := newMem(t, unit)
 	n, err := m2.Restore(recs)

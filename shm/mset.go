@@ -39,8 +39,9 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 	defer ln.Release()
 	var stack [msetStack]msetItem
 	var created []ref
-	// Variables created here that never got a value go again, as a failed
-	// Group's do.
+	// Variables created here that never got a value (the mset failed) go
+	// again, as a failed Group's do; after a commit all have one, and the
+	// index lock reclaim takes is left alone.
 	defer func() {
 		for _, r := range created {
 			m.reclaim(r)
@@ -59,6 +60,7 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 			m.msetCommit(ln, items, vals)
 			m.msetJournal(names, items, vals)
 			m.msetUnlock(ln, items)
+			created = nil
 			return nil
 		}
 	}

@@ -142,4 +142,33 @@ func TestLockCommand(t *testing.T) {
 	if out, errOut, code := dsm(t, "", "-file", file, "lock", "n", "--", "add", "n", "3", "--", "get", "n"); code != 0 || out != "3\n3\n" {
 		t.Errorf("local lock: exit %d, %q %q", code, out, errOut)
 	}
+	// -wait 0 tries once in local mode too: a lock another holder keeps
+	// fails at once.
+	m, err := shm.Open(shm.Config{Path: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	g, err := m.Lock(context.Background(), [][]byte{[]byte("n")}, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Unlock()
+	type ran struct {
+		errOut string
+		code   int
+	}
+	done := make(chan ran, 1)
+	go func() {
+		_, errOut, code := dsm(t, "", "-file", file, "lock", "-wait", "0", "n", "--", "get", "n")
+		done <- ran{errOut, code}
+	}()
+	select {
+	case r := <-done:
+		if r.code == 0 || !strings.Contains(r.errOut, "not free") {
+			t.Errorf("local lock -wait 0 of a held variable: exit %d, %q", r.code, r.errOut)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("local lock -wait 0 of a held variable still waited after 5 s")
+	}
 }

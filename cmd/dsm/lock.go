@@ -204,11 +204,10 @@ type lockedLocal struct {
 }
 
 func lockLocal(ctx context.Context, l *local, spec lockSpec) (*lockedLocal, error) {
-	if spec.opts.Wait > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, spec.opts.Wait)
-		defer cancel()
-	}
+	// -wait 0 (a negative Wait) tries once: a group tries every lock before
+	// it looks at its context, which has then already ended.
+	ctx, cancel := context.WithTimeout(ctx, max(spec.opts.Wait, 0))
+	defer cancel()
 	g, err := l.m.Lock(ctx, bytesOf(spec.names), !spec.opts.Read, true)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return nil, &client.Error{Op: "lock", Name: strings.Join(spec.names, " "), Kind: client.ErrLockTimeout}

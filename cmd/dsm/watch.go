@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,8 +74,17 @@ func parseWatch(args []string) (int, []string, error) {
 	return count, args, nil
 }
 
-// isPattern reports whether a watch argument is a glob pattern.
-func isPattern(s string) bool { return strings.ContainsAny(s, "*?[") }
+// splitPatterns separates a watch's names from its glob patterns.
+func splitPatterns(args []string) (names, patterns []string) {
+	for _, a := range args {
+		if strings.ContainsAny(a, "*?[") {
+			patterns = append(patterns, a)
+		} else {
+			names = append(names, a)
+		}
+	}
+	return names, patterns
+}
 
 func openWatch(ctx context.Context, cfg *config, names []string) (changeSource, error) {
 	if cfg.file != "" {
@@ -127,19 +137,12 @@ type remoteWatch struct {
 	changes chan client.Change
 	errs    chan error
 	cancel  context.CancelFunc
-	done    chan struct{}
+	readers sync.WaitGroup // one per subscription, until Close
 }
 
 func watchRemote(ctx context.Context, c *client.Client, names []string) (*remoteWatch, error) {
-	var plain, patterns []string
-	for _, n := range names {
-		if isPattern(n) {
-			patterns = append(patterns, n)
-		} else {
-			plain = append(plain, n)
-		}
-	}
-	w := &remoteWatch{c: c, changes: make(chan client.Change), errs: make(chan error, 2), done: make(chan struct{})}
+	plain, patterns := splitPatterns(names)
+	w := &remoteWatch{c: c, changes: make(chan client.Change), errs: make(chan error, 2)}
 	if len(plain) > 0 {
 		sub, err := c.Subscribe(ctx, plain...)
 		if err != nil {
@@ -163,10 +166,8 @@ func watchRemote(ctx context.Context, c *client.Client, names []string) (*remote
 func (w *remoteWatch) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
-	readers := make(chan struct{}, len(w.subs))
 	for _, sub := range w.subs {
-		go func() {
-			defer func() { readers <- struct{}{} }()
+		w.readers.Go(func() {
 			for {
 				ch, err := sub.Next(ctx)
 				if err != nil {
@@ -179,14 +180,8 @@ func (w *remoteWatch) start() {
 					return
 				}
 			}
-		}()
+		})
 	}
-	go func() {
-		for range w.subs {
-			<-readers
-		}
-		close(w.done)
-	}()
 }
 
 func (w *remoteWatch) Next(ctx context.Context) (client.Change, error) {
@@ -209,7 +204,7 @@ func (w *remoteWatch) closeSubs() {
 func (w *remoteWatch) Close() error {
 	w.cancel()
 	w.closeSubs()
-	<-w.done
+	w.readers.Wait()
 	return w.c.Close()
 }
 
@@ -233,13 +228,10 @@ func watchLocal(path string, names []string) (*localWatch, error) {
 		l.Close()
 		return nil, localErr("watch", path, err)
 	}
-	w := &localWatch{m: l.m, feed: feed, names: map[string]bool{}}
-	for _, n := range names {
-		if isPattern(n) {
-			w.patterns = append(w.patterns, n)
-		} else {
-			w.names[n] = true
-		}
+	plain, patterns := splitPatterns(names)
+	w := &localWatch{m: l.m, feed: feed, names: map[string]bool{}, patterns: patterns}
+	for _, n := range plain {
+		w.names[n] = true
 	}
 	return w, nil
 }

@@ -37,16 +37,15 @@ type Committer struct {
 	cond      *sync.Cond // callers wait here for their flush to end
 	gather    *sync.Cond // a flush about to start waits here for its cohort
 	started   uint64     // flushes started
-	done      uint64     // flushes finished
+	done      uint64     // flushes finished (one runs at a time)
 	running   bool       // a flush runs or is gathering its callers
 	gathering bool       // a flush waits in gatherLocked
 	arrived   time.Time  // the last Barrier call while gathering
 	next      int        // callers waiting for the next flush to start
 	expect    int        // callers the next flush waits for (gatherLocked)
 	lastErr   error
-	errGen    uint64 // the flush lastErr belongs to
-	flushes   uint64
-	total     time.Duration
+	errGen    uint64        // the flush lastErr belongs to
+	total     time.Duration // time spent in the done flushes
 }
 
 // New returns a Committer that calls flush.
@@ -87,7 +86,7 @@ func (c *Committer) Barrier() error {
 func (c *Committer) Stats() (flushes uint64, total time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.flushes, c.total
+	return c.done, c.total
 }
 
 // runLocked performs one flush with the mutex released meanwhile.
@@ -107,7 +106,6 @@ func (c *Committer) runLocked() {
 	// Those this flush served come back, and those that arrived while
 	// it ran wait already: the next flush waits for both.
 	c.expect = batch + c.next
-	c.flushes++
 	c.total += d
 	if err != nil {
 		c.lastErr, c.errGen = err, gen

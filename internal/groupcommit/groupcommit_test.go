@@ -46,9 +46,9 @@ func TestGroupCommit(t *testing.T) {
 			returned.Add(1)
 		}()
 	}
-	waitUntil(t, func() bool { y.mu.Lock(); defer y.mu.Unlock(); return y.started == 1 })
-	time.Sleep(20 * time.Millisecond) // the late callers are queued
-	g.release <- nil                  // flush 1 ends
+	// The late callers are queued behind flush 1.
+	waitUntil(t, func() bool { y.mu.Lock(); defer y.mu.Unlock(); return y.started == 1 && y.next == late })
+	g.release <- nil // flush 1 ends
 	if err := <-first; err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,6 @@ type daemons struct {
 	cmd    *exec.Cmd
 	logs   *logTail
 	deaths map[int]int64 // generation -> instant it was reaped
-	kills  int
 }
 
 func newDaemons(bin, file string) *daemons {
@@ -98,13 +97,20 @@ func (d *daemons) deathOf(gen int) (int64, bool) {
 	return t, ok
 }
 
+// detach marks the daemon down and returns the generation that ran, if
+// any (cmd is nil if none), for the caller to end and reap.
+func (d *daemons) detach() (gen int, cmd *exec.Cmd, logs *logTail) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	gen, cmd, logs = d.gen, d.cmd, d.logs
+	d.addr, d.cmd = "", nil
+	return gen, cmd, logs
+}
+
 // kill SIGKILLs the running generation and reaps it. It fails if the
 // daemon had already exited by itself.
 func (d *daemons) kill() error {
-	d.mu.Lock()
-	gen, cmd, logs := d.gen, d.cmd, d.logs
-	d.addr, d.cmd = "", nil
-	d.mu.Unlock()
+	gen, cmd, logs := d.detach()
 	if cmd == nil {
 		return nil
 	}
@@ -115,7 +121,6 @@ func (d *daemons) kill() error {
 	t := now()
 	d.mu.Lock()
 	d.deaths[gen] = t
-	d.kills++
 	d.mu.Unlock()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Exited() {
@@ -127,10 +132,7 @@ func (d *daemons) kill() error {
 // stop ends the running generation gracefully (SIGTERM) and checks that it
 // exits 0.
 func (d *daemons) stop() error {
-	d.mu.Lock()
-	gen, cmd, logs := d.gen, d.cmd, d.logs
-	d.addr, d.cmd = "", nil
-	d.mu.Unlock()
+	gen, cmd, logs := d.detach()
 	if cmd == nil {
 		return nil
 	}

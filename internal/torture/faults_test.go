@@ -28,16 +28,14 @@ func TestDaemonStopsOnTruncatedFile(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 3 {
 		rc := dialRESP(t, addr)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			defer rc.close()
 			for n := 0; ; n++ {
 				if err := rc.rdb.Set(context.Background(), "k"+string(rune('0'+i)), n, 0).Err(); err != nil {
 					return
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(300 * time.Millisecond)
 	if err := os.Truncate(file, 8192); err != nil {

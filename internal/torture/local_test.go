@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -161,7 +162,7 @@ type call struct {
 
 // parse reads a local process's lines until it dies and returns the
 // operation it had announced without a reply, if any.
-func (l *local) parse(client int, r interface{ Read([]byte) (int, error) }) (*call, error) {
+func (l *local) parse(client int, r io.Reader) (*call, error) {
 	sc := bufio.NewScanner(r)
 	var open *call
 	for sc.Scan() {

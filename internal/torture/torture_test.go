@@ -181,11 +181,7 @@ func (tr *torture) startRemotes(round int, stop *atomic.Bool, wg *sync.WaitGroup
 		c := &remote{client: 1 + i, seed: seed, d: tr.d, pace: remotePace, stop: stop,
 			gen: newOpGen(int64(2+i), tr.seed+uint64(round*100+i), ks, seed)}
 		out = append(out, c)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.run()
-		}()
+		wg.Go(c.run)
 	}
 	return out
 }
@@ -198,11 +194,7 @@ func (tr *torture) startLocals(round int, stop *atomic.Bool, wg *sync.WaitGroup)
 	for i := 0; i < locals; i++ {
 		l := &local{slot: i, file: tr.file, seed: tr.seed + uint64(round*1000+i*100), clients: &ids, stop: stop}
 		out = append(out, l)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l.run()
-		}()
+		wg.Go(l.run)
 	}
 	return out
 }

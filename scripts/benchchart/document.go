@@ -95,7 +95,7 @@ func (res *results) writeLocal(b *strings.Builder) {
 		if strings.Contains(name, "procs=") {
 			continue
 		}
-		ns, allocs, _ := res.benchMedian(name)
+		ns, allocs := res.benchMedian(name)
 		target, verdict := "", ""
 		if t, ok := localTargets[name]; ok {
 			target = fmt.Sprintf("≤ %.0f ns", t)
@@ -139,7 +139,7 @@ func (res *results) writeHotPaths(b *strings.Builder) {
 	b.WriteString("runs over net.Pipe and its allocations are its client's reply parser's.\n\n")
 	b.WriteString("| benchmark | ns/op | allocs/op |\n| --- | ---: | ---: |\n")
 	for _, name := range names {
-		ns, allocs, _ := res.benchMedian(name)
+		ns, allocs := res.benchMedian(name)
 		fmt.Fprintf(b, "| %s | %.1f | %s |\n", name, ns, allocsText(allocs))
 	}
 	b.WriteString("\n")

@@ -201,18 +201,15 @@ func rps(s sample) float64 { return s.rps }
 func p50(s sample) float64 { return s.p50 }
 func p99(s sample) float64 { return s.p99 }
 
-// benchMedian is the median ns/op of a Go benchmark and its allocations;
-// ok is false if it was not run.
-func (res *results) benchMedian(name string) (ns, allocs float64, ok bool) {
+// benchMedian is the median ns/op of a Go benchmark that ran (one
+// benchNames lists) and its allocations.
+func (res *results) benchMedian(name string) (ns, allocs float64) {
 	bs := res.bench[name]
-	if len(bs) == 0 {
-		return 0, 0, false
-	}
 	nss := make([]float64, len(bs))
 	for i, b := range bs {
 		nss[i] = b.nsPerOp
 	}
-	return median(nss), bs[0].allocs, true
+	return median(nss), bs[0].allocs
 }
 
 // benchMetric is the median of an extra metric of a Go benchmark.
