@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/ci"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -133,6 +134,7 @@ func checkAcked(t *testing.T, file string, ackers []*writerProgress) {
 // writes: the writers' accesses fault (SIGBUS), and the server turns that
 // into an error and stops instead of crashing the process.
 func TestMemoryFaultStopsServer(t *testing.T) {
+	ci.SkipUnderRace(t)
 	s, file, addr, served := faultServer(t, Config{Sync: SyncNever})
 	_, err := loadAndBreak(t, s, addr, served, func() {
 		if err := os.Truncate(file, 0); err != nil {

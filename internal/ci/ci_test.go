@@ -3,6 +3,7 @@ package ci
 import (
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -25,5 +26,23 @@ func TestNeedOrSkip(t *testing.T) {
 		if failed != tt.wantFail || (!failed && !strings.Contains(string(out), "--- SKIP")) {
 			t.Errorf("CI=%q: failed=%v, want %v; output:\n%s", tt.ci, failed, tt.wantFail, out)
 		}
+	}
+}
+
+// TestRace: Race agrees with how the test binary was built, as its build
+// information records it.
+func TestRace(t *testing.T) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build information in the test binary")
+	}
+	built := false
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			built = s.Value == "true"
+		}
+	}
+	if Race != built {
+		t.Fatalf("Race = %v, but the binary was built with -race=%v", Race, built)
 	}
 }
