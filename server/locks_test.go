@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -427,6 +428,48 @@ func TestExecByLockHolder(t *testing.T) {
 	c.do("SET", "other", "1")
 	if got := c.do("EXEC"); got != errReply(msgLockMixed) {
 		t.Errorf("EXEC mixing locked and other variables = %q", got)
+	}
+}
+
+// TestHeldCommandsMatchPlain: SET with NX, XX and GET, and the INCR/DECR
+// family, give the same replies on variables the client holds (they run
+// through its lock group) as on variables nobody holds, overflow and
+// argument errors included.
+func TestHeldCommandsMatchPlain(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := dialRaw(t, ts.addr)
+	steps := [][]string{
+		{"SET", "a", "1"}, {"SET", "a", "2", "NX"}, {"SET", "a", "3", "XX", "GET"},
+		{"SET", "b", "4", "XX"}, {"SET", "b", "5", "NX", "GET"}, {"GET", "a"}, {"GET", "b"},
+		{"INCR", "a"}, {"DECR", "a"}, {"INCRBY", "a", "7"}, {"DECRBY", "a", "10"},
+		{"DECRBY", "a", "-9223372036854775808"}, {"INCRBY", "a", "x"}, {"INCR", "n"}, {"DECR", "m"},
+	}
+	run := func(prefix string) []string {
+		var out []string
+		for _, st := range steps {
+			args := slices.Clone(st)
+			args[1] = prefix + args[1]
+			out = append(out, c.do(args...))
+		}
+		return out
+	}
+	plain := run("p")
+	if got := c.do("LOCK", "ha", "hb", "hn", "hm"); got != okReply {
+		t.Fatalf("LOCK = %q", got)
+	}
+	held := run("h")
+	want := []string{
+		okReply, null2, bulk("1"), null2, null2, bulk("3"), bulk("5"),
+		integer(4), integer(3), integer(10), integer(0),
+		errReply(msgDecrOverflow), errReply(msgNotInteger), integer(1), integer(-1),
+	}
+	for i := range steps {
+		if plain[i] != want[i] {
+			t.Errorf("%q on a free variable = %q, want %q", steps[i], plain[i], want[i])
+		}
+		if held[i] != want[i] {
+			t.Errorf("%q on a held variable = %q, want %q", steps[i], held[i], want[i])
+		}
 	}
 }
 

@@ -20,11 +20,11 @@ func NeedOrSkip(t testing.TB, why string) {
 // SkipUnderRace skips t in a build with the race detector, for the tests
 // that make the memory file fault (SIGBUS) while other goroutines use it.
 // Under -race, sync/atomic operations run in the race runtime's C code, and
-// a fault that lands there (the page cut between the runtime's Go-side probe
-// of the address and the C access) cannot become a Go panic: the process
-// dies with "traceback did not unwind completely", 3 times in about 260 runs of
-// TestMemoryFaultStopsServer here. scripts/test runs these tests again
-// without -race, so CI still runs them.
+// a fault that lands there cannot become a Go panic (most likely when the
+// page is cut between the runtime's Go-side probe of the address and the C
+// access): the process dies with "traceback did not unwind completely", 3
+// times in about 260 runs of TestMemoryFaultStopsServer here. scripts/test
+// runs these tests again without -race, so CI still runs them.
 func SkipUnderRace(t testing.TB) {
 	t.Helper()
 	if Race {
