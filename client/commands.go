@@ -52,19 +52,50 @@ func (c *Client) Add(ctx context.Context, name string, delta int64) (int64, erro
 // so "5" matches the integer 5), and reports whether it did. It is the
 // daemon's command CAS key expected new.
 func (c *Client) CAS(ctx context.Context, name, old, new string) (bool, error) {
-	n, err := c.rdb.Do(ctx, "CAS", name, old, new).Int64()
-	return n == 1, wrapErr("cas", name, err)
+	return cas(ctx, c.rdb, name, old, new)
 }
 
 // MGet returns the variables names, in order, read at one instant. Missing
 // variables come back with Found false.
 func (c *Client) MGet(ctx context.Context, names ...string) ([]Item, error) {
+	return mget(names, func(do func() error) error { return c.read(ctx, "mget", "", do) },
+		func() ([]any, error) { return c.rdb.MGet(ctx, names...).Result() })
+}
+
+// MSet stores several variables at once, all or none: nameValues alternates
+// names and values ("a", "1", "b", "2").
+func (c *Client) MSet(ctx context.Context, nameValues ...string) error {
+	return mset(ctx, c.rdb, nameValues)
+}
+
+// Del deletes the variables names and returns how many existed.
+func (c *Client) Del(ctx context.Context, names ...string) (int64, error) {
+	return del(ctx, c.rdb, names)
+}
+
+// The bodies of the commands that Client and Locked share, over a pooled
+// client or the one connection that holds the locks.
+
+// commander is what both go-redis' Client and Conn offer.
+type commander interface {
+	redis.Cmdable
+	Do(ctx context.Context, args ...any) *redis.Cmd
+}
+
+func cas(ctx context.Context, r commander, name, old, new string) (bool, error) {
+	n, err := r.Do(ctx, "CAS", name, old, new).Int64()
+	return n == 1, wrapErr("cas", name, err)
+}
+
+// mget checks names, runs query through wrap (which may retry it and names
+// its errors) and turns the reply into items.
+func mget(names []string, wrap func(func() error) error, query func() ([]any, error)) ([]Item, error) {
 	if len(names) == 0 {
 		return nil, &Error{Op: "mget", Kind: ErrInvalid, Err: fmt.Errorf("no names")}
 	}
 	var vals []any
-	err := c.read(ctx, "mget", "", func() (err error) {
-		vals, err = c.rdb.MGet(ctx, names...).Result()
+	err := wrap(func() (err error) {
+		vals, err = query()
 		return err
 	})
 	if err != nil {
@@ -97,9 +128,7 @@ func text(v any) (string, bool) {
 	}
 }
 
-// MSet stores several variables at once, all or none: nameValues alternates
-// names and values ("a", "1", "b", "2").
-func (c *Client) MSet(ctx context.Context, nameValues ...string) error {
+func mset(ctx context.Context, r redis.Cmdable, nameValues []string) error {
 	if len(nameValues) == 0 || len(nameValues)%2 != 0 {
 		return &Error{Op: "mset", Kind: ErrInvalid, Err: fmt.Errorf("want name value pairs, got %d arguments", len(nameValues))}
 	}
@@ -107,15 +136,14 @@ func (c *Client) MSet(ctx context.Context, nameValues ...string) error {
 	for i, s := range nameValues {
 		args[i] = s
 	}
-	return wrapErr("mset", "", c.rdb.MSet(ctx, args...).Err())
+	return wrapErr("mset", "", r.MSet(ctx, args...).Err())
 }
 
-// Del deletes the variables names and returns how many existed.
-func (c *Client) Del(ctx context.Context, names ...string) (int64, error) {
+func del(ctx context.Context, r redis.Cmdable, names []string) (int64, error) {
 	if len(names) == 0 {
 		return 0, &Error{Op: "del", Kind: ErrInvalid, Err: fmt.Errorf("no names")}
 	}
-	n, err := c.rdb.Del(ctx, names...).Result()
+	n, err := r.Del(ctx, names...).Result()
 	return n, wrapErr("del", "", err)
 }
 

@@ -66,6 +66,25 @@ func TestLock(t *testing.T) {
 	if n, err := l.Add(ctx, "a", 2); err != nil || n != 3 {
 		t.Fatalf("Add = %d, %v", n, err)
 	}
+	// The other commands on the locked connection, as Client has them.
+	if err := l.MSet(ctx, "b", "x", "a", "3"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := l.CAS(ctx, "b", "x", "y"); err != nil || !ok {
+		t.Fatalf("CAS b x y = %v, %v", ok, err)
+	}
+	if ok, err := l.CAS(ctx, "b", "x", "z"); err != nil || ok {
+		t.Fatalf("CAS b x z after b became y = %v, %v", ok, err)
+	}
+	items, err := l.MGet(ctx, "a", "b")
+	if err != nil || len(items) != 2 || items[0] != (client.Item{Name: "a", Value: "3", Found: true}) ||
+		items[1] != (client.Item{Name: "b", Value: "y", Found: true}) {
+		t.Fatalf("MGet a b = %+v, %v", items, err)
+	}
+	wantKind(t, l.MSet(ctx, "a"), client.ErrInvalid)
+	if n, err := l.Del(ctx, "b"); err != nil || n != 1 {
+		t.Fatalf("Del b = %d, %v", n, err)
+	}
 	_, err = c.Lock(ctx, client.LockOptions{Wait: 50 * time.Millisecond}, "b")
 	wantKind(t, err, client.ErrLockTimeout)
 	if err := l.Unlock(ctx); err != nil {

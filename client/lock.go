@@ -81,6 +81,28 @@ func (l *Locked) Add(ctx context.Context, name string, delta int64) (int64, erro
 	return n, wrapErr("add", name, err)
 }
 
+// CAS is Client.CAS on the locked connection.
+func (l *Locked) CAS(ctx context.Context, name, old, new string) (bool, error) {
+	return cas(ctx, l.conn, name, old, new)
+}
+
+// MGet is Client.MGet on the locked connection (not repeated if the
+// connection breaks: the locks went with it).
+func (l *Locked) MGet(ctx context.Context, names ...string) ([]Item, error) {
+	return mget(names, func(do func() error) error { return wrapErr("mget", "", do()) },
+		func() ([]any, error) { return l.conn.MGet(ctx, names...).Result() })
+}
+
+// MSet is Client.MSet on the locked connection.
+func (l *Locked) MSet(ctx context.Context, nameValues ...string) error {
+	return mset(ctx, l.conn, nameValues)
+}
+
+// Del is Client.Del on the locked connection.
+func (l *Locked) Del(ctx context.Context, names ...string) (int64, error) {
+	return del(ctx, l.conn, names)
+}
+
 // Do sends any command on the locked connection and returns its reply.
 func (l *Locked) Do(ctx context.Context, args ...any) (any, error) {
 	v, err := l.conn.Do(ctx, args...).Result()

@@ -141,38 +141,6 @@ func (l *lockedRemote) Get(ctx context.Context, name string) (string, uint64, er
 	return v, 0, err
 }
 
-func (l *lockedRemote) CAS(ctx context.Context, name, old, new string) (bool, error) {
-	n, err := l.Do(ctx, "CAS", name, old, new)
-	return n == int64(1), err
-}
-
-func (l *lockedRemote) MGet(ctx context.Context, names ...string) ([]client.Item, error) {
-	reply, err := l.Do(ctx, append([]any{"MGET"}, anys(names)...)...)
-	if err != nil {
-		return nil, err
-	}
-	vals, _ := reply.([]any)
-	items := make([]client.Item, len(names))
-	for i, n := range names {
-		items[i].Name = n
-		if i < len(vals) && vals[i] != nil {
-			items[i].Value, items[i].Found = fmt.Sprint(vals[i]), true
-		}
-	}
-	return items, nil
-}
-
-func (l *lockedRemote) MSet(ctx context.Context, nameValues ...string) error {
-	_, err := l.Do(ctx, append([]any{"MSET"}, anys(nameValues)...)...)
-	return err
-}
-
-func (l *lockedRemote) Del(ctx context.Context, names ...string) (int64, error) {
-	n, err := l.Do(ctx, append([]any{"DEL"}, anys(names)...)...)
-	count, _ := n.(int64)
-	return count, err
-}
-
 func (l *lockedRemote) List(context.Context, string) ([]string, error) {
 	return nil, errWhileLocked("list")
 }
@@ -186,14 +154,6 @@ func (l *lockedRemote) Close() error  { return l.Unlock(context.Background()) }
 
 func errWhileLocked(op string) error {
 	return &usageError{msg: op + " is not available while holding locks"}
-}
-
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }
 
 // lockedLocal runs commands through a lock group of the file; each command
