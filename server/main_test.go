@@ -7,12 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dsm-dev/dsm/internal/dsmbin"
 )
 
 // The test binary doubles as a helper process: with DSM_TEST_HELPER set it
@@ -62,10 +63,7 @@ func buildDsmd(t testing.TB) string {
 			return
 		}
 		dsmdPath = filepath.Join(dsmdDir, "dsmd")
-		out, err := exec.Command("go", "build", "-o", dsmdPath, "github.com/dsm-dev/dsm/cmd/dsmd").CombinedOutput()
-		if err != nil {
-			dsmdErr = fmt.Errorf("go build cmd/dsmd: %v\n%s", err, out)
-		}
+		dsmdErr = dsmbin.Build(dsmdDir, dsmbin.Dsmd)
 	})
 	if dsmdErr != nil {
 		t.Fatal(dsmdErr)
@@ -81,8 +79,6 @@ type daemon struct {
 	logs   *strings.Builder
 	mu     *sync.Mutex
 }
-
-var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // startDaemon runs dsmd (possibly through a prefix such as "ip netns exec
 // NS") and waits until it logs its listening address.
@@ -117,9 +113,9 @@ func (d *daemon) readLogs(r io.Reader, addrc chan<- string) {
 		d.mu.Lock()
 		d.logs.WriteString(line + "\n")
 		d.mu.Unlock()
-		if m := listeningRE.FindStringSubmatch(line); m != nil {
+		if addr, ok := dsmbin.ListenAddr(line); ok {
 			select {
-			case addrc <- m[1]:
+			case addrc <- addr:
 			default:
 			}
 		}

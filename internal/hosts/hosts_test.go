@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dsm-dev/dsm/internal/ci"
+	"github.com/dsm-dev/dsm/internal/dsmbin"
 )
 
 // clientHosts is how many client hosts the scene runs.
@@ -22,10 +23,8 @@ const clientHosts = 3
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/dsm-dev/dsm/cmd/dsm", "github.com/dsm-dev/dsm/cmd/dsmd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := dsmbin.Build(dir, dsmbin.Dsm, dsmbin.Dsmd); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -8,13 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/dsm-dev/dsm/internal/dsmbin"
 )
 
 // buildDaemon builds ./cmd/dsmd into dir and returns the binary's path.
@@ -24,12 +25,10 @@ func buildDaemon(t *testing.T, dir string) string {
 	if bin := os.Getenv("DSM_TORTURE_DSMD"); bin != "" {
 		return bin
 	}
-	bin := filepath.Join(dir, "dsmd")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/dsm-dev/dsm/cmd/dsmd")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build dsmd: %v\n%s", err, out)
+	if err := dsmbin.Build(dir, dsmbin.Dsmd); err != nil {
+		t.Fatal(err)
 	}
-	return bin
+	return filepath.Join(dir, "dsmd")
 }
 
 // daemons runs one dsmd process at a time on the same file, each on a new
@@ -49,8 +48,6 @@ type daemons struct {
 func newDaemons(bin, file string) *daemons {
 	return &daemons{bin: bin, file: file, modes: []string{"always", "interval", "never"}, deaths: map[int]int64{}}
 }
-
-var listenLine = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
 // start runs a new generation and waits until it listens.
 func (d *daemons) start() error {
@@ -160,8 +157,8 @@ func (l *logTail) read(r io.Reader, addrc chan<- string) {
 	sent := false
 	for sc.Scan() {
 		line := sc.Text()
-		if m := listenLine.FindStringSubmatch(line); m != nil && !sent {
-			addrc <- m[1]
+		if addr, ok := dsmbin.ListenAddr(line); ok && !sent {
+			addrc <- addr
 			sent = true
 		}
 		l.mu.Lock()
