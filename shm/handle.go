@@ -100,17 +100,8 @@ func (h *Handle) Set(v Value) (uint64, error) {
 
 // Add is Memory.Add on the handle's variable.
 func (h *Handle) Add(delta int64) (int64, uint64, error) {
-	m := h.m
-	if l := m.lockOf(h.r.slot); !m.closed.Load() && m.proc.TryLock(l) {
-		if m.valid(h.r) {
-			sum, ver, err := m.addLocked(h.off, delta)
-			if err == nil {
-				m.journalOne(h.r, h.name, Int(sum), ver)
-			}
-			m.proc.Unlock(l)
-			return sum, ver, err
-		}
-		m.proc.Unlock(l)
+	if sum, ver, err, ok := h.m.tryAdd(h.r, h.off, h.name, delta); ok {
+		return sum, ver, err
 	}
 	var sum int64
 	it, err := h.update(func(cur Item) (Value, bool, error) {
@@ -135,6 +126,24 @@ func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 		return new, swapped, nil
 	})
 	return swapped, it.Version, err
+}
+
+// tryAdd adds delta to r's value (its slot at off) if r's lock is free at once and r is
+// still live (the fast path of Add and Handle.Add); ok is false if the
+// caller must take the general path.
+func (m *Memory) tryAdd(r ref, off uint64, name []byte, delta int64) (sum int64, ver uint64, err error, ok bool) {
+	l := m.lockOf(r.slot)
+	if m.closed.Load() || !m.proc.TryLock(l) {
+		return 0, 0, nil, false
+	}
+	if ok = m.valid(r); ok {
+		sum, ver, err = m.addLocked(off, delta)
+		if err == nil {
+			m.journalOne(r, name, Int(sum), ver)
+		}
+	}
+	m.proc.Unlock(l)
+	return sum, ver, err, ok
 }
 
 // addLocked is Add on the slot at off, whose lock the caller holds, with the

@@ -231,6 +231,14 @@ func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored b
 // if the value is not an integer and with ErrOverflow if the result would
 // not fit in an int64; the value is then unchanged.
 func (m *Memory) Add(name []byte, delta int64) (int64, uint64, error) {
+	// Fast path, as Handle.Add: the variable exists and its lock is free.
+	if !m.closed.Load() && m.checkName(name) == nil {
+		if r, found := m.lookup(name); found {
+			if sum, ver, err, ok := m.tryAdd(r, m.slotOff(r.slot), name, delta); ok {
+				return sum, ver, err
+			}
+		}
+	}
 	var sum int64
 	it, err := m.update(name, true, func(cur Item) (Value, bool, error) {
 		var err error
