@@ -100,7 +100,7 @@ func (h *Handle) Set(v Value) (uint64, error) {
 
 // Add is Memory.Add on the handle's variable.
 func (h *Handle) Add(delta int64) (int64, uint64, error) {
-	if sum, ver, err, ok := h.m.tryAdd(h.r, h.off, h.name, delta); ok {
+	if sum, ver, ok, err := h.m.tryAdd(h.r, h.off, h.name, delta); ok {
 		return sum, ver, err
 	}
 	var sum int64
@@ -128,13 +128,13 @@ func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 	return swapped, it.Version, err
 }
 
-// tryAdd adds delta to r's value (its slot at off) if r's lock is free at once and r is
-// still live (the fast path of Add and Handle.Add); ok is false if the
-// caller must take the general path.
-func (m *Memory) tryAdd(r ref, off uint64, name []byte, delta int64) (sum int64, ver uint64, err error, ok bool) {
+// tryAdd adds delta to r's value (its slot is at off) if r's lock is free
+// at once and r is still live: the fast path of Add and Handle.Add. ok is
+// false if the caller must take the general path.
+func (m *Memory) tryAdd(r ref, off uint64, name []byte, delta int64) (sum int64, ver uint64, ok bool, err error) {
 	l := m.lockOf(r.slot)
 	if m.closed.Load() || !m.proc.TryLock(l) {
-		return 0, 0, nil, false
+		return 0, 0, false, nil
 	}
 	if ok = m.valid(r); ok {
 		sum, ver, err = m.addLocked(off, delta)
@@ -143,7 +143,7 @@ func (m *Memory) tryAdd(r ref, off uint64, name []byte, delta int64) (sum int64,
 		}
 	}
 	m.proc.Unlock(l)
-	return sum, ver, err, ok
+	return sum, ver, ok, err
 }
 
 // addLocked is Add on the slot at off, whose lock the caller holds, with the

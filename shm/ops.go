@@ -234,7 +234,7 @@ func (m *Memory) Add(name []byte, delta int64) (int64, uint64, error) {
 	// Fast path, as Handle.Add: the variable exists and its lock is free.
 	if !m.closed.Load() && m.checkName(name) == nil {
 		if r, found := m.lookup(name); found {
-			if sum, ver, err, ok := m.tryAdd(r, m.slotOff(r.slot), name, delta); ok {
+			if sum, ver, ok, err := m.tryAdd(r, m.slotOff(r.slot), name, delta); ok {
 				return sum, ver, err
 			}
 		}
