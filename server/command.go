@@ -154,6 +154,23 @@ func lowerASCII(dst, b []byte) []byte {
 	return dst
 }
 
+// equalFoldASCII reports whether b equals the lower-case name, ignoring the
+// case of ASCII letters in b.
+func equalFoldASCII(b []byte, name string) bool {
+	if len(b) != len(name) {
+		return false
+	}
+	for i, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		if ch != name[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // aclCategories derives a command's ACL categories from its flags and group.
 func (cmd *command) aclCategories() []string {
 	var out []string

@@ -340,3 +340,23 @@ func TestClientListFilters(t *testing.T) {
 		t.Errorf("CLIENT LIST ID %s listed %d clients", id, strings.Count(got, "id="))
 	}
 }
+
+// TestConnLookup checks the connection's lookup, which tries the last
+// command found before the table: in any order and case, every name finds
+// what the table finds.
+func TestConnLookup(t *testing.T) {
+	c := &conn{s: &Server{cmds: newCommandTable()}}
+	names := []string{"SET", "set", "GET", "sEt", "incr", "INCRBY", "incr", "se", "sett", "nosuch", "", "MSET", "mset", "MSETNX"}
+	for _, name := range names {
+		want := c.s.cmds.lookup([]byte(name))
+		if got := c.lookup([]byte(name)); got != want {
+			t.Errorf("lookup(%q) after %v = %v, want %v", name, c.looked, got, want)
+		}
+		if want != nil && c.looked != want {
+			t.Errorf("lookup(%q) left %v as the last command, want %v", name, c.looked, want)
+		}
+	}
+	if c.s.cmds.lookup([]byte("Set")) == nil || c.s.cmds.lookup([]byte("nosuch")) != nil {
+		t.Fatal("the table itself does not find SET or finds NOSUCH")
+	}
+}

@@ -71,11 +71,25 @@ const maxPrefetch = 256
 // dataKeys appends to dst the variable names args uses when its command
 // reads or writes variables (see appendKeyNames).
 func (c *conn) dataKeys(dst, args [][]byte) [][]byte {
-	cmd := c.s.cmds.lookup(args[0])
+	cmd := c.lookup(args[0])
 	if cmd == nil || cmd.flags&(flagWrite|flagReadonly) == 0 {
 		return dst
 	}
 	return appendKeyNames(dst, cmd, args)
+}
+
+// lookup finds a command by name, ignoring case, as commandTable.lookup
+// does; the last one found is checked first: a pipeline mostly repeats one
+// command, which prefetch and execute each look up.
+func (c *conn) lookup(name []byte) *command {
+	if cmd := c.looked; cmd != nil && equalFoldASCII(name, cmd.name) {
+		return cmd
+	}
+	cmd := c.s.cmds.lookup(name)
+	if cmd != nil {
+		c.looked = cmd
+	}
+	return cmd
 }
 
 // maxKeptArgs is the most argument slots kept between commands, as
@@ -104,7 +118,7 @@ func (c *conn) readFailed(err error) error {
 // execute looks up and runs one command, answering lookup, arity and
 // authentication errors in Redis' order.
 func (c *conn) execute(args [][]byte) {
-	cmd := c.s.cmds.lookup(args[0])
+	cmd := c.lookup(args[0])
 	if cmd == nil {
 		c.cur = c.s.cmds.unknown
 		c.rejected()
