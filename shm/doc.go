@@ -115,6 +115,7 @@
 //	140 uint32   change feeds asleep on the sequence
 //	144 uint32   spill sequence (package lockd: moves on wakes while someone spills)
 //	148 uint32   spilled waiters, in any process
+//	192 uint32   unjournaled mark: 1 after a write that no journal recorded (TakeUnjournaled)
 //	256 [240]    change feed ring, 16-byte entries: uint64 sequence+1, uint32 slot, 4 zero bytes
 //
 // The index is an open-addressing table with linear probing; an entry is

@@ -333,3 +333,94 @@ func TestRestoreJudgesBeforeApplying(t *testing.T) {
 		}
 	}
 }
+
+// TestUnjournaledMark checks the mark a daemon uses to decide whether the
+// mapping needs a flush: every write path of a Memory without a journal
+// sets it, seen from another attachment of the file; one with a journal
+// leaves it clear; reads and refused writes leave it as it was; and
+// TakeUnjournaled clears it.
+func TestUnjournaledMark(t *testing.T) {
+	daemon := newMem(t, unit)
+	daemon.SetJournal(&recorder{})
+	cfg := unit
+	cfg.Path = daemon.Path()
+	local := openMem(t, cfg)
+	if daemon.TakeUnjournaled() {
+		t.Fatal("a new file is marked")
+	}
+	handle := func(m *shm.Memory) *shm.Handle {
+		h, err := m.Handle(b("h"), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	writes := []struct {
+		name string
+		do   func(m *shm.Memory) error
+	}{
+		{"Set new", func(m *shm.Memory) error { _, err := m.Set(b("n"+m.Path()), shm.Int(1)); return err }},
+		{"Set", func(m *shm.Memory) error { _, err := m.Set(b("a"), shm.Int(1)); return err }},
+		{"SetWith", func(m *shm.Memory) error {
+			_, _, err := m.SetWith(b("a"), shm.Int(2), shm.SetOptions{IfExists: true})
+			return err
+		}},
+		{"Add", func(m *shm.Memory) error { _, _, err := m.Add(b("a"), 1); return err }},
+		{"CompareAndSwap", func(m *shm.Memory) error {
+			cur, _, _ := m.Get(b("a"))
+			_, _, err := m.CompareAndSwap(b("a"), cur, shm.Int(7))
+			return err
+		}},
+		{"Handle.Set", func(m *shm.Memory) error { _, err := handle(m).Set(shm.Int(2)); return err }},
+		{"Handle.Add", func(m *shm.Memory) error { _, _, err := handle(m).Add(1); return err }},
+		{"MSet", func(m *shm.Memory) error {
+			return m.MSet([][]byte{b("a"), b("m")}, []shm.Value{shm.Int(1), shm.Int(2)})
+		}},
+		{"Group.Commit", func(m *shm.Memory) error {
+			g, err := m.Lock(context.Background(), [][]byte{b("a"), b("g")}, true, true)
+			if err != nil {
+				return err
+			}
+			defer g.Unlock()
+			g.Set(b("g"), shm.Int(1))
+			g.Add(b("a"), 1)
+			return g.Commit()
+		}},
+		{"Delete", func(m *shm.Memory) error {
+			if _, err := m.Set(b("d"), shm.Int(1)); err != nil {
+				return err
+			}
+			daemon.TakeUnjournaled() // the Set's mark; the Delete's is checked
+			_, err := m.Delete(b("d"))
+			return err
+		}},
+	}
+	for _, w := range writes {
+		// Through the journaled Memory the mark stays clear; through the
+		// local one it is set, then cleared by one take.
+		if err := w.do(daemon); err != nil {
+			t.Fatalf("%s through the journaled Memory: %v", w.name, err)
+		}
+		if local.TakeUnjournaled() {
+			t.Errorf("%s through the journaled Memory set the mark", w.name)
+		}
+		if err := w.do(local); err != nil {
+			t.Fatalf("%s through the local Memory: %v", w.name, err)
+		}
+		if !daemon.TakeUnjournaled() {
+			t.Errorf("%s through the local Memory did not set the mark", w.name)
+		}
+		if daemon.TakeUnjournaled() {
+			t.Errorf("the mark is still set after TakeUnjournaled (%s)", w.name)
+		}
+	}
+	// Reads and a refused write change nothing.
+	local.Get(b("a"))
+	local.MGet([][]byte{b("a"), b("m")})
+	if _, err := local.Set(b(strings.Repeat("n", 200)), shm.Int(1)); err == nil {
+		t.Fatal("Set with a long name succeeded")
+	}
+	if daemon.TakeUnjournaled() {
+		t.Error("reads or a refused write set the mark")
+	}
+}
