@@ -40,7 +40,9 @@
 // costs one sequential synchronous write instead of a flush of scattered
 // pages. The journal is the daemon's: its files and format are not part of
 // the memory file's format, and writes made through other Memories (other
-// processes) are not in it.
+// processes) are not in it. Those set the file's unjournaled mark instead
+// (TakeUnjournaled), so that the journal's owner knows when it must flush
+// the mapping to make them durable too.
 //
 // # Storage faults
 //
