@@ -157,39 +157,32 @@
 //
 // A write is in the shared mapping before its reply is sent, so it survives
 // a crash of dsmd (kill -9) or of any process. Config.Sync decides power-loss
-// durability: SyncAlways as above; SyncInterval (the default) makes the
-// writes of every Config.SyncInterval (1 s) durable; SyncNever flushes only
-// at shutdown. Every mode flushes at Shutdown and Close.
+// durability: SyncAlways as above; SyncInterval (the default) flushes the file
+// every Config.SyncInterval (1 s); SyncNever flushes only at shutdown. Every
+// mode flushes at Shutdown and Close.
 //
-// Under SyncAlways and SyncInterval the server keeps a redo log (journal.go)
-// beside the memory file, <file>.journal.<n>: shm hands it a record of every
-// write the daemon makes (a group's records as one unit). Under SyncAlways a
-// batch's replies wait until its records are on disk, one sequential write
-// per batch where flushing the mapping would write one scattered page per
-// variable written. Under SyncInterval the replies do not wait: the records
-// of each interval go to disk in one sequential write at its end (or
-// sooner, each time 1 MiB of them is waiting), where flushing the mapping
-// every interval would rewrite every page written to in it. The mapping
+// Under SyncAlways the server keeps a redo log (journal.go) beside the memory
+// file, <file>.journal.<n>: shm hands it a record of every write the daemon
+// makes (a group's records as one unit), and a batch's replies wait until
+// its records are on disk, one sequential write per batch where flushing the
+// mapping would write one scattered page per variable written. The mapping
 // itself is flushed at checkpoints (every 10 s, or sooner after 64 MiB of
 // journal), after which the segments it covers are deleted, and at a clean
 // stop, which deletes them all. Whatever the mode of the next start, New
 // first replays the segments a crash left: the last record of each name is
 // applied where the mapping holds an older state (shm's Restore), the
 // mapping is flushed and the segments deleted; a torn last frame (a write
-// never made durable) is ignored, a corrupt frame in an earlier segment
+// never acknowledged) is ignored, a corrupt frame in an earlier segment
 // refuses the start.
 //
 // Writes that local processes make through shm are not journaled: they are
-// in the shared mapping, so they survive any process crash. Under
-// SyncInterval they are durable at the end of the interval in which they
-// were made, as the daemon's are: they set shm's unjournaled mark, and an
-// interval that ends with the mark set flushes the mapping. Under
-// SyncAlways they reach the disk with the daemon's next checkpoint (at most
-// 10 s later) or stop, or the kernel's own writeback; a power loss may lose
-// those of the last 10 s, as under SyncInterval with a 10 s interval. After
-// a power loss, start dsmd before local processes write: its replay judges
-// by versions, and a local write made first could hide or be overwritten
-// by an acknowledged one. The promise of SyncAlways is about the writes
+// in the shared mapping, so they survive any process crash, and they reach
+// the disk with the daemon's next checkpoint (at most 10 s later) or stop,
+// or the kernel's own writeback; a power loss may lose those of the last
+// 10 s, as under SyncInterval with a 10 s interval. After a power loss,
+// start dsmd before local processes write: its replay judges by versions,
+// and a local write made first could hide or be overwritten by an
+// acknowledged one. The promise of SyncAlways is about the writes
 // whose replies the daemon sent.
 //
 // # Storage faults

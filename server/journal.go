@@ -20,15 +20,12 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
-// The redo log of -sync always and -sync interval. Flushing the mapping
-// costs one random page write per page written to since the last flush;
-// the journal instead appends the writes' records to a segment file beside
-// the memory file and makes them durable with one synchronous write
-// (O_DSYNC), and the mapping is flushed only at checkpoints. shm calls
-// journal.Append for every write the daemon makes (see shm.Journal). Under
-// -sync always a batch's replies wait for barrier; under -sync interval
-// the server calls barrier at the end of every interval, and whenever
-// journalKickBytes of records wait (kick).
+// The redo log of -sync always. Flushing the mapping for every batch of
+// writes costs one random page write per variable written; the journal
+// instead appends the batch's records to a segment file beside the memory
+// file and makes them durable with one synchronous write (O_DSYNC), and
+// the mapping is flushed only at checkpoints. shm calls journal.Append for every write the
+// daemon makes (see shm.Journal); a batch's replies wait for barrier.
 //
 // Segment files are named <memory file>.journal.<n>, n increasing. A
 // segment is a sequence of frames: u32 payload length, u32 CRC-32C of the
@@ -61,10 +58,6 @@ const (
 	// about 150 µs against 200 µs appending, on ext4 on this project's
 	// 2-core test machine); a zero frame header marks the end of the frames.
 	journalChunk = 4 << 20
-	// journalKickBytes is how much a buffer holds under SyncInterval before
-	// it is written out ahead of the interval: it bounds the memory the
-	// buffers take, and the size of one write.
-	journalKickBytes = 1 << 20
 )
 
 // Value kinds in a record.
@@ -106,11 +99,6 @@ type journal struct {
 	err     error     // the first write or sync error: every barrier fails after it
 
 	y *groupcommit.Committer // barrier's shared synchronous writes
-
-	// kick, under SyncInterval, gets a token when the buffer passes
-	// journalKickBytes, so that the server writes it out before the
-	// interval ends; nil under SyncAlways, where every batch does.
-	kick chan struct{}
 
 	// fileMu is held by flush while it writes and by preallocate, so
 	// that zeros never land on frames.
@@ -205,12 +193,6 @@ func (j *journal) Append(recs []shm.Record) {
 	defer j.mu.Unlock()
 	for _, r := range recs {
 		j.buf = appendRecord(j.buf, r)
-	}
-	if j.kick != nil && len(j.buf) >= journalKickBytes {
-		select {
-		case j.kick <- struct{}{}:
-		default: // a write is asked for already
-		}
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,106 +133,76 @@ func journalWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
 	must(rdb.SetNX(ctx, "nx", "second", 0).Err())
 }
 
-// TestJournalReplay is the durability proof without a power cut. A copy of
-// the memory file taken before the writes stands for the disk if nothing
-// reached it afterwards; the journal segments taken once the writes are
-// durable stand for what the O_DSYNC writes made so: under -sync always
-// once the writes are acknowledged, under -sync interval once two
-// intervals have passed since (the second journal write started after the
-// last write). dsmd is killed; a server started on the old copy with those
+// TestJournalReplay is the durability proof without a power cut. dsmd runs
+// with -sync always; a copy of the memory file taken before the writes
+// stands for the disk if nothing reached it afterwards; the journal
+// segments taken once the writes are acknowledged stand for what the
+// O_DSYNC writes made durable. dsmd is killed; a server started on the old copy with those
 // segments holds every acknowledged write. With a torn frame after them (a
-// write that was never made durable), the same.
+// write that was never acknowledged), the same.
 func TestJournalReplay(t *testing.T) {
-	for _, mode := range []string{"always", "interval"} {
-		for _, torn := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/torn=%v", mode, torn), func(t *testing.T) { testJournalReplay(t, mode, torn) })
-		}
-	}
-}
-
-func testJournalReplay(t *testing.T, mode string, torn bool) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "dsm.mem")
-	d := startDaemon(t, nil, "-listen", "127.0.0.1:0", "-file", file, "-vars", "1024", "-sync", mode, "-sync-interval", "20ms")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	rdb := newRedis(t, d.addr, 2, "")
-	if err := rdb.MSet(ctx, "pre", "1", "doomed", "x").Err(); err != nil {
-		t.Fatal(err)
-	}
-	old := filepath.Join(t.TempDir(), "dsm.mem")
-	copyFile(t, file, old)
-	journalWrites(t, ctx, rdb)
-	if mode == "interval" {
-		synced := infoSyncs(t, ctx, rdb)
-		waitFor(t, "two journal writes", func() bool { return infoSyncs(t, ctx, rdb) >= synced+2 })
-	}
-	segs, _, err := journalSegments(file)
-	if err != nil || len(segs) == 0 {
-		t.Fatalf("no journal segment beside %s: %v", file, err)
-	}
-	for _, s := range segs {
-		copyFile(t, s, filepath.Join(filepath.Dir(old), filepath.Base(s)))
-	}
-	d.kill()
-	<-d.exited
-
-	// The old copy has none of the writes: the journal must bring them.
-	checkMem(t, old, map[string]string{"pre": "1", "doomed": "x", "a": "", "ctr": ""})
-	oldSegs, _, _ := journalSegments(old)
-	if torn {
-		last := oldSegs[len(oldSegs)-1]
-		end := frameBytes(t, last)
-		f, err := os.OpenFile(last, os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// After the last frame, one that promises 100 bytes and
-		// has 10: the write a crash cut.
-		f.WriteAt(append(binary.LittleEndian.AppendUint32(nil, 100), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14), int64(end))
-		f.Close()
-	}
-	logs := &lockedLog{}
-	ts := startServer(t, Config{File: old, Sync: SyncInterval, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	if !strings.Contains(logs.String(), "journal replayed") || (torn != strings.Contains(logs.String(), "torn frame")) {
-		t.Errorf("logs do not tell of the replay (torn=%v):\n%s", torn, logs.String())
-	}
-	if left, _, _ := journalSegments(old); len(left) > 1 || len(left) == 1 && slices.Contains(oldSegs, left[0]) {
-		t.Errorf("segments left after the replay: %v (the replayed ones: %v; the server's own is new)", left, oldSegs)
-	}
-	rdb2 := newRedis(t, ts.addr, 2, "")
-	for k, want := range journalWant {
-		got, err := rdb2.Get(ctx, k).Result()
-		if want == "" {
-			if err != redis.Nil {
-				t.Errorf("%s = %q, %v; want missing", k, got, err)
+	for _, torn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("torn=%v", torn), func(t *testing.T) {
+			dir := t.TempDir()
+			file := filepath.Join(dir, "dsm.mem")
+			d := startDaemon(t, nil, "-listen", "127.0.0.1:0", "-file", file, "-vars", "1024", "-sync", "always")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			rdb := newRedis(t, d.addr, 2, "")
+			if err := rdb.MSet(ctx, "pre", "1", "doomed", "x").Err(); err != nil {
+				t.Fatal(err)
 			}
-			continue
-		}
-		if err != nil || got != want {
-			t.Errorf("%s = %.20q, %v; want %.20q", k, got, err, want)
-		}
-	}
-}
-
-// infoSyncs returns INFO's count of the flushes the server made.
-func infoSyncs(t *testing.T, ctx context.Context, rdb *redis.Client) int {
-	t.Helper()
-	info, err := rdb.Info(ctx, "persistence").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "dsm_syncs:"); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				t.Fatalf("dsm_syncs:%s: %v", v, err)
+			old := filepath.Join(t.TempDir(), "dsm.mem")
+			copyFile(t, file, old)
+			journalWrites(t, ctx, rdb)
+			segs, _, err := journalSegments(file)
+			if err != nil || len(segs) == 0 {
+				t.Fatalf("no journal segment beside %s: %v", file, err)
 			}
-			return n
-		}
+			for _, s := range segs {
+				copyFile(t, s, filepath.Join(filepath.Dir(old), filepath.Base(s)))
+			}
+			d.kill()
+			<-d.exited
+
+			// The old copy has none of the writes: the journal must bring them.
+			checkMem(t, old, map[string]string{"pre": "1", "doomed": "x", "a": "", "ctr": ""})
+			oldSegs, _, _ := journalSegments(old)
+			if torn {
+				last := oldSegs[len(oldSegs)-1]
+				end := frameBytes(t, last)
+				f, err := os.OpenFile(last, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// After the last frame, one that promises 100 bytes and
+				// has 10: the write a crash cut.
+				f.WriteAt(append(binary.LittleEndian.AppendUint32(nil, 100), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14), int64(end))
+				f.Close()
+			}
+			logs := &lockedLog{}
+			ts := startServer(t, Config{File: old, Sync: SyncInterval, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			if !strings.Contains(logs.String(), "journal replayed") || (torn != strings.Contains(logs.String(), "torn frame")) {
+				t.Errorf("logs do not tell of the replay (torn=%v):\n%s", torn, logs.String())
+			}
+			if left, _, _ := journalSegments(old); len(left) != 0 {
+				t.Errorf("segments left after the replay: %v", left)
+			}
+			rdb2 := newRedis(t, ts.addr, 2, "")
+			for k, want := range journalWant {
+				got, err := rdb2.Get(ctx, k).Result()
+				if want == "" {
+					if err != redis.Nil {
+						t.Errorf("%s = %q, %v; want missing", k, got, err)
+					}
+					continue
+				}
+				if err != nil || got != want {
+					t.Errorf("%s = %.20q, %v; want %.20q", k, got, err, want)
+				}
+			}
+		})
 	}
-	t.Fatalf("no dsm_syncs in INFO persistence:\n%s", info)
-	return 0
 }
 
 // frameBytes returns how many bytes of whole frames the segment holds.
@@ -376,67 +345,4 @@ func TestJournalWriteFailureStopsServer(t *testing.T) {
 		t.Fatalf("Serve returned %v, want ErrStorage from the journal", err)
 	}
 	checkAcked(t, file, ackers)
-}
-
-// flushes returns how many flushes of the kind (the label of
-// dsm_flush_seconds) the server has made.
-func flushes(t *testing.T, s *Server, kind string) uint64 {
-	t.Helper()
-	families, err := s.metrics.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() != "dsm_flush_seconds" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == kind {
-					return m.GetHistogram().GetSampleCount()
-				}
-			}
-		}
-	}
-	return 0
-}
-
-// TestSyncIntervalFlushesForLocalWrites checks how SyncInterval makes writes
-// durable: the daemon's by writing the journal every interval, without
-// flushing the mapping; a local process's (not journaled) by a flush of
-// the mapping in the interval after it wrote.
-func TestSyncIntervalFlushesForLocalWrites(t *testing.T) {
-	ts := startServer(t, Config{Sync: SyncInterval, SyncInterval: 10 * time.Millisecond})
-	c := dialRaw(t, ts.addr)
-	ticks := func(n uint64) { // waits for n more journal writes
-		t.Helper()
-		to := flushes(t, ts.Server, "journal") + n
-		waitFor(t, "journal writes", func() bool { return flushes(t, ts.Server, "journal") >= to })
-	}
-	ticks(2)
-	syncs := flushes(t, ts.Server, "sync")
-	for i := range 20 {
-		if got := c.do("SET", "k", strconv.Itoa(i)); got != okReply {
-			t.Fatalf("SET: %q", got)
-		}
-	}
-	ticks(5)
-	if got := flushes(t, ts.Server, "sync"); got != syncs {
-		t.Errorf("%d flushes of the mapping for the daemon's own writes, want none (they are journaled)", got-syncs)
-	}
-
-	local, err := shm.Open(shm.Config{Path: ts.cfg.File})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer local.Close()
-	if _, err := local.Set([]byte("local"), shm.Int(1)); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "a flush of the mapping after a local write", func() bool { return flushes(t, ts.Server, "sync") > syncs })
-	syncs = flushes(t, ts.Server, "sync")
-	ticks(5)
-	if got := flushes(t, ts.Server, "sync"); got != syncs {
-		t.Errorf("%d more flushes of the mapping with no local write since", got-syncs)
-	}
 }

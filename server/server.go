@@ -30,7 +30,7 @@ type Server struct {
 	runID   string
 	nameMax int        // the file's longest name; fixed at creation
 	live    liveServer // subscriptions, client-held locks, transactions (route.go)
-	journal *journal   // the redo log, nil under SyncNever (journal.go)
+	journal *journal   // the redo log under SyncAlways, else nil (journal.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64

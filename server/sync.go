@@ -13,12 +13,8 @@ import (
 type SyncMode int
 
 const (
-	// SyncInterval makes the writes of every Config.SyncInterval durable: a
-	// power loss loses at most the last interval. The daemon's writes go to
-	// the journal (journal.go), written out each interval with one
-	// synchronous write; the mapping is flushed at the journal's
-	// checkpoints, and in an interval in which local processes wrote (their
-	// writes are not journaled). It is the zero value.
+	// SyncInterval flushes every Config.SyncInterval: a power loss loses at
+	// most the last interval. It is the zero value.
 	SyncInterval SyncMode = iota
 	// SyncAlways sends a write's reply only after a flush that covers it:
 	// a synchronous write of its record to the journal (journal.go), the
@@ -66,17 +62,14 @@ func (m SyncMode) appendfsync() string {
 	return "everysec"
 }
 
-// syncLoop runs the mode's periodic work until the server stops: under
-// SyncInterval intervalTick every interval, and a journal write whenever
-// the journal's buffer fills (kick); under SyncAlways the journal's
-// checkpoints; under SyncNever only a check that the file is still whole
+// syncLoop flushes the file every interval (SyncInterval) until the server
+// stops; in the other modes it only checks that the file is still whole
 // every watchPeriod (storage.go).
 func (s *Server) syncLoop() {
 	period, tick := watchPeriod, s.watchFile
-	var kick <-chan struct{}
 	switch {
 	case s.cfg.Sync == SyncInterval:
-		period, tick, kick = s.cfg.SyncInterval, s.intervalTick, s.journal.kick
+		period, tick = s.cfg.SyncInterval, func() { s.syncFile() }
 	case s.journal != nil:
 		period, tick = journalTickPeriod, s.journalTick
 	}
@@ -88,24 +81,8 @@ func (s *Server) syncLoop() {
 			return
 		case <-t.C:
 			tick()
-		case <-kick:
-			s.writeJournal()
 		}
 	}
-}
-
-// intervalTick makes the writes of the last interval durable (SyncInterval):
-// the daemon's through one synchronous write of the journal, local
-// processes' by a flush of the mapping if any wrote. Then it checkpoints
-// the journal when that is due (which flushes the mapping too).
-func (s *Server) intervalTick() {
-	if s.writeJournal() != nil {
-		return
-	}
-	if s.mem.TakeUnjournaled() && s.syncFile() != nil {
-		return
-	}
-	s.journalTick()
 }
 
 // syncFile flushes what changed and records how long it took.
@@ -142,37 +119,19 @@ func (s *Server) timedFlush(kind, what string, flush func() error) error {
 const journalTickPeriod = 250 * time.Millisecond
 
 // startJournal replays what a crash left in the journal, whatever the sync
-// mode of this start, and unless under SyncNever opens the journal and
-// hands it to shm. Under SyncInterval the journal's buffer asks for a
-// write (kick) when it holds journalKickBytes.
+// mode of this start, and under SyncAlways opens the journal and hands it
+// to shm.
 func startJournal(mem *shm.Memory, st settings) (*journal, error) {
 	seq, err := replayJournal(mem, st.Logger)
-	if err != nil || st.Sync == SyncNever {
+	if err != nil || st.Sync != SyncAlways {
 		return nil, err
 	}
 	j, err := openJournal(mem, st.Logger, seq)
 	if err != nil {
 		return nil, err
 	}
-	if st.Sync == SyncInterval {
-		j.kick = make(chan struct{}, 1)
-	}
 	mem.SetJournal(j)
 	return j, nil
-}
-
-// writeJournal writes out the journal's buffer with one synchronous write
-// (SyncInterval), and fills more of the segment with zeros if the frames
-// come near their end.
-func (s *Server) writeJournal() error {
-	if err := s.timedFlush("journal", "journal write", s.journal.barrier); err != nil {
-		return err
-	}
-	if err := s.journal.preallocate(); err != nil {
-		s.storageFailed(err)
-		return err
-	}
-	return nil
 }
 
 // journalTick checks the file and, when it is due, checkpoints the

@@ -40,9 +40,7 @@
 // costs one sequential synchronous write instead of a flush of scattered
 // pages. The journal is the daemon's: its files and format are not part of
 // the memory file's format, and writes made through other Memories (other
-// processes) are not in it. Those set the file's unjournaled mark instead
-// (TakeUnjournaled), so that the journal's owner knows when it must flush
-// the mapping to make them durable too.
+// processes) are not in it.
 //
 // # Storage faults
 //
@@ -117,7 +115,6 @@
 //	140 uint32   change feeds asleep on the sequence
 //	144 uint32   spill sequence (package lockd: moves on wakes while someone spills)
 //	148 uint32   spilled waiters, in any process
-//	192 uint32   unjournaled mark: 1 after a write that no journal recorded (TakeUnjournaled)
 //	256 [240]    change feed ring, 16-byte entries: uint64 sequence+1, uint32 slot, 4 zero bytes
 //
 // The index is an open-addressing table with linear probing; an entry is

@@ -70,61 +70,29 @@ func (m *Memory) SetJournal(j Journal) {
 
 // journalOne records a write of one variable; the caller holds its lock.
 func (m *Memory) journalOne(r ref, name []byte, v Value, version uint64) {
-	b := m.journal.Load()
-	if b == nil {
-		m.markUnjournaled()
-		return
+	if b := m.journal.Load(); b != nil {
+		if name == nil {
+			name = m.name(r.slot)
+		}
+		b.j.Append([]Record{{Name: name, Value: v, Version: version, Slot: r.slot, Inc: r.inc}})
 	}
-	if name == nil {
-		name = m.name(r.slot)
-	}
-	b.j.Append([]Record{{Name: name, Value: v, Version: version, Slot: r.slot, Inc: r.inc}})
 }
 
 // journalDelete records the deletion of r; the caller holds its lock.
 func (m *Memory) journalDelete(r ref, name []byte) {
-	b := m.journal.Load()
-	if b == nil {
-		m.markUnjournaled()
-		return
+	if b := m.journal.Load(); b != nil {
+		ver := atomic.LoadUint64(m.version(r.slot))
+		b.j.Append([]Record{{Name: name, Version: ver, Slot: r.slot, Inc: r.inc, Deleted: true}})
 	}
-	ver := atomic.LoadUint64(m.version(r.slot))
-	b.j.Append([]Record{{Name: name, Version: ver, Slot: r.slot, Inc: r.inc, Deleted: true}})
 }
 
 // journalOn reports whether a journal is set, for paths that build several
-// records; without one, the write is marked unjournaled.
+// records.
 func (m *Memory) journalOn() (Journal, bool) {
 	if b := m.journal.Load(); b != nil {
 		return b.j, true
 	}
-	m.markUnjournaled()
 	return nil, false
-}
-
-// The unjournaled mark is a word of the control block, on a cache line of
-// its own, that every write through a Memory without a journal (a local
-// process's) sets once it is in the mapping, and that TakeUnjournaled
-// clears. A daemon that journals its own writes, and makes the journal
-// durable every interval, flushes the mapping only when the mark says that
-// someone else wrote: the writes it journals are covered without it.
-// Writers only read the word while it is set, so the line stays shared.
-func (m *Memory) unjournaled() *uint32 { return m.u32(controlPage*pageSize + ctlUnjournaled) }
-
-// markUnjournaled sets the unjournaled mark. It runs after the write's
-// version store, an atomic store that orders the write before it.
-func (m *Memory) markUnjournaled() {
-	if w := m.unjournaled(); atomic.LoadUint32(w) == 0 {
-		atomic.StoreUint32(w, 1)
-	}
-}
-
-// TakeUnjournaled reports whether a write that no journal recorded (one made
-// through a Memory without a journal, in any process) reached the mapping
-// since the last call, and clears the mark. A flush of the mapping (Sync)
-// that starts after a call that returned true covers those writes.
-func (m *Memory) TakeUnjournaled() bool {
-	return atomic.SwapUint32(m.unjournaled(), 0) != 0
 }
 
 // Restore brings variables forward to the states recs describe, where the

@@ -12,8 +12,6 @@ const (
 	ctlIndexLock = 0  // lockd lock record, 16 bytes
 	ctlIndexSeq  = 64 // uint64, odd while the index changes
 	ctlFreeHead  = 72 // uint32, first free slot + 1, 0 if none
-
-	ctlUnjournaled = 192 // uint32, on its own cache line: see markUnjournaled
 )
 
 // Slot fields; see doc.go.

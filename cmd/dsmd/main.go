@@ -79,7 +79,7 @@ func parseFlags(args []string) (server.Config, error) {
 	fs.StringVar(&cfg.Addr, "listen", server.DefaultAddr, "`HOST:PORT` to listen on (both protocols; TLS too when enabled)")
 	fs.StringVar(&cfg.File, "file", "./dsm.mem", "memory file `PATH`, created on first start")
 	fs.TextVar(&cfg.Sync, "sync", server.SyncInterval, "durability: always (flush before each write's reply), interval or never")
-	fs.DurationVar(&cfg.SyncInterval, "sync-interval", server.DefaultSyncInterval, "how often -sync interval makes the writes durable")
+	fs.DurationVar(&cfg.SyncInterval, "sync-interval", server.DefaultSyncInterval, "flush period for -sync interval")
 	fs.StringVar(&cfg.Password, "password", "", "require AUTH with this password (default: $DSM_PASSWORD, which is safer: flags show in ps)")
 	fs.StringVar(&allow, "allow", "", "admit clients from these networks besides loopback: `CIDR[,CIDR...]`")
 	fs.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics and pprof on `HOST:PORT`")
