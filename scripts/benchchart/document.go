@@ -41,6 +41,13 @@ func (res *results) writeMethod(b *strings.Builder) {
 	b.WriteString("is the median over the rounds and a ratio is taken between medians, so drift of\n")
 	b.WriteString("the shared machine falls on both alike. Ratios are oriented so that above 1 means\n")
 	b.WriteString("dsmd does better: throughput dsmd/Redis, latency and memory Redis/dsmd.\n\n")
+	b.WriteString("Each server runs in a session of its own (`setsid`), as a service started by an\n")
+	b.WriteString("init system does, and the benchmark client in the script's. With the kernel's\n")
+	b.WriteString("autogroup scheduling on (see the table above), the processes of a session share\n")
+	b.WriteString("one scheduling entity: a server in the client's session would compete with the\n")
+	b.WriteString("client thread by thread, which a multi-threaded server wins on heavy requests\n")
+	b.WriteString("(MSET) and loses on light ones, where its idle threads' wake-ups take the\n")
+	b.WriteString("client's time. Redis, single-threaded, is affected little either way.\n\n")
 	b.WriteString("Commands (PORT is the server's; `-r` spreads the keys over a keyspace of that size):\n\n```\n")
 	for _, c := range res.cmds {
 		fmt.Fprintf(b, "# %s\n%s\n", c.group, c.text)
