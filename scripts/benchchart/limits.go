@@ -6,21 +6,30 @@ const limits = `## What limits each figure
 
 - **One request at a time (50 clients, no pipelining).** Each request costs both
   servers one read and one write system call on loopback; the kernel's TCP path
-  and waking the client dominate, and on a shared two-core machine the figures
-  move by tens of percent from run to run (hence the interleaved rounds). dsmd
-  serves each connection on its own goroutine: after each reply Go's netpoller
-  makes one more read that fails with EAGAIN and parks the goroutine, which
-  Redis' event loop does not pay, and with GOMAXPROCS above 1 the runtime wakes
-  idle threads for the ready goroutines. A minimal goroutine-per-connection
-  Go server (a map, no shared locks, no file) measured by hand the same way
-  reached 0.80 of Redis on GET, where dsmd reached 0.79 in the same run: this
-  is about what Go's netpoller gives here. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1)
-  trims the wake-ups: by hand, 3 interleaved rounds of Redis, dsmd and dsmd
-  with one P, GET went from 0.80 to 0.96 of Redis, SET from 0.71 to 0.77 and
-  INCR from 0.72 to 0.75, but MSET fell from 0.89 to 0.83 and pipelined
-  INCR and MSET fell too. With one P a thread held in a page fault on the
-  mapping also holds up every client, and a server has more cores than this
-  benchmark leaves it, so the default stays one P per core.
+  and waking the client dominate (in a profile of dsmd under GET, 69% of its
+  time is in those two calls, 9% in the index lookup's cache misses), and on a
+  shared two-core machine the figures move by tens of percent from run to run
+  (hence the interleaved rounds). dsmd serves each connection on its own
+  goroutine: after each reply Go's netpoller makes one more read that fails
+  with EAGAIN and parks the goroutine, which Redis' event loop does not pay,
+  and with GOMAXPROCS above 1 the runtime wakes idle threads for the ready
+  goroutines. What Go gives here was measured by hand, 3 interleaved rounds
+  of this script's c50 commands with every server in its own session:
+  against Redis' GET and SET, a goroutine-per-connection Go server that
+  parses nothing and answers every command with a nil reached 0.97 and 0.91,
+  and a single-threaded epoll loop written the same way 0.88 and 0.87; dsmd
+  reached GET 0.89, SET 0.83, INCR 0.77 and MSET 0.70. With -sync never it
+  reached 0.89, 0.85, 0.90 and 0.82: the once-a-second flush of the mapping
+  (see Cost curve) costs INCR and MSET over a keyspace this size about 15%,
+  SET 2%. A
+  redo journal written once per interval in its place (tried, and backed out)
+  moved the unpipelined lines by no more than the noise between runs and cost
+  pipelined MSET 14 to 33%: at a million records a second it writes as much as
+  the flush it replaces. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims the wake-ups
+  but helps GET only (0.91 in the same rounds; SET 0.83, INCR 0.79, MSET 0.65)
+  and costs pipelined INCR and MSET; with one P a thread held in a page fault
+  on the mapping also holds up every client, so the default stays one P per
+  core.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
   MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
@@ -30,13 +39,15 @@ const limits = `## What limits each figure
   buffered behind it go to shm's Prefetch, which loads all their buckets and
   slots with loads that do not wait for one another: the batch waits for
   memory about once, not once per variable. shm.AddKeyspacePrefetch above
-  measures it on one Add in a batch of 16. INCR stays the slowest: it reads
-  the value it replaces under the variable's lock, so the lock's
-  compare-and-swap and both value buffers are on its path. Redis keeps values
-  in its own heap; dsmd takes locks that other processes can see and keeps
-  every value in a file mapping, with room for the largest value in every
-  slot (768 bytes with the defaults), which is the price of the local path
-  and of crash safety.
+  measures it on one Add in a batch of 16. INCR takes the same fast path as a
+  handle's Add (lookup, one compare-and-swap, the integer written in place);
+  its runs that overlap the once-a-second flush of the mapping lose about a
+  third (the flush writes back every page the run wrote to, and the first
+  write to each page after it faults), which is why its rounds spread more
+  than the other lines'. Redis keeps values in its own heap; dsmd takes
+  locks that other processes can see and keeps every value in a file
+  mapping, with room for the largest value in every slot (768 bytes with the
+  defaults), which is the price of the local path and of crash safety.
 - **One client's latency.** A round trip of one request on loopback: the two
   servers differ by a few microseconds, and redis-benchmark reports
   percentiles in steps of about 8 µs at this scale, so a difference of one or
