@@ -3,6 +3,9 @@ package shm
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
+
+	"github.com/dsm-dev/dsm/lockd"
 )
 
 // Groups take their locks in slot order, which is the same for every
@@ -19,21 +22,107 @@ func (m *Memory) checkGroup(n int) error {
 	return nil
 }
 
-// MGet reads the named variables as one snapshot: it holds read locks on
-// all of them at once. Items are in the order of names.
+// MGet reads the named variables as one snapshot. Items are in the order
+// of names. It reads them optimistically (mgetStable) and, if writers keep
+// changing them, with read locks on all of them at once.
 func (m *Memory) MGet(names [][]byte) ([]Item, error) {
+	if err := m.checkGroup(len(names)); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if err := m.checkName(n); err != nil {
+			return nil, err
+		}
+	}
+	items := make([]Item, len(names))
+	seen := make([]mgetSeen, len(names))
+	for range mgetAttempts {
+		if m.mgetStable(names, seen, items) {
+			return items, nil
+		}
+	}
 	g, err := m.Lock(background, names, false, false)
 	if err != nil {
 		return nil, err
 	}
 	defer g.Unlock()
-	items := make([]Item, len(names))
 	for i, n := range names {
+		if _, held := g.refs[string(n)]; !held {
+			// Missing when the group took its locks, which is the
+			// snapshot's instant; it may exist by now (Get would say
+			// ErrNotHeld).
+			items[i] = Item{}
+			continue
+		}
 		if items[i], err = g.Get(n); err != nil {
 			return nil, err
 		}
 	}
 	return items, nil
+}
+
+// mgetAttempts is how many optimistic reads MGet makes before it takes
+// read locks.
+const mgetAttempts = 4
+
+// mgetSeen is what mgetStable's first look found of one name.
+type mgetSeen struct {
+	r     ref
+	ver   uint64
+	found bool
+}
+
+// mgetStable is the optimistic read of several variables, readStable's
+// for one: each variable's version is noted while no writer holds or waits
+// for it, the copies are made, and every version noted (and every absence)
+// must still hold after the last copy. Then the copies are one instant's
+// state: a writer of several variables (MSet, a group's Commit) takes all
+// their locks before it publishes the first and releases none until it
+// has published the last, so a version noted after one of its publishes
+// was noted under its lock (refused), and one noted before must have moved
+// by the second look if that writer published it since. The second look
+// also refuses a variable a writer holds or waits for, which a writer that
+// released some locks before publishing others would need. It reports
+// false if anything moved; items is then garbage.
+func (m *Memory) mgetStable(names [][]byte, seen []mgetSeen, items []Item) bool {
+	for i, n := range names {
+		r, ok := m.lookup(n)
+		seen[i] = mgetSeen{r: r, found: ok}
+		if !ok {
+			continue
+		}
+		off := m.slotOff(r.slot)
+		if l := lockd.Lock(off + slotLock); !m.proc.Readable(l) {
+			m.proc.WaitReadable(background, l)
+			return false
+		}
+		seen[i].ver = atomic.LoadUint64(m.u64(off + slotVersion))
+		if atomic.LoadUint32(m.u32(off+slotMeta)) != metaLive|r.inc {
+			return false
+		}
+	}
+	for i, s := range seen {
+		items[i] = Item{}
+		if s.found {
+			v := m.loadBuf(s.r.slot, s.ver)
+			items[i] = Item{Value: v, Version: s.ver, Found: v.kind != kindAbsent}
+		}
+	}
+	for i, s := range seen {
+		if !s.found {
+			if _, ok := m.lookup(names[i]); ok {
+				return false
+			}
+			continue
+		}
+		off := m.slotOff(s.r.slot)
+		if !m.proc.Readable(lockd.Lock(off+slotLock)) ||
+			atomic.LoadUint64(m.u64(off+slotVersion)) != s.ver ||
+			atomic.LoadUint32(m.u32(off+slotMeta)) != metaLive|s.r.inc {
+			return false
+		}
+	}
+	return true
 }
 
 // sortedRefs returns the distinct refs in slot order.
