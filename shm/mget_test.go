@@ -33,9 +33,7 @@ func TestMGetSnapshotUnderWriters(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var rounds atomic.Int64
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for i := int64(1); ; i++ {
 			select {
 			case <-stop:
@@ -61,12 +59,10 @@ func TestMGetSnapshotUnderWriters(t *testing.T) {
 			}
 			rounds.Add(1)
 		}
-	}()
+	})
 	var reads, torn atomic.Int64
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
@@ -93,7 +89,7 @@ func TestMGetSnapshotUnderWriters(t *testing.T) {
 					}
 				}
 			}
-		}()
+		})
 	}
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
