@@ -32,7 +32,7 @@ func (c *conn) serveRESP() error {
 		c.in.requestDone(pending)
 		if c.in.fresh {
 			c.in.fresh = false
-			if pending {
+			if pending || len(args) > 3 {
 				c.prefetch(args)
 			}
 		}
@@ -45,9 +45,11 @@ func (c *conn) serveRESP() error {
 }
 
 // prefetch is called with the first command of each read that brought
-// more than one: it hands the names of the variables that this command and
-// the whole ones buffered behind it use to shm's Prefetch, so that a
-// pipelined batch waits for memory once, for all its variables together,
+// more than one, or that may name several variables (more than three
+// arguments: MSET, MGET, DEL...): it hands the names of the variables that
+// this command and the whole ones buffered behind it use to shm's
+// Prefetch, so that a pipelined batch, or one command on several
+// variables, waits for memory once, for all its variables together,
 // rather than once per variable (about half the cost of a write to a
 // variable out of the caches, BenchmarkAddKeyspacePrefetch). It is a hint:
 // the commands then run as usual, and only those with key positions in the
