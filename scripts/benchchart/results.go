@@ -31,9 +31,12 @@ type remoteKey struct {
 	server string
 }
 
-// sample is one redis-benchmark result: requests per second and latency
-// percentiles in milliseconds.
-type sample struct{ rps, p50, p99 float64 }
+// sample is one redis-benchmark result: its round, requests per second
+// and latency percentiles in milliseconds.
+type sample struct {
+	round         string
+	rps, p50, p99 float64
+}
 
 // goBench is one line of go test -bench output.
 type goBench struct {
@@ -90,7 +93,7 @@ func (res *results) addRemote(f []string) error {
 	if !slices.Contains(res.tests, k.testKey) {
 		res.tests = append(res.tests, k.testKey)
 	}
-	res.remote[k] = append(res.remote[k], sample{nums[0], nums[1], nums[2]})
+	res.remote[k] = append(res.remote[k], sample{f[4], nums[0], nums[1], nums[2]})
 	return nil
 }
 
@@ -186,6 +189,28 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// roundRatios pairs the samples of the two servers by round and returns
+// the lowest and highest of num's figure over den's; ok is false if no
+// round has both.
+func roundRatios(num, den []sample, field func(sample) float64) (lo, hi float64, ok bool) {
+	for _, n := range num {
+		for _, d := range den {
+			if d.round != n.round || field(d) == 0 {
+				continue
+			}
+			r := field(n) / field(d)
+			if !ok || r < lo {
+				lo = r
+			}
+			if !ok || r > hi {
+				hi = r
+			}
+			ok = true
+		}
+	}
+	return lo, hi, ok
 }
 
 // medianOf is the median of one field of the samples.

@@ -15,6 +15,11 @@ type row struct {
 	target      string // what the issue asks; "" for none
 	met         bool
 	redisNA     bool // a dsmd-only figure: no Redis value, no ratio
+
+	// lo and hi are the lowest and highest ratio of a single round (the
+	// servers' figures of the same round), if spread is set.
+	lo, hi float64
+	spread bool
 }
 
 // groupLabels name the groups of the main run, in table order.
@@ -57,14 +62,16 @@ func (res *results) testRows(t testKey, label string) []row {
 	}
 	name := t.test + ", " + label
 	if t.group == "c1" {
-		return []row{
-			latencyRow(name+", p50", medianOf(rs, p50), medianOf(ds, p50), true),
-			latencyRow(name+", p99", medianOf(rs, p99), medianOf(ds, p99), false),
-		}
+		p50r := latencyRow(name+", p50", medianOf(rs, p50), medianOf(ds, p50), true)
+		p99r := latencyRow(name+", p99", medianOf(rs, p99), medianOf(ds, p99), false)
+		p50r.lo, p50r.hi, p50r.spread = roundRatios(rs, ds, p50)
+		p99r.lo, p99r.hi, p99r.spread = roundRatios(rs, ds, p99)
+		return []row{p50r, p99r}
 	}
 	r := row{label: name, unit: "req/s", redis: medianOf(rs, rps), dsmd: medianOf(ds, rps), target: "≥ 1.00"}
 	r.ratio = safeDiv(r.dsmd, r.redis)
 	r.met = r.ratio >= 1
+	r.lo, r.hi, r.spread = roundRatios(ds, rs, rps)
 	return []row{r}
 }
 
@@ -123,15 +130,18 @@ func (r row) verdict() string {
 // table renders rows as a markdown table.
 func table(rows []row) string {
 	var b strings.Builder
-	b.WriteString("| benchmark | unit | Redis | dsmd | ratio (>1: dsmd better) | target | |\n")
-	b.WriteString("| --- | --- | ---: | ---: | ---: | --- | --- |\n")
+	b.WriteString("| benchmark | unit | Redis | dsmd | ratio (>1: dsmd better) | one round's ratio, lowest–highest | target | |\n")
+	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, r := range rows {
-		redis, ratio := format(r.redis, r.unit), fmt.Sprintf("%.2f", r.ratio)
+		redis, ratio, spread := format(r.redis, r.unit), fmt.Sprintf("%.2f", r.ratio), ""
 		if r.redisNA {
 			redis, ratio = "–", "–"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n",
-			r.label, r.unit, redis, format(r.dsmd, r.unit), ratio, r.target, r.verdict())
+		if r.spread {
+			spread = fmt.Sprintf("%.2f–%.2f", r.lo, r.hi)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			r.label, r.unit, redis, format(r.dsmd, r.unit), ratio, spread, r.target, r.verdict())
 	}
 	return b.String()
 }
