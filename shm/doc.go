@@ -11,7 +11,8 @@
 // several all or nothing, also across a crash. Every access goes through the
 // variable's writer-priority lock of package lockd: writers take it, Get is an
 // optimistic read of it (it waits while a writer holds or waits, copies the
-// value, and checks that the version did not move), MGet takes read locks.
+// value, and checks that the version did not move), and so is MGet of
+// several (it takes read locks only if writers keep moving them).
 //
 // Each variable keeps two value buffers; the parity of its version says which
 // one is current. A writer fills the spare buffer and then stores the new

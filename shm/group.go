@@ -12,12 +12,19 @@ import (
 // process, so two groups never wait for each other in a cycle. The full lock
 // order is: the index lock, then variables in ascending slot order.
 
-func (m *Memory) checkGroup(n int) error {
+// checkGroup checks the names of a group operation: not too many, each a
+// valid name.
+func (m *Memory) checkGroup(names [][]byte) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
-	if n > int(m.meta.groupMax) {
-		return fmt.Errorf("%w: %d, the limit is %d", ErrTooMany, n, m.meta.groupMax)
+	if len(names) > int(m.meta.groupMax) {
+		return fmt.Errorf("%w: %d, the limit is %d", ErrTooMany, len(names), m.meta.groupMax)
+	}
+	for _, n := range names {
+		if err := m.checkName(n); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -26,13 +33,8 @@ func (m *Memory) checkGroup(n int) error {
 // of names. It reads them optimistically (mgetStable) and, if writers keep
 // changing them, with read locks on all of them at once.
 func (m *Memory) MGet(names [][]byte) ([]Item, error) {
-	if err := m.checkGroup(len(names)); err != nil {
+	if err := m.checkGroup(names); err != nil {
 		return nil, err
-	}
-	for _, n := range names {
-		if err := m.checkName(n); err != nil {
-			return nil, err
-		}
 	}
 	items := make([]Item, len(names))
 	seen := make([]mgetSeen, len(names))
@@ -73,17 +75,17 @@ type mgetSeen struct {
 }
 
 // mgetStable is the optimistic read of several variables, readStable's
-// for one: each variable's version is noted while no writer holds or waits
-// for it, the copies are made, and every version noted (and every absence)
-// must still hold after the last copy. Then the copies are one instant's
-// state: a writer of several variables (MSet, a group's Commit) takes all
-// their locks before it publishes the first and releases none until it
-// has published the last, so a version noted after one of its publishes
-// was noted under its lock (refused), and one noted before must have moved
-// by the second look if that writer published it since. The second look
-// also refuses a variable a writer holds or waits for, which a writer that
-// released some locks before publishing others would need. It reports
-// false if anything moved; items is then garbage.
+// for one: the first look notes each variable's version (waiting while a
+// writer holds or waits for it), the copies are made, and the second look
+// finds every version noted still current. Versions only grow, and a
+// buffer is written only while the version selects the other one, so each
+// variable held its copied value from its first look to its second: all of
+// them held it together between the two looks, however writers publish
+// and release. A name missing at the first look must be missing at one
+// instant of that span too, which its own second look does not show (it
+// can be created with a variable looked at after it and deleted with one
+// looked at before it in between): stillMissing looks again between the
+// looks. It reports false if anything moved; items is then garbage.
 func (m *Memory) mgetStable(names [][]byte, seen []mgetSeen, items []Item) bool {
 	for i, n := range names {
 		r, ok := m.lookup(n)
@@ -101,28 +103,53 @@ func (m *Memory) mgetStable(names [][]byte, seen []mgetSeen, items []Item) bool 
 			return false
 		}
 	}
+	missing := false
 	for i, s := range seen {
 		items[i] = Item{}
-		if s.found {
-			v := m.loadBuf(s.r.slot, s.ver)
-			items[i] = Item{Value: v, Version: s.ver, Found: v.kind != kindAbsent}
-		}
-	}
-	for i, s := range seen {
 		if !s.found {
-			if _, ok := m.lookup(names[i]); ok {
-				return false
-			}
+			missing = true
+			continue
+		}
+		v := m.loadBuf(s.r.slot, s.ver)
+		items[i] = Item{Value: v, Version: s.ver, Found: v.kind != kindAbsent}
+	}
+	if missing && !m.stillMissing(names, seen) {
+		return false
+	}
+	for _, s := range seen {
+		if !s.found {
 			continue
 		}
 		off := m.slotOff(s.r.slot)
-		if !m.proc.Readable(lockd.Lock(off+slotLock)) ||
-			atomic.LoadUint64(m.u64(off+slotVersion)) != s.ver ||
+		if atomic.LoadUint64(m.u64(off+slotVersion)) != s.ver ||
 			atomic.LoadUint32(m.u32(off+slotMeta)) != metaLive|s.r.inc {
 			return false
 		}
 	}
 	return true
+}
+
+// stillMissing reports whether the names mgetStable's first look found
+// missing are all missing at one instant: it looks them up again while the
+// index sequence stays even and unmoved, so no variable is created or
+// freed meanwhile.
+func (m *Memory) stillMissing(names [][]byte, seen []mgetSeen) bool {
+	seq := atomic.LoadUint64(m.indexSeq())
+	for i, s := range seen {
+		if s.found {
+			continue
+		}
+		if _, ok := m.lookup(names[i]); ok {
+			return false
+		}
+	}
+	return m.indexSteady(seq)
+}
+
+// indexSteady reports whether the index has not changed since seq was
+// read from its sequence, and was not changing then.
+func (m *Memory) indexSteady(seq uint64) bool {
+	return seq%2 == 0 && atomic.LoadUint64(m.indexSeq()) == seq
 }
 
 // sortedRefs returns the distinct refs in slot order.

@@ -38,13 +38,8 @@ type Group struct {
 // holds. Locks are taken in slot order, the same in every process, so groups
 // never deadlock among themselves.
 func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*Group, error) {
-	if err := m.checkGroup(len(names)); err != nil {
+	if err := m.checkGroup(names); err != nil {
 		return nil, err
-	}
-	for _, n := range names {
-		if err := m.checkName(n); err != nil {
-			return nil, err
-		}
 	}
 	ln, err := m.proc.AcquireLane(ctx)
 	if err != nil {
@@ -105,12 +100,19 @@ func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool
 		}
 	}
 	// A name missing before the locks must still be missing now, or a group
-	// write may have created it and its partners at once.
+	// write may have created it and its partners at once. Several must be
+	// missing at one instant: between two looks, one could be created and
+	// another deleted.
+	seq := atomic.LoadUint64(m.indexSeq())
 	for _, n := range missing {
 		if _, now := m.lookup(n); now {
 			g.release()
 			return false, nil
 		}
+	}
+	if len(missing) > 1 && !m.indexSteady(seq) {
+		g.release()
+		return false, nil
 	}
 	return true, nil
 }

@@ -1,7 +1,10 @@
 package shm_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -100,5 +103,225 @@ func TestMGetSnapshotUnderWriters(t *testing.T) {
 	}
 	if torn.Load() != 0 {
 		t.Fatalf("%d of %d MGets were not snapshots", torn.Load(), reads.Load())
+	}
+}
+
+// TestMGetSnapshotAbsentBetween checks MGet's snapshot when a missing name
+// lies between present ones. The writer alternates two groups: one creates
+// x and sets z, the other deletes x and sets y, each to the round's number.
+// So every instant has either x missing and y = z+1, or x = z and y = z-1.
+// A reader must not report x missing with y and z of an instant at which x
+// existed: x missing at both of MGet's looks at it while it was created
+// between the first looks at x and z and deleted between the second looks
+// at y and x. On mgetStable without stillMissing, 4 of 8 runs failed.
+func TestMGetSnapshotAbsentBetween(t *testing.T) {
+	const before, after = 600, 100 // fillers between y and x, x and z
+	m := newMem(t, shm.Config{Vars: before + after + 16, Procs: 8, Lanes: 8, GroupMax: before + after + 3})
+	x, y, z := b("x"), b("y"), b("z")
+	names := [][]byte{y}
+	for i := range before + after {
+		if i == before {
+			names = append(names, x)
+		}
+		names = append(names, fmt.Appendf(nil, "f%d", i))
+	}
+	names = append(names, z)
+	if err := m.MSet([][]byte{y, z}, []shm.Value{shm.Int(0), shm.Int(-1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names[1 : len(names)-1] {
+		if !bytes.Equal(n, x) {
+			if _, err := m.Set(n, shm.Int(0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var rounds, reads, torn atomic.Int64
+	wg.Go(func() {
+		for k := int64(1); ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			partner := y
+			if k%2 == 1 {
+				partner = z
+			}
+			g, err := m.Lock(context.Background(), [][]byte{x, partner}, true, true)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if k%2 == 1 {
+				g.Set(x, shm.Int(k))
+			} else {
+				g.Delete(x)
+			}
+			g.Set(partner, shm.Int(k))
+			err = g.Commit()
+			g.Unlock()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			rounds.Add(1)
+			// A torn read needs a create to fall among the first looks
+			// after x and the next delete among the second looks before
+			// x, with no other round in that read: a short pause of
+			// varying length (spun, as sleeps are coarser) after a
+			// create, a longer one (slept) after a delete.
+			if k%2 == 0 {
+				time.Sleep(time.Duration(rand.IntN(10000)) * time.Microsecond)
+				continue
+			}
+			pause := time.Duration(rand.IntN(600)) * time.Microsecond
+			for start := time.Now(); time.Since(start) < pause; {
+			}
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				items, err := m.MGet(names)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				reads.Add(1)
+				xi, yi, zi := items[1+before], items[0], items[len(items)-1]
+				xn, _ := xi.Value.Int()
+				yn, _ := yi.Value.Int()
+				zn, _ := zi.Value.Int()
+				instant := yi.Found && zi.Found &&
+					(!xi.Found && yn == zn+1 || xi.Found && xn == zn && yn == zn-1)
+				if !instant && torn.Add(1) <= 5 {
+					t.Errorf("MGet saw x=%v (found %v), y=%v, z=%v: no instant had them", xi.Value, xi.Found, yi.Value, zi.Value)
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d writer rounds, %d MGets, %d torn", rounds.Load(), reads.Load(), torn.Load())
+	if rounds.Load() < 10 || reads.Load() < 10 {
+		t.Fatalf("too little ran to check anything: %d rounds, %d reads", rounds.Load(), reads.Load())
+	}
+	if torn.Load() != 0 {
+		t.Fatalf("%d of %d MGets were not snapshots", torn.Load(), reads.Load())
+	}
+}
+
+// TestLockMissingAtOnce checks the snapshot of a read group that leaves
+// several missing names out (MGet's locked way). Each round of the writer
+// creates b and sets y to an odd number, then creates a and deletes b,
+// then deletes a and sets y to the next even number. So every instant with
+// a and b both missing has y even. A group that saw a missing at one
+// instant and b at another could have neither instant: a created and b
+// deleted between its looks at them, y set while b existed. Without
+// lockOnce's check of the index sequence, 4 of 4 runs failed (29-33 torn).
+func TestLockMissingAtOnce(t *testing.T) {
+	const fillers = 300 // missing names between a and b, and after b
+	m := newMem(t, shm.Config{Vars: 16, Procs: 8, Lanes: 8, GroupMax: 2*fillers + 3})
+	xa, xb, y := b("a"), b("b"), b("y")
+	names := [][]byte{y, xa}
+	for i := range 2 * fillers {
+		if i == fillers {
+			names = append(names, xb)
+		}
+		names = append(names, fmt.Appendf(nil, "g%d", i))
+	}
+	if _, err := m.Set(y, shm.Int(0)); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var rounds, reads, torn atomic.Int64
+	group := func(names [][]byte, fn func(g *shm.Group)) bool {
+		g, err := m.Lock(context.Background(), names, true, true)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		fn(g)
+		err = g.Commit()
+		g.Unlock()
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		return true
+	}
+	pause := func(us int) {
+		d := time.Duration(rand.IntN(us)) * time.Microsecond
+		for start := time.Now(); time.Since(start) < d; {
+		}
+	}
+	wg.Go(func() {
+		for k := int64(1); ; k++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !group([][]byte{xb, y}, func(g *shm.Group) { g.Set(xb, shm.Int(k)); g.Set(y, shm.Int(2*k-1)) }) {
+				return
+			}
+			pause(300)
+			if !group([][]byte{xa, xb}, func(g *shm.Group) { g.Set(xa, shm.Int(k)); g.Delete(xb) }) {
+				return
+			}
+			if !group([][]byte{xa, y}, func(g *shm.Group) { g.Delete(xa); g.Set(y, shm.Int(2*k)) }) {
+				return
+			}
+			rounds.Add(1)
+			pause(1000)
+		}
+	})
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g, err := m.Lock(context.Background(), names, false, false)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				yi, err := g.Get(y)
+				ha, hb := g.Holds(xa), g.Holds(xb)
+				g.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				reads.Add(1)
+				yn, _ := yi.Value.Int()
+				if !ha && !hb && yn%2 != 0 && torn.Add(1) <= 5 {
+					t.Errorf("a group saw a and b missing with y=%d: no instant had them", yn)
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d writer rounds, %d groups, %d torn", rounds.Load(), reads.Load(), torn.Load())
+	if rounds.Load() < 10 || reads.Load() < 10 {
+		t.Fatalf("too little ran to check anything: %d rounds, %d reads", rounds.Load(), reads.Load())
+	}
+	if torn.Load() != 0 {
+		t.Fatalf("%d of %d groups were not snapshots", torn.Load(), reads.Load())
 	}
 }
