@@ -100,7 +100,7 @@ func (h *Handle) Set(v Value) (uint64, error) {
 
 // Add is Memory.Add on the handle's variable.
 func (h *Handle) Add(delta int64) (int64, uint64, error) {
-	if sum, ver, ok, err := h.m.tryAdd(h.r, h.off, h.name, delta); ok {
+	if sum, ver, ok, err := h.m.tryAdd(h.r, h.name, delta); ok {
 		return sum, ver, err
 	}
 	var sum int64
@@ -128,21 +128,25 @@ func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 	return swapped, it.Version, err
 }
 
-// tryAdd adds delta to r's value (its slot is at off) if r's lock is free
-// at once and r is still live: the fast path of Add and Handle.Add. ok is
-// false if the caller must take the general path.
-func (m *Memory) tryAdd(r ref, off uint64, name []byte, delta int64) (sum int64, ver uint64, ok bool, err error) {
-	l := m.lockOf(r.slot)
+// tryAdd adds delta to r's value if r's lock is free at once and r is
+// still live: the fast path of Add and Handle.Add. ok is false if the
+// caller must take the general path. It passes the failure points of a
+// write as trySet does (the durability ledger notes INCR's write by them).
+func (m *Memory) tryAdd(r ref, name []byte, delta int64) (sum int64, ver uint64, ok bool, err error) {
+	off := m.slotOff(r.slot)
+	l := lockd.Lock(off + slotLock)
 	if m.closed.Load() || !m.proc.TryLock(l) {
 		return 0, 0, false, nil
 	}
+	failpoint(FailLocked)
 	if ok = m.valid(r); ok {
 		sum, ver, err = m.addLocked(off, delta)
 		if err == nil {
+			failpoint(FailPublished)
 			m.journalOne(r, name, Int(sum), ver)
 		}
 	}
-	m.proc.Unlock(l)
+	m.unlockWrite(l)
 	return sum, ver, ok, err
 }
 

@@ -24,13 +24,8 @@ const msetStack = 16
 // maps and no copies of the values, which the caller keeps unchanged for
 // the call. The caller has checked the lengths and the values.
 func (m *Memory) mset(names [][]byte, vals []Value) error {
-	if err := m.checkGroup(len(names)); err != nil {
+	if err := m.checkGroup(names); err != nil {
 		return err
-	}
-	for _, n := range names {
-		if err := m.checkName(n); err != nil {
-			return err
-		}
 	}
 	ln, err := m.proc.AcquireLane(background)
 	if err != nil {

@@ -178,14 +178,21 @@ func (m *Memory) Set(name []byte, v Value) (uint64, error) {
 // setExisting stores v if name exists and its lock is free at once; ok is
 // false if the caller must take the general path.
 func (m *Memory) setExisting(name []byte, v Value) (ver uint64, ok bool) {
-	if m.closed.Load() || m.checkName(name) != nil {
-		return 0, false
-	}
-	r, found := m.lookup(name)
+	r, found := m.existing(name)
 	if !found {
 		return 0, false
 	}
 	return m.trySet(r, name, v)
+}
+
+// existing looks name up for a fast path; found is false if the memory is
+// closed or the name is invalid or missing (the general path then says
+// which).
+func (m *Memory) existing(name []byte) (r ref, found bool) {
+	if m.closed.Load() || m.checkName(name) != nil {
+		return ref{}, false
+	}
+	return m.lookup(name)
 }
 
 // trySet stores v as r's next version if r's lock is free at once and r is
@@ -232,11 +239,9 @@ func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored b
 // not fit in an int64; the value is then unchanged.
 func (m *Memory) Add(name []byte, delta int64) (int64, uint64, error) {
 	// Fast path, as Handle.Add: the variable exists and its lock is free.
-	if !m.closed.Load() && m.checkName(name) == nil {
-		if r, found := m.lookup(name); found {
-			if sum, ver, ok, err := m.tryAdd(r, m.slotOff(r.slot), name, delta); ok {
-				return sum, ver, err
-			}
+	if r, found := m.existing(name); found {
+		if sum, ver, ok, err := m.tryAdd(r, name, delta); ok {
+			return sum, ver, err
 		}
 	}
 	var sum int64
