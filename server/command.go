@@ -155,7 +155,9 @@ func lowerASCII(dst, b []byte) []byte {
 }
 
 // equalFoldASCII reports whether b equals the lower-case name, ignoring the
-// case of ASCII letters in b.
+// case of ASCII letters in b. Not bytes.EqualFold, which also folds
+// Unicode ("\u212a", the Kelvin sign, matches "k"): it must agree with
+// lowerASCII, by which the table is searched.
 func equalFoldASCII(b []byte, name string) bool {
 	if len(b) != len(name) {
 		return false

@@ -42,11 +42,7 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	for i := range writers {
 		w := &writerProgress{key: fmt.Sprintf("key%d", i), incr: i%2 == 1}
 		writers[i] = w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.run(d.addr)
-		}()
+		wg.Go(func() { w.run(d.addr) })
 	}
 	time.Sleep(400 * time.Millisecond)
 	d.kill()

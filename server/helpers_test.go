@@ -225,6 +225,25 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+// lockedLog is a log destination safe for concurrent use: a server's
+// logger, or a dsmd child's stderr read while the test looks at it.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // bulk and friends build expected raw replies.
 func bulk(s string) string     { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
 func integer(n int64) string   { return fmt.Sprintf(":%d\r\n", n) }

@@ -24,8 +24,9 @@ import (
 // writes costs one random page write per variable written; the journal
 // instead appends the batch's records to a segment file beside the memory
 // file and makes them durable with one synchronous write (O_DSYNC), and
-// the mapping is flushed only at checkpoints. shm calls journal.Append for every write the
-// daemon makes (see shm.Journal); a batch's replies wait for barrier.
+// the mapping is flushed only at checkpoints. shm calls journal.Append for
+// every write the daemon makes (see shm.Journal); a batch's replies wait
+// for barrier.
 //
 // Segment files are named <memory file>.journal.<n>, n increasing. A
 // segment is a sequence of frames: u32 payload length, u32 CRC-32C of the
@@ -36,14 +37,14 @@ import (
 // little-endian).
 //
 // Checkpoint: when the segment passes journalSegmentMax, or
-// journalCheckpointPeriod after the last checkpoint, a new segment is opened and the
-// next flush switches to it; then the mapping is flushed (msync), which
-// covers every change recorded in the old segment (each change was in the
-// mapping before its record was appended, so before the switch), and the
-// old segment is deleted. At a clean stop the mapping is flushed and every
-// segment deleted. At start (replayJournal), whatever the sync mode, the
-// segments left by a crash are replayed into the mapping, which is then
-// flushed, and deleted.
+// journalCheckpointPeriod after the last checkpoint, a new segment is
+// opened and the next flush switches to it; then the mapping is flushed
+// (msync), which covers every change recorded in the old segment (each
+// change was in the mapping before its record was appended, so before the
+// switch), and the old segment is deleted. At a clean stop the mapping is
+// flushed and every segment deleted. At start (replayJournal), whatever
+// the sync mode, the segments left by a crash are replayed into the
+// mapping, which is then flushed, and deleted.
 
 // Journal tuning.
 const (
@@ -70,20 +71,13 @@ const (
 // castagnoli is the CRC-32C table; it is computed once and never written.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Journal errors.
-var (
-	errJournalCorrupt = errors.New("server: journal segment is corrupt")
-	errJournalClosed  = errors.New("server: journal is closed")
-)
-
 // journal is the daemon's redo log. Its Append is called under variables'
 // write locks by shm; its barrier by connections before they send the
-// replies of a batch that wrote; its checkpoint by the server's
-// checkpoint goroutine.
+// replies of a batch that wrote; its preallocate and checkpoint by the
+// server's syncLoop (sync.go).
 type journal struct {
 	base string // the memory file's path; segments are base.journal.<n>
 	mem  *shm.Memory
-	log  *slog.Logger
 
 	mu      sync.Mutex // protects the fields below
 	buf     []byte     // a frame header and the records not yet written
@@ -108,8 +102,8 @@ type journal struct {
 
 // openJournal creates the first segment after seq (the last one replayed,
 // or 0).
-func openJournal(mem *shm.Memory, log *slog.Logger, seq uint64) (*journal, error) {
-	j := &journal{base: mem.Path(), mem: mem, log: log, zeros: make([]byte, 1<<20)}
+func openJournal(mem *shm.Memory, seq uint64) (*journal, error) {
+	j := &journal{base: mem.Path(), mem: mem, zeros: make([]byte, 1<<20)}
 	f, err := j.create(seq + 1)
 	if err != nil {
 		return nil, err
@@ -414,10 +408,6 @@ func decodeSegment(data []byte, fn func(shm.Record)) (good int, err error) {
 	}
 	return len(data), nil
 }
-
-// errRecord is a record that does not parse inside a frame whose checksum
-// matched: a bug, or a segment of another format.
-var errRecord = errors.New("server: malformed journal record")
 
 // decodeRecords calls fn with each record of a frame's payload. Names and
 // values point into payload.

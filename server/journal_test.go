@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -137,9 +136,9 @@ func journalWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
 // with -sync always; a copy of the memory file taken before the writes
 // stands for the disk if nothing reached it afterwards; the journal
 // segments taken once the writes are acknowledged stand for what the
-// O_DSYNC writes made durable. dsmd is killed; a server started on the old copy with those
-// segments holds every acknowledged write. With a torn frame after them (a
-// write that was never acknowledged), the same.
+// O_DSYNC writes made durable. dsmd is killed; a server started on the old
+// copy with those segments holds every acknowledged write. With a torn
+// frame after them (a write that was never acknowledged), the same.
 func TestJournalReplay(t *testing.T) {
 	for _, torn := range []bool{false, true} {
 		t.Run(fmt.Sprintf("torn=%v", torn), func(t *testing.T) {
@@ -311,24 +310,6 @@ func TestJournalCheckpoint(t *testing.T) {
 	if left, _, _ := journalSegments(file); len(left) != 0 {
 		t.Errorf("segments after a clean stop: %v", left)
 	}
-}
-
-// lockedLog is a log destination safe for concurrent use.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestJournalWriteFailureStopsServer breaks the journal under a load of

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -76,8 +75,7 @@ type daemon struct {
 	cmd    *exec.Cmd
 	addr   string
 	exited chan error
-	logs   *strings.Builder
-	mu     *sync.Mutex
+	logs   *lockedLog // its stderr so far
 }
 
 // startDaemon runs dsmd (possibly through a prefix such as "ip netns exec
@@ -93,7 +91,7 @@ func startDaemon(t testing.TB, prefix []string, args ...string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start dsmd: %v", err)
 	}
-	d := &daemon{cmd: cmd, exited: make(chan error, 1), logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	d := &daemon{cmd: cmd, exited: make(chan error, 1), logs: &lockedLog{}}
 	addrc := make(chan string, 1)
 	go d.readLogs(stderr, addrc)
 	t.Cleanup(func() { d.kill() })
@@ -110,9 +108,7 @@ func (d *daemon) readLogs(r io.Reader, addrc chan<- string) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
-		d.mu.Lock()
-		d.logs.WriteString(line + "\n")
-		d.mu.Unlock()
+		d.logs.Write([]byte(line + "\n"))
 		if addr, ok := dsmbin.ListenAddr(line); ok {
 			select {
 			case addrc <- addr:
@@ -123,11 +119,8 @@ func (d *daemon) readLogs(r io.Reader, addrc chan<- string) {
 	d.exited <- d.cmd.Wait()
 }
 
-func (d *daemon) output() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.String()
-}
+// output returns what dsmd has logged so far.
+func (d *daemon) output() string { return d.logs.String() }
 
 // kill stops the daemon with SIGKILL if it still runs.
 func (d *daemon) kill() {

@@ -161,13 +161,14 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 	if h.run != run {
 		return
 	}
-	var name []byte // the channel's bytes, for glob.Match; one buffer for all changes
+	var name []byte // the channel's bytes; one buffer for all changes
 	for _, ch := range changes {
 		name = append(append(name[:0], channelPrefix...), ch.Name...)
-		channel := string(name)
-		var payload string
-		if subs := h.channels[channel]; len(subs) > 0 {
-			payload = changePayload(ch.Item)
+		// The channel and payload strings are made only for a change that
+		// some subscriber gets.
+		var channel, payload string
+		if subs := h.channels[string(name)]; len(subs) > 0 {
+			channel, payload = string(name), changePayload(ch.Item)
 			for sub := range subs {
 				sub.offer("", channel, payload)
 			}
@@ -177,7 +178,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 				continue
 			}
 			if payload == "" {
-				payload = changePayload(ch.Item)
+				channel, payload = string(name), changePayload(ch.Item)
 			}
 			for sub := range subs {
 				sub.offer(pat, channel, payload)

@@ -212,9 +212,9 @@ func followCounter(t *testing.T, ctx context.Context, ps *redis.PubSub, final st
 }
 
 // TestSlowSubscriberCutOff: a subscriber that never reads, while many
-// variables change, is cut off once the messages pending for it would pass
-// Config.OutputLimit, and the server never buffers more than that for it.
-// Other clients are not disturbed.
+// variables change, is cut off by the message that takes what is pending
+// for it past Config.OutputLimit: the server never buffers more for it than
+// the limit and that one message. Other clients are not disturbed.
 func TestSlowSubscriberCutOff(t *testing.T) {
 	const limit = 32 << 10
 	ts := startServer(t, Config{OutputLimit: limit, WriteTimeout: 10 * time.Second})

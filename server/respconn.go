@@ -34,6 +34,7 @@ func (c *conn) serveRESP() error {
 			c.in.fresh = false
 			if pending || len(args) > 3 {
 				c.prefetch(args)
+				c.forgetKeys()
 			}
 		}
 		c.execute(args)
@@ -69,6 +70,20 @@ func (c *conn) prefetch(args [][]byte) {
 // maxPrefetch is about the most names prefetch gathers from one read; more
 // would only evict what it loaded first.
 const maxPrefetch = 256
+
+// forgetKeys empties the names prefetch gathered once shm has them: they
+// point into the reader's buffers, and would keep a big command's buffer,
+// which the reader lets go at its next read, alive while the connection
+// waits. A slice grown beyond what a batch needs (at most maxPrefetch
+// names and one command's more), by one command naming many variables,
+// goes too, as c.args does (maxKeptArgs).
+func (c *conn) forgetKeys() {
+	clear(c.keys)
+	c.keys = c.keys[:0]
+	if cap(c.keys) > 4*maxPrefetch {
+		c.keys = nil
+	}
+}
 
 // dataKeys appends to dst the variable names args uses when its command
 // reads or writes variables (see appendKeyNames).

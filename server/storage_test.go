@@ -45,12 +45,9 @@ func loadAndBreak(t *testing.T, s *Server, addr string, served chan error, break
 	ackers := make([]*writerProgress, 4)
 	var wg sync.WaitGroup
 	for i := range ackers {
-		ackers[i] = &writerProgress{key: fmt.Sprintf("k%d", i)}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ackers[i].run(addr)
-		}()
+		a := &writerProgress{key: fmt.Sprintf("k%d", i)}
+		ackers[i] = a
+		wg.Go(func() { a.run(addr) })
 	}
 	time.Sleep(300 * time.Millisecond)
 	breakFile()

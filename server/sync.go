@@ -62,9 +62,10 @@ func (m SyncMode) appendfsync() string {
 	return "everysec"
 }
 
-// syncLoop flushes the file every interval (SyncInterval) until the server
-// stops; in the other modes it only checks that the file is still whole
-// every watchPeriod (storage.go).
+// syncLoop runs until the server stops: under SyncInterval it flushes the
+// file every interval; under SyncAlways it runs journalTick every
+// journalTickPeriod; under SyncNever it only checks that the file is still
+// whole every watchPeriod (storage.go).
 func (s *Server) syncLoop() {
 	period, tick := watchPeriod, s.watchFile
 	switch {
@@ -126,7 +127,7 @@ func startJournal(mem *shm.Memory, st settings) (*journal, error) {
 	if err != nil || st.Sync != SyncAlways {
 		return nil, err
 	}
-	j, err := openJournal(mem, st.Logger, seq)
+	j, err := openJournal(mem, seq)
 	if err != nil {
 		return nil, err
 	}
