@@ -72,7 +72,8 @@ func TestBend(t *testing.T) {
 		rps  []float64
 		want string
 	}{
-		{[]float64{10, 50, 100, 105}, "flat from 100"},
+		{[]float64{10, 50, 100, 105}, "flat from 100 (100 → 105 req/s); peak 105 at 1000."},
+		{[]float64{10, 50, 100, 60}, "falling from 100 (100 → 60 req/s); peak 100 at 100, 60 at 1000."},
 		{[]float64{10, 20, 40, 80}, "still rising at 1000"},
 	} {
 		if got := bend([]int{1, 10, 100, 1000}, tt.rps); !strings.Contains(got, tt.want) {

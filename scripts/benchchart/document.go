@@ -47,10 +47,10 @@ func (res *results) writeMethod(b *strings.Builder) {
 	b.WriteString("init system does, and the benchmark client in the script's. With the kernel's\n")
 	b.WriteString("autogroup scheduling on (see the table above), the processes of a session share\n")
 	b.WriteString("one scheduling entity: a server in the client's session would compete with the\n")
-	b.WriteString("client thread by thread. Measured with this script both ways, that moved dsmd's\n")
-	b.WriteString("unpipelined GET, SET and INCR from about 0.86 of Redis to about 0.75, and its\n")
-	b.WriteString("unpipelined MSET from 0.72 to 0.79; Redis, single-threaded, moved within the\n")
-	b.WriteString("noise.\n\n")
+	b.WriteString("client thread by thread. Measured by hand with this script both ways, on the\n")
+	b.WriteString("server code of 0af2826, that moved dsmd's unpipelined GET, SET and INCR from\n")
+	b.WriteString("about 0.86 of Redis to about 0.75, and its unpipelined MSET from 0.72 to 0.79;\n")
+	b.WriteString("Redis, single-threaded, moved within the noise.\n\n")
 	b.WriteString("Commands (PORT is the server's; `-r` spreads the keys over a keyspace of that size):\n\n```\n")
 	for _, c := range res.cmds {
 		fmt.Fprintf(b, "# %s\n%s\n", c.group, c.text)
@@ -241,12 +241,13 @@ func (res *results) curveTests(prefix string) []string {
 }
 
 // bend words where a throughput curve stops rising: the first step that
-// gains less than 10%, and whether it then falls.
+// gains less than 10% (falling if it loses more than 10%), the peak, and
+// the last point if it is not the peak.
 func bend(sizes []int, rps []float64) string {
 	if len(rps) < 2 {
 		return "too few points."
 	}
-	peak := 0
+	peak, last := 0, len(rps)-1
 	for i := range rps {
 		if rps[i] > rps[peak] {
 			peak = i
@@ -254,8 +255,16 @@ func bend(sizes []int, rps []float64) string {
 	}
 	for i := 1; i < len(rps); i++ {
 		if rps[i] < rps[i-1]*1.10 {
-			return fmt.Sprintf("flat from %d (%.0f → %.0f req/s); peak %.0f at %d, %.0f at %d.",
-				sizes[i-1], rps[i-1], rps[i], rps[peak], sizes[peak], rps[len(rps)-1], sizes[len(sizes)-1])
+			step := "flat"
+			if rps[i] < rps[i-1]*0.90 {
+				step = "falling"
+			}
+			s := fmt.Sprintf("%s from %d (%.0f → %.0f req/s); peak %.0f at %d", step,
+				sizes[i-1], rps[i-1], rps[i], rps[peak], sizes[peak])
+			if peak != last {
+				s += fmt.Sprintf(", %.0f at %d", rps[last], sizes[last])
+			}
+			return s + "."
 		}
 	}
 	return fmt.Sprintf("still rising at %d (%.0f req/s).", sizes[len(sizes)-1], rps[len(rps)-1])

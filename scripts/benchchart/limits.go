@@ -15,25 +15,25 @@ const limits = `## What limits each figure
   and with GOMAXPROCS above 1 the runtime wakes idle threads for the ready
   goroutines. What Go gives here was measured by hand at 4ea6b15, 3
   interleaved rounds of this script's c50 commands with every server in its
-  own session:
-  against Redis' GET and SET, a goroutine-per-connection Go server that
-  parses nothing and answers every command with a nil reached 0.97 and 0.91,
-  and a single-threaded epoll loop written the same way 0.88 and 0.87; dsmd
-  reached GET 0.89, SET 0.83, INCR 0.77 and MSET 0.70. With -sync never it
-  reached 0.89, 0.85, 0.90 and 0.82: the once-a-second flush of the mapping
-  (see Cost curve) costs INCR and MSET over a keyspace this size about 15%,
-  SET 2%. A
-  redo journal written once per interval in its place (tried, and backed out)
-  moved the unpipelined lines by no more than the noise between runs and cost
-  pipelined MSET 14 to 33%: at a million records a second it writes as much as
-  the flush it replaces. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims the wake-ups
-  but helps GET only (0.91 in the same rounds; SET 0.83, INCR 0.79, MSET 0.65)
-  and costs pipelined INCR and MSET; with one P a thread held in a page fault
-  on the mapping also holds up every client, so the default stays one P per
-  core. Over keyspaces of 10 and 1,000 variables, which stay in the caches,
-  dsmd's unpipelined SET and GET run at or above Redis' (Cost curve): the
-  gap at 100,000 is the memory a request touches (768-byte slots in a file
-  mapping) and the flush of it.
+  own session: against Redis' GET and SET, a goroutine-per-connection Go
+  server that parses nothing and answers every command with a nil reached
+  0.97 and 0.91, and a single-threaded epoll loop written the same way 0.88
+  and 0.87; dsmd reached GET 0.89, SET 0.83, INCR 0.77 and MSET 0.70. With
+  -sync never it reached 0.89, 0.85, 0.90 and 0.82: the once-a-second flush
+  of the mapping (see Cost curve) costs INCR and MSET over a keyspace this
+  size about 15%, SET 2%. A redo journal written once per interval in its
+  place (tried in three variants, and backed out) moved the unpipelined
+  lines by no more than the noise between runs and cost pipelined MSET 14
+  to 33%: at 1.7 million records a second the first variant wrote about
+  70 MB/s and reached its 64 MiB checkpoint, a flush of the mapping, every
+  second. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims the wake-ups but helps GET
+  only (0.91 in the same rounds; SET 0.83, INCR 0.79, MSET 0.65) and costs
+  pipelined INCR and MSET; with one P a thread held in a page fault on the
+  mapping also holds up every client, so the default stays one P per core.
+  Over keyspaces of 10 and 1,000 variables, which stay in the caches, dsmd's
+  unpipelined SET and GET run at or above Redis' (Cost curve): the gap at
+  100,000 is the memory a request touches (768-byte slots in a file mapping)
+  and the flush of it.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
   MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
@@ -43,22 +43,23 @@ const limits = `## What limits each figure
   buffered behind it go to shm's Prefetch, which loads all their buckets and
   slots with loads that do not wait for one another: the batch waits for
   memory about once, not once per variable. shm.AddKeyspacePrefetch above
-  measures it on one Add in a batch of 16. One command on several
-  variables (MSET, MGET) is prefetched the same way, pipelined or not: by
-  hand, unpipelined MSET of 10 keys went from 67k to 86k req/s with it. INCR takes the same fast path as a
+  measures it on one Add in a batch of 16. One command on several variables
+  (MSET, MGET) is prefetched the same way, pipelined or not: by hand at
+  0dad66e, unpipelined MSET of 10 keys went from 67k to 86k req/s with it
+  (medians of 5 interleaved rounds). INCR takes the same fast path as a
   handle's Add (lookup, one compare-and-swap, the integer written in place);
   its runs that overlap the once-a-second flush of the mapping lose about a
   third (the flush writes back every page the run wrote to, and the first
   write to each page after it faults), which is why its rounds spread more
   than the other lines'. dsmd's pipelined p99 is several times Redis': with
   two Ps and the client there are more threads ready than cores, and a
-  preempted one waits out the scheduler's time slice. By hand, -P 16 GET over
-  1,000 keys, 3 rounds: p99 1.3-4.6 ms with GOMAXPROCS=2, 0.59-0.83 ms with
-  1, Redis 0.51-0.64 ms, at about the same throughput. Redis keeps values in
-  its own heap; dsmd takes
-  locks that other processes can see and keeps every value in a file
-  mapping, with room for the largest value in every slot (768 bytes with the
-  defaults), which is the price of the local path and of crash safety.
+  preempted one waits out the scheduler's time slice. By hand, -P 16 GET
+  over 1,000 keys, 3 rounds: p99 1.3-4.6 ms with GOMAXPROCS=2, 0.59-0.83 ms
+  with 1, Redis 0.51-0.64 ms, at about the same throughput. Redis keeps
+  values in its own heap; dsmd takes locks that other processes can see and
+  keeps every value in a file mapping, with room for the largest value in
+  every slot (768 bytes with the defaults), which is the price of the local
+  path and of crash safety.
 - **One client's latency.** A round trip of one request on loopback: the two
   servers differ by a few microseconds, and redis-benchmark reports
   percentiles in steps of about 8 µs at this scale, so a difference of one or
