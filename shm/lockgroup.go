@@ -34,9 +34,10 @@ type Group struct {
 // Lock takes the named variables' locks (write or read) as one group,
 // waiting until ctx ends. Missing variables are created without a value when
 // create is set (so that they can be locked); otherwise a name that is missing
-// stays out of the group, and it is guaranteed to be missing while the group
-// holds. Locks are taken in slot order, the same in every process, so groups
-// never deadlock among themselves.
+// stays out of the group: the missing names were all missing at one instant
+// while the group held its locks (it may be created afterwards). Locks are
+// taken in slot order, the same in every process, so groups never deadlock
+// among themselves.
 func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*Group, error) {
 	if err := m.checkGroup(names); err != nil {
 		return nil, err
