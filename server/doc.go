@@ -172,7 +172,8 @@
 // first replays the segments a crash left: the last record of each name is
 // applied where the mapping holds an older state (shm's Restore), the
 // mapping is flushed and the segments deleted; a torn last frame (a write
-// never acknowledged) is ignored, a corrupt frame in an earlier segment
+// never acknowledged) is ignored, also when a checkpoint had already
+// created an empty next segment; a corrupt frame with frames after it
 // refuses the start.
 //
 // Writes that local processes make through shm are not journaled: they are

@@ -409,6 +409,21 @@ func decodeSegment(data []byte, fn func(shm.Record)) (good int, err error) {
 	return len(data), nil
 }
 
+// framesIn reports whether any of the segments holds a frame, whole or not:
+// anything but zeros where the first frame header goes.
+func framesIn(paths []string) (bool, error) {
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return false, fmt.Errorf("journal: %w", err)
+		}
+		if good, err := decodeSegment(data, func(shm.Record) {}); good > 0 || err != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // decodeRecords calls fn with each record of a frame's payload. Names and
 // values point into payload.
 func decodeRecords(p []byte, fn func(shm.Record)) error {
@@ -451,10 +466,10 @@ func decodeRecords(p []byte, fn func(shm.Record)) error {
 
 // replayJournal applies the segments a crash left beside the memory file:
 // the last record of each name, through shm's Restore; then it flushes the
-// mapping and deletes the segments. A torn or corrupt tail of the last
-// segment is the write a crash interrupted, whose replies were never sent,
-// and is ignored; a bad frame in an earlier segment is refused. It returns
-// the number of the last segment (0 if none).
+// mapping and deletes the segments. A torn or corrupt tail with no frame
+// after it in any segment is the write a crash interrupted, whose replies
+// were never sent, and is ignored; a bad frame with frames after it is
+// refused. It returns the number of the last segment (0 if none).
 func replayJournal(mem *shm.Memory, log *slog.Logger) (uint64, error) {
 	paths, seqs, err := journalSegments(mem.Path())
 	if err != nil || len(paths) == 0 {
@@ -478,10 +493,19 @@ func replayJournal(mem *shm.Memory, log *slog.Logger) (uint64, error) {
 			recs = append(recs, r)
 		})
 		if err != nil {
-			if i < len(paths)-1 {
-				return 0, fmt.Errorf("journal %s: %w; it is not the last segment, so acknowledged writes may be in it: refusing to start (move the journal files away to start without them)", p, err)
+			// A bad frame followed by frames in a later segment is
+			// corruption; with none after it, it is the torn last write
+			// (a checkpoint creates the next segment before writes move
+			// to it, so that one may hold nothing yet).
+			later, lerr := framesIn(paths[i+1:])
+			if lerr != nil {
+				return 0, lerr
+			}
+			if later {
+				return 0, fmt.Errorf("journal %s: %w; later segments hold frames, so acknowledged writes may be in it: refusing to start (move the journal files away to start without them)", p, err)
 			}
 			log.Warn("journal ends with a torn frame, ignored", "segment", p, "bytes", len(data)-good, "err", err)
+			break
 		}
 	}
 	applied, err := mem.Restore(recs)
