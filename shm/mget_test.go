@@ -13,6 +13,92 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
+// snapshotRace runs write(1), write(2)... on one goroutine and read on
+// several others for d, then fails t if too little ran or if any read was
+// torn. write returns false to stop, after reporting why. read returns ""
+// for a read that saw one instant's state, else what it saw (the first 5
+// are reported), and ok false to stop after reporting why.
+func snapshotRace(t *testing.T, readers int, d time.Duration, write func(k int64) bool, read func() (torn string, ok bool)) {
+	t.Helper()
+	stop := make(chan struct{})
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	var wg sync.WaitGroup
+	var rounds, reads, torn atomic.Int64
+	wg.Go(func() {
+		for k := int64(1); !stopped() && write(k); k++ {
+			rounds.Add(1)
+		}
+	})
+	for range readers {
+		wg.Go(func() {
+			for !stopped() {
+				saw, ok := read()
+				if !ok {
+					return
+				}
+				reads.Add(1)
+				if saw != "" && torn.Add(1) <= 5 {
+					t.Errorf("a read saw %s: no instant had that", saw)
+				}
+			}
+		})
+	}
+	time.Sleep(d)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d writer rounds, %d reads, %d torn", rounds.Load(), reads.Load(), torn.Load())
+	if rounds.Load() < 10 || reads.Load() < 10 {
+		t.Fatalf("too little ran to check anything: %d rounds, %d reads", rounds.Load(), reads.Load())
+	}
+	if torn.Load() != 0 {
+		t.Fatalf("%d of %d reads were not snapshots", torn.Load(), reads.Load())
+	}
+}
+
+// commitGroup locks names for writing (creating them), runs fn on the
+// group, and commits it; false after reporting a failure to t.
+func commitGroup(t *testing.T, m *shm.Memory, names [][]byte, fn func(g *shm.Group)) bool {
+	g, err := m.Lock(context.Background(), names, true, true)
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	fn(g)
+	err = g.Commit()
+	g.Unlock()
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	return true
+}
+
+// mget is a reader for snapshotRace: MGet of names, judged by instant.
+func mget(t *testing.T, m *shm.Memory, names [][]byte, instant func(items []shm.Item) string) func() (string, bool) {
+	return func() (string, bool) {
+		items, err := m.MGet(names)
+		if err != nil {
+			t.Error(err)
+			return "", false
+		}
+		return instant(items), true
+	}
+}
+
+// spin waits up to max, a random time, without sleeping (sleeps are coarser).
+func spin(max time.Duration) {
+	d := time.Duration(rand.Int64N(int64(max)))
+	for start := time.Now(); time.Since(start) < d; {
+	}
+}
+
 // TestMGetSnapshotUnderWriters checks that MGet returns one instant's state
 // while a writer changes the variables in groups. Each round of the writer
 // deletes x and sets y to an odd number in one group, then creates x again
@@ -33,77 +119,27 @@ func TestMGetSnapshotUnderWriters(t *testing.T) {
 	if err := m.MSet(names, vals); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var rounds atomic.Int64
-	wg.Go(func() {
-		for i := int64(1); ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			g, err := m.Lock(context.Background(), [][]byte{x, y}, true, true)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			g.Delete(x)
-			g.Set(y, shm.Int(2*i-1))
-			err = g.Commit()
-			g.Unlock()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if err := m.MSet([][]byte{y, x}, []shm.Value{shm.Int(2 * i), shm.Int(2 * i)}); err != nil {
-				t.Error(err)
-				return
-			}
-			rounds.Add(1)
+	write := func(k int64) bool {
+		if !commitGroup(t, m, [][]byte{x, y}, func(g *shm.Group) { g.Delete(x); g.Set(y, shm.Int(2*k-1)) }) {
+			return false
 		}
-	})
-	var reads, torn atomic.Int64
-	for range 4 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				items, err := m.MGet(names)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				reads.Add(1)
-				xi, yi := items[0], items[len(items)-1]
-				yn, _ := yi.Value.Int()
-				xn, _ := xi.Value.Int()
-				switch {
-				case !yi.Found || !items[1].Found:
-					torn.Add(1)
-				case !xi.Found && yn%2 == 1:
-				case xi.Found && xn == yn && yn%2 == 0:
-				default:
-					if torn.Add(1) <= 5 {
-						t.Errorf("MGet saw x=%v (found %v) and y=%v: no instant had both", xi.Value, xi.Found, yi.Value)
-					}
-				}
-			}
-		})
+		if err := m.MSet([][]byte{y, x}, []shm.Value{shm.Int(2 * k), shm.Int(2 * k)}); err != nil {
+			t.Error(err)
+			return false
+		}
+		return true
 	}
-	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d writer rounds, %d MGets, %d torn", rounds.Load(), reads.Load(), torn.Load())
-	if rounds.Load() < 10 || reads.Load() < 10 {
-		t.Fatalf("too little ran to check anything: %d rounds, %d reads", rounds.Load(), reads.Load())
-	}
-	if torn.Load() != 0 {
-		t.Fatalf("%d of %d MGets were not snapshots", torn.Load(), reads.Load())
-	}
+	snapshotRace(t, 4, 500*time.Millisecond, write, mget(t, m, names, func(items []shm.Item) string {
+		xi, yi := items[0], items[len(items)-1]
+		yn, _ := yi.Value.Int()
+		xn, _ := xi.Value.Int()
+		switch {
+		case !yi.Found || !items[1].Found:
+		case !xi.Found && yn%2 == 1, xi.Found && xn == yn && yn%2 == 0:
+			return ""
+		}
+		return fmt.Sprintf("x=%v (found %v), f1 found %v, y=%v (found %v)", xi.Value, xi.Found, items[1].Found, yi.Value, yi.Found)
+	}))
 }
 
 // TestMGetSnapshotAbsentBetween checks MGet's snapshot when a missing name
@@ -136,88 +172,42 @@ func TestMGetSnapshotAbsentBetween(t *testing.T) {
 			}
 		}
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var rounds, reads, torn atomic.Int64
-	wg.Go(func() {
-		for k := int64(1); ; k++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			partner := y
-			if k%2 == 1 {
-				partner = z
-			}
-			g, err := m.Lock(context.Background(), [][]byte{x, partner}, true, true)
-			if err != nil {
-				t.Error(err)
-				return
-			}
+	write := func(k int64) bool {
+		partner := y
+		if k%2 == 1 {
+			partner = z
+		}
+		if !commitGroup(t, m, [][]byte{x, partner}, func(g *shm.Group) {
 			if k%2 == 1 {
 				g.Set(x, shm.Int(k))
 			} else {
 				g.Delete(x)
 			}
 			g.Set(partner, shm.Int(k))
-			err = g.Commit()
-			g.Unlock()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			rounds.Add(1)
-			// A torn read needs a create to fall among the first looks
-			// after x and the next delete among the second looks before
-			// x, with no other round in that read: a short pause of
-			// varying length (spun, as sleeps are coarser) after a
-			// create, a longer one (slept) after a delete.
-			if k%2 == 0 {
-				time.Sleep(time.Duration(rand.IntN(10000)) * time.Microsecond)
-				continue
-			}
-			pause := time.Duration(rand.IntN(600)) * time.Microsecond
-			for start := time.Now(); time.Since(start) < pause; {
-			}
+		}) {
+			return false
 		}
-	})
-	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				items, err := m.MGet(names)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				reads.Add(1)
-				xi, yi, zi := items[1+before], items[0], items[len(items)-1]
-				xn, _ := xi.Value.Int()
-				yn, _ := yi.Value.Int()
-				zn, _ := zi.Value.Int()
-				instant := yi.Found && zi.Found &&
-					(!xi.Found && yn == zn+1 || xi.Found && xn == zn && yn == zn-1)
-				if !instant && torn.Add(1) <= 5 {
-					t.Errorf("MGet saw x=%v (found %v), y=%v, z=%v: no instant had them", xi.Value, xi.Found, yi.Value, zi.Value)
-				}
-			}
-		})
+		// A torn read needs a create to fall among the first looks after
+		// x and the next delete among the second looks before x, with no
+		// other round in that read: a short pause of varying length after
+		// a create, a longer one (slept) after a delete.
+		if k%2 == 0 {
+			time.Sleep(time.Duration(rand.IntN(10000)) * time.Microsecond)
+		} else {
+			spin(600 * time.Microsecond)
+		}
+		return true
 	}
-	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d writer rounds, %d MGets, %d torn", rounds.Load(), reads.Load(), torn.Load())
-	if rounds.Load() < 10 || reads.Load() < 10 {
-		t.Fatalf("too little ran to check anything: %d rounds, %d reads", rounds.Load(), reads.Load())
-	}
-	if torn.Load() != 0 {
-		t.Fatalf("%d of %d MGets were not snapshots", torn.Load(), reads.Load())
-	}
+	snapshotRace(t, 2, time.Second, write, mget(t, m, names, func(items []shm.Item) string {
+		xi, yi, zi := items[1+before], items[0], items[len(items)-1]
+		xn, _ := xi.Value.Int()
+		yn, _ := yi.Value.Int()
+		zn, _ := zi.Value.Int()
+		if yi.Found && zi.Found && (!xi.Found && yn == zn+1 || xi.Found && xn == zn && yn == zn-1) {
+			return ""
+		}
+		return fmt.Sprintf("x=%v (found %v), y=%v, z=%v", xi.Value, xi.Found, yi.Value, zi.Value)
+	}))
 }
 
 // TestLockMissingAtOnce checks the snapshot of a read group that leaves
@@ -242,86 +232,37 @@ func TestLockMissingAtOnce(t *testing.T) {
 	if _, err := m.Set(y, shm.Int(0)); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var rounds, reads, torn atomic.Int64
-	group := func(names [][]byte, fn func(g *shm.Group)) bool {
-		g, err := m.Lock(context.Background(), names, true, true)
-		if err != nil {
-			t.Error(err)
+	write := func(k int64) bool {
+		if !commitGroup(t, m, [][]byte{xb, y}, func(g *shm.Group) { g.Set(xb, shm.Int(k)); g.Set(y, shm.Int(2*k-1)) }) {
 			return false
 		}
-		fn(g)
-		err = g.Commit()
+		spin(300 * time.Microsecond)
+		if !commitGroup(t, m, [][]byte{xa, xb}, func(g *shm.Group) { g.Set(xa, shm.Int(k)); g.Delete(xb) }) {
+			return false
+		}
+		if !commitGroup(t, m, [][]byte{xa, y}, func(g *shm.Group) { g.Delete(xa); g.Set(y, shm.Int(2*k)) }) {
+			return false
+		}
+		spin(time.Millisecond)
+		return true
+	}
+	read := func() (string, bool) {
+		g, err := m.Lock(context.Background(), names, false, false)
+		if err != nil {
+			t.Error(err)
+			return "", false
+		}
+		yi, err := g.Get(y)
+		ha, hb := g.Holds(xa), g.Holds(xb)
 		g.Unlock()
 		if err != nil {
 			t.Error(err)
-			return false
+			return "", false
 		}
-		return true
-	}
-	pause := func(us int) {
-		d := time.Duration(rand.IntN(us)) * time.Microsecond
-		for start := time.Now(); time.Since(start) < d; {
+		if yn, _ := yi.Value.Int(); !ha && !hb && yn%2 != 0 {
+			return fmt.Sprintf("a and b missing with y=%d", yn), true
 		}
+		return "", true
 	}
-	wg.Go(func() {
-		for k := int64(1); ; k++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if !group([][]byte{xb, y}, func(g *shm.Group) { g.Set(xb, shm.Int(k)); g.Set(y, shm.Int(2*k-1)) }) {
-				return
-			}
-			pause(300)
-			if !group([][]byte{xa, xb}, func(g *shm.Group) { g.Set(xa, shm.Int(k)); g.Delete(xb) }) {
-				return
-			}
-			if !group([][]byte{xa, y}, func(g *shm.Group) { g.Delete(xa); g.Set(y, shm.Int(2*k)) }) {
-				return
-			}
-			rounds.Add(1)
-			pause(1000)
-		}
-	})
-	for range 2 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				g, err := m.Lock(context.Background(), names, false, false)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				yi, err := g.Get(y)
-				ha, hb := g.Holds(xa), g.Holds(xb)
-				g.Unlock()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				reads.Add(1)
-				yn, _ := yi.Value.Int()
-				if !ha && !hb && yn%2 != 0 && torn.Add(1) <= 5 {
-					t.Errorf("a group saw a and b missing with y=%d: no instant had them", yn)
-				}
-			}
-		})
-	}
-	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d writer rounds, %d groups, %d torn", rounds.Load(), reads.Load(), torn.Load())
-	if rounds.Load() < 10 || reads.Load() < 10 {
-		t.Fatalf("too little ran to check anything: %d rounds, %d reads", rounds.Load(), reads.Load())
-	}
-	if torn.Load() != 0 {
-		t.Fatalf("%d of %d groups were not snapshots", torn.Load(), reads.Load())
-	}
+	snapshotRace(t, 2, time.Second, write, read)
 }
