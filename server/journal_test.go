@@ -247,19 +247,27 @@ func checkMem(t *testing.T, file string, want map[string]string) {
 	}
 }
 
-// TestJournalRefusesCorruptEarlierSegment: a bad frame in a segment that is
-// not the last may hide acknowledged writes, so the server does not start.
-func TestJournalRefusesCorruptEarlierSegment(t *testing.T) {
+// newMemFile creates a small memory file in a fresh directory, beside which
+// a test lays journal segments, and returns its path.
+func newMemFile(t *testing.T) string {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "dsm.mem")
 	mem, err := shm.Open(shm.Config{Path: file, Vars: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mem.Close()
+	return file
+}
+
+// TestJournalRefusesCorruptEarlierSegment: a bad frame in a segment that is
+// not the last may hide acknowledged writes, so the server does not start.
+func TestJournalRefusesCorruptEarlierSegment(t *testing.T) {
+	file := newMemFile(t)
 	good := frame(shm.Record{Name: []byte("a"), Value: shm.Int(1), Version: 1})
 	os.WriteFile(segmentPath(file, 1), flipByte(good, len(good)-1), 0o600)
 	os.WriteFile(segmentPath(file, 2), good, 0o600)
-	_, err = New(Config{File: file, Logger: slog.New(slog.DiscardHandler)})
+	_, err := New(Config{File: file, Logger: slog.New(slog.DiscardHandler)})
 	if err == nil || !strings.Contains(err.Error(), "later segments hold frames") {
 		t.Fatalf("New with a corrupt first segment: %v", err)
 	}
@@ -273,12 +281,7 @@ func TestJournalRefusesCorruptEarlierSegment(t *testing.T) {
 // leave a torn frame at the end of the segment before it. That is the torn
 // last write: the start replays the whole frames and goes on.
 func TestJournalTornBeforeEmptySegment(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "dsm.mem")
-	mem, err := shm.Open(shm.Config{Path: file, Vars: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mem.Close()
+	file := newMemFile(t)
 	good := frame(shm.Record{Name: []byte("a"), Value: shm.Int(7), Version: 1})
 	torn := flipByte(frame(shm.Record{Name: []byte("b"), Value: shm.Int(8), Version: 1}), journalFrameHeader)
 	os.WriteFile(segmentPath(file, 1), append(good, torn...), 0o600)
