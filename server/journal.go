@@ -94,10 +94,13 @@ type journal struct {
 
 	y *groupcommit.Committer // barrier's shared synchronous writes
 
-	// fileMu is held by flush while it writes and by preallocate, so
-	// that zeros never land on frames.
-	fileMu sync.Mutex
+	// fillMu is held by preallocate while it writes zeros, and by a flush
+	// whose frame reaches past alloc or that switches segments: zeros
+	// never land on frames, and no segment is closed under a fill. Other
+	// flushes, nearly all, do not wait for a fill.
+	fillMu sync.Mutex
 	zeros  []byte
+	filled func() // if set (by tests, under fillMu), preallocate calls it after each write
 }
 
 // openJournal creates the first segment after seq (the last one replayed,
@@ -126,7 +129,7 @@ func (j *journal) create(n uint64) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	err = j.fill(f, 0)
+	err = j.fill(f, 0, nil)
 	if err == nil {
 		err = syncDir(filepath.Dir(j.base))
 	}
@@ -140,21 +143,26 @@ func (j *journal) create(n uint64) (*os.File, error) {
 
 // fill writes journalChunk bytes of zeros into f at off, durably: f is
 // opened with O_DSYNC, so each write returns once its data and the file's
-// new size are on stable storage.
-func (j *journal) fill(f *os.File, off int64) error {
+// new size are on stable storage. It calls after, if set, after each write.
+func (j *journal) fill(f *os.File, off int64, after func()) error {
 	for end := off + journalChunk; off < end; off += int64(len(j.zeros)) {
 		if _, err := f.WriteAt(j.zeros, off); err != nil {
 			return err
+		}
+		if after != nil {
+			after()
 		}
 	}
 	return nil
 }
 
 // preallocate fills another chunk of the segment with zeros when the
-// frames come within half a chunk of the end of the zeros.
+// frames come within half a chunk of the end of the zeros. The fill takes
+// some milliseconds (4 MiB of synchronous writes); flushes go on meanwhile
+// in the half chunk of zeros left, so durable replies do not wait for it.
 func (j *journal) preallocate() error {
-	j.fileMu.Lock()
-	defer j.fileMu.Unlock()
+	j.fillMu.Lock()
+	defer j.fillMu.Unlock()
 	j.mu.Lock()
 	f, start := j.f, max(j.alloc, j.size)
 	due := j.err == nil && j.alloc-j.size < journalChunk/2
@@ -162,7 +170,7 @@ func (j *journal) preallocate() error {
 	if !due {
 		return nil
 	}
-	if err := j.fill(f, start); err != nil {
+	if err := j.fill(f, start, j.filled); err != nil {
 		return fmt.Errorf("journal %s: %w", f.Name(), err)
 	}
 	j.mu.Lock()
@@ -232,8 +240,6 @@ func (j *journal) barrier() error {
 // (groupcommit).
 func (j *journal) flush() error {
 	shm.JournalFailpoint(shm.FailBeforeJournalSync)
-	j.fileMu.Lock()
-	defer j.fileMu.Unlock()
 	j.mu.Lock()
 	if j.err != nil {
 		defer j.mu.Unlock()
@@ -245,7 +251,18 @@ func (j *journal) flush() error {
 		j.buf = make([]byte, journalFrameHeader, 64<<10)
 	}
 	j.buf, j.spare = j.buf[:journalFrameHeader], nil
-	j.mu.Unlock()
+	// Only flush moves size and f, and a fill starts at or after alloc: a
+	// frame that ends within alloc cannot meet one. A switch closes f, so
+	// it waits for a fill too; a checkpoint asking for one after this
+	// point is served by the next flush.
+	switching := j.next != nil
+	if off+int64(len(out)) > j.alloc || switching {
+		j.mu.Unlock()
+		j.fillMu.Lock()
+		defer j.fillMu.Unlock()
+	} else {
+		j.mu.Unlock()
+	}
 
 	var err error
 	if len(out) > journalFrameHeader {
@@ -271,7 +288,7 @@ func (j *journal) flush() error {
 		j.err = fmt.Errorf("journal %s: %w", f.Name(), err)
 		return j.err
 	}
-	if j.next != nil {
+	if switching {
 		j.retired = append(j.retired, j.f.Name())
 		j.f.Close()
 		j.f, j.seq, j.size, j.alloc = j.next, j.nextSeq, 0, journalChunk

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +359,96 @@ func TestJournalWriteFailureStopsServer(t *testing.T) {
 		t.Fatalf("Serve returned %v, want ErrStorage from the journal", err)
 	}
 	checkAcked(t, file, ackers)
+}
+
+// TestJournalFlushDuringFill pauses preallocate's zero fill after its first
+// write: a durable SET whose frame fits in the zeros already there is
+// acknowledged meanwhile, one whose frame reaches past them waits for the
+// fill, and no zero lands on a frame.
+func TestJournalFlushDuringFill(t *testing.T) {
+	ts := startServer(t, Config{Sync: SyncAlways})
+	j := ts.journal
+	c := dialRaw(t, ts.addr)
+	c.do("SET", "a", "0")
+
+	// pauseFill makes preallocate due, with room left past the frames for
+	// a short frame, and starts it; it returns once the fill has made its
+	// first write and waits, and a function that lets it finish.
+	pauseFill := func(room int64) (release func()) {
+		paused, resume, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		var once sync.Once
+		j.fillMu.Lock()
+		j.filled = func() { once.Do(func() { close(paused); <-resume }) }
+		j.fillMu.Unlock()
+		j.mu.Lock()
+		j.alloc = j.size + room
+		j.mu.Unlock()
+		go func() { done <- j.preallocate() }()
+		select {
+		case <-paused:
+		case <-time.After(10 * time.Second):
+			t.Fatal("preallocate did not start filling")
+		}
+		return func() {
+			close(resume)
+			if err := <-done; err != nil {
+				t.Errorf("preallocate: %v", err)
+			}
+		}
+	}
+	// set sends SET key value and returns its reply, or the error.
+	rdb := newRedis(t, ts.addr, 2, "")
+	set := func(key, value string) <-chan string {
+		reply := make(chan string, 1)
+		go func() {
+			got, err := rdb.Set(context.Background(), key, value, 0).Result()
+			if err != nil {
+				got = err.Error()
+			}
+			reply <- got
+		}()
+		return reply
+	}
+
+	release := pauseFill(journalChunk/2 - 1)
+	select {
+	case got := <-set("b", "1"):
+		if got != "OK" {
+			t.Errorf("SET b during the fill = %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a durable SET with room in the zeros waited for the fill")
+	}
+	release()
+	j.mu.Lock()
+	size, alloc := j.size, j.alloc
+	j.mu.Unlock()
+	if alloc < size+journalChunk {
+		t.Errorf("after the fill, zeros end at %d, frames at %d", alloc, size)
+	}
+
+	release = pauseFill(4) // less than any frame
+	reply := set("c", "2")
+	select {
+	case got := <-reply:
+		t.Errorf("a SET whose frame reaches past the zeros did not wait for the fill: %q", got)
+		release()
+	case <-time.After(200 * time.Millisecond):
+		release()
+		if got := <-reply; got != "OK" {
+			t.Errorf("SET c after the fill = %q", got)
+		}
+	}
+
+	j.mu.Lock()
+	path, size := j.f.Name(), j.size
+	j.mu.Unlock()
+	if got := frameBytes(t, path); int64(got) != size {
+		t.Errorf("segment holds %d bytes of whole frames, the journal wrote %d", got, size)
+	}
+	for k, v := range map[string]string{"a": "0", "b": "1", "c": "2"} {
+		if got := c.do("GET", k); got != bulk(v) {
+			t.Errorf("GET %s = %q, want %q", k, got, v)
+		}
+	}
 }
