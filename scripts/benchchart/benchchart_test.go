@@ -22,7 +22,13 @@ const sampleRecords = "meta\tCPU\tTest CPU\n" +
 	"gobench\tshm\tBenchmarkHandleGet-2   100   12.5 ns/op   0 B/op   0 allocs/op\n" +
 	"gobench\tshm\tBenchmarkHandleGet-2   100   14.5 ns/op   0 B/op   0 allocs/op\n" +
 	"gobench\tshm\tBenchmarkHandleAddProcs/procs=2-2   100   50 ns/op   20000000 ops/s\n" +
-	"gobench\tshm\tPASS\n"
+	"gobench\tshm\tPASS\n" +
+	"remote\tceiling\tGET\tredis\t1\t200\t0.2\t0.5\n" +
+	"remote\tceiling\tGET\tgo-conn\t1\t190\t0.2\t0.5\n" +
+	"remote\tceiling\tGET\tdsmd\t1\t150\t0.2\t0.5\n" +
+	"remote\tceiling\tGET\tredis\t2\t100\t0.2\t0.5\n" +
+	"remote\tceiling\tGET\tgo-conn\t2\t110\t0.2\t0.5\n" +
+	"remote\tceiling\tGET\tdsmd\t2\t90\t0.2\t0.5\n"
 
 func TestDocument(t *testing.T) {
 	dir := t.TempDir()
@@ -47,6 +53,10 @@ func TestDocument(t *testing.T) {
 		"| shm.HandleGet | 13.5 | 0 | ≤ 15 ns | met |",
 		"| 2 | 20000000 | 1.00 |",
 		"redis-benchmark -p PORT -c 50 -t set",
+		// ceiling: medians Redis 150, dsmd 120, go-conn 150; rounds 0.75
+		// and 0.90 for dsmd, 0.95 and 1.10 for go-conn.
+		"| test | Redis | dsmd | go-conn |",
+		"| GET | 150 | 120 (0.80, 0.75–0.90) | 150 (1.00, 0.95–1.10) |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("document lacks %q:\n%s", want, md)
