@@ -13,27 +13,36 @@ const limits = `## What limits each figure
   goroutine: after each reply Go's netpoller makes one more read that fails
   with EAGAIN and parks the goroutine, which Redis' event loop does not pay,
   and with GOMAXPROCS above 1 the runtime wakes idle threads for the ready
-  goroutines. What Go gives here was measured by hand at 4ea6b15, 3
-  interleaved rounds of this script's c50 commands with every server in its
-  own session: against Redis' GET and SET, a goroutine-per-connection Go
-  server that parses nothing and answers every command with a nil reached
-  0.97 and 0.91, and a single-threaded epoll loop written the same way 0.88
-  and 0.87; dsmd reached GET 0.89, SET 0.83, INCR 0.77 and MSET 0.70. With
-  -sync never it reached 0.89, 0.85, 0.90 and 0.82: the once-a-second flush
-  of the mapping (see Cost curve) costs INCR and MSET over a keyspace this
-  size about 15%, SET 2%. A redo journal written once per interval in its
-  place (tried in three variants, and backed out) moved the unpipelined
-  lines by no more than the noise between runs and cost pipelined MSET 14
-  to 33%: at 1.7 million records a second the first variant wrote about
-  70 MB/s and reached its 64 MiB checkpoint, a flush of the mapping, every
-  second. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims the wake-ups but helps GET
-  only (0.91 in the same rounds; SET 0.83, INCR 0.79, MSET 0.65) and costs
-  pipelined INCR and MSET; with one P a thread held in a page fault on the
-  mapping also holds up every client, so the default stays one P per core.
-  Over keyspaces of 10 and 1,000 variables, which stay in the caches, dsmd's
-  unpipelined SET and GET run at or above Redis' (Cost curve): the gap at
-  100,000 is the memory a request touches (768-byte slots in a file mapping)
-  and the flush of it.
+  goroutines. How far Go gets here is the table "What a Go server reaches
+  here": servers that do no work at all, in each of the three ways a Go
+  server can serve connections (a goroutine each, an epoll loop like Redis',
+  an io_uring loop that makes one system call per turn for all connections),
+  stay below Redis on every line. dsmd's own work is small next to that
+  gap: by hand at 128e6c6, two rounds of 500,000 unpipelined SETs, dsmd
+  -sync never ran at 0.98 to 0.99 of the goroutine null server (160k against
+  162k req/s), 5.8 µs of CPU per request against 5.3 (perf stat
+  task-clock). With the default once-a-second flush of the mapping it ran
+  at 0.89 of it (143k), 6.7 µs per request, with 15,000 page faults a
+  second: the flush write-protects every page it writes back, and the next
+  write to each faults. A perf profile of dsmd under pipelined INCR puts the
+  flush's share at about a sixth of its cycles: the faults (do_wp_page and
+  ext4's page_mkwrite) about 6%, write-protecting the pages
+  (page_vma_mkclean, with a TLB shootdown IPI to the other core for each)
+  about 7%, page-table lock contention 3 to 4%. A redo journal written once
+  per interval in its place (tried in three variants, and backed out) moved
+  the unpipelined lines by no more than the noise between runs and cost
+  pipelined MSET 14 to 33%: at 1.7 million records a second the first
+  variant wrote about 70 MB/s and reached its 64 MiB checkpoint, a flush of
+  the mapping, every second. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims the
+  wake-ups but helped GET only (by hand at 4ea6b15, 3 rounds: GET 0.91 of
+  Redis against 0.89, SET 0.83, INCR 0.79, MSET 0.65 against 0.83, 0.77,
+  0.70) and costs pipelined INCR and MSET; with one P a thread held in a page
+  fault on the mapping also holds up every client, so the default stays one
+  P per core. Over keyspaces of 10 and 1,000 variables, which stay in the
+  caches and dirty few pages, dsmd's unpipelined SET and GET ran at 1.00 to
+  1.09 of Redis' in the cost curve (one round each, so within the spread of
+  a single round above): the gap at 100,000 is the memory a request touches
+  (768-byte slots in a file mapping) and the flush of it.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
   MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
