@@ -373,7 +373,9 @@ func TestJournalFlushDuringFill(t *testing.T) {
 
 	// pauseFill makes preallocate due, with room left past the frames for
 	// a short frame, and starts it; it returns once the fill has made its
-	// first write and waits, and a function that lets it finish.
+	// first write and waits, and a function that lets it finish. It moves
+	// alloc back, which is safe only with no flush running: every SET
+	// before it has been answered.
 	pauseFill := func(room int64) (release func()) {
 		paused, resume, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 		var once sync.Once

@@ -41,7 +41,7 @@ func listenRaw(addr string) (int, string, error) {
 
 // serveEpoll serves every connection from one thread: epoll_wait says which
 // sockets are readable, each gets one read, and its replies one write.
-func serveEpoll(addr string, ready func(string)) error {
+func serveEpoll(addr string, ready func(string), stop <-chan struct{}) error {
 	runtime.LockOSThread()
 	ln, bound, err := listenRaw(addr)
 	if err != nil {
@@ -53,6 +53,14 @@ func serveEpoll(addr string, ready func(string)) error {
 		return err
 	}
 	defer unix.Close(ep)
+	stopFD, release, err := stopEvent(stop)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, stopFD, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(stopFD)}); err != nil {
+		return err
+	}
 	if err := unix.SetNonblock(ln, true); err != nil {
 		return err
 	}
@@ -65,6 +73,11 @@ func serveEpoll(addr string, ready func(string)) error {
 		delete(sessions, fd)
 		unix.Close(int(fd)) // leaves the epoll set with its last descriptor
 	}
+	defer func() {
+		for fd := range sessions {
+			drop(fd)
+		}
+	}()
 	events := make([]unix.EpollEvent, 256)
 	for {
 		n, err := unix.EpollWait(ep, events, -1)
@@ -75,6 +88,9 @@ func serveEpoll(addr string, ready func(string)) error {
 			return err
 		}
 		for _, ev := range events[:n] {
+			if int(ev.Fd) == stopFD {
+				return nil
+			}
 			if int(ev.Fd) == ln {
 				for {
 					c, _, err := unix.Accept4(ln, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)

@@ -25,30 +25,51 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
 	addr := flag.String("listen", "127.0.0.1:6390", "serve on `HOST:PORT`")
 	loop := flag.String("loop", "conn", "how to serve connections: conn, epoll or uring")
 	flag.Parse()
-	if err := serve(*loop, *addr, func(string) {}); err != nil {
+	if err := serve(*loop, *addr, func(string) {}, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "nullserver:", err)
 		os.Exit(1)
 	}
 }
 
 // serve listens on addr, calls ready with the address bound, and serves
-// with the named loop until an error stops it.
-func serve(loop, addr string, ready func(string)) error {
+// with the named loop until stop is closed (nil: never), when it closes
+// every connection and returns nil, or until an error stops it.
+func serve(loop, addr string, ready func(string), stop <-chan struct{}) error {
 	switch loop {
 	case "conn":
-		return serveConns(addr, ready)
+		return serveConns(addr, ready, stop)
 	case "epoll":
-		return serveEpoll(addr, ready)
+		return serveEpoll(addr, ready, stop)
 	case "uring":
-		return serveUring(addr, ready)
+		return serveUring(addr, ready, stop)
 	}
 	return fmt.Errorf("unknown loop %q (conn, epoll or uring)", loop)
+}
+
+// stopEvent returns an eventfd that becomes readable once stop is closed,
+// for the loops that wait in the kernel, and a function that releases it.
+func stopEvent(stop <-chan struct{}) (fd int, release func(), err error) {
+	fd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return -1, nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+			unix.Write(fd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		case <-done:
+		}
+	}()
+	return fd, func() { close(done); unix.Close(fd) }, nil
 }
 
 const bufSize = 16 << 10
@@ -102,7 +123,10 @@ func (s *session) received(n int) ([]byte, error) {
 
 // command frames the first command of b, a RESP array of bulk strings. It
 // reports whether the command is PING, how many bytes it takes and whether
-// b holds all of it.
+// b holds all of it. It is written here rather than taken from package resp,
+// whose Reader reads from an io.Reader and slices out every argument: the
+// epoll and uring loops hold the bytes already, and a null server should
+// do no more than find where each command ends.
 func command(b []byte) (ping bool, used int, ok bool, err error) {
 	if len(b) == 0 {
 		return false, 0, false, nil

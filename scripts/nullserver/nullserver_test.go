@@ -35,6 +35,7 @@ func TestCommand(t *testing.T) {
 		{in: "PING\r\n", protoError: true},
 		{in: "*0\r\n", protoError: true},
 		{in: "*x\r\n", protoError: true},
+		{in: "*1\r\n$99999999999\r\n", protoError: true},
 		{in: "*\r\n", protoError: true},
 		{in: "*1\r\n+PING\r\n", protoError: true},
 		{in: "*1\r\n$4\rXPING\r\n", protoError: true},
@@ -56,17 +57,39 @@ func TestLoops(t *testing.T) {
 	for _, loop := range []string{"conn", "epoll", "uring"} {
 		t.Run(loop, func(t *testing.T) {
 			bound := make(chan string, 1)
-			failed := make(chan error, 1)
-			go func() { failed <- serve(loop, "127.0.0.1:0", func(a string) { bound <- a }) }()
+			ended := make(chan error, 1)
+			stop := make(chan struct{})
+			go func() { ended <- serve(loop, "127.0.0.1:0", func(a string) { bound <- a }, stop) }()
 			var addr string
 			select {
 			case addr = <-bound:
-			case err := <-failed:
+			case err := <-ended:
 				if loop == "uring" && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM)) {
 					t.Skipf("io_uring is not available to this process: %v", err)
 				}
 				t.Fatal(err)
 			}
+			// Stopping ends serve and closes the connections still open.
+			idle, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idle.Close()
+			defer func() {
+				close(stop)
+				select {
+				case err := <-ended:
+					if err != nil {
+						t.Errorf("serve after stop: %v", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("serve did not return after stop")
+				}
+				idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if n, err := idle.Read(make([]byte, 1)); err != io.EOF {
+					t.Errorf("an idle connection after stop: read %d bytes, %v; want it closed", n, err)
+				}
+			}()
 			bad, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)

@@ -20,6 +20,7 @@ const (
 	enterGetEvents    = 1 << 0 // IORING_ENTER_GETEVENTS
 	sqeIOLink         = 1 << 2 // IOSQE_IO_LINK: the next entry starts once this one succeeded
 	sqeSkipSuccess    = 1 << 6 // IOSQE_CQE_SKIP_SUCCESS: no completion unless it fails
+	opPollAdd         = 6
 	opAccept          = 13
 	opSend            = 26
 	opRecv            = 27
@@ -120,12 +121,19 @@ func (r *ring) close() {
 }
 
 // next returns a cleared entry to fill; the kernel sees it at the next
-// enter. When the queue is full it submits what is queued first.
+// enter (the ring has no kernel polling thread, so the entry may be filled
+// after the tail moves). When the queue is full it submits what is queued
+// first; if the kernel takes none of it, the entry would overwrite one it
+// has not read, so that is an error.
 func (r *ring) next() (*sqe, error) {
 	tail := *r.sqTail // only this thread writes it
-	if tail-atomic.LoadUint32(r.sqHead) == uint32(len(r.sqes)) {
+	full := func() bool { return tail-atomic.LoadUint32(r.sqHead) == uint32(len(r.sqes)) }
+	if full() {
 		if err := r.enter(0); err != nil {
 			return nil, err
+		}
+		if full() {
+			return nil, fmt.Errorf("io_uring: the submission queue stays full")
 		}
 	}
 	i := tail & r.sqMask
@@ -163,13 +171,14 @@ const (
 	tagAccept = iota
 	tagRecv
 	tagSend
+	tagStop
 )
 
 // serveUring serves every connection from one thread through io_uring:
 // each connection always has one receive in the ring, or a send linked to
 // the receive after it, and the loop makes one system call per turn to
 // submit what it queued and wait for what completed.
-func serveUring(addr string, ready func(string)) error {
+func serveUring(addr string, ready func(string), stop <-chan struct{}) error {
 	runtime.LockOSThread()
 	r, err := newRing(4096)
 	if err != nil {
@@ -181,13 +190,26 @@ func serveUring(addr string, ready func(string)) error {
 		return err
 	}
 	defer unix.Close(ln)
+	stopFD, release, err := stopEvent(stop)
+	if err != nil {
+		return err
+	}
+	defer release()
 	sessions := map[int32]*session{}
+	defer func() {
+		// The ring is closed after these (deferred earlier): what it
+		// still holds of them is cancelled with it.
+		for fd := range sessions {
+			unix.Close(int(fd))
+		}
+	}()
 	accept := func() error {
 		e, err := r.next()
 		if err != nil {
 			return err
 		}
 		e.opcode, e.fd, e.userData = opAccept, int32(ln), tagAccept
+		e.opFlags = unix.SOCK_CLOEXEC // accept4's flags, as the epoll loop's
 		return nil
 	}
 	recv := func(fd int32, s *session) error {
@@ -212,6 +234,11 @@ func serveUring(addr string, ready func(string)) error {
 		e.userData = uint64(fd)<<8 | tagSend
 		return nil
 	}
+	e, err := r.next()
+	if err != nil {
+		return err
+	}
+	e.opcode, e.fd, e.opFlags, e.userData = opPollAdd, int32(stopFD), unix.POLLIN, tagStop
 	if err := accept(); err != nil {
 		return err
 	}
@@ -225,6 +252,8 @@ func serveUring(addr string, ready func(string)) error {
 			c := r.cqes[head&r.cqMask]
 			fd := int32(c.userData >> 8)
 			switch c.userData & 0xff {
+			case tagStop:
+				return nil
 			case tagAccept:
 				if c.res == -int32(unix.EBADF) || c.res == -int32(unix.EINVAL) {
 					return fmt.Errorf("accept: %w", unix.Errno(-c.res))
