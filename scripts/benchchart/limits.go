@@ -16,15 +16,26 @@ const limits = `## What limits each figure
   goroutines. How far Go gets here is the table "What a Go server reaches
   here": servers that do no work at all, in each of the three ways a Go
   server can serve connections (a goroutine each, an epoll loop like Redis',
-  an io_uring loop that makes one system call per turn for all connections),
-  stay below Redis on every line. dsmd's own work is small next to that
-  gap: by hand at 128e6c6, two rounds of 500,000 unpipelined SETs, dsmd
-  -sync never ran at 0.98 to 0.99 of the goroutine null server (160k against
-  162k req/s), 5.8 µs of CPU per request against 5.3 (perf stat
-  task-clock). With the default once-a-second flush of the mapping it ran
-  at 0.89 of it (143k), 6.7 µs per request, with 15,000 page faults a
-  second: the flush write-protects every page it writes back, and the next
-  write to each faults. A perf profile of dsmd under pipelined INCR puts the
+  an io_uring loop that makes one system call per turn for all
+  connections). In its run at 9b1f65c they reached 0.88 to 0.94 of Redis on
+  SET, GET and INCR, where a server's own work is small next to the system
+  calls, and none reached Redis' median; so dsmd cannot on those lines
+  either. On MSET, where Redis does the work of ten keys per request, they
+  ran at 1.27 to 1.34 of it: MSET's gap is dsmd's own work and the flush.
+  dsmd's own work on one key is small: by hand at 29519e6, two rounds of
+  500,000 unpipelined SETs, dsmd -sync never ran at 0.98 to 0.99 of the
+  goroutine null server (160k against 162k req/s), 5.8 µs of CPU per
+  request against 5.3 (perf stat task-clock). With the default
+  once-a-second flush of the mapping it ran at 0.88 of the null server
+  (143k), 6.7 µs per request, with 15,000 page faults a second: the flush
+  write-protects every page it writes back, and the next write to each
+  faults. MSET of 10 keys, the same way (300,000 requests, two rounds):
+  dsmd 11.3 to 13.2 µs of CPU per request, -sync never 9.7, the null
+  server 5.4, Redis 7.8; in a profile of dsmd -sync never under it, 12%
+  of its cycles wait for the index and slot lines of the ten keys (in
+  shm.Prefetch, which loads them all at once) and 8% keep the lock
+  group's journal in the mapping (lockd lanes, which let a survivor repair
+  the group if the process dies). A perf profile of dsmd under pipelined INCR puts the
   flush's share at about a sixth of its cycles: the faults (do_wp_page and
   ext4's page_mkwrite) about 6%, write-protecting the pages
   (page_vma_mkclean, with a TLB shootdown IPI to the other core for each)
@@ -34,15 +45,16 @@ const limits = `## What limits each figure
   pipelined MSET 14 to 33%: at 1.7 million records a second the first
   variant wrote about 70 MB/s and reached its 64 MiB checkpoint, a flush of
   the mapping, every second. GOMAXPROCS=1 (DSMD_GOMAXPROCS=1) trims the
-  wake-ups but helped GET only (by hand at 4ea6b15, 3 rounds: GET 0.91 of
-  Redis against 0.89, SET 0.83, INCR 0.79, MSET 0.65 against 0.83, 0.77,
-  0.70) and costs pipelined INCR and MSET; with one P a thread held in a page
+  wake-ups but moved GET and INCR by 0.02 only and cost MSET 0.05 (by hand
+  at 4ea6b15, 3 rounds: GET 0.91 of Redis against 0.89, SET 0.83, INCR
+  0.79, MSET 0.65 against 0.83, 0.77, 0.70), and it costs pipelined INCR
+  and MSET; with one P a thread held in a page
   fault on the mapping also holds up every client, so the default stays one
   P per core. Over keyspaces of 10 and 1,000 variables, which stay in the
   caches and dirty few pages, dsmd's unpipelined SET and GET ran at 1.00 to
-  1.09 of Redis' in the cost curve (one round each, so within the spread of
-  a single round above): the gap at 100,000 is the memory a request touches
-  (768-byte slots in a file mapping) and the flush of it.
+  1.09 of Redis' in the cost curve, one round each (single rounds of the
+  main table spread by more than that): the gap at 100,000 is the memory a
+  request touches (768-byte slots in a file mapping) and the flush of it.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
   MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
