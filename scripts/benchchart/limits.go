@@ -50,11 +50,11 @@ const limits = `## What limits each figure
   0.79, MSET 0.65 against 0.83, 0.77, 0.70), and it costs pipelined INCR
   and MSET; with one P a thread held in a page
   fault on the mapping also holds up every client, so the default stays one
-  P per core. Over keyspaces of 10 and 1,000 variables, which stay in the
-  caches and dirty few pages, dsmd's unpipelined SET and GET ran at 1.00 to
-  1.09 of Redis' in the cost curve, one round each (single rounds of the
-  main table spread by more than that): the gap at 100,000 is the memory a
-  request touches (768-byte slots in a file mapping) and the flush of it.
+  P per core. In the cost curve, whose dsmd keeps values of up to 64 bytes
+  (384-byte slots against the default 768), its unpipelined SET and GET ran
+  at 0.95 to 1.04 of Redis' over 10 to 100,000 variables, one round each
+  (single rounds of the main table spread by more than that): what a
+  request touches, and what the flush writes back, grows with the slots.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
   MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
