@@ -28,7 +28,9 @@ const sampleRecords = "meta\tCPU\tTest CPU\n" +
 	"remote\tceiling\tGET\tdsmd\t1\t150\t0.2\t0.5\n" +
 	"remote\tceiling\tGET\tredis\t2\t100\t0.2\t0.5\n" +
 	"remote\tceiling\tGET\tgo-conn\t2\t110\t0.2\t0.5\n" +
-	"remote\tceiling\tGET\tdsmd\t2\t90\t0.2\t0.5\n"
+	"remote\tceiling\tGET\tdsmd\t2\t90\t0.2\t0.5\n" +
+	"remote\tslots-P16\tINCR\tdsmd-128\t1\t1300\t0.2\t0.5\n" +
+	"remote\tslots-P16\tINCR\tredis\t1\t1000\t0.2\t0.5\n"
 
 func TestDocument(t *testing.T) {
 	dir := t.TempDir()
@@ -54,9 +56,13 @@ func TestDocument(t *testing.T) {
 		"| 2 | 20000000 | 1.00 |",
 		"redis-benchmark -p PORT -c 50 -t set",
 		// ceiling: medians Redis 150, dsmd 120, go-conn 150; rounds 0.75
-		// and 0.90 for dsmd, 0.95 and 1.10 for go-conn.
-		"| test | Redis | dsmd | go-conn |",
-		"| GET | 150 | 120 (0.80, 0.75–0.90) | 150 (1.00, 0.95–1.10) |",
+		// and 0.90 for dsmd, 0.95 and 1.10 for go-conn; servers in the
+		// order first recorded.
+		"| test | Redis | go-conn | dsmd |",
+		"| GET | 150 | 150 (1.00, 0.95–1.10) | 120 (0.80, 0.75–0.90) |",
+		// slots: one round, pipelined only.
+		"50 clients, pipeline 16:\n\n| test | Redis | dsmd-128 |",
+		"| INCR | 1000 | 1300 (1.30, 1.30–1.30) |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("document lacks %q:\n%s", want, md)

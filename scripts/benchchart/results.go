@@ -14,6 +14,7 @@ type results struct {
 	cmds      []cmdLine
 	remote    map[remoteKey][]sample
 	tests     []testKey            // (group, test) in the order first seen
+	serverSeq map[string][]string  // each group's servers in the order first seen
 	idle      map[string][]float64 // RSS KiB per connection, by server
 	idleGo    map[string][]float64 // Go heap and stacks KiB per connection
 	bench     map[string][]goBench
@@ -49,6 +50,7 @@ func (res *results) init() {
 	if res.meta == nil {
 		res.meta = map[string]string{}
 		res.remote = map[remoteKey][]sample{}
+		res.serverSeq = map[string][]string{}
 		res.idle = map[string][]float64{}
 		res.idleGo = map[string][]float64{}
 		res.bench = map[string][]goBench{}
@@ -92,6 +94,9 @@ func (res *results) addRemote(f []string) error {
 	k := remoteKey{testKey{f[1], f[2]}, f[3]}
 	if !slices.Contains(res.tests, k.testKey) {
 		res.tests = append(res.tests, k.testKey)
+	}
+	if !slices.Contains(res.serverSeq[k.group], k.server) {
+		res.serverSeq[k.group] = append(res.serverSeq[k.group], k.server)
 	}
 	res.remote[k] = append(res.remote[k], sample{f[4], nums[0], nums[1], nums[2]})
 	return nil
