@@ -25,19 +25,19 @@ const limits = `## What limits each figure
   dsmd's own work on one key is small: by hand at 29519e6, two rounds of
   500,000 unpipelined SETs, dsmd -sync never ran at 0.98 to 0.99 of the
   goroutine null server (160k against 162k req/s), 5.8 µs of CPU per
-  request against 5.3 (perf stat task-clock). With the default
+  request against 5.0 to 5.3 (perf stat task-clock). With the default
   once-a-second flush of the mapping it ran at 0.88 of the null server
   (143k), 6.7 µs per request, with 15,000 page faults a second: the flush
   write-protects every page it writes back, and the next write to each
   faults. MSET of 10 keys, the same way (300,000 requests, two rounds):
   dsmd 11.3 to 13.2 µs of CPU per request, -sync never 9.7, the null
-  server 5.4, Redis 7.8; in a profile of dsmd -sync never under it, 12%
+  server 5.4, Redis 7.8 to 8.0; in a profile of dsmd -sync never under it, 12%
   of its cycles wait for the index and slot lines of the ten keys (in
   shm.Prefetch, which loads them all at once) and 8% keep the lock
   group's journal in the mapping (lockd lanes, which let a survivor repair
-  the group if the process dies). A perf profile of dsmd under pipelined INCR puts the
-  flush's share at about a sixth of its cycles: the faults (do_wp_page and
-  ext4's page_mkwrite) about 6%, write-protecting the pages
+  the group if the process dies). A perf profile of dsmd under pipelined
+  INCR puts the flush's share at about a sixth of its cycles: the faults
+  (do_wp_page and ext4's page_mkwrite) about 6%, write-protecting the pages
   (page_vma_mkclean, with a TLB shootdown IPI to the other core for each)
   about 7%, page-table lock contention 3 to 4%. A redo journal written once
   per interval in its place (tried in three variants, and backed out) moved
@@ -48,16 +48,16 @@ const limits = `## What limits each figure
   wake-ups but moved GET and INCR by 0.02 only and cost MSET 0.05 (by hand
   at 4ea6b15, 3 rounds: GET 0.91 of Redis against 0.89, SET 0.83, INCR
   0.79, MSET 0.65 against 0.83, 0.77, 0.70), and it costs pipelined INCR
-  and MSET; with one P a thread held in a page
-  fault on the mapping also holds up every client, so the default stays one
-  P per core. In the cost curve, whose dsmd keeps values of up to 64 bytes
-  (384-byte slots against the default 768), its unpipelined SET and GET ran
-  at 0.95 to 1.04 of Redis' over 10 to 100,000 variables, one round each
-  (single rounds of the main table spread by more than that): what a
-  request touches, and what the flush writes back, grows with the slots.
-  The table "What the size of a slot costs" measures it: on a file whose
-  slots are 128 bytes, dsmd's unpipelined SET and INCR come to about the
-  null servers' ratios, and its MSET passes Redis'.
+  and MSET; with one P a thread held in a page fault on the mapping also
+  holds up every client, so the default stays one P per core. In the cost
+  curve, whose dsmd keeps values of up to 64 bytes (384-byte slots against
+  the default 768), its unpipelined SET and GET ran at 0.95 to 1.04 of
+  Redis' over 10 to 100,000 variables, one round each (single rounds of SET
+  in the main table, and of GET in the ceiling table, spread by more than
+  that): what a request touches, and what the flush writes back, grows
+  with the slots. The table "What the size of a slot costs" measures it: on
+  a file whose slots are 128 bytes, dsmd's unpipelined SET and INCR come to
+  about the null servers' ratios, and its MSET passes Redis'.
 - **Pipelining (-P 16).** A batch is read with one read and answered with one
   write; commands are parsed in place from the read buffer, GET, SET, INCR and
   MSET allocate nothing (see server.Pipeline below). Over a keyspace of 100,000
