@@ -123,8 +123,8 @@ const limits = `## What limits each figure
   durability. In 5 interleaved rounds of 100,000 durable requests by hand
   at ccf8fa4, dsmd ran SET at 0.94 of Redis and INCR at 0.86 (medians).
   Starting a flush once half of the writers expected had come, so that two
-  groups take turns as Redis' clients do, did not help (58k to 65k against
-  63k to 69k req/s, 3 rounds).
+  groups take turns as Redis' clients do, did not help (medians of 3
+  rounds: SET 63.5k and INCR 61.8k req/s against 64.1k and 67.4k).
 - **Memory per idle connection.** A dsmd connection holds a goroutine stack, a
   16 KiB read buffer (only its first page is touched by a PING) and a reply
   writer; Redis holds a client struct and a small query buffer. RSS counts the
