@@ -49,7 +49,7 @@ func (m *Memory) MGet(names [][]byte) ([]Item, error) {
 	}
 	defer g.Unlock()
 	for i, n := range names {
-		if _, held := g.refs[string(n)]; !held {
+		if !g.Holds(n) {
 			// Missing when the group took its locks, which is the
 			// snapshot's instant; it may exist by now (Get would say
 			// ErrNotHeld).
@@ -144,21 +144,6 @@ func (m *Memory) stillMissing(names [][]byte, seen []mgetSeen) bool {
 		}
 	}
 	return m.indexSteady(seq)
-}
-
-// settleIndex waits for a change of the index in progress to end, and
-// ends one that no process makes: an odd index sequence under the index
-// lock, which a damaged file can hold (a writer that died is repaired as
-// the lock is taken), would otherwise keep every check of indexSteady
-// failing. The caller holds no variable lock (the index lock comes first).
-func (m *Memory) settleIndex() {
-	if m.proc.Lock(background, m.index) != nil {
-		return
-	}
-	if atomic.LoadUint64(m.indexSeq())%2 == 1 {
-		m.endIndexChange()
-	}
-	m.proc.Unlock(m.index)
 }
 
 // indexSteady reports whether the index has not changed since seq was

@@ -63,8 +63,14 @@ func (m *Memory) lookup(name []byte) (ref, bool) {
 		}
 		if attempt >= 64 {
 			// The index keeps changing under us, or a writer died in the
-			// middle: look under the lock, which also repairs.
-			m.proc.Lock(background, m.index)
+			// middle: look under the lock, which also repairs. Every
+			// change is made under the lock, so a sequence still odd
+			// there is a damaged file's, which no process will end:
+			// end it, or every look at a missing name would come here.
+			err := m.proc.Lock(background, m.index)
+			if err == nil && atomic.LoadUint64(m.indexSeq())%2 == 1 {
+				m.endIndexChange()
+			}
 			r, ok := m.probe(name, h)
 			m.proc.Unlock(m.index)
 			return r, ok

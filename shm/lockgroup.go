@@ -113,9 +113,6 @@ func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool
 	}
 	if len(missing) > 1 && !m.indexSteady(seq) {
 		g.release()
-		if seq%2 == 1 {
-			m.settleIndex()
-		}
 		return false, nil
 	}
 	return true, nil
