@@ -58,8 +58,7 @@ func (c *Client) CAS(ctx context.Context, name, old, new string) (bool, error) {
 // MGet returns the variables names, in order, read at one instant. Missing
 // variables come back with Found false.
 func (c *Client) MGet(ctx context.Context, names ...string) ([]Item, error) {
-	return mget(names, func(do func() error) error { return c.read(ctx, "mget", "", do) },
-		func() ([]any, error) { return c.rdb.MGet(ctx, names...).Result() })
+	return mget(ctx, c.rdb, names, func(do func() error) error { return c.read(ctx, "mget", "", do) })
 }
 
 // MSet stores several variables at once, all or none: nameValues alternates
@@ -76,26 +75,25 @@ func (c *Client) Del(ctx context.Context, names ...string) (int64, error) {
 // The bodies of the commands that Client and Locked share, over a pooled
 // client or the one connection that holds the locks.
 
-// commander is what both go-redis' Client and Conn offer.
-type commander interface {
-	redis.Cmdable
+// doer is go-redis' Do, which its Client and Conn have and Cmdable lacks.
+type doer interface {
 	Do(ctx context.Context, args ...any) *redis.Cmd
 }
 
-func cas(ctx context.Context, r commander, name, old, new string) (bool, error) {
+func cas(ctx context.Context, r doer, name, old, new string) (bool, error) {
 	n, err := r.Do(ctx, "CAS", name, old, new).Int64()
 	return n == 1, wrapErr("cas", name, err)
 }
 
-// mget checks names, runs query through wrap (which may retry it and names
-// its errors) and turns the reply into items.
-func mget(names []string, wrap func(func() error) error, query func() ([]any, error)) ([]Item, error) {
+// mget checks names, runs MGET on r through wrap (which may retry it and
+// names its errors) and turns the reply into items.
+func mget(ctx context.Context, r redis.Cmdable, names []string, wrap func(func() error) error) ([]Item, error) {
 	if len(names) == 0 {
 		return nil, &Error{Op: "mget", Kind: ErrInvalid, Err: fmt.Errorf("no names")}
 	}
 	var vals []any
 	err := wrap(func() (err error) {
-		vals, err = query()
+		vals, err = r.MGet(ctx, names...).Result()
 		return err
 	})
 	if err != nil {

@@ -89,8 +89,7 @@ func (l *Locked) CAS(ctx context.Context, name, old, new string) (bool, error) {
 // MGet is Client.MGet on the locked connection (not repeated if the
 // connection breaks: the locks went with it).
 func (l *Locked) MGet(ctx context.Context, names ...string) ([]Item, error) {
-	return mget(names, func(do func() error) error { return wrapErr("mget", "", do()) },
-		func() ([]any, error) { return l.conn.MGet(ctx, names...).Result() })
+	return mget(ctx, l.conn, names, func(do func() error) error { return wrapErr("mget", "", do()) })
 }
 
 // MSet is Client.MSet on the locked connection.
