@@ -56,20 +56,23 @@ func serve(loop, addr string, ready func(string), stop <-chan struct{}) error {
 
 // stopEvent returns an eventfd that becomes readable once stop is closed,
 // for the loops that wait in the kernel, and a function that releases it.
+// release waits for the goroutine that signals it, so that the descriptor
+// is never written after it is closed (and its number perhaps reused).
 func stopEvent(stop <-chan struct{}) (fd int, release func(), err error) {
 	fd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return -1, nil, err
 	}
-	done := make(chan struct{})
+	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(exited)
 		select {
 		case <-stop:
 			unix.Write(fd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
 		case <-done:
 		}
 	}()
-	return fd, func() { close(done); unix.Close(fd) }, nil
+	return fd, func() { close(done); <-exited; unix.Close(fd) }, nil
 }
 
 const bufSize = 16 << 10
