@@ -14,7 +14,7 @@ import (
 
 // The benchmarks run beside their peers in the same run: atomic.LoadInt64
 // (the floor for a read of shared memory) and sync.RWMutex (a lock that
-// only one process can use). PRODUCT's targets on the 2-core machine:
+// only one process can use). The project's targets on the 2-core machine:
 // handle Get <= 15 ns, handle Set and Add <= 50 ns, Get by name <= 80 ns.
 
 var benchCfg = shm.Config{Vars: 1024, Procs: 8, Lanes: 16, GroupMax: 16}

@@ -14,8 +14,9 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
-// recoveryBound is PRODUCT.md's guarantee 4: a lock held by a process that
-// died is released within 1 s. Times are measured from the SIGKILL.
+// recoveryBound is guarantee 4 (docs/GUARANTEES.md): a lock held by a
+// process that died is released within 1 s. Times are measured from the
+// SIGKILL.
 const recoveryBound = time.Second
 
 const killRounds = 5

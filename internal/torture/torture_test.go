@@ -67,8 +67,8 @@ type figures struct {
 	rounds, ops, unknown, daemonKills, localKills, localOpsDown int
 }
 
-// TestTorture is PRODUCT.md's guarantees 1, 4 and 8 under fire: see the
-// package documentation.
+// TestTorture puts guarantees 1, 4 and 8 (docs/GUARANTEES.md) under fire:
+// see the package documentation.
 func TestTorture(t *testing.T) {
 	total := envDuration(t, "DSM_TORTURE_DURATION", 45*time.Second)
 	roundLen := envDuration(t, "DSM_TORTURE_ROUND", 30*time.Second)
