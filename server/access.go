@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"net/netip"
+	"time"
 )
 
 // access is what the access rules grant one client.
@@ -16,9 +17,28 @@ const (
 	// accessPassword: any other network when a password is set and there
 	// is no allow-list. RESP with AUTH only: the seed protocol has no AUTH.
 	accessPassword
-	// accessDenied: refused before reading anything.
+	// accessDenied: refused after the first read (refuseAccess).
 	accessDenied
 )
+
+// refusal is why the access rules refuse a client: reason names it in the
+// log and in the metrics, msg explains it to a RESP client.
+type refusal struct {
+	reason, msg string
+}
+
+var (
+	refusedProtected  = refusal{"protected_mode", msgProtected}
+	refusedNotAllowed = refusal{"not_in_allow_list", msgNotAllowed}
+)
+
+// reasonSeedUntrusted refuses the seed protocol to a client admitted by the
+// password alone: the seed protocol has no AUTH.
+const reasonSeedUntrusted = "seed_from_untrusted_network"
+
+// refuseWait bounds how long a refused client may take to send its first
+// bytes, which tell its protocol.
+const refuseWait = 2 * time.Second
 
 // Refusal texts. Each says why and what to do, in one line.
 const (
@@ -29,29 +49,59 @@ const (
 		"if no remote client should connect."
 	msgNotAllowed = "DENIED this client's address is not in dsmd's -allow list. " +
 		"To admit it, restart dsmd with its network added to -allow CIDR[,CIDR...]."
-	msgSeedDenied = "DENIED the seed protocol (R/W) has no AUTH, so dsmd serves it only to loopback " +
-		"and -allow networks. Use RESP with AUTH (for example redis-cli -a), " +
-		"or restart dsmd with this client's network in -allow."
 )
 
 // classify applies the access rules to a client address. It returns the
-// access granted and, when denied, the reply that explains why.
-func (s *Server) classify(addr net.Addr) (access, string) {
+// access granted and, when denied, why.
+func (s *Server) classify(addr net.Addr) (access, refusal) {
 	ip, ok := peerIP(addr)
 	if !ok || ip.IsLoopback() {
-		return accessTrusted, ""
+		return accessTrusted, refusal{}
 	}
 	if len(s.cfg.Allow) > 0 {
 		if allowed(s.cfg.Allow, ip) {
-			return accessTrusted, ""
+			return accessTrusted, refusal{}
 		}
-		return accessDenied, msgNotAllowed
+		return accessDenied, refusedNotAllowed
 	}
 	if s.cfg.Password != "" {
-		return accessPassword, ""
+		return accessPassword, refusal{}
 	}
-	return accessDenied, msgProtected
+	return accessDenied, refusedProtected
 }
+
+// refuseAccess ends a connection that the access rules refuse. The first
+// bytes the client sends tell its protocol. A seed client would take the
+// first four bytes of any explanation for a value (its client prints
+// "-DEN" as 1313162285), so it gets no byte: the connection just ends. Any
+// other client is answered with r.msg. A client that sends nothing within
+// refuseWait is closed without a word too: it may be a seed client whose
+// user has not typed yet.
+//
+// The first read takes up to 512 bytes, normally all the client sent
+// first: a byte left unread when the socket closes makes the kernel reset
+// the connection, and a reset may discard the explanation on its way.
+func (c *conn) refuseAccess(r refusal) error {
+	c.raw.SetReadDeadline(time.Now().Add(refuseWait))
+	var first [512]byte
+	n, _ := c.raw.Read(first[:])
+	switch {
+	case n == 0:
+		c.proto = "none"
+		c.s.hangUp(c.raw, r.reason, c.proto)
+	case isSeedOp(first[0]):
+		c.proto = "seed"
+		c.s.hangUp(c.raw, r.reason, c.proto)
+	default:
+		c.proto = "resp"
+		c.s.refuse(c.raw, r.reason, r.msg)
+	}
+	return errDenied
+}
+
+// isSeedOp reports whether b, a connection's first byte, opens the seed
+// protocol.
+func isSeedOp(b byte) bool { return b == 'R' || b == 'W' }
 
 // peerIP returns the IP of a TCP peer; ok is false for other transports.
 func peerIP(addr net.Addr) (netip.Addr, bool) {

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -47,18 +50,19 @@ func TestClassify(t *testing.T) {
 	for _, c := range cases {
 		s := &Server{cfg: settings{Config: Config{Password: c.password, Allow: c.allow}}}
 		got, deny := s.classify(&net.TCPAddr{IP: net.ParseIP(c.ip), Port: 1})
-		if got != c.want || deny != c.deny {
+		if got != c.want || deny.msg != c.deny {
 			t.Errorf("password %q allow %v, client %s: got %v %q, want %v %q", c.password, c.allow, c.ip, got, deny, c.want, c.deny)
 		}
 	}
 }
 
 // TestProtectedModeRefuses: with neither password nor allow-list, a
-// non-loopback client reads the DENIED explanation and is closed.
+// non-loopback RESP client reads the DENIED explanation and is closed.
 func TestProtectedModeRefuses(t *testing.T) {
 	ts := startServer(t, Config{})
 	c, done := pipeFrom(ts.Server, "198.51.100.9")
 	defer c.Close()
+	go c.Write([]byte(encode("PING")))
 	got, _ := io.ReadAll(c)
 	<-done
 	line := string(got)
@@ -216,5 +220,75 @@ func TestTimeouts(t *testing.T) {
 	}
 	if _, closed := idle.closed(5 * time.Second); !closed {
 		t.Errorf("idle client still open")
+	}
+}
+
+// seedRead does what the seed's client does for R: it sends "R" and reads
+// 4 bytes. It returns the bytes it read and the read's error.
+func seedRead(c net.Conn) ([]byte, error) {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	go c.Write([]byte("R")) // a pipe's write waits for the server to read
+	buf := make([]byte, 4)
+	n, err := io.ReadFull(c, buf)
+	return buf[:n], err
+}
+
+// endedWithoutValue reports whether a seed read ended with no byte, by the
+// end of the stream or a reset.
+func endedWithoutValue(got []byte, err error) bool {
+	return len(got) == 0 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET))
+}
+
+// TestRefusedSeedClientReadsNoValue: a seed client that the access rules
+// refuse reads no byte (the seed's client would print "-DEN" as the value
+// 1313162285), while a RESP client from the same address is told why; both
+// refusals are logged with the reason and the address.
+func TestRefusedSeedClientReadsNoValue(t *testing.T) {
+	cases := []struct {
+		name, client, reason, deny string
+		cfg                        Config
+	}{
+		{"protected mode", "198.51.100.9", "protected_mode", msgProtected, Config{}},
+		{"allow-list", "198.51.100.9", "not_in_allow_list", msgNotAllowed, Config{Allow: mustPrefixes(t, "192.0.2.0/24")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &lockedLog{}
+			tc.cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			ts := startServer(t, tc.cfg)
+			c, done := pipeFrom(ts.Server, tc.client)
+			got, err := seedRead(c)
+			c.Close()
+			<-done
+			if !endedWithoutValue(got, err) {
+				t.Errorf("seed client read %q, %v; want the connection to end with no byte", got, err)
+			}
+			want := `msg="client refused" addr=` + tc.client + ":40000 reason=" + tc.reason + " proto=seed"
+			if !strings.Contains(logs.String(), want) {
+				t.Errorf("log has no %s:\n%s", want, logs)
+			}
+			c, done = pipeFrom(ts.Server, tc.client)
+			go c.Write([]byte(encode("PING")))
+			line, _ := io.ReadAll(c)
+			c.Close()
+			<-done
+			if string(line) != errReply(tc.deny) {
+				t.Errorf("RESP client read %q, want the DENIED explanation", line)
+			}
+		})
+	}
+}
+
+// TestRefusedSilentClientClosed: a refused client that sends nothing is
+// closed without a word after refuseWait, since it may be a seed client
+// whose user has not typed yet.
+func TestRefusedSilentClientClosed(t *testing.T) {
+	ts := startServer(t, Config{})
+	c, done := pipeFrom(ts.Server, "198.51.100.9")
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	<-done
+	if len(got) != 0 || err != nil {
+		t.Errorf("silent refused client read %q, %v; want a close without a word", got, err)
 	}
 }

@@ -98,8 +98,7 @@ func (c *conn) serve() {
 func (c *conn) run() error {
 	access, deny := c.s.classify(c.raw.RemoteAddr())
 	if access == accessDenied {
-		c.s.refuse(c.raw, "denied", deny)
-		return errDenied
+		return c.refuseAccess(deny)
 	}
 	c.access = access
 	c.authed = c.s.cfg.Password == ""
@@ -128,7 +127,7 @@ func (c *conn) sniff() (byte, error) {
 // seed's, 0x16 opens TLS, anything else is RESP.
 func (c *conn) dispatchProtocol(first byte) error {
 	switch {
-	case first == 'R' || first == 'W':
+	case isSeedOp(first):
 		return c.serveSeed()
 	case first == tlsHandshake:
 		return c.serveTLS()

@@ -204,9 +204,15 @@
 // pass, AUTH default pass, or HELLO 3 AUTH default pass; compared in constant
 // time) before any command but AUTH, HELLO and QUIT, and they may not use the
 // seed protocol. With neither (protected mode) only loopback clients are
-// admitted, and any other is answered with a "-DENIED ..." line saying why
-// and what to do, then closed. A Password applies to every RESP client,
-// loopback included.
+// admitted. A Password applies to every RESP client, loopback included.
+//
+// A refused client is closed once its first bytes tell its protocol. A RESP
+// (or TLS) client is first answered with a "-DENIED ..." line saying why
+// and what to do. A seed client gets no byte at all: the seed's client
+// reads the first four bytes of whatever arrives as the value ("-DEN" would
+// print as 1313162285). Nor does a client that sends nothing within 2 s,
+// which may be a seed client whose user has not typed yet. Every refusal
+// is logged ("client refused") with its reason and the client's address.
 //
 // # Limits
 //

@@ -23,7 +23,7 @@ var errSeedByte = errors.New("seed protocol: unexpected byte")
 func (c *conn) serveSeed() error {
 	c.proto = "seed"
 	if c.access != accessTrusted {
-		c.s.refuse(c.raw, "seed_denied", msgSeedDenied)
+		c.s.hangUp(c.raw, reasonSeedUntrusted, c.proto)
 		return errDenied
 	}
 	br := bufio.NewReaderSize(&c.in, 512)

@@ -206,12 +206,18 @@ func (s *Server) admit(nc net.Conn) {
 // refuse writes one error line to nc and closes it. The write has a short
 // deadline so that a client that does not read cannot stall the caller.
 func (s *Server) refuse(nc net.Conn, reason, msg string) {
-	s.stats.rejected.Add(1)
-	s.metrics.rejected.WithLabelValues(reason).Inc()
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
 	io.WriteString(nc, "-"+msg+"\r\n")
+	s.hangUp(nc, reason, "resp")
+}
+
+// hangUp closes a refused connection without a word (a seed client would
+// read any text as a value), then counts and logs the refusal.
+func (s *Server) hangUp(nc net.Conn, reason, proto string) {
 	nc.Close()
-	s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason)
+	s.stats.rejected.Add(1)
+	s.metrics.rejected.WithLabelValues(reason).Inc()
+	s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason, "proto", proto)
 }
 
 // trackListener registers l to be closed by Shutdown and notes the first
