@@ -32,9 +32,25 @@ var (
 	refusedNotAllowed = refusal{"not_in_allow_list", msgNotAllowed}
 )
 
-// reasonSeedUntrusted refuses the seed protocol to a client admitted by the
-// password alone: the seed protocol has no AUTH.
-const reasonSeedUntrusted = "seed_from_untrusted_network"
+// Reasons to refuse the seed protocol, which has no AUTH, to a client that
+// the rules above admit: it was admitted by the password alone, or a
+// password is set and Config.SeedOpen is not.
+const (
+	reasonSeedUntrusted = "seed_from_untrusted_network"
+	reasonSeedPassword  = "seed_with_password_needs_seed_open"
+)
+
+// seedRefusal returns why the seed protocol is refused to c, or "" if it
+// is served.
+func (c *conn) seedRefusal() string {
+	switch {
+	case c.access != accessTrusted:
+		return reasonSeedUntrusted
+	case c.s.cfg.Password != "" && !c.s.cfg.SeedOpen:
+		return reasonSeedPassword
+	}
+	return ""
+}
 
 // refuseWait bounds how long a refused client may take to send its first
 // bytes, which tell its protocol.

@@ -46,8 +46,14 @@ type Config struct {
 	FileGroup string
 
 	// Password, when set, must be given with AUTH or HELLO ... AUTH before
-	// any other command. Zero means no password.
+	// any other command, and the seed protocol, which has no AUTH, is
+	// refused unless SeedOpen is set. Zero means no password.
 	Password string
+
+	// SeedOpen serves the seed protocol to loopback and Allow clients even
+	// though a Password is set (see Access in the package documentation).
+	// Zero means refused when a Password is set.
+	SeedOpen bool
 
 	// Allow lists the networks whose clients are admitted besides loopback.
 	// When it is not empty, every other client is refused. Nil means none.

@@ -29,8 +29,7 @@
 //     store that little-endian int32 into `value` as an integer and are
 //     answered "OK". Blanks (space, tab, CR, LF) between requests are ignored,
 //     so a person can type into nc; any other byte closes the connection.
-//     The seed protocol has no AUTH, so it is served only to loopback clients
-//     and to networks of Config.Allow.
+//     The seed protocol has no AUTH: who may use it is stated under Access.
 //   - 0x16 (a TLS handshake record), when Config.TLSCertFile and TLSKeyFile are
 //     set: TLS on the same port, with RESP inside (never the seed protocol),
 //     so "redis-cli --tls" works against the ordinary port.
@@ -202,9 +201,16 @@
 // those networks are admitted too and every other client is refused. With
 // only a Password set, clients from anywhere may connect but must AUTH (AUTH
 // pass, AUTH default pass, or HELLO 3 AUTH default pass; compared in constant
-// time) before any command but AUTH, HELLO and QUIT, and they may not use the
-// seed protocol. With neither (protected mode) only loopback clients are
-// admitted. A Password applies to every RESP client, loopback included.
+// time) before any command but AUTH, HELLO and QUIT. With neither
+// (protected mode) only loopback clients are admitted. A Password applies
+// to every RESP client, loopback included.
+//
+// The seed protocol has no AUTH, so a password cannot protect it. When a
+// Password is set, the seed protocol is refused to every client, loopback
+// included, unless Config.SeedOpen (dsmd's -seed-open) says otherwise;
+// then it is served to loopback clients and Allow networks, never to a
+// client admitted by the password alone. Without a Password it is served
+// to every admitted client.
 //
 // A refused client is closed once its first bytes tell its protocol. A RESP
 // (or TLS) client is first answered with a "-DENIED ..." line saying why

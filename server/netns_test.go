@@ -140,7 +140,8 @@ func (n *netns) client(t *testing.T, ns, addr, action string) string {
 
 // TestAccessAcrossNamespaces runs dsmd on a server host and clients on two
 // other hosts: protected mode refuses them, -allow admits only its network,
-// -password admits with AUTH (and keeps the seed protocol to loopback).
+// -password admits with AUTH and refuses the seed protocol to everyone
+// unless -seed-open, which serves it to loopback and -allow networks.
 func TestAccessAcrossNamespaces(t *testing.T) {
 	ns := setupNetns(t)
 	dir := t.TempDir()
@@ -179,6 +180,13 @@ func TestAccessAcrossNamespaces(t *testing.T) {
 		expect(ns.a, toA, "auth:pw", "+OK|+OK|$1 v")
 		expect(ns.b, toB, "auth:pw", "+OK|+OK|$1 v")
 		expect(ns.b, toB, "seed", "CLOSED")
+		expect(ns.server, "127.0.0.1:"+port, "seed", "CLOSED")
+		stopDaemon(t, d)
+	})
+	t.Run("password with -seed-open", func(t *testing.T) {
+		d := start("seedopen", "-password", "pw", "-seed-open")
+		expect(ns.a, toA, "seed", "CLOSED") // admitted by the password alone
+		expect(ns.a, toA, "auth:pw", "+OK|+OK|$1 v")
 		expect(ns.server, "127.0.0.1:"+port, "seed", "00000000")
 		stopDaemon(t, d)
 	})

@@ -22,8 +22,8 @@ var errSeedByte = errors.New("seed protocol: unexpected byte")
 // person can type into nc); any other byte ends the connection.
 func (c *conn) serveSeed() error {
 	c.proto = "seed"
-	if c.access != accessTrusted {
-		c.s.hangUp(c.raw, reasonSeedUntrusted, c.proto)
+	if why := c.seedRefusal(); why != "" {
+		c.s.hangUp(c.raw, why, c.proto)
 		return errDenied
 	}
 	br := bufio.NewReaderSize(&c.in, 512)

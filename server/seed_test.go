@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -106,9 +108,10 @@ func TestSeedDeniedWithPasswordOnly(t *testing.T) {
 	<-done
 }
 
-// TestSeedInAllowedNetwork: the allow-list admits the seed protocol.
+// TestSeedInAllowedNetwork: the allow-list admits the seed protocol (with
+// a password, only under SeedOpen).
 func TestSeedInAllowedNetwork(t *testing.T) {
-	ts := startServer(t, Config{Password: "pw", Allow: mustPrefixes(t, "192.0.2.0/24")})
+	ts := startServer(t, Config{Password: "pw", SeedOpen: true, Allow: mustPrefixes(t, "192.0.2.0/24")})
 	c, done := pipeFrom(ts.Server, "192.0.2.7")
 	go c.Write([]byte(seedW(5) + "R"))
 	buf := make([]byte, 6)
@@ -116,6 +119,44 @@ func TestSeedInAllowedNetwork(t *testing.T) {
 		t.Errorf("seed from an allowed network: %q, %v", buf, err)
 	}
 	c.Close()
+	<-done
+}
+
+// TestSeedNeedsSeedOpenWithPassword: with a password the seed protocol,
+// which has no AUTH, is refused to every client, loopback included: R reads
+// no byte and W changes nothing. SeedOpen serves it to loopback and allowed
+// networks, but still not to a client admitted by the password alone.
+func TestSeedNeedsSeedOpenWithPassword(t *testing.T) {
+	logs := &lockedLog{}
+	ts := startServer(t, Config{Password: "pw", Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if got, err := seedRead(dialRaw(t, ts.addr).c); !endedWithoutValue(got, err) {
+		t.Errorf("seed R on loopback with a password read %q, %v; want the connection to end with no byte", got, err)
+	}
+	w := dialRaw(t, ts.addr)
+	w.send(seedW(7))
+	if got, closed := w.closed(5 * time.Second); got != "" || !closed {
+		t.Errorf("seed W on loopback with a password: got %q closed=%v", got, closed)
+	}
+	rc := dialRaw(t, ts.addr)
+	rc.do("AUTH", "pw")
+	if got := rc.do("GET", "value"); got != null2 {
+		t.Errorf("value after a refused W = %q, want none", got)
+	}
+	if want := "reason=seed_with_password_needs_seed_open proto=seed"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log has no %s:\n%s", want, logs)
+	}
+
+	open := startServer(t, Config{Password: "pw", SeedOpen: true})
+	sc := dialRaw(t, open.addr)
+	sc.send(seedW(7) + "R")
+	if got := sc.readN(6); got != "OK"+seedValue(7) {
+		t.Errorf("seed on loopback with SeedOpen = %q", got)
+	}
+	c, done := pipeFrom(open.Server, "192.0.2.7")
+	defer c.Close()
+	if got, err := seedRead(c); !endedWithoutValue(got, err) {
+		t.Errorf("seed with SeedOpen from a network admitted by the password alone read %q, %v", got, err)
+	}
 	<-done
 }
 

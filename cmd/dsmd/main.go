@@ -81,6 +81,7 @@ func parseFlags(args []string) (server.Config, error) {
 	fs.TextVar(&cfg.Sync, "sync", server.SyncInterval, "durability: always (flush before each write's reply), interval or never")
 	fs.DurationVar(&cfg.SyncInterval, "sync-interval", server.DefaultSyncInterval, "flush period for -sync interval")
 	fs.StringVar(&cfg.Password, "password", "", "require AUTH with this password (default: $DSM_PASSWORD, which is safer: flags show in ps)")
+	fs.BoolVar(&cfg.SeedOpen, "seed-open", false, "serve the seed protocol (R/W, which has no AUTH) to loopback and -allow clients although -password is set (go doc ./server: Access)")
 	fs.StringVar(&allow, "allow", "", "admit clients from these networks besides loopback: `CIDR[,CIDR...]`")
 	fs.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics and pprof on `HOST:PORT`")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate `PATH` (PEM); with -tls-key enables TLS on the same port")

@@ -34,8 +34,11 @@ func TestParseFlags(t *testing.T) {
 		len(cfg.Allow) != 2 || cfg.Allow[0] != want[0] || cfg.Allow[1] != want[1] || cfg.MetricsAddr != "127.0.0.1:9100" {
 		t.Errorf("parsed: %+v", cfg)
 	}
-	if cfg, _ := parseFlags([]string{"-password", "flag"}); cfg.Password != "flag" {
-		t.Errorf("-password did not win over DSM_PASSWORD")
+	if cfg, _ := parseFlags([]string{"-password", "flag"}); cfg.Password != "flag" || cfg.SeedOpen {
+		t.Errorf("-password did not win over DSM_PASSWORD, or the seed protocol is open by default: %+v", cfg)
+	}
+	if cfg, _ := parseFlags([]string{"-seed-open"}); !cfg.SeedOpen {
+		t.Errorf("-seed-open not set")
 	}
 }
 
