@@ -6,11 +6,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -47,14 +49,21 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Bind before opening the file: a taken port must not leave behind a
+	// new file (tens of MB by default) or a journal replayed for nothing.
+	ls, err := listen(cfg)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
+		ls.close()
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe() }()
+	go func() { served <- ls.serve(srv, cfg.Logger) }()
 	select {
 	case err := <-served:
 		srv.Close()
@@ -69,6 +78,48 @@ func run(args []string) error {
 		err = serr
 	}
 	return err
+}
+
+// listeners are dsmd's sockets, bound before the file is opened.
+type listeners struct {
+	main, metrics net.Listener // metrics is nil without -metrics
+}
+
+// listen binds cfg.Addr (the default when empty, as server.Config has it)
+// and cfg.MetricsAddr when set.
+func listen(cfg server.Config) (*listeners, error) {
+	l, err := net.Listen("tcp", cmp.Or(cfg.Addr, server.DefaultAddr))
+	if err != nil {
+		return nil, fmt.Errorf("-listen: %w", err)
+	}
+	ls := &listeners{main: l}
+	if cfg.MetricsAddr != "" {
+		if ls.metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("-metrics: %w", err)
+		}
+	}
+	return ls, nil
+}
+
+func (ls *listeners) close() {
+	ls.main.Close()
+	if ls.metrics != nil {
+		ls.metrics.Close()
+	}
+}
+
+// serve serves srv on the listeners until it is shut down, as
+// srv.ListenAndServe would.
+func (ls *listeners) serve(srv *server.Server, log *slog.Logger) error {
+	if ml := ls.metrics; ml != nil {
+		go func() {
+			if err := srv.ServeMetrics(ml); !errors.Is(err, server.ErrServerClosed) {
+				log.Error("metrics server failed", "addr", ml.Addr().String(), "err", err)
+			}
+		}()
+	}
+	return srv.Serve(ls.main)
 }
 
 // parseFlags builds the Config from the command line and the environment.

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"flag"
+	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/dsmbin"
 	"github.com/dsm-dev/dsm/server"
 )
 
@@ -52,5 +60,51 @@ func TestParseFlagsErrors(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-h"}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-h: %v", err)
+	}
+}
+
+// buildDsmd compiles dsmd into a directory of the test's.
+func buildDsmd(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := dsmbin.Build(dir, dsmbin.Dsmd); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "dsmd")
+}
+
+// runToExit runs dsmd, which must exit by itself, and returns its stderr
+// and exit error.
+func runToExit(t *testing.T, bin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("dsmd %q did not exit: %s", args, stderr.String())
+	}
+	return stderr.String(), err
+}
+
+// TestTakenPortLeavesNoFile: dsmd binds before it creates the memory file,
+// so a port in use ends it with an error and no file behind.
+func TestTakenPortLeavesNoFile(t *testing.T) {
+	bin := buildDsmd(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	stderr, err := runToExit(t, bin, "-listen", taken.Addr().String(), "-file", filepath.Join(dir, "dsm.mem"))
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr, "address already in use") {
+		t.Errorf("dsmd on a taken port: %v, stderr:\n%s", err, stderr)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("dsmd on a taken port left %v behind", left)
 	}
 }
