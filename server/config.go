@@ -37,9 +37,16 @@ type Config struct {
 	File string
 
 	// Vars, NameMax and ValueMax size a new file (capacity in variables,
-	// longest name, longest byte value). They are ignored when the file
-	// exists. Zero means shm's defaults. Negative values are invalid.
+	// longest name, longest byte value). A file that exists keeps its own:
+	// New logs a warning that names the file's value of each field that is
+	// set and differs, or fails if Strict is set. Zero means shm's defaults
+	// (and, for an existing file, no comparison). Negative values are
+	// invalid.
 	Vars, NameMax, ValueMax int
+
+	// Strict makes New fail with ErrCapacity, instead of warning, when
+	// Vars, NameMax or ValueMax differs from the existing file's.
+	Strict bool
 
 	// FileGroup, when set, makes a new file group-readable and -writable
 	// (mode 0660) and gives it to this group. Zero means mode 0600.

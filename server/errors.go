@@ -13,6 +13,11 @@ var (
 	// of range; the message names the field.
 	ErrInvalidConfig = errors.New("server: invalid config")
 
+	// ErrCapacity is wrapped by New's error when Config.Strict is set and
+	// Config.Vars, NameMax or ValueMax differs from the existing file's;
+	// the message names the file's values.
+	ErrCapacity = errors.New("server: capacities differ from the file's")
+
 	// ErrStorage is wrapped by the error Serve returns when the memory file
 	// failed under the server (truncated, deleted, a flush failed, a memory
 	// fault); the message says what happened. See storage.go.

@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +62,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCapacities(st, mem); err != nil {
+		mem.Close()
+		return nil, err
+	}
 	j, err := startJournal(mem, st)
 	if err != nil {
 		mem.Close()
@@ -93,6 +99,33 @@ func shmConfig(st settings) shm.Config {
 		c.Mode = 0o660
 	}
 	return c
+}
+
+// checkCapacities compares the capacities st asks for with those of the
+// file, which were fixed when it was created: a difference is a warning
+// that names the file's values (they are the ones in force), or an error
+// wrapping ErrCapacity under Strict. Fields left zero are not compared.
+func checkCapacities(st settings, mem *shm.Memory) error {
+	lim := mem.Limits()
+	var differ []string
+	for _, f := range []struct {
+		name        string
+		asked, file int
+	}{{"vars", st.Vars, lim.Capacity}, {"name-max", st.NameMax, lim.NameMax}, {"value-max", st.ValueMax, lim.ValueMax}} {
+		if f.asked != 0 && f.asked != f.file {
+			differ = append(differ, fmt.Sprintf("%s %d (asked %d)", f.name, f.file, f.asked))
+		}
+	}
+	if len(differ) == 0 {
+		return nil
+	}
+	what := strings.Join(differ, ", ")
+	if st.Strict {
+		return fmt.Errorf("%w: %s has %s", ErrCapacity, mem.Path(), what)
+	}
+	st.Logger.Warn("the file's capacities differ from those asked for; the file's are kept",
+		"file", mem.Path(), "file_has", what)
+	return nil
 }
 
 // goFunc runs f on a new goroutine that finish waits for. Every goroutine

@@ -1,21 +1,25 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/dsm-dev/dsm/internal/dsmbin"
 	"github.com/dsm-dev/dsm/server"
+	"github.com/dsm-dev/dsm/shm"
 )
 
 func TestParseFlagsDefaults(t *testing.T) {
@@ -45,8 +49,8 @@ func TestParseFlags(t *testing.T) {
 	if cfg, _ := parseFlags([]string{"-password", "flag"}); cfg.Password != "flag" || cfg.SeedOpen {
 		t.Errorf("-password did not win over DSM_PASSWORD, or the seed protocol is open by default: %+v", cfg)
 	}
-	if cfg, _ := parseFlags([]string{"-seed-open"}); !cfg.SeedOpen {
-		t.Errorf("-seed-open not set")
+	if cfg, _ := parseFlags([]string{"-seed-open", "-strict"}); !cfg.SeedOpen || !cfg.Strict {
+		t.Errorf("-seed-open or -strict not set: %+v", cfg)
 	}
 }
 
@@ -106,5 +110,52 @@ func TestTakenPortLeavesNoFile(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("dsmd on a taken port left %v behind", left)
+	}
+}
+
+// TestCapacityFlagsDiffer: capacity flags that differ from an existing
+// file's are a warning that names the file's values, and with -strict an
+// error and exit status 1.
+func TestCapacityFlagsDiffer(t *testing.T) {
+	bin := buildDsmd(t)
+	file := filepath.Join(t.TempDir(), "dsm.mem")
+	m, err := shm.Open(shm.Config{Path: file, Vars: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	args := []string{"-listen", "127.0.0.1:0", "-file", file, "-vars", "200"}
+
+	stderr, err := runToExit(t, bin, append(args, "-strict")...)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr, "has vars 100 (asked 200)") {
+		t.Errorf("-strict with -vars 200 on a file of 100: %v, stderr:\n%s", err, stderr)
+	}
+
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	var logs strings.Builder
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		logs.WriteString(sc.Text() + "\n")
+		if _, ok := dsmbin.ListenAddr(sc.Text()); ok {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	io.Copy(&logs, out)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("dsmd with -vars 200 on a file of 100: %v\n%s", err, logs.String())
+	}
+	if want := `level=WARN msg="the file's capacities differ from those asked for; the file's are kept" file=` + file +
+		` file_has="vars 100 (asked 200)"`; !strings.Contains(logs.String(), want) {
+		t.Errorf("no warning\n%s\nin\n%s", want, logs.String())
 	}
 }
