@@ -53,8 +53,12 @@ func (c *conn) seedRefusal() string {
 }
 
 // refuseWait bounds how long a refused client may take to send its first
-// bytes, which tell its protocol.
-const refuseWait = 2 * time.Second
+// bytes, which tell its protocol. At most refuseSlots refused clients wait
+// at once, so that they hold few of the MaxClients places.
+const (
+	refuseWait  = 2 * time.Second
+	refuseSlots = 64
+)
 
 // Refusal texts. Each says why and what to do, in one line.
 const (
@@ -94,10 +98,21 @@ func (s *Server) classify(addr net.Addr) (access, refusal) {
 // refuseWait is closed without a word too: it may be a seed client whose
 // user has not typed yet.
 //
+// When refuseSlots refused clients wait already, the connection ends at
+// once without a word.
+//
 // The first read takes up to 512 bytes, normally all the client sent
 // first: a byte left unread when the socket closes makes the kernel reset
 // the connection, and a reset may discard the explanation on its way.
 func (c *conn) refuseAccess(r refusal) error {
+	select {
+	case c.s.refusing <- struct{}{}:
+		defer func() { <-c.s.refusing }()
+	default:
+		c.proto = "none"
+		c.s.hangUp(c.raw, r.reason, c.proto)
+		return errDenied
+	}
 	c.raw.SetReadDeadline(time.Now().Add(refuseWait))
 	var first [512]byte
 	n, _ := c.raw.Read(first[:])

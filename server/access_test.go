@@ -292,3 +292,25 @@ func TestRefusedSilentClientClosed(t *testing.T) {
 		t.Errorf("silent refused client read %q, %v; want a close without a word", got, err)
 	}
 }
+
+// TestRefusalsWaitingBounded: at most refuseSlots refused clients wait for
+// their first bytes; past them a refused client is closed at once without
+// a word, so refused clients cannot hold the places of admitted ones.
+func TestRefusalsWaitingBounded(t *testing.T) {
+	ts := startServer(t, Config{MaxClients: refuseSlots + 2})
+	for i := 0; i < refuseSlots; i++ {
+		c, _ := pipeFrom(ts.Server, "198.51.100.9")
+		defer c.Close()
+	}
+	waitFor(t, "the silent refused clients to wait", func() bool { return len(ts.refusing) == refuseSlots })
+	c, done := pipeFrom(ts.Server, "198.51.100.9")
+	defer c.Close()
+	go c.Write([]byte(encode("PING")))
+	if got, err := io.ReadAll(c); len(got) != 0 || err != nil {
+		t.Errorf("refused client past the waiting ones read %q, %v; want a close without a word", got, err)
+	}
+	<-done
+	if got := dialRaw(t, ts.addr).do("PING"); got != simple("PONG") {
+		t.Errorf("loopback client while refused ones wait: %q", got)
+	}
+}

@@ -217,8 +217,10 @@
 // and what to do. A seed client gets no byte at all: the seed's client
 // reads the first four bytes of whatever arrives as the value ("-DEN" would
 // print as 1313162285). Nor does a client that sends nothing within 2 s,
-// which may be a seed client whose user has not typed yet. Every refusal
-// is logged ("client refused") with its reason and the client's address.
+// which may be a seed client whose user has not typed yet, nor one refused
+// while 64 others wait for their first bytes (so that refused clients hold
+// few of the MaxClients places). Every refusal is logged ("client refused")
+// with its reason and the client's address.
 //
 // # Limits
 //

@@ -39,6 +39,7 @@ type Server struct {
 	closing    atomic.Bool
 	wg         sync.WaitGroup // every goroutine started by goFunc
 	quit       chan struct{}  // closed when background goroutines must stop
+	refusing   chan struct{}  // a token per refused client awaiting its first bytes (access.go)
 	closeOnce  sync.Once
 	closeErr   error
 	fatal      atomic.Pointer[error] // the storage failure that stopped the server (storage.go)
@@ -78,6 +79,7 @@ func New(cfg Config) (*Server, error) {
 		conns:   map[*conn]struct{}{},
 	}
 	s.stats.started = time.Now()
+	s.refusing = make(chan struct{}, refuseSlots)
 	s.nameMax = mem.Limits().NameMax
 	s.metrics = newMetrics(s)
 	s.cmds = newCommandTable()
