@@ -23,40 +23,48 @@ func (m *Memory) AppendText(dst, name []byte) ([]byte, uint64, error) {
 		if !ok {
 			return dst, 0, ErrNotFound
 		}
-		out, ver, found, ok := m.readAppend(dst, r)
-		switch {
-		case !ok:
+		out, ver, head, ok := m.readAppend(dst, r)
+		if !ok {
 			continue // deleted meanwhile: look the name up again
-		case !found:
-			return dst, 0, ErrNotFound
+		}
+		if err := m.item(r.slot, ver, head).missing(); err != nil {
+			return dst, 0, err
 		}
 		return out, ver, nil
 	}
 }
 
 // readAppend is read appending into dst; each attempt starts again from
-// dst's length. ok is false if r was deleted.
-func (m *Memory) readAppend(dst []byte, r ref) (out []byte, ver uint64, found, ok bool) {
-	ver, ok = m.readStable(r, func(v uint64) { out, found = m.appendBuf(dst, r.slot, v) })
+// dst's length. head is the value's kind as appendBuf gives it; ok is false
+// if r was deleted.
+func (m *Memory) readAppend(dst []byte, r ref) (out []byte, ver uint64, head Value, ok bool) {
+	ver, ok = m.readStable(r, func(v uint64) { out, head = m.appendBuf(dst, r.slot, v) })
 	if !ok {
-		return dst, 0, false, false
+		return dst, 0, Value{}, false
 	}
-	return out, ver, found, true
+	return out, ver, head, true
 }
 
-// appendBuf is loadBuf appending the value's text to dst; found is false
-// for a variable without a value.
-func (m *Memory) appendBuf(dst []byte, s uint32, version uint64) ([]byte, bool) {
+// appendBuf is loadBuf appending the value's text to dst. It returns the
+// value's kind as a Value without content: no value, an integer, a byte
+// string, or a damaged buffer as loadBuf loads it (dst is then unchanged).
+func (m *Memory) appendBuf(dst []byte, s uint32, version uint64) ([]byte, Value) {
 	off := m.bufOff(s, version)
-	switch atomic.LoadUint32(m.u32(off + bufKind)) {
+	switch kind := atomic.LoadUint32(m.u32(off + bufKind)); kind {
+	case kindAbsent:
+		return dst, Value{}
 	case kindInt:
-		return strconv.AppendInt(dst, int64(atomic.LoadUint64(m.u64(off+bufData))), 10), true
+		return strconv.AppendInt(dst, int64(atomic.LoadUint64(m.u64(off+bufData))), 10), Int(0)
 	case kindBytes:
-		n := int(min(uint64(atomic.LoadUint32(m.u32(off+bufLen))), uint64(m.meta.valueMax)))
+		n := atomic.LoadUint32(m.u32(off + bufLen))
+		if n > m.meta.valueMax {
+			return dst, damagedValue(kind, n)
+		}
 		start := len(dst)
-		dst = slices.Grow(dst, n)[:start+n]
+		dst = slices.Grow(dst, int(n))[:start+int(n)]
 		m.copyOut(dst[start:], off+bufData)
-		return dst, true
+		return dst, Bytes(nil)
+	default:
+		return dst, damagedValue(kind, 0)
 	}
-	return dst, false
 }

@@ -142,6 +142,11 @@
 // A live slot whose current buffer has kind 0 is a variable with no value:
 // it reads as missing (MSet creates its variables that way before it fills
 // them in one group).
+// Writers leave length 0 with kind 0, 8 with kind 1 and at most valueMax
+// with kind 2. A current buffer of another kind, or a byte string longer
+// than valueMax, is damage: an operation that reads it fails with
+// ErrDamaged naming the slot, and one that replaces the value (Set, MSet,
+// Delete) writes over it.
 //
 // # Caveats
 //

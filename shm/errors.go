@@ -28,6 +28,16 @@ var (
 	// (its slot is out of range or holds another name).
 	ErrJournal = errors.New("shm: journal record does not match the memory file")
 
+	// Damage in the body of a file, found by Check or met by an
+	// operation. ErrDamaged is damage to a slot's own content (a value of
+	// an unknown kind or too long, a name no writer leaves, a name live in
+	// two slots): the error names the slot and what is wrong, and nothing
+	// can rebuild it. ErrIndexDamaged is damage to what is derived from the
+	// slots (the index, the free list, a slot's stored hash), which Repair
+	// rebuilds.
+	ErrDamaged      = errors.New("shm: file is damaged")
+	ErrIndexDamaged = errors.New("shm: index or free list is damaged")
+
 	// Storage faults, found while the file is in use (fault.go).
 	ErrFileGone = errors.New("shm: file was deleted or replaced")
 	ErrFault    = errors.New("shm: memory access fault")

@@ -40,6 +40,9 @@ func (m *Memory) MGet(names [][]byte) ([]Item, error) {
 	seen := make([]mgetSeen, len(names))
 	for range mgetAttempts {
 		if m.mgetStable(names, seen, items) {
+			if err := damaged(items); err != nil {
+				return nil, err
+			}
 			return items, nil
 		}
 	}
@@ -61,6 +64,16 @@ func (m *Memory) MGet(names [][]byte) ([]Item, error) {
 		}
 	}
 	return items, nil
+}
+
+// damaged returns the damage met by the first of items that met any.
+func damaged(items []Item) error {
+	for _, it := range items {
+		if it.err != nil {
+			return it.err
+		}
+	}
+	return nil
 }
 
 // mgetAttempts is how many optimistic reads MGet makes before it takes
@@ -110,8 +123,7 @@ func (m *Memory) mgetStable(names [][]byte, seen []mgetSeen, items []Item) bool 
 			missing = true
 			continue
 		}
-		v := m.loadBuf(s.r.slot, s.ver)
-		items[i] = Item{Value: v, Version: s.ver, Found: v.kind != kindAbsent}
+		items[i] = m.item(s.r.slot, s.ver, m.loadBuf(s.r.slot, s.ver))
 	}
 	if missing && !m.stillMissing(names, seen) {
 		return false

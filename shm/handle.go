@@ -64,8 +64,8 @@ func (h *Handle) get() (Value, uint64, error) {
 		return Value{}, 0, ErrClosed
 	}
 	if it, ok := h.m.read(h.r); ok {
-		if !it.Found {
-			return Value{}, 0, ErrNotFound
+		if err := it.missing(); err != nil {
+			return Value{}, 0, err
 		}
 		return it.Value, it.Version, nil
 	}
@@ -119,8 +119,8 @@ func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 	}
 	swapped := false
 	it, err := h.update(func(cur Item) (Value, bool, error) {
-		if !cur.Found {
-			return Value{}, false, ErrNotFound
+		if err := cur.missing(); err != nil {
+			return Value{}, false, err
 		}
 		swapped = cur.Value.Equal(old)
 		return new, swapped, nil
@@ -161,8 +161,13 @@ func (m *Memory) addLocked(off uint64, delta int64) (int64, uint64, error) {
 		n = int64(atomic.LoadUint64(m.u64(cur + bufData)))
 	case kindAbsent:
 	default:
+		s := uint32((off - m.meta.slotsOff) / uint64(m.meta.slotSize))
+		val := m.loadBuf(s, v)
+		if err := m.damage(s, val); err != nil {
+			return 0, 0, err
+		}
 		var ok bool
-		if n, ok = m.loadBytes(cur).Int(); !ok {
+		if n, ok = val.Int(); !ok {
 			return 0, 0, ErrNotInteger
 		}
 	}

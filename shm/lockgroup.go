@@ -207,7 +207,8 @@ func (g *Group) Get(name []byte) (Item, error) {
 	if v, ok := g.staged[r.slot]; ok {
 		return Item{Value: v, Version: atomic.LoadUint64(g.m.version(r.slot)) + 1, Found: v.Valid()}, nil
 	}
-	return g.m.readLocked(r), nil
+	it := g.m.readLocked(r)
+	return it, it.err
 }
 
 // Set stages v as name's value.

@@ -16,7 +16,7 @@ func (m *Memory) read(r ref) (it Item, ok bool) {
 	if !ok {
 		return Item{}, false
 	}
-	return Item{Value: val, Version: v, Found: val.kind != kindAbsent}, true
+	return m.item(r.slot, v, val), true
 }
 
 // readStable is the optimistic read of r: wait while a writer holds or
@@ -46,8 +46,7 @@ func (m *Memory) readStable(r ref, load func(version uint64)) (ver uint64, ok bo
 // readLocked returns r's value; the caller holds r's lock.
 func (m *Memory) readLocked(r ref) Item {
 	v := atomic.LoadUint64(m.version(r.slot))
-	val := m.loadBuf(r.slot, v)
-	return Item{Value: val, Version: v, Found: val.Valid()}
+	return m.item(r.slot, v, m.loadBuf(r.slot, v))
 }
 
 // writeLocked stores val as r's next version; the caller holds r's lock.
@@ -148,7 +147,7 @@ func (m *Memory) getItem(name []byte) (Item, error) {
 			return Item{}, nil
 		}
 		if it, ok := m.read(r); ok {
-			return it, nil
+			return it, it.err
 		}
 	}
 }
@@ -226,6 +225,9 @@ func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored b
 		return Item{}, false, err
 	}
 	_, err = m.update(name, !o.IfExists, func(cur Item) (Value, bool, error) {
+		if cur.err != nil {
+			return Value{}, false, cur.err
+		}
 		old = cur
 		stored = !(o.IfAbsent && cur.Found) && !(o.IfExists && !cur.Found)
 		return v, stored, nil
@@ -255,6 +257,9 @@ func (m *Memory) Add(name []byte, delta int64) (int64, uint64, error) {
 
 // addTo returns cur's integer plus delta.
 func addTo(cur Item, delta int64) (int64, error) {
+	if cur.err != nil {
+		return 0, cur.err
+	}
 	var n int64
 	if cur.Found {
 		var ok bool
@@ -286,8 +291,8 @@ func (m *Memory) compareAndSwap(name []byte, new Value, match func(Item) bool) (
 	}
 	swapped := false
 	it, err := m.update(name, false, func(cur Item) (Value, bool, error) {
-		if !cur.Found {
-			return Value{}, false, ErrNotFound
+		if err := cur.missing(); err != nil {
+			return Value{}, false, err
 		}
 		swapped = match(cur)
 		return new, swapped, nil
@@ -336,7 +341,10 @@ func (m *Memory) delete(name []byte) (bool, error) {
 		return false, err
 	}
 	defer m.proc.Unlock(l)
-	had := m.readLocked(r).Found
+	// A damaged value is a value too: deleting it is the way to be rid
+	// of it.
+	cur := m.readLocked(r)
+	had := cur.Found || cur.err != nil
 	m.freeLocked(r)
 	m.journalDelete(r, name)
 	return had, nil

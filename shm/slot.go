@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"fmt"
 	"sync/atomic"
 	"unsafe"
 
@@ -83,24 +84,65 @@ func (m *Memory) bufOff(s uint32, version uint64) uint64 {
 // loadBuf copies the buffer of the given version parity into a Value. It
 // reads through atomic word loads so that, on every architecture, the loads
 // stay between the two version loads of an optimistic read; on amd64 they are
-// plain moves. The length is clamped: a torn read is thrown away by the
-// caller's validation, but must not index out of range first.
+// plain moves. A buffer that no writer leaves (an unknown kind, a byte
+// string longer than the file allows) loads as a damaged Value (see
+// damagedValue), which the caller turns into an error once its read is
+// validated: a torn read is thrown away by the caller's validation, but must
+// not index out of range first.
 func (m *Memory) loadBuf(s uint32, version uint64) Value {
 	off := m.bufOff(s, version)
-	switch atomic.LoadUint32(m.u32(off + bufKind)) {
+	switch kind := atomic.LoadUint32(m.u32(off + bufKind)); kind {
+	case kindAbsent:
+		return Value{}
 	case kindInt:
 		return Value{n: int64(atomic.LoadUint64(m.u64(off + bufData))), kind: kindInt}
 	case kindBytes:
 		return m.loadBytes(off)
+	default:
+		return damagedValue(kind, 0)
 	}
-	return Value{}
 }
 
 func (m *Memory) loadBytes(off uint64) Value {
-	n := min(uint64(atomic.LoadUint32(m.u32(off+bufLen))), uint64(m.meta.valueMax))
+	n := atomic.LoadUint32(m.u32(off + bufLen))
+	if n > m.meta.valueMax {
+		return damagedValue(kindBytes, n)
+	}
 	out := make([]byte, n)
 	m.copyOut(out, off+bufData)
 	return Bytes(out)
+}
+
+// kindDamaged marks a Value loaded from a buffer that no writer leaves. It
+// exists only in memory, never in a file: such a Value is never stored.
+const kindDamaged = 0xff
+
+// damagedValue is the Value of a damaged buffer; it keeps the buffer's kind
+// and length, so that the error can say what is wrong.
+func damagedValue(kind, n uint32) Value {
+	return Value{n: int64(uint64(kind)<<32 | uint64(n)), kind: kindDamaged}
+}
+
+// damage returns the error for slot s whose current buffer loaded as v, or
+// nil if v is a value (or none).
+func (m *Memory) damage(s uint32, v Value) error {
+	if v.kind != kindDamaged {
+		return nil
+	}
+	kind, n := uint32(uint64(v.n)>>32), uint32(v.n)
+	if kind == kindBytes {
+		return fmt.Errorf("%w: slot %d (%q): value of %d bytes, the limit is %d", ErrDamaged, s, m.name(s), n, m.meta.valueMax)
+	}
+	return fmt.Errorf("%w: slot %d (%q): value of unknown kind %d", ErrDamaged, s, m.name(s), kind)
+}
+
+// item is the Item of slot s read at version ver as val; a damaged value
+// is no value, and the Item carries the error that names the damage.
+func (m *Memory) item(s uint32, ver uint64, val Value) Item {
+	if val.kind == kindDamaged {
+		return Item{Version: ver, err: m.damage(s, val)}
+	}
+	return Item{Value: val, Version: ver, Found: val.kind != kindAbsent}
 }
 
 // copyOut fills out from the mapping at data with atomic word loads (see

@@ -121,4 +121,17 @@ type Item struct {
 	Value   Value
 	Version uint64
 	Found   bool
+	err     error // the damage met instead of a value (ErrDamaged), if any
+}
+
+// missing is the error of an operation that needs a value and read it: the
+// damage met, ErrNotFound if there is no value, else nil.
+func (it Item) missing() error {
+	switch {
+	case it.err != nil:
+		return it.err
+	case !it.Found:
+		return ErrNotFound
+	}
+	return nil
 }
