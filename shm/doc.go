@@ -126,6 +126,11 @@
 // an unchanged, even index sequence. The index and free list are derived
 // data: if a holder of the index lock dies, they are rebuilt from the slots.
 //
+// Open reads only the header, so that it stays fast whatever the file's
+// size; the body is verified by Check, which reads every slot, the index
+// and the free list, and Repair rebuilds the derived data when that is all
+// that is damaged (dsmd runs it before it serves; see check.go).
+//
 // A slot:
 //
 //	0   [16]byte lock record of the variable (package lockd)
