@@ -26,6 +26,10 @@ const (
 	// FailGroupCommitted: a group's commit point is set and its first
 	// variable is published, the others not yet.
 	FailGroupCommitted = "group-committed"
+	// FailRebuilding: a rebuild of the index and free list (Repair, or the
+	// repair of a dead holder's index change) has cleared the index and
+	// placed no slot yet.
+	FailRebuilding = "rebuilding"
 	// FailBeforeFlush: about to flush the file (msync).
 	FailBeforeFlush = "before-flush"
 	// FailAfterFlush: the flush returned.
@@ -34,4 +38,4 @@ const (
 
 // FailPoints lists every failure point.
 var FailPoints = []string{FailLocked, FailBeforeValue, FailValueWritten, FailPublished, FailUnlocked,
-	FailGroupHalf, FailGroupCommitted, FailBeforeFlush, FailAfterFlush}
+	FailGroupHalf, FailGroupCommitted, FailRebuilding, FailBeforeFlush, FailAfterFlush}

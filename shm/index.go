@@ -256,6 +256,7 @@ func (m *Memory) reindex() {
 	for i := uint32(0); i < m.meta.indexSize; i++ {
 		atomic.StoreUint32(m.entry(i), 0)
 	}
+	failpoint(FailRebuilding)
 	next := uint32(0)
 	for s := m.meta.vars; s > 0; s-- {
 		slot := s - 1
