@@ -196,7 +196,16 @@ func (m *Memory) insert(name []byte) (ref, bool, error) {
 	return ref{slot: s, inc: inc}, true, nil
 }
 
-func (m *Memory) beginIndexChange() { atomic.AddUint64(m.indexSeq(), 1) }
+// beginIndexChange makes the index sequence odd and endIndexChange even,
+// each moving it on. Either adds twice when it finds the sequence at the
+// wrong parity (a holder died in a change, or the file is damaged), so that
+// a repair's rebuild is seen as a change too.
+func (m *Memory) beginIndexChange() {
+	if atomic.AddUint64(m.indexSeq(), 1)%2 == 0 {
+		atomic.AddUint64(m.indexSeq(), 1)
+	}
+}
+
 func (m *Memory) endIndexChange() {
 	if atomic.AddUint64(m.indexSeq(), 1)%2 == 1 {
 		atomic.AddUint64(m.indexSeq(), 1)

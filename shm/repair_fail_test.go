@@ -5,6 +5,7 @@ package shm_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -47,5 +48,47 @@ func TestRepairKilled(t *testing.T) {
 	mustSet(t, m, "new2", shm.Int(2))
 	if err := m.Check(); err != nil {
 		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestRebuildIsAChange: while Repair rebuilds an index whose sequence was
+// left odd, a lookup without locks in another attachment must not take
+// the half-built index for the truth: it waits for the rebuild and finds
+// the variable, rather than calling it missing.
+func TestRebuildIsAChange(t *testing.T) {
+	m := damaged(t, func(l bodyLayout, data []byte) {
+		le.PutUint64(data[3*pageSize+64:], 5)
+	})
+	other := openMem(t, shm.Config{Path: m.Path()})
+	type result struct {
+		v   shm.Value
+		err error
+	}
+	got := make(chan result, 1)
+	early := make(chan result, 1)
+	remove := shm.SetFailHook(shm.FailRebuilding, func() {
+		go func() {
+			v, _, err := other.Get(b("x"))
+			got <- result{v, err}
+		}()
+		select {
+		case r := <-got:
+			early <- r
+		case <-time.After(200 * time.Millisecond):
+		}
+	})
+	defer remove()
+	if _, remains := m.Repair(); remains != nil {
+		t.Fatalf("Repair left %v", remains)
+	}
+	remove()
+	var r result
+	select {
+	case r = <-early:
+		t.Errorf("a lookup during the rebuild returned before it: %v, %v", r.v, r.err)
+	case r = <-got:
+	}
+	if r.err != nil || !r.v.Equal(shm.Int(42)) {
+		t.Errorf("Get during the rebuild = %v, %v; want 42", r.v, r.err)
 	}
 }
