@@ -6,7 +6,11 @@
 //
 // A Server is built from a Config by New, which opens the file with the
 // one-daemon lock (a second Server or dsmd on the same file fails with an
-// error wrapping shm.ErrLocked). Serve accepts connections on a listener and
+// error wrapping shm.ErrLocked), and then checks the body of the file
+// (shm.Memory.Repair): an index or free list that does not match the slots
+// is rebuilt, with a warning per problem, and a damaged slot refuses the
+// start with an error wrapping shm.ErrDamaged that names the slot and the
+// damage. Serve accepts connections on a listener and
 // serves each on its own goroutine; Shutdown drains and Close stops at once,
 // and then Serve returns ErrServerClosed, as with net/http. Every goroutine
 // the server starts goes through one helper that counts it, and Shutdown and

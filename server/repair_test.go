@@ -1,0 +1,94 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// damagedFile creates a four-variable file holding x=42, closes it, and
+// applies edit to its bytes, given the offsets of the control block and of
+// slot 0 (x's) as shm/doc.go lays them out.
+func damagedFile(t *testing.T, edit func(data []byte, control, slot0 uint64)) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dsm.mem")
+	m, err := shm.Open(shm.Config{Path: path, Vars: 4, Procs: 2, Lanes: 2, GroupMax: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Set([]byte("x"), shm.Int(42)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(data, 3*4096, binary.LittleEndian.Uint64(data[104:]))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestStartRepairsFreeList: a file whose free list was lost (so that it
+// takes itself for full) is repaired when the daemon starts, with a warning
+// that names the problem, and then takes new variables.
+func TestStartRepairsFreeList(t *testing.T) {
+	path := damagedFile(t, func(data []byte, control, _ uint64) {
+		binary.LittleEndian.PutUint32(data[control+72:], 0) // free list head
+	})
+	var log lockedLog
+	s, err := New(Config{File: path, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer s.Close()
+	if got := log.String(); !strings.Contains(got, "memory file repaired") || !strings.Contains(got, "free slot 1 is not on the free list") {
+		t.Errorf("log does not name the repair:\n%s", got)
+	}
+	if _, err := s.mem.Set([]byte("new"), shm.Int(1)); err != nil {
+		t.Errorf("Set after the repair: %v", err)
+	}
+	if v, _, err := s.mem.Get([]byte("x")); err != nil || !v.Equal(shm.Int(42)) {
+		t.Errorf("x after the repair = %v, %v; want 42", v, err)
+	}
+}
+
+// TestStartRefusesDamagedSlot: a file with a slot that nothing can rebuild
+// (a value of an unknown kind) is refused at start, with an error that
+// names the file, the slot and the damage.
+func TestStartRefusesDamagedSlot(t *testing.T) {
+	path := damagedFile(t, func(data []byte, _, slot0 uint64) {
+		// x's value is in buffer 1 (its version is 1): after the
+		// 64-byte header, 120 bytes of name, then buffer 0 of 8+256.
+		binary.LittleEndian.PutUint32(data[slot0+64+120+264+4:], 7)
+	})
+	s, err := New(Config{File: path, Logger: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		s.Close()
+		t.Fatal("New served a file with a damaged slot")
+	}
+	if !errors.Is(err, shm.ErrDamaged) {
+		t.Errorf("New: %v, want ErrDamaged", err)
+	}
+	for _, w := range []string{path, "slot 0", `"x"`, "kind 7"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("New: %q does not say %q", err, w)
+		}
+	}
+	// Refused, not held: the file can be opened again (to be mended).
+	m, err := shm.Open(shm.Config{Path: path, Exclusive: true})
+	if err != nil {
+		t.Fatalf("Open after the refusal: %v", err)
+	}
+	m.Close()
+}
