@@ -147,3 +147,9 @@ var sessionCommands = [][2]string{
 	{"lock NAME... -- CMD...", "lock NAMEs (-read, -wait D, -lease D), run CMD (more after further --) on the locks, unlock"},
 	{"lock/unlock NAME...", "at the prompt: lock NAMEs for the commands that follow, until unlock"},
 }
+
+// fileCommands read the memory file itself (local mode only); help lists
+// them last.
+var fileCommands = [][2]string{
+	{"check [-repair]", "with -file: verify slots, index and free list; print each problem, exit 1 if any remain (-repair rebuilds index and free list)"},
+}

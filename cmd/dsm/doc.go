@@ -83,6 +83,15 @@
 // or not a daemon serves the file. A read of a file that does not exist
 // fails (exit 4); a write creates the file, as dsmd does on first start.
 //
+// Opening a file checks only its header, so that it stays fast. dsm -file
+// PATH check [-repair] verifies the rest (shm's Check): every live slot's
+// name and value, the index and the free list. It prints each problem on a
+// line and exits 1 if any remain, or prints OK; -repair first rebuilds the
+// index and free list from the slots when nothing else is damaged, as dsmd
+// does at start, and prints each problem it repaired. With -o json each
+// problem is {"problem","repairable","repaired"}. Both are safe while dsmd
+// and other processes use the file.
+//
 // The password may come from $DSM_PASSWORD instead of -password, which
 // keeps it out of the process list.
 package main

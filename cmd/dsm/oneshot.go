@@ -16,6 +16,8 @@ func runOneShot(ctx context.Context, cfg *config, args []string, stdout, stderr 
 		return runWatch(ctx, cfg, args[1:], stdout, stderr)
 	case "lock":
 		return runLock(ctx, cfg, args[1:], stdout, stderr)
+	case "check":
+		return runCheck(ctx, cfg, args[1:], stdout, stderr)
 	}
 	cmd := lookup(args[0])
 	if cmd != nil {

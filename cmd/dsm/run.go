@@ -135,7 +135,7 @@ func usage() string {
 	for _, c := range commands {
 		fmt.Fprintf(&cmds, "  %-24s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
 	}
-	for _, c := range sessionCommands {
+	for _, c := range append(sessionCommands, fileCommands...) {
 		fmt.Fprintf(&cmds, "  %-24s %s\n", c[0], c[1])
 	}
 	var flags strings.Builder

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+const checkUsage = "usage: check [-repair] (with -file PATH)"
+
+// runCheck verifies the memory file of local mode (shm's Check): it prints
+// every problem, one per line, and exits 1 if any remain. With -repair it
+// first rebuilds the index and free list when nothing else is damaged
+// (shm's Repair) and prints what it repaired. Both are safe while dsmd and
+// local processes use the file.
+func runCheck(_ context.Context, cfg *config, args []string, stdout, stderr io.Writer) int {
+	repair := false
+	switch {
+	case len(args) == 1 && args[0] == "-repair":
+		repair = true
+	case len(args) > 0:
+		return fail(stderr, &usageError{msg: checkUsage})
+	}
+	if cfg.file == "" {
+		return fail(stderr, &usageError{msg: "check reads the file itself: give it with -file PATH"})
+	}
+	l, err := openLocal(cfg.file, false)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	defer l.Close()
+	var r checkResult
+	if repair {
+		r.repaired, r.remains = l.m.Repair()
+	} else {
+		r.remains = l.m.Check()
+	}
+	if err := write(stdout, cfg.format, r); err != nil {
+		return fail(stderr, err)
+	}
+	if r.remains != nil {
+		fmt.Fprintf(stderr, "dsm: %s is damaged: %d problems\n", cfg.file, len(problems(r.remains)))
+		return exitError
+	}
+	return exitOK
+}
+
+// checkResult is what check found: the problems repaired (with -repair)
+// and those that remain.
+type checkResult struct {
+	repaired, remains error
+}
+
+// problems lists the errors joined in err.
+func problems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
+func (r checkResult) plain() []string {
+	var out []string
+	for _, p := range problems(r.repaired) {
+		out = append(out, "repaired: "+p.Error())
+	}
+	for _, p := range problems(r.remains) {
+		out = append(out, p.Error())
+	}
+	if r.remains == nil {
+		out = append(out, "OK")
+	}
+	return out
+}
+
+// checkProblem is one problem in JSON: what is wrong, whether Repair can
+// rebuild it, and whether it did.
+type checkProblem struct {
+	Problem    string `json:"problem"`
+	Repairable bool   `json:"repairable"`
+	Repaired   bool   `json:"repaired"`
+}
+
+func (r checkResult) objects() []any {
+	var out []any
+	add := func(err error, repaired bool) {
+		for _, p := range problems(err) {
+			out = append(out, checkProblem{Problem: p.Error(), Repairable: !errors.Is(p, shm.ErrDamaged), Repaired: repaired})
+		}
+	}
+	add(r.repaired, true)
+	add(r.remains, false)
+	if r.remains == nil {
+		out = append(out, map[string]bool{"ok": true})
+	}
+	return out
+}
