@@ -274,7 +274,9 @@ var fileErrors = []error{shm.ErrNotDSM, shm.ErrVersion, shm.ErrCorrupt, shm.ErrT
 
 // FuzzOpen writes arbitrary bytes to a file and opens it: Open must refuse
 // it with an error that names the problem, or give a Memory on which every
-// operation returns without panicking, faulting or hanging. With fixCRC the
+// operation returns without panicking, faulting or hanging, and none meets
+// damage (ErrDamaged) that Check, run first, did not report; Repair then
+// leaves no damage it could rebuild. With fixCRC the
 // meta checksums are recomputed first, so that the fuzzer also reaches the
 // checks after the checksum and, past them, damage in the body of the file
 // (index, free list, slots, lock records, lanes).
@@ -287,6 +289,12 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add(make([]byte, len(data)), false)
 	f.Add(make([]byte, 2*pageSize), true)
+	// Damage to the body behind a sound header: slots, index, free list.
+	for _, d := range bodyDamage {
+		body := bytes.Clone(data)
+		d.edit(f, layoutOf(body), body)
+		f.Add(body, false)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		data = bytes.Clone(data)
 		if fix {
@@ -339,7 +347,13 @@ func openAndExercise(path string) error {
 		}
 		return fmt.Errorf("Open refused the file with an error that names no file problem: %w", err)
 	}
-	exercise(m)
+	checked := m.Check()
+	if err := exercise(m); err != nil && checked == nil {
+		return fmt.Errorf("Check found nothing, then an operation met %w", err)
+	}
+	if _, remains := m.Repair(); remains != nil && !errors.Is(remains, shm.ErrDamaged) {
+		return fmt.Errorf("Repair left damage it rebuilds: %w", remains)
+	}
 	if err := m.Close(); err != nil {
 		return fmt.Errorf("Close: %w", err)
 	}
@@ -347,24 +361,41 @@ func openAndExercise(path string) error {
 }
 
 // exercise calls every operation on m; results do not matter, only that
-// each returns.
-func exercise(m *shm.Memory) {
+// each returns, except that it returns the first damage (ErrDamaged) an
+// operation met.
+func exercise(m *shm.Memory) error {
+	var met error
+	note := func(err error) {
+		if met == nil && errors.Is(err, shm.ErrDamaged) {
+			met = err
+		}
+	}
 	names := [][]byte{b("x"), b("s"), b("new"), b("value")}
 	for _, n := range names {
-		m.Get(n)
+		_, _, err := m.Get(n)
+		note(err)
+		_, _, err = m.AppendText(nil, n)
+		note(err)
 	}
-	m.Scan(0, func(name []byte, _ uint64) bool { m.Get(name); return true })
-	m.MGet(names)
+	m.Scan(0, func(name []byte, _ uint64) bool {
+		_, _, err := m.Get(name)
+		note(err)
+		return true
+	})
+	_, err := m.MGet(names)
+	note(err)
 	m.Prefetch(names)
 	m.Len()
 	m.Stats()
-	m.Check()
+	_, _, err = m.Add(b("s"), 1)
+	note(err)
+	_, _, err = m.CompareAndSwap(b("x"), shm.Int(42), shm.Bytes(b("y")))
+	note(err)
 	m.Set(b("x"), shm.Int(1))
-	m.Add(b("s"), 1)
-	m.CompareAndSwap(b("x"), shm.Int(1), shm.Bytes(b("y")))
 	m.MSet(names[:2], []shm.Value{shm.Int(1), shm.Int(2)})
 	m.Set(b("new"), shm.Bytes(b("v")))
 	m.Delete(b("s"), b("new"))
+	return met
 }
 
 // TestOpenDamagedIndex: a file whose header is intact but whose index is
