@@ -52,7 +52,7 @@ func TestStartRepairsFreeList(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	defer s.Close()
-	if got := log.String(); !strings.Contains(got, "memory file repaired") || !strings.Contains(got, "free slot 1 is not on the free list") {
+	if got := log.String(); !strings.Contains(got, "memory file repaired") || !strings.Contains(got, "3 free slots are not on the free list, the first slot 1") {
 		t.Errorf("log does not name the repair:\n%s", got)
 	}
 	if _, err := s.mem.Set([]byte("new"), shm.Int(1)); err != nil {

@@ -222,13 +222,20 @@ func (c *checker) checkFree() {
 		free[s] = true
 		e = atomic.LoadUint32(m.u32(m.slotOff(s) + slotNextFree))
 	}
+	// A lost link loses every slot after it: one problem says so.
+	missed, first := 0, uint32(0)
 	for s := uint32(0); s < m.meta.vars; s++ {
 		live := atomic.LoadUint32(m.metaWord(s))&metaLive != 0
 		switch {
 		case live && free[s]:
 			c.add(ErrIndexDamaged, "live slot %d is on the free list", s)
 		case !live && !free[s]:
-			c.add(ErrIndexDamaged, "free slot %d is not on the free list", s)
+			if missed++; missed == 1 {
+				first = s
+			}
 		}
+	}
+	if missed > 0 {
+		c.add(ErrIndexDamaged, "%d free slots are not on the free list, the first slot %d", missed, first)
 	}
 }

@@ -50,7 +50,7 @@ func TestCheckCommand(t *testing.T) {
 	lostFree := func(data []byte, control, _ uint64) { binary.LittleEndian.PutUint32(data[control+72:], 0) }
 	path := localFile(t, lostFree)
 	out, errOut, code := dsm(t, "", "-file", path, "check")
-	if code != exitError || !strings.Contains(out, "free slot 2 is not on the free list") || !strings.Contains(errOut, "is damaged") {
+	if code != exitError || !strings.Contains(out, "2 free slots are not on the free list, the first slot 2") || !strings.Contains(errOut, "is damaged") {
 		t.Errorf("check of a lost free list: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 	out, errOut, code = dsm(t, "", "-file", path, "check", "-repair")
