@@ -95,6 +95,13 @@ func (c *conn) serve() {
 		"reason", c.reason(err))
 }
 
+// endLive releases what a connection held when it ends: its subscriptions
+// (and pusher) and its locks.
+func (c *conn) endLive() {
+	c.endSubscriber()
+	c.releaseHold()
+}
+
 func (c *conn) run() error {
 	access, deny := c.s.classify(c.raw.RemoteAddr())
 	if access == accessDenied {

@@ -615,13 +615,6 @@ func (c *conn) pubsubPing(args [][]byte) {
 	}
 }
 
-// endLive releases what a connection held when it ends: its subscriptions
-// (and pusher) and its locks.
-func (c *conn) endLive() {
-	c.endSubscriber()
-	c.releaseHold()
-}
-
 // pubsubCount reports, for INFO, how many connections subscribe.
 func (s *Server) pubsubCount() int {
 	n := 0
@@ -631,21 +624,6 @@ func (s *Server) pubsubCount() int {
 		}
 	}
 	return n
-}
-
-// recoverFault is deferred by the server's own goroutines that touch the
-// mapping (they run guardFaults first): a memory fault there fails the
-// server, as in a connection's goroutine, instead of killing the process.
-func (s *Server) recoverFault() {
-	r := recover()
-	if r == nil {
-		return
-	}
-	err := s.mem.FaultError(r)
-	if err == nil {
-		panic(r)
-	}
-	s.storageFailed(err)
 }
 
 // subscribed reports whether anybody subscribes.

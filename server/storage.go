@@ -101,6 +101,21 @@ func (c *conn) endFaulted() {
 	c.s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto, "reason", "memory fault")
 }
 
+// recoverFault is deferred by the server's own goroutines that touch the
+// mapping (they run guardFaults first): a memory fault there fails the
+// server, as in a connection's goroutine, instead of killing the process.
+func (s *Server) recoverFault() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	err := s.mem.FaultError(r)
+	if err == nil {
+		panic(r)
+	}
+	s.storageFailed(err)
+}
+
 // watchFile checks the file once; see syncLoop.
 func (s *Server) watchFile() {
 	if err := s.mem.FileError(); err != nil {
