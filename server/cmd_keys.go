@@ -49,17 +49,18 @@ func absent(err error) bool {
 
 // cmdGet copies the value straight into the connection's scratch buffer
 // (shm's AppendText), so a GET allocates nothing.
-func cmdGet(c *conn, args [][]byte) {
+func cmdGet(c *conn, v varStore, args [][]byte) {
+	var found bool
 	var err error
-	c.scratch, _, err = c.s.mem.AppendText(c.scratch[:0], args[1])
-	c.s.stats.hit(err == nil)
+	c.scratch, found, err = v.AppendText(c.scratch[:0], args[1])
+	c.s.stats.hit(found)
 	switch {
-	case absent(err):
-		c.wr.Null()
 	case err != nil:
-		c.memError(err)
-	default:
+		c.varError(err)
+	case found:
 		c.wr.Bulk(c.scratch)
+	default:
+		c.wr.Null()
 	}
 	if cap(c.scratch) > maxKeptScratch {
 		c.scratch = nil // an idle connection keeps little
@@ -71,18 +72,18 @@ const maxKeptScratch = 4 << 10
 
 // cmdGetVer: GETVER key replies [value, version], or a null array when the
 // variable does not exist. The version rises on every change.
-func cmdGetVer(c *conn, args [][]byte) {
-	v, ver, err := c.s.mem.Get(args[1])
-	c.s.stats.hit(err == nil)
+func cmdGetVer(c *conn, v varStore, args [][]byte) {
+	it, err := v.Get(args[1])
+	c.s.stats.hit(it.Found)
 	switch {
-	case absent(err):
-		c.wr.NullArray()
 	case err != nil:
-		c.memError(err)
+		c.varError(err)
+	case !it.Found:
+		c.wr.NullArray()
 	default:
 		c.wr.Array(2)
-		c.bulkValue(v)
-		c.wr.Int(int64(ver))
+		c.bulkValue(it.Value)
+		c.wr.Int(int64(it.Version))
 	}
 }
 
@@ -132,7 +133,7 @@ func parseSet(args [][]byte) (setArgs, string) {
 	return a, ""
 }
 
-func cmdSet(c *conn, args [][]byte) {
+func cmdSet(c *conn, v varStore, args [][]byte) {
 	a, msg := parseSet(args[3:])
 	if msg != "" {
 		c.fail(msg)
@@ -140,16 +141,16 @@ func cmdSet(c *conn, args [][]byte) {
 	}
 	if a == (setArgs{}) {
 		// A plain SET needs no old value: shm's Set skips reading it.
-		if _, err := c.s.mem.Set(args[1], shm.ParseValue(args[2])); err != nil {
-			c.memError(err)
+		if err := v.Set(args[1], shm.ParseValue(args[2])); err != nil {
+			c.varError(err)
 		} else {
 			c.wr.Simple("OK")
 		}
 		return
 	}
-	old, stored, err := c.s.mem.SetWith(args[1], shm.ParseValue(args[2]), a.opt)
+	old, stored, err := v.SetWith(args[1], shm.ParseValue(args[2]), a.opt)
 	if err != nil {
-		c.memError(err)
+		c.varError(err)
 		return
 	}
 	c.setReply(a.get, old, stored)
@@ -168,11 +169,11 @@ func (c *conn) setReply(get bool, old shm.Item, stored bool) {
 	}
 }
 
-func cmdGetSet(c *conn, args [][]byte) {
-	old, _, err := c.s.mem.SetWith(args[1], shm.ParseValue(args[2]), shm.SetOptions{})
+func cmdGetSet(c *conn, v varStore, args [][]byte) {
+	old, _, err := v.SetWith(args[1], shm.ParseValue(args[2]), shm.SetOptions{})
 	switch {
 	case err != nil:
-		c.memError(err)
+		c.varError(err)
 	case old.Found:
 		c.bulkValue(old.Value)
 	default:
@@ -205,13 +206,13 @@ func (c *conn) filterNames(kept, rest [][]byte) [][]byte {
 	return kept
 }
 
-// cmdMGet reads every variable at one instant (shm's MGet snapshot). Names
-// no variable can have read as missing.
-func cmdMGet(c *conn, args [][]byte) {
+// cmdMGet reads every variable at one instant (shm's MGet snapshot, or
+// the group's locks). Names no variable can have read as missing.
+func cmdMGet(c *conn, v varStore, args [][]byte) {
 	names := args[1:]
-	found, err := c.s.mem.MGet(c.possibleNames(names))
+	found, err := v.MGet(c.possibleNames(names))
 	if err != nil {
-		c.memError(err)
+		c.varError(err)
 		return
 	}
 	c.wr.Array(len(names))
@@ -230,41 +231,37 @@ func cmdMGet(c *conn, args [][]byte) {
 }
 
 // cmdMSet sets every pair or none.
-func cmdMSet(c *conn, args [][]byte) {
+func cmdMSet(c *conn, v varStore, args [][]byte) {
 	if len(args)%2 != 1 {
 		c.fail("ERR wrong number of arguments for 'mset' command")
 		return
 	}
-	// Arrays on the stack for the usual small MSET (redis-benchmark's has 10
-	// pairs); append moves larger ones to the heap.
-	var nameBuf [16][]byte
-	var valBuf [16]shm.Value
-	names, vals := nameBuf[:0], valBuf[:0]
-	for i := 1; i < len(args); i += 2 {
-		names = append(names, args[i])
-		vals = append(vals, shm.ParseValue(args[i+1]))
-	}
-	if err := c.s.mem.MSet(names, vals); err != nil {
-		c.memError(err)
+	if err := v.MSet(args[1:]); err != nil {
+		c.varError(err)
 		return
 	}
 	c.wr.Simple("OK")
 }
 
-func cmdDel(c *conn, args [][]byte) {
-	n, err := c.s.mem.Delete(c.possibleNames(args[1:])...)
+func cmdDel(c *conn, v varStore, args [][]byte) {
+	n, err := v.Delete(c.possibleNames(args[1:]))
 	if err != nil {
-		c.memError(err)
+		c.varError(err)
 		return
 	}
 	c.wr.Int(int64(n))
 }
 
 // cmdExists counts each name given that exists, repeats included, as Redis.
-func cmdExists(c *conn, args [][]byte) {
+func cmdExists(c *conn, v varStore, args [][]byte) {
 	n := 0
 	for _, name := range args[1:] {
-		if c.s.mem.Exists(name) {
+		ok, err := v.Exists(name)
+		if err != nil {
+			c.varError(err)
+			return
+		}
+		if ok {
 			n++
 		}
 	}
@@ -272,15 +269,21 @@ func cmdExists(c *conn, args [][]byte) {
 }
 
 // cmdIncr answers INCR and INCRBY, cmdDecr DECR and DECRBY.
-func cmdIncr(c *conn, args [][]byte) { c.addArgs(args, 1) }
-func cmdDecr(c *conn, args [][]byte) { c.addArgs(args, -1) }
+func cmdIncr(c *conn, v varStore, args [][]byte) { c.add(v, args, 1) }
+func cmdDecr(c *conn, v varStore, args [][]byte) { c.add(v, args, -1) }
 
-func (c *conn) addArgs(args [][]byte, sign int64) {
-	if delta, msg := addDelta(args, sign); msg != "" {
+func (c *conn) add(v varStore, args [][]byte, sign int64) {
+	delta, msg := addDelta(args, sign)
+	if msg != "" {
 		c.fail(msg)
-	} else {
-		c.add(args[1], delta)
+		return
 	}
+	n, err := v.Add(args[1], delta)
+	if err != nil {
+		c.varError(err)
+		return
+	}
+	c.wr.Int(n)
 }
 
 // addDelta is the delta of INCR or DECR (sign 1 or -1, no amount in
@@ -299,24 +302,13 @@ func addDelta(args [][]byte, sign int64) (int64, string) {
 	return sign * d, ""
 }
 
-func (c *conn) add(name []byte, delta int64) {
-	n, _, err := c.s.mem.Add(name, delta)
-	if err != nil {
-		c.memError(err)
-		return
-	}
-	c.wr.Int(n)
-}
-
 // cmdCAS: CAS key expected new. The comparison is by text, so "5" equals the
 // integer 5. A missing variable never matches.
-func cmdCAS(c *conn, args [][]byte) {
-	ok, _, err := c.s.mem.CompareAndSwap(args[1], shm.ParseValue(args[2]), shm.ParseValue(args[3]))
+func cmdCAS(c *conn, v varStore, args [][]byte) {
+	ok, err := v.CompareAndSwap(args[1], shm.ParseValue(args[2]), shm.ParseValue(args[3]))
 	switch {
-	case errors.Is(err, shm.ErrNotFound):
-		c.wr.Int(0)
 	case err != nil:
-		c.memError(err)
+		c.varError(err)
 	case ok:
 		c.wr.Int(1)
 	default:
@@ -324,19 +316,27 @@ func cmdCAS(c *conn, args [][]byte) {
 	}
 }
 
-func cmdType(c *conn, args [][]byte) {
-	if c.s.mem.Exists(args[1]) {
+func cmdType(c *conn, v varStore, args [][]byte) {
+	ok, err := v.Exists(args[1])
+	switch {
+	case err != nil:
+		c.varError(err)
+	case ok:
 		c.wr.Simple("string")
-	} else {
+	default:
 		c.wr.Simple("none")
 	}
 }
 
 // cmdTTL answers TTL and PTTL: -1 (no expiry) or -2 (no such variable).
-func cmdTTL(c *conn, args [][]byte) {
-	if c.s.mem.Exists(args[1]) {
+func cmdTTL(c *conn, v varStore, args [][]byte) {
+	ok, err := v.Exists(args[1])
+	switch {
+	case err != nil:
+		c.varError(err)
+	case ok:
 		c.wr.Int(-1)
-	} else {
+	default:
 		c.wr.Int(-2)
 	}
 }

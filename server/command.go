@@ -40,7 +40,8 @@ type command struct {
 	group   string // COMMAND DOCS group; also the ACL category
 	since   string
 	summary string
-	run     handler
+	run     handler    // set from vars for a variable command
+	vars    varHandler // a variable command's, over the memory or a lock group
 	subs    map[string]*command
 }
 
@@ -96,6 +97,9 @@ func (t *commandTable) visible() []*command {
 }
 
 func (t *commandTable) register(cmd *command) *command {
+	if h := cmd.vars; h != nil {
+		cmd.run = func(c *conn, args [][]byte) { h(c, memVars{c.s.mem}, args) }
+	}
 	cmd.id = len(t.all)
 	t.all = append(t.all, cmd)
 	if cmd.flags&flagHidden == 0 && !strings.Contains(cmd.name, "|") {

@@ -290,7 +290,7 @@ func (c *conn) runHeld(cmd *command, args [][]byte) {
 		cmd.run(c, args)
 	case !coversNames(h, names):
 		c.fail(msgLockMixed)
-	case c.s.live.viaGroup[cmd.id] == nil:
+	case cmd.vars == nil:
 		c.fail("ERR " + strings.ToUpper(cmd.name) + " cannot run on locked variables")
 	default:
 		c.runInHold(h, cmd, args)
@@ -305,7 +305,7 @@ func (c *conn) runInHold(h *hold, cmd *command, args [][]byte) {
 		c.fail(msgLockLost)
 		return
 	}
-	c.s.live.viaGroup[cmd.id](c, h.g, args)
+	cmd.vars(c, c.s.groupVars(h.g), args)
 	if err := h.g.Commit(); err != nil {
 		c.memError(err)
 	}
@@ -321,16 +321,9 @@ func (c *conn) heldItem(name []byte) (shm.Item, error) {
 		if h.g == nil {
 			return shm.Item{}, errLockLost
 		}
-		return c.groupItem(h.g, name)
+		return c.s.groupVars(h.g).Get(name)
 	}
-	if !c.possibleName(name) {
-		return shm.Item{}, nil
-	}
-	v, ver, err := c.s.mem.Get(name)
-	if errors.Is(err, shm.ErrNotFound) {
-		return shm.Item{}, nil
-	}
-	return shm.Item{Value: v, Version: ver, Found: err == nil}, err
+	return memVars{c.s.mem}.Get(name)
 }
 
 // lockedCount is how many variables the connection has locked: none

@@ -53,10 +53,10 @@ func txControl(cmd *command) bool {
 	return false
 }
 
-// queueable reports whether a command may run inside EXEC: the commands
-// with a group form, and those that touch no variable.
+// queueable reports whether a command may run inside EXEC: the variable
+// commands, and those that touch no variable.
 func (c *conn) queueable(cmd *command) bool {
-	if c.s.live.viaGroup[cmd.id] != nil {
+	if cmd.vars != nil {
 		return true
 	}
 	switch cmd.name {
@@ -137,7 +137,7 @@ func (c *conn) txReadError(name []byte, err error) {
 		c.fail(msgLockLost)
 		return
 	}
-	c.groupError(name, err)
+	c.varError(err)
 }
 
 func cmdUnwatch(c *conn, args [][]byte) {
@@ -205,14 +205,15 @@ func (c *conn) execInHold(h *hold, tx txState) {
 // execInGroup checks the watches and runs the queue through g, then
 // commits. A changed watched variable aborts with a null reply.
 func (c *conn) execInGroup(g *shm.Group, tx txState) {
+	v := c.s.groupVars(g)
 	for name, mark := range tx.watched {
-		it, err := c.groupItem(g, []byte(name))
+		it, err := v.Get([]byte(name))
 		if err != nil || !mark.matches(it) {
 			c.wr.NullArray()
 			return
 		}
 	}
-	c.runQueued(tx.queue, g)
+	c.runQueued(tx.queue, v)
 	if err := g.Commit(); err != nil {
 		c.s.log.Error("transaction commit failed", "addr", c.remote, "id", c.id, "err", err)
 	}
@@ -226,14 +227,14 @@ func (m watchMark) matches(it shm.Item) bool {
 	return m.version == it.Version && m.value.Equal(it.Value)
 }
 
-// runQueued replies with an array of the queued commands' replies; g is
+// runQueued replies with an array of the queued commands' replies; v is
 // the transaction's group, nil when no command names a variable.
-func (c *conn) runQueued(q []queued, g *shm.Group) {
+func (c *conn) runQueued(q []queued, v *groupVars) {
 	c.wr.Array(len(q))
 	for _, e := range q {
 		c.cur = e.cmd
-		if gh := c.s.live.viaGroup[e.cmd.id]; gh != nil && g != nil {
-			gh(c, g, e.args)
+		if e.cmd.vars != nil && v != nil {
+			e.cmd.vars(c, v, e.args)
 		} else {
 			e.cmd.run(c, e.args)
 		}

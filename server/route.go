@@ -4,28 +4,21 @@ import (
 	"context"
 	"slices"
 	"sync/atomic"
-
-	"github.com/dsm-dev/dsm/shm"
 )
 
 // liveServer is the server's share of subscriptions, client-held locks and
 // transactions.
 type liveServer struct {
-	hub      *hub            // change subscriptions (pubsub.go)
-	holders  chan struct{}   // one token per connection holding locks (locks.go)
-	viaGroup []groupHandler  // by command id: the command run through a shm.Group
-	ctx      context.Context // ends when Shutdown or Close begins
-	stop     context.CancelFunc
+	hub     *hub            // change subscriptions (pubsub.go)
+	holders chan struct{}   // one token per connection holding locks (locks.go)
+	ctx     context.Context // ends when Shutdown or Close begins
+	stop    context.CancelFunc
 }
 
 func (s *Server) initLive() {
 	s.live.ctx, s.live.stop = context.WithCancel(context.Background())
 	s.live.hub = newHub(s)
 	s.live.holders = make(chan struct{}, holderSlots(s.mem.Limits().Lanes))
-	s.live.viaGroup = make([]groupHandler, len(s.cmds.all))
-	for _, cmd := range s.cmds.all {
-		s.live.viaGroup[cmd.id] = groupHandlerOf(cmd.name)
-	}
 }
 
 // liveState is a connection's subscriptions, client-held locks and
@@ -95,25 +88,6 @@ func appendKeyNames(dst [][]byte, cmd *command, args [][]byte) [][]byte {
 		dst = append(dst, args[i])
 	}
 	return dst
-}
-
-// groupHandler runs a command through a lock group: reads see the group's
-// staged writes, writes are staged in the group. The caller commits.
-type groupHandler func(c *conn, g *shm.Group, args [][]byte)
-
-// groupError answers an error from an operation through a group.
-func (c *conn) groupError(name []byte, err error) {
-	switch {
-	case isNotHeld(err) && len(name) == 0:
-		err = shm.ErrEmptyName
-	case isNotHeld(err) && len(name) > c.s.nameMax:
-		err = shm.ErrNameTooLong
-	}
-	if isNotHeld(err) {
-		c.fail("ERR variable '" + clip(name) + "' is locked for reading by this connection: writing it needs LOCK WRITE")
-		return
-	}
-	c.memError(err)
 }
 
 // liveFields are CLIENT LIST's " flags=... multi=..." fields: flags P
