@@ -11,7 +11,12 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
+// cmdPing answers as Redis does, in RESP2's subscribed context too.
 func cmdPing(c *conn, args [][]byte) {
+	if c.subscribedRESP2() {
+		c.pubsubPing(args)
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.wr.Simple("PONG")

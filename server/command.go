@@ -16,6 +16,12 @@ const (
 	flagNoAuth                       // allowed before AUTH
 	flagAdmin                        // server administration
 	flagHidden                       // a metrics label only, not a command
+
+	// Dispatch only; COMMAND INFO does not report these.
+	flagMulti      // may be queued inside MULTI
+	flagTxControl  // runs at once inside MULTI instead of being queued
+	flagSubscribed // allowed in RESP2's subscribed context
+	flagHoldAware  // reads the connection's locked variables itself: not routed through its locks
 )
 
 var flagNames = []struct {

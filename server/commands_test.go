@@ -253,6 +253,20 @@ func TestCommandRepliesShapes(t *testing.T) {
 	}
 }
 
+// TestVariableCommandsInTable: every command that runs over a varStore
+// names its variables by key positions (so that LOCK and EXEC route it
+// through their group), may be queued in MULTI, and says whether it writes.
+func TestVariableCommandsInTable(t *testing.T) {
+	for _, cmd := range newCommandTable().all {
+		if cmd.vars == nil {
+			continue
+		}
+		if cmd.keys[0] < 1 || cmd.flags&flagMulti == 0 || cmd.flags&(flagWrite|flagReadonly) == 0 {
+			t.Errorf("%s: keys %v, flags %b", cmd.name, cmd.keys, cmd.flags)
+		}
+	}
+}
+
 // TestInlineAndProtocolErrors: inline commands work; a protocol error is
 // answered with Redis' text and the connection is closed.
 func TestInlineAndProtocolErrors(t *testing.T) {

@@ -280,7 +280,7 @@ func (h *hold) state(now time.Time) (string, time.Duration) {
 // names locked variables.
 func (c *conn) runHeld(cmd *command, args [][]byte) {
 	h := c.live.hold.Load()
-	if h == nil || cmd.name == "watch" { // WATCH reads through the locks itself
+	if h == nil || cmd.flags&flagHoldAware != 0 {
 		cmd.run(c, args)
 		return
 	}

@@ -43,33 +43,10 @@ type queued struct {
 	args [][]byte
 }
 
-// txControl names the commands that run at once inside MULTI instead of
-// being queued, as in Redis.
-func txControl(cmd *command) bool {
-	switch cmd.name {
-	case "exec", "discard", "multi", "watch", "quit":
-		return true
-	}
-	return false
-}
-
-// queueable reports whether a command may run inside EXEC: the variable
-// commands, and those that touch no variable.
-func (c *conn) queueable(cmd *command) bool {
-	if cmd.vars != nil {
-		return true
-	}
-	switch cmd.name {
-	case "ping", "echo", "select", "unwatch", "client|id", "client|getname", "client|setname", "command|count":
-		return true
-	}
-	return false
-}
-
 // queue answers +QUEUED for a command inside MULTI, or refuses it (which
 // dooms the transaction).
 func (c *conn) queue(cmd *command, args [][]byte) {
-	if !c.queueable(cmd) {
+	if cmd.flags&flagMulti == 0 {
 		c.live.tx.failed = true
 		c.fail(msgNotInMulti)
 		return

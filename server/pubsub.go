@@ -596,14 +596,6 @@ func (c *conn) subscribedRESP2() bool {
 	return c.live.sub != nil && c.wr.Protocol() == 2
 }
 
-func pubsubAllowed(cmd *command) bool {
-	switch cmd.name {
-	case "subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping", "quit":
-		return true
-	}
-	return false
-}
-
 // pubsubPing answers PING in RESP2's subscribed context: ["pong", message].
 func (c *conn) pubsubPing(args [][]byte) {
 	c.wr.Array(2)

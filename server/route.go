@@ -49,12 +49,10 @@ func (c *conn) call(cmd *command, args [][]byte) {
 		return
 	}
 	switch {
-	case c.live.tx.multi && !txControl(cmd):
+	case c.live.tx.multi && cmd.flags&flagTxControl == 0:
 		c.queue(cmd, args)
-	case c.subscribedRESP2() && !pubsubAllowed(cmd):
+	case c.subscribedRESP2() && cmd.flags&flagSubscribed == 0:
 		c.fail("ERR Can't execute '" + cmd.name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-	case c.subscribedRESP2() && cmd.name == "ping":
-		c.pubsubPing(args)
 	default:
 		c.runHeld(cmd, args)
 	}
