@@ -95,6 +95,9 @@ func commandDocs(c *conn, args [][]byte) {
 
 func (c *conn) commandDoc(cmd *command) {
 	n := 3
+	if len(cmd.args) > 0 {
+		n++
+	}
 	if cmd.subs != nil {
 		n++
 	}
@@ -105,6 +108,10 @@ func (c *conn) commandDoc(cmd *command) {
 	c.wr.BulkString(cmd.since)
 	c.wr.BulkString("group")
 	c.wr.BulkString(cmd.group)
+	if len(cmd.args) > 0 {
+		c.wr.BulkString("arguments")
+		c.argDocs(cmd.args)
+	}
 	if cmd.subs == nil {
 		return
 	}
@@ -114,6 +121,43 @@ func (c *conn) commandDoc(cmd *command) {
 	for _, name := range names {
 		c.wr.BulkString(cmd.subs[name].name)
 		c.commandDoc(cmd.subs[name])
+	}
+}
+
+// argDocs writes arguments as COMMAND DOCS does: a map for each, with
+// name and type, and token, flags and parts only when it has them.
+func (c *conn) argDocs(args []arg) {
+	c.wr.Array(len(args))
+	for _, a := range args {
+		var flags []string
+		for _, f := range argFlagNames {
+			if a.flags&f.f != 0 {
+				flags = append(flags, f.name)
+			}
+		}
+		n := 2
+		for _, has := range []bool{a.token != "", len(flags) > 0, len(a.parts) > 0} {
+			if has {
+				n++
+			}
+		}
+		c.wr.Map(n)
+		c.wr.BulkString("name")
+		c.wr.BulkString(a.name)
+		c.wr.BulkString("type")
+		c.wr.BulkString(a.typ)
+		if a.token != "" {
+			c.wr.BulkString("token")
+			c.wr.BulkString(a.token)
+		}
+		if len(flags) > 0 {
+			c.wr.BulkString("flags")
+			c.simpleSet(flags)
+		}
+		if len(a.parts) > 0 {
+			c.wr.BulkString("arguments")
+			c.argDocs(a.parts)
+		}
 	}
 }
 

@@ -46,10 +46,36 @@ type command struct {
 	group   string // COMMAND DOCS group; also the ACL category
 	since   string
 	summary string
+	args    []arg      // COMMAND DOCS' arguments, for clients' hints
 	run     handler    // set from vars for a variable command
 	vars    varHandler // a variable command's, over the memory or a lock group
 	subs    map[string]*command
 }
+
+// arg is an argument as COMMAND DOCS describes it: its name, its type
+// (Redis' names: "key", "string", "integer", "pattern", "pure-token" for a
+// bare keyword, "oneof" and "block" for a choice or a sequence of parts),
+// the keyword that introduces it, and whether it may be left out or
+// repeated. redis-cli builds its hints from these: SET's read
+// "key value [NX|XX] [GET] [KEEPTTL]".
+type arg struct {
+	name, typ, token string
+	flags            argFlag
+	parts            []arg // of a oneof or a block
+}
+
+type argFlag uint8
+
+const (
+	argOptional      argFlag = 1 << iota
+	argMultiple              // may be repeated
+	argMultipleToken         // repeated with its token each time
+)
+
+var argFlagNames = []struct {
+	f    argFlag
+	name string
+}{{argOptional, "optional"}, {argMultiple, "multiple"}, {argMultipleToken, "multiple_token"}}
 
 func (cmd *command) arityOK(n int) bool {
 	if cmd.arity >= 0 {

@@ -267,6 +267,35 @@ func TestVariableCommandsInTable(t *testing.T) {
 	}
 }
 
+// TestCommandDocsArguments: COMMAND DOCS gives dsm's own commands their
+// arguments, in Redis' shape: a map per argument with name and type, and
+// token and flags when it has them.
+func TestCommandDocsArguments(t *testing.T) {
+	ts := startServer(t, Config{})
+	rc := dialRaw(t, ts.addr)
+	field := func(k, v string) string { return bulk(k) + bulk(v) }
+	plain := func(name, typ string) string { return "*4\r\n" + field("name", name) + field("type", typ) }
+	got := rc.do("COMMAND", "DOCS", "CAS")
+	want := bulk("arguments") + "*3\r\n" + plain("key", "key") + plain("expected", "string") + plain("new", "string")
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("COMMAND DOCS CAS = %q, want it to end in %q", got, want)
+	}
+	got = rc.do("COMMAND", "DOCS", "LOCK")
+	for _, want := range []string{
+		"*8\r\n" + field("name", "ms") + field("type", "integer") + field("token", "LEASE") + bulk("flags") + "*1\r\n+optional\r\n",
+		"*8\r\n" + field("name", "mode") + field("type", "oneof") + bulk("flags") + "*1\r\n+optional\r\n" + bulk("arguments") + "*2\r\n",
+		"*6\r\n" + field("name", "read") + field("type", "pure-token") + field("token", "READ"),
+		"*6\r\n" + field("name", "name") + field("type", "key") + bulk("flags") + "*1\r\n+multiple\r\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("COMMAND DOCS LOCK lacks %q:\n%q", want, got)
+		}
+	}
+	if got := rc.do("COMMAND", "DOCS", "MULTI"); strings.Contains(got, "arguments") {
+		t.Errorf("COMMAND DOCS MULTI = %q: a command without arguments has no arguments field", got)
+	}
+}
+
 // TestInlineAndProtocolErrors: inline commands work; a protocol error is
 // answered with Redis' text and the connection is closed.
 func TestInlineAndProtocolErrors(t *testing.T) {

@@ -86,3 +86,33 @@ func TestRedisCLI(t *testing.T) {
 		t.Errorf("redis-cli --tls GET b = %q", got)
 	}
 }
+
+// TestRedisCLIHelp: redis-cli builds its help and hints from COMMAND DOCS
+// and shows dsm's commands with their arguments, without a warning.
+func TestRedisCLIHelp(t *testing.T) {
+	cli := toolPath(t, "redis-cli")
+	ts := startServer(t, Config{})
+	host, port, _ := net.SplitHostPort(ts.addr)
+	for _, c := range []struct{ cmd, params string }{
+		{"CAS", "key expected new"},
+		{"LOCK", "[READ|WRITE] [WAIT ms] [LEASE ms] name [name ...]"},
+		{"UNLOCK", "[name [name ...]]"},
+		{"GETVER", "key"},
+		{"SET", "key value [NX|XX] [GET] [KEEPTTL]"},
+		{"MSET", "key value [key value ...]"},
+		{"SCAN", "cursor [MATCH pattern] [COUNT count] [TYPE type]"},
+		{"HELLO", "[protover [AUTH username password] [SETNAME clientname]]"},
+	} {
+		cmd := exec.Command(cli, "-h", host, "-p", port, "help", c.cmd)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || stderr.Len() > 0 {
+			t.Errorf("redis-cli help %s: %v\n%s", c.cmd, err, stderr.String())
+		}
+		// The name in bold, the parameters in grey.
+		if want := c.cmd + "\x1b[0m \x1b[90m" + c.params + "\x1b[0m"; !strings.Contains(string(out), want) {
+			t.Errorf("redis-cli help %s lacks %q:\n%s", c.cmd, c.params, out)
+		}
+	}
+}
