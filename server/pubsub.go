@@ -450,6 +450,7 @@ func (sub *subscriber) pause() {
 	sub.armed = false
 	sub.mu.Unlock()
 	sub.writeMu.Lock()
+	//lint:ignore SA2001 taking writeMu is the wait for the write in flight
 	sub.writeMu.Unlock()
 }
 

@@ -27,7 +27,6 @@ import (
 // and each goroutine's own variable, which only it writes: a Get must return
 // its last Set. A goroutine also checks that the counters it sees never go
 // back (each of its reads follows its earlier ones).
-var hammerShared = []string{"counter", "hcounter", "cas", "blob", "p1", "p2"}
 
 type hammerCounts struct {
 	adds, hadds, cas, ops atomic.Int64
