@@ -175,9 +175,11 @@
 // first replays the segments a crash left: the last record of each name is
 // applied where the mapping holds an older state (shm's Restore), the
 // mapping is flushed and the segments deleted; a torn last frame (a write
-// never acknowledged) is ignored, also when a checkpoint had already
-// created an empty next segment; a corrupt frame with frames after it
-// refuses the start.
+// never acknowledged) is cut off, also when a checkpoint had already
+// created an empty next segment; damage that a tear does not leave, or
+// that a valid frame follows, refuses the start and keeps every segment
+// (journal.go tells how). A segment deleted or replaced while in use stops
+// the server at the next write, as a truncated memory file does.
 //
 // Writes that local processes make through shm are not journaled: they are
 // in the shared mapping, so they survive any process crash, and they reach

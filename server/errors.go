@@ -51,9 +51,13 @@ var errLockLost = errors.New("server: lock lease ended")
 
 // Journal errors (journal.go).
 var (
-	// errJournalCorrupt is wrapped by replay's error for a frame that is cut
-	// short, fails its checksum or holds a malformed record.
+	// errJournalCorrupt is wrapped by replay's error for a segment of
+	// another format, or damage that may hide acknowledged writes.
 	errJournalCorrupt = errors.New("server: journal segment is corrupt")
+
+	// errSegmentGone fails a journal write, and stops the server, when
+	// the segment was deleted or replaced while in use.
+	errSegmentGone = errors.New("server: journal segment was deleted or replaced while in use")
 
 	// errJournalClosed fails every barrier after a clean stop closed the
 	// journal.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,13 +29,40 @@ import (
 // every write the daemon makes (see shm.Journal); a batch's replies wait
 // for barrier.
 //
-// Segment files are named <memory file>.journal.<n>, n increasing. A
-// segment is a sequence of frames: u32 payload length, u32 CRC-32C of the
-// payload (both little-endian), then the payload, the records of one or
-// more Append calls. A record is: u8 flags (1 = deleted), u64 version, u32
-// slot, u32 incarnation, u16 name length, the name, u8 kind (0 no value,
-// 1 integer, 2 bytes), u32 value length, the value (an integer as 8 bytes
-// little-endian).
+// Segment files are named <memory file>.journal.<n>, n increasing. This is
+// format 2 of the segments; format 1 (before frames carried a sequence
+// number) is refused at start with an error naming the file: a clean stop
+// deletes every segment, so only a crash of an older dsmd leaves one, and
+// that dsmd must replay it. A segment begins with 8 bytes, "dsmredo" and
+// the format number 2, followed by frames and then zeros (see preallocate).
+// A frame is:
+//
+//	u32 magic (the bytes d5 52 65 44), u32 payload length n, u64 sequence
+//	number, u32 header check: CRC-32C of the 16 bytes before it
+//	n bytes of payload: the records of one or more Append calls
+//	u32 payload check: CRC-32C of the payload, continued from the header's
+//
+// all little-endian; each check has the top bit of each of its bytes set,
+// so that it, like the magic, holds no zero byte. Sequence numbers rise by
+// one from frame to frame, across segments and across starts. A record is:
+// u8 flags (1 = deleted), u64 version, u32 slot, u32 incarnation, u16 name
+// length, the name, u8 kind (0 no value, 1 integer, 2 bytes), u32 value
+// length, the value (an integer as 8 bytes little-endian).
+//
+// Replay tells a torn last write from corruption. A frame is acknowledged
+// only once its O_DSYNC write returned, and frames are written one at a
+// time, so only the last frame can be torn; and a tear leaves what it did
+// not write as it was, zeros, in whole 512-byte blocks at the least (a
+// power loss loses whole sectors, a kill -9 stops a write between pages),
+// or past the end of the file. So a damaged frame is corruption, and the
+// start is refused, when any valid frame with a later sequence number lies
+// after it, in its segment or a later one; or when its damage is not such
+// a tear: its header is whole but for one byte, or every 512-byte block of
+// it holds a byte that is not zero. Otherwise it is the torn last write,
+// never acknowledged: the frames before it are replayed and the segment is
+// cut there. Damage past the last frame, in the zeros, loses nothing and
+// is ignored. One limit: a last frame whose payload has 512 zero bytes
+// filling a block, damaged elsewhere, is taken for a tear.
 //
 // Checkpoint: when the segment passes journalSegmentMax, or
 // journalCheckpointPeriod after the last checkpoint, a new segment is
@@ -50,9 +78,14 @@ import (
 const (
 	journalSegmentMax       = 64 << 20
 	journalCheckpointPeriod = 10 * time.Second
-	journalFrameHeader      = 8
+	journalSegmentHeader    = 8                         // "dsmredo" and the format number
+	journalFrameHeader      = 20                        // magic, length, sequence number, header check
+	journalFrameTrailer     = 4                         // payload check
 	journalRecordFixed      = 1 + 8 + 4 + 4 + 2 + 1 + 4 // a record without its name and value
 	journalSuffix           = ".journal."
+	// journalTearUnit is the smallest piece a write is torn into: a disk
+	// sector. A tear leaves whole units unwritten.
+	journalTearUnit = 512
 	// journalChunk is how far ahead of the writes a segment is filled with
 	// zeros. Writing over allocated blocks spares each synchronous write
 	// the metadata update an append makes (a 200-byte O_DSYNC write took
@@ -71,6 +104,12 @@ const (
 // castagnoli is the CRC-32C table; it is computed once and never written.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// The marks of format 2; never written.
+var (
+	segmentMagic = []byte("dsmredo\x02")
+	frameMagic   = []byte{0xd5, 0x52, 0x65, 0x44}
+)
+
 // journal is the daemon's redo log. Its Append is called under variables'
 // write locks by shm; its barrier by connections before they send the
 // replies of a batch that wrote; its preallocate and checkpoint by the
@@ -84,7 +123,7 @@ type journal struct {
 	spare   []byte     // the other buffer, while no flush holds it
 	f       *os.File   // the segment being written
 	seq     uint64     // its number
-	size    int64      // bytes of frames written to it
+	size    int64      // bytes of its header and frames written to it
 	alloc   int64      // bytes of it filled with zeros or frames
 	next    *os.File   // the segment the next flush switches to, if any
 	nextSeq uint64
@@ -92,7 +131,8 @@ type journal struct {
 	lastCP  time.Time // when the last checkpoint (or the start) was
 	err     error     // the first write or sync error: every barrier fails after it
 
-	y *groupcommit.Committer // barrier's shared synchronous writes
+	y      *groupcommit.Committer // barrier's shared synchronous writes
+	frames uint64                 // the last frame's sequence number; only flush, one at a time, uses it
 
 	// fillMu is held by preallocate while it writes zeros, and by a flush
 	// whose frame reaches past alloc or that switches segments: zeros
@@ -104,14 +144,15 @@ type journal struct {
 }
 
 // openJournal creates the first segment after seq (the last one replayed,
-// or 0).
-func openJournal(mem *shm.Memory, seq uint64) (*journal, error) {
-	j := &journal{base: mem.Path(), mem: mem, zeros: make([]byte, 1<<20)}
+// or 0); its frames are numbered from frames+1 (frames is the last one
+// replayed, or 0).
+func openJournal(mem *shm.Memory, seq, frames uint64) (*journal, error) {
+	j := &journal{base: mem.Path(), mem: mem, zeros: make([]byte, 1<<20), frames: frames}
 	f, err := j.create(seq + 1)
 	if err != nil {
 		return nil, err
 	}
-	j.f, j.seq, j.alloc, j.lastCP = f, seq+1, journalChunk, time.Now()
+	j.f, j.seq, j.size, j.alloc, j.lastCP = f, seq+1, journalSegmentHeader, journalChunk, time.Now()
 	j.buf = make([]byte, journalFrameHeader, 64<<10)
 	j.y = groupcommit.New(j.flush)
 	return j, nil
@@ -123,13 +164,16 @@ func segmentPath(base string, n uint64) string {
 }
 
 // create makes segment n, fills its first journalChunk bytes with zeros,
-// and makes it and its name durable.
+// writes its header, and makes it and its name durable.
 func (j *journal) create(n uint64) (*os.File, error) {
 	f, err := os.OpenFile(segmentPath(j.base, n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_DSYNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	err = j.fill(f, 0, nil)
+	if err == nil {
+		_, err = f.WriteAt(segmentMagic, 0)
+	}
 	if err == nil {
 		err = syncDir(filepath.Dir(j.base))
 	}
@@ -256,7 +300,7 @@ func (j *journal) flush() error {
 	// it waits for a fill too; a checkpoint asking for one after this
 	// point is served by the next flush.
 	switching := j.next != nil
-	if off+int64(len(out)) > j.alloc || switching {
+	if off+int64(len(out)+journalFrameTrailer) > j.alloc || switching {
 		j.mu.Unlock()
 		j.fillMu.Lock()
 		defer j.fillMu.Unlock()
@@ -266,10 +310,12 @@ func (j *journal) flush() error {
 
 	var err error
 	if len(out) > journalFrameHeader {
-		payload := out[journalFrameHeader:]
-		binary.LittleEndian.PutUint32(out[0:], uint32(len(payload)))
-		binary.LittleEndian.PutUint32(out[4:], crc32.Checksum(payload, castagnoli))
+		j.frames++ // only flush numbers frames
+		out = sealFrame(out, j.frames)
 		_, err = f.WriteAt(out, off) // O_DSYNC: durable when it returns
+		if err == nil {
+			err = segmentGone(f)
+		}
 		if err == nil {
 			// As after every flush of the mapping: acknowledge nothing
 			// once the memory file is gone or cut.
@@ -291,8 +337,48 @@ func (j *journal) flush() error {
 	if switching {
 		j.retired = append(j.retired, j.f.Name())
 		j.f.Close()
-		j.f, j.seq, j.size, j.alloc = j.next, j.nextSeq, 0, journalChunk
+		j.f, j.seq, j.size, j.alloc = j.next, j.nextSeq, journalSegmentHeader, journalChunk
 		j.next = nil
+	}
+	return nil
+}
+
+// sealFrame fills in the header of frame b, whose payload follows the
+// header's room, and appends its payload check.
+func sealFrame(b []byte, seq uint64) []byte {
+	copy(b, frameMagic)
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-journalFrameHeader))
+	binary.LittleEndian.PutUint64(b[8:], seq)
+	h := crc32.Checksum(b[:16], castagnoli)
+	binary.LittleEndian.PutUint32(b[16:], nonZero(h))
+	p := crc32.Update(h, castagnoli, b[journalFrameHeader:])
+	return binary.LittleEndian.AppendUint32(b, nonZero(p))
+}
+
+// nonZero sets the top bit of each byte of a check, so that no byte of a
+// whole frame's header or end is zero and a block of zeros in a frame
+// marks what a tear did not write.
+func nonZero(c uint32) uint32 { return c | 0x80808080 }
+
+// segmentGone reports, as shm's FileError does for the memory file, that
+// the segment f was deleted or replaced while in use: its frames would not
+// be found by the replay after a crash.
+func segmentGone(f *os.File) error {
+	var st, ps unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("fstat: %w", err)
+	}
+	if st.Nlink == 0 {
+		return errSegmentGone
+	}
+	if err := unix.Stat(f.Name(), &ps); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return errSegmentGone
+		}
+		return nil // unreadable path (permissions): not proof of a fault
+	}
+	if ps.Dev != st.Dev || ps.Ino != st.Ino {
+		return fmt.Errorf("%w: its name now names another file", errSegmentGone)
 	}
 	return nil
 }
@@ -311,7 +397,7 @@ func (j *journal) checkpointDue(now time.Time) bool {
 // takes local processes' writes to the disk).
 func (j *journal) checkpoint(syncMem func() error) error {
 	j.mu.Lock()
-	n, empty := j.seq+1, j.size == 0 && len(j.buf) == journalFrameHeader
+	n, empty := j.seq+1, j.size == journalSegmentHeader && len(j.buf) == journalFrameHeader
 	j.lastCP = time.Now()
 	j.mu.Unlock()
 	if empty {
@@ -396,51 +482,6 @@ func journalSegments(base string) (paths []string, seqs []uint64, err error) {
 	return paths, seqs, nil
 }
 
-// decodeSegment calls fn with the records of every whole frame of data. It
-// stops at the first frame that is cut short or fails its checksum and
-// returns how many bytes of whole frames came before it; err says why it
-// stopped, nil at the clean end of data (its end, or a zero frame header:
-// frames are never empty).
-func decodeSegment(data []byte, fn func(shm.Record)) (good int, err error) {
-	for off := 0; off < len(data); {
-		if len(data)-off < journalFrameHeader {
-			return off, fmt.Errorf("%w: frame header cut short at byte %d", errJournalCorrupt, off)
-		}
-		n := int(binary.LittleEndian.Uint32(data[off:]))
-		sum := binary.LittleEndian.Uint32(data[off+4:])
-		if n == 0 && sum == 0 {
-			return off, nil // the zeros after the last frame
-		}
-		if n > len(data)-off-journalFrameHeader {
-			return off, fmt.Errorf("%w: frame at byte %d cut short", errJournalCorrupt, off)
-		}
-		payload := data[off+journalFrameHeader : off+journalFrameHeader+n]
-		if crc32.Checksum(payload, castagnoli) != sum {
-			return off, fmt.Errorf("%w: frame at byte %d fails its checksum", errJournalCorrupt, off)
-		}
-		if err := decodeRecords(payload, fn); err != nil {
-			return off, fmt.Errorf("%w: frame at byte %d: %w", errJournalCorrupt, off, err)
-		}
-		off += journalFrameHeader + n
-	}
-	return len(data), nil
-}
-
-// framesIn reports whether any of the segments holds a frame, whole or not:
-// anything but zeros where the first frame header goes.
-func framesIn(paths []string) (bool, error) {
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return false, fmt.Errorf("journal: %w", err)
-		}
-		if good, err := decodeSegment(data, func(shm.Record) {}); good > 0 || err != nil {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // decodeRecords calls fn with each record of a frame's payload. Names and
 // values point into payload.
 func decodeRecords(p []byte, fn func(shm.Record)) error {
@@ -481,16 +522,200 @@ func decodeRecords(p []byte, fn func(shm.Record)) error {
 	return nil
 }
 
+// frameAt reports whether a whole frame with both checks right starts at
+// off in data, and returns its sequence number, its payload and where the
+// next frame starts.
+func frameAt(data []byte, off int) (seq uint64, payload []byte, next int, ok bool) {
+	h := data[off:]
+	if len(h) < journalFrameHeader+journalFrameTrailer || !bytes.Equal(h[:4], frameMagic) {
+		return 0, nil, 0, false
+	}
+	sum := crc32.Checksum(h[:16], castagnoli)
+	if nonZero(sum) != binary.LittleEndian.Uint32(h[16:]) {
+		return 0, nil, 0, false
+	}
+	n := int64(binary.LittleEndian.Uint32(h[4:]))
+	if n > int64(len(h)-journalFrameHeader-journalFrameTrailer) {
+		return 0, nil, 0, false
+	}
+	end := journalFrameHeader + int(n)
+	payload = h[journalFrameHeader:end]
+	if nonZero(crc32.Update(sum, castagnoli, payload)) != binary.LittleEndian.Uint32(h[end:]) {
+		return 0, nil, 0, false
+	}
+	return binary.LittleEndian.Uint64(h[8:]), payload, off + end + journalFrameTrailer, true
+}
+
+// framesStart checks a segment's header and returns where its frames
+// start. A header of zeros is a segment whose creation a crash cut short:
+// it holds no frame, and reads as one that ends at once.
+func framesStart(path string, data []byte) (int, error) {
+	h := data[:min(len(data), journalSegmentHeader)]
+	if bytes.Equal(h, segmentMagic) || allZero(h) {
+		return len(h), nil
+	}
+	return 0, fmt.Errorf("%w: %s is not a format 2 redo log segment: if an older dsmd left it, start that dsmd once to replay it, or move the file away to start without it", errJournalCorrupt, path)
+}
+
+// decodeSegment calls fn with the records of each valid frame of the
+// segment, in order, and returns where the frames stop and the sequence
+// number of the last one (prev, that of the last frame before the
+// segment, if it has none). The caller judges what lies at stop
+// (judgeStop). A valid frame out of order, or one whose records do not
+// parse, is an error.
+func decodeSegment(path string, data []byte, prev uint64, fn func(shm.Record)) (stop int, last uint64, err error) {
+	off, err := framesStart(path, data)
+	if err != nil {
+		return 0, prev, err
+	}
+	last = prev
+	for first := true; ; first = false {
+		seq, payload, next, ok := frameAt(data, off)
+		if !ok {
+			return off, last, nil
+		}
+		if seq <= last || (!first && seq != last+1) {
+			return off, last, refusal(path, off, fmt.Sprintf("frame %d follows frame %d", seq, last))
+		}
+		if err := decodeRecords(payload, fn); err != nil {
+			return off, last, refusal(path, off, err.Error())
+		}
+		off, last = next, seq
+	}
+}
+
+// judgeStop tells what lies at stop, where the frames of the segment at
+// path end (last is the last frame's number): nothing (the end of the
+// file, or zeros: damage in those loses no frame), the torn last write,
+// which it cuts off the segment so that no later start meets it, or
+// damage to acknowledged frames, an error that refuses the start. later
+// are the segments after this one.
+func judgeStop(path string, data []byte, stop int, last uint64, later []string) (torn bool, err error) {
+	if stop == len(data) {
+		return false, nil
+	}
+	if allZero(data[stop:min(len(data), stop+journalFrameHeader)]) {
+		if at := validFrameAfter(data, stop, last); at >= 0 {
+			return false, refusal(path, stop, fmt.Sprintf("zeros stand where a frame should, and a valid frame follows at byte %d", at))
+		}
+		return false, nil
+	}
+	if at := validFrameAfter(data, stop+1, last); at >= 0 {
+		return false, refusal(path, stop, fmt.Sprintf("a damaged frame, and a valid frame follows at byte %d", at))
+	}
+	for _, p := range later {
+		d, err := os.ReadFile(p)
+		if err != nil {
+			return false, fmt.Errorf("journal: %w", err)
+		}
+		if at := validFrameAfter(d, 0, last); at >= 0 {
+			return false, refusal(path, stop, fmt.Sprintf("a damaged frame, and a valid frame follows in %s at byte %d", p, at))
+		}
+	}
+	if !tornAt(data, stop) {
+		return false, refusal(path, stop, "a damaged frame that no torn write leaves")
+	}
+	return true, cutSegment(path, stop)
+}
+
+// validFrameAfter returns where the first valid frame numbered after last
+// starts in data at or after from, or -1.
+func validFrameAfter(data []byte, from int, last uint64) int {
+	for from < len(data) {
+		k := bytes.Index(data[from:], frameMagic)
+		if k < 0 {
+			return -1
+		}
+		if seq, _, _, ok := frameAt(data, from+k); ok && seq > last {
+			return from + k
+		}
+		from += k + 1
+	}
+	return -1
+}
+
+// tornAt reports whether the damaged bytes at off could be what a tear of
+// the last write leaves (see the top of this file): a frame cut short by
+// the end of the file, or one with a block of zeros where a whole frame
+// has none; or no frame at all, as after damage in the zeros past the
+// frames, but never a frame header whole but for one byte.
+func tornAt(data []byte, off int) bool {
+	h := data[off:]
+	if len(h) < journalFrameHeader {
+		return true
+	}
+	same := 0
+	for i, b := range frameMagic {
+		same += b2i(h[i] == b)
+	}
+	if same < len(frameMagic)-1 {
+		return true
+	}
+	end := off + journalFrameHeader
+	if nonZero(crc32.Checksum(h[:16], castagnoli)) == binary.LittleEndian.Uint32(h[16:]) {
+		end += int(binary.LittleEndian.Uint32(h[4:])) + journalFrameTrailer
+		if end > len(data) {
+			return true
+		}
+	}
+	for b := off - off%journalTearUnit; b < end; b += journalTearUnit {
+		if allZero(data[max(b, off):min(b+journalTearUnit, end)]) {
+			return true
+		}
+	}
+	return false
+}
+
+func b2i(ok bool) int {
+	if ok {
+		return 1
+	}
+	return 0
+}
+
+// allZero reports whether b holds only zeros.
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// refusal is replay's error for damage at byte off of a segment.
+func refusal(path string, off int, why string) error {
+	base := strings.TrimRight(path, "0123456789")
+	return fmt.Errorf("%w: %s at byte %d: %s; acknowledged writes may be lost with it, so dsmd refuses to start: to start without the redo log (and so without the writes since its last checkpoint), move %s* away", errJournalCorrupt, path, off, why, base)
+}
+
+// cutSegment truncates the segment at path to off bytes, durably.
+func cutSegment(path string, off int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err == nil {
+		err = f.Truncate(int64(off))
+		if err == nil {
+			err = f.Sync()
+		}
+		f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("journal: cut the torn write: %w", err)
+	}
+	return nil
+}
+
 // replayJournal applies the segments a crash left beside the memory file:
 // the last record of each name, through shm's Restore; then it flushes the
-// mapping and deletes the segments. A torn or corrupt tail with no frame
-// after it in any segment is the write a crash interrupted, whose replies
-// were never sent, and is ignored; a bad frame with frames after it is
-// refused. It returns the number of the last segment (0 if none).
-func replayJournal(mem *shm.Memory, log *slog.Logger) (uint64, error) {
+// mapping and deletes the segments. A torn last write, never acknowledged,
+// is cut off its segment first; damage that may hide acknowledged writes
+// refuses the start and leaves every segment in place (see the top of
+// this file). It returns the number of the last segment and of the last
+// frame (0 if none).
+func replayJournal(mem *shm.Memory, log *slog.Logger) (seq, frames uint64, err error) {
 	paths, seqs, err := journalSegments(mem.Path())
 	if err != nil || len(paths) == 0 {
-		return 0, err
+		return 0, 0, err
 	}
 	last := map[string]int{} // name -> index in recs
 	var recs []shm.Record
@@ -498,9 +723,9 @@ func replayJournal(mem *shm.Memory, log *slog.Logger) (uint64, error) {
 	for i, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return 0, fmt.Errorf("journal: %w", err)
+			return 0, 0, fmt.Errorf("journal: %w", err)
 		}
-		good, err := decodeSegment(data, func(r shm.Record) {
+		stop, end, err := decodeSegment(p, data, frames, func(r shm.Record) {
 			records++
 			if k, ok := last[string(r.Name)]; ok {
 				recs[k] = r
@@ -510,31 +735,28 @@ func replayJournal(mem *shm.Memory, log *slog.Logger) (uint64, error) {
 			recs = append(recs, r)
 		})
 		if err != nil {
-			// A bad frame followed by frames in a later segment is
-			// corruption; with none after it, it is the torn last write
-			// (a checkpoint creates the next segment before writes move
-			// to it, so that one may hold nothing yet).
-			later, lerr := framesIn(paths[i+1:])
-			if lerr != nil {
-				return 0, lerr
-			}
-			if later {
-				return 0, fmt.Errorf("journal %s: %w; later segments hold frames, so acknowledged writes may be in it: refusing to start (move the journal files away to start without them)", p, err)
-			}
-			log.Warn("journal ends with a torn frame, ignored", "segment", p, "bytes", len(data)-good, "err", err)
-			break
+			return 0, 0, err
+		}
+		frames = end
+		torn, err := judgeStop(p, data, stop, frames, paths[i+1:])
+		if err != nil {
+			return 0, 0, err
+		}
+		if torn {
+			log.Warn("journal ends with a torn frame, the write a crash cut: cut off", "segment", p, "at", stop, "bytes", len(data)-stop)
+			break // judgeStop found no frame after it
 		}
 	}
 	applied, err := mem.Restore(recs)
 	if err != nil {
-		return 0, fmt.Errorf("journal replay: %w", err)
+		return 0, 0, fmt.Errorf("journal replay: %w", err)
 	}
 	if err := mem.Sync(); err != nil {
-		return 0, fmt.Errorf("journal replay: flush: %w", err)
+		return 0, 0, fmt.Errorf("journal replay: flush: %w", err)
 	}
 	if err := removeSegments(paths); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	log.Info("journal replayed", "segments", len(paths), "records", records, "variables", len(recs), "applied", applied)
-	return seqs[len(seqs)-1], nil
+	return seqs[len(seqs)-1], frames, nil
 }

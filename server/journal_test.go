@@ -3,10 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,16 +20,39 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
-// frame encodes recs as one journal frame.
-func frame(recs ...shm.Record) []byte {
+// frame encodes recs as journal frame seq.
+func frame(seq uint64, recs ...shm.Record) []byte {
 	b := make([]byte, journalFrameHeader)
 	for _, r := range recs {
 		b = appendRecord(b, r)
 	}
-	p := b[journalFrameHeader:]
-	binary.LittleEndian.PutUint32(b, uint32(len(p)))
-	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(p, castagnoli))
-	return b
+	return sealFrame(b, seq)
+}
+
+// segment lays out a segment holding frames, and zeros after them.
+func segment(frames ...[]byte) []byte {
+	b := slices.Clone(segmentMagic)
+	for _, f := range frames {
+		b = append(b, f...)
+	}
+	return append(b, make([]byte, 4096)...)
+}
+
+// tear appends to seg, a segment's frames, what a crash in the middle of
+// writing fr leaves: fr up to the end of the tear unit it starts in, zeros
+// after; fr must reach past that unit.
+func tear(seg, fr []byte) []byte {
+	keep := journalTearUnit - len(seg)%journalTearUnit
+	if keep >= len(fr) {
+		panic("the frame does not reach past its tear unit")
+	}
+	seg = append(seg, fr[:keep]...)
+	return append(seg, make([]byte, len(fr)-keep+4096)...)
+}
+
+// bigRecord is a record whose frame reaches past a tear unit.
+func bigRecord(name string) shm.Record {
+	return shm.Record{Name: []byte(name), Value: shm.Bytes(bytes.Repeat([]byte("t"), 2*journalTearUnit)), Version: 1}
 }
 
 // recString prints a record for comparisons.
@@ -56,11 +78,13 @@ func TestJournalEncoding(t *testing.T) {
 		{Name: []byte("d"), Version: 4, Slot: 4, Inc: 1}, // no value (a group's delete)
 		{Name: bytes.Repeat([]byte("n"), 300), Value: shm.Bytes(bytes.Repeat([]byte("v"), 5000)), Version: 1},
 	}
-	data := append(frame(recs[:2]...), frame(recs[2:]...)...)
+	data := append(slices.Clone(segmentMagic), frame(1, recs[:2]...)...)
+	first := len(data)
+	data = append(data, frame(2, recs[2:]...)...)
 	var got []string
-	good, err := decodeSegment(data, func(r shm.Record) { got = append(got, recString(r)) })
-	if err != nil || good != len(data) {
-		t.Fatalf("decode: %d of %d bytes, %v", good, len(data), err)
+	stop, last, err := decodeSegment("seg", data, 0, func(r shm.Record) { got = append(got, recString(r)) })
+	if err != nil || stop != len(data) || last != 2 {
+		t.Fatalf("decode: stopped at %d of %d bytes after frame %d, %v", stop, len(data), last, err)
 	}
 	var want []string
 	for _, r := range recs {
@@ -70,21 +94,25 @@ func TestJournalEncoding(t *testing.T) {
 		t.Fatalf("round trip:\n got %q\nwant %q", got, want)
 	}
 
-	first := len(frame(recs[:2]...))
 	for _, tc := range []struct {
 		name string
 		data []byte
 	}{
-		{"torn header", data[:first+5]},
-		{"torn payload", data[:len(data)-1]},
+		{"cut header", data[:first+5]},
+		{"cut payload", data[:len(data)-1]},
 		{"bad checksum", flipByte(data, len(data)-3)},
-		{"bad length", flipByte(data, first+2)},
+		{"bad length", flipByte(data, first+5)},
+		{"bad number", flipByte(data, first+8)},
+		{"zeros", append(data[:first:first], make([]byte, 100)...)},
 	} {
 		n := 0
-		good, err := decodeSegment(tc.data, func(shm.Record) { n++ })
-		if !errors.Is(err, errJournalCorrupt) || good != first || n != 2 {
-			t.Errorf("%s: %d good bytes (want %d), %d records (want 2), err %v", tc.name, good, first, n, err)
+		stop, last, err := decodeSegment("seg", tc.data, 0, func(shm.Record) { n++ })
+		if err != nil || stop != first || last != 1 || n != 2 {
+			t.Errorf("%s: stopped at %d (want %d) after frame %d (want 1), %d records (want 2), err %v", tc.name, stop, first, last, n, err)
 		}
+	}
+	if _, _, err := decodeSegment("seg", frame(1, recs[0]), 0, func(shm.Record) {}); !errors.Is(err, errJournalCorrupt) || !strings.Contains(err.Error(), "format 2") {
+		t.Errorf("decode of a segment without its header: %v", err)
 	}
 }
 
@@ -169,16 +197,18 @@ func TestJournalReplay(t *testing.T) {
 			checkMem(t, old, map[string]string{"pre": "1", "doomed": "x", "a": "", "ctr": ""})
 			oldSegs, _, _ := journalSegments(old)
 			if torn {
+				// After the last frame, the one a crash cut in the
+				// middle of its write.
 				last := oldSegs[len(oldSegs)-1]
-				end := frameBytes(t, last)
-				f, err := os.OpenFile(last, os.O_WRONLY, 0)
+				end, frames := frameEnd(t, last)
+				data, err := os.ReadFile(last)
 				if err != nil {
 					t.Fatal(err)
 				}
-				// After the last frame, one that promises 100 bytes and
-				// has 10: the write a crash cut.
-				f.WriteAt(append(binary.LittleEndian.AppendUint32(nil, 100), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14), int64(end))
-				f.Close()
+				data = tear(data[:end], frame(frames+1, bigRecord("a")))
+				if err := os.WriteFile(last, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			logs := &lockedLog{}
 			ts := startServer(t, Config{File: old, Sync: SyncInterval, Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -205,28 +235,46 @@ func TestJournalReplay(t *testing.T) {
 	}
 }
 
-// frameBytes returns how many bytes of whole frames the segment holds.
+// frameBytes returns where the whole frames of the segment end.
 func frameBytes(t *testing.T, path string) int {
+	t.Helper()
+	end, _ := frameEnd(t, path)
+	return end
+}
+
+// frameEnd returns where the whole frames of the segment end, and the
+// number of the last one.
+func frameEnd(t *testing.T, path string) (int, uint64) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := decodeSegment(data, func(shm.Record) {})
+	end, last, err := decodeSegment(path, data, 0, func(shm.Record) {})
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return good
+	return end, last
 }
 
-// copyFile copies src to dst.
+// copyFile copies src to dst, in the kernel where it can: a memory file
+// read into a slice costs the race detector seconds.
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
-	b, err := os.ReadFile(src)
+	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(dst, b, 0o600); err != nil {
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }
@@ -265,11 +313,12 @@ func newMemFile(t *testing.T) string {
 // not the last may hide acknowledged writes, so the server does not start.
 func TestJournalRefusesCorruptEarlierSegment(t *testing.T) {
 	file := newMemFile(t)
-	good := frame(shm.Record{Name: []byte("a"), Value: shm.Int(1), Version: 1})
-	os.WriteFile(segmentPath(file, 1), flipByte(good, len(good)-1), 0o600)
-	os.WriteFile(segmentPath(file, 2), good, 0o600)
+	rec := shm.Record{Name: []byte("a"), Value: shm.Int(1), Version: 1}
+	bad := frame(1, rec)
+	os.WriteFile(segmentPath(file, 1), segment(flipByte(bad, len(bad)-8)), 0o600)
+	os.WriteFile(segmentPath(file, 2), segment(frame(2, rec)), 0o600)
 	_, err := New(Config{File: file, Logger: slog.New(slog.DiscardHandler)})
-	if err == nil || !strings.Contains(err.Error(), "later segments hold frames") {
+	if !errors.Is(err, errJournalCorrupt) || !strings.Contains(err.Error(), "valid frame follows in "+segmentPath(file, 2)) {
 		t.Fatalf("New with a corrupt first segment: %v", err)
 	}
 	if left, _, _ := journalSegments(file); len(left) != 2 {
@@ -283,10 +332,9 @@ func TestJournalRefusesCorruptEarlierSegment(t *testing.T) {
 // last write: the start replays the whole frames and goes on.
 func TestJournalTornBeforeEmptySegment(t *testing.T) {
 	file := newMemFile(t)
-	good := frame(shm.Record{Name: []byte("a"), Value: shm.Int(7), Version: 1})
-	torn := flipByte(frame(shm.Record{Name: []byte("b"), Value: shm.Int(8), Version: 1}), journalFrameHeader)
-	os.WriteFile(segmentPath(file, 1), append(good, torn...), 0o600)
-	os.WriteFile(segmentPath(file, 2), make([]byte, 4096), 0o600)
+	seg := append(slices.Clone(segmentMagic), frame(1, shm.Record{Name: []byte("a"), Value: shm.Int(7), Version: 1})...)
+	os.WriteFile(segmentPath(file, 1), tear(seg, frame(2, bigRecord("b"))), 0o600)
+	os.WriteFile(segmentPath(file, 2), segment(), 0o600)
 	logs := &lockedLog{}
 	ts := startServer(t, Config{File: file, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if !strings.Contains(logs.String(), "torn frame") {
@@ -313,7 +361,7 @@ func TestJournalCheckpoint(t *testing.T) {
 	if len(segs) != 1 {
 		t.Fatalf("segments: %v", segs)
 	}
-	if n := frameBytes(t, segs[0]); n == 0 {
+	if n := frameBytes(t, segs[0]); n <= journalSegmentHeader {
 		t.Fatalf("segment has no frame after an acknowledged SET")
 	}
 	if ts.journal.checkpointDue(time.Now()) {
@@ -333,7 +381,7 @@ func TestJournalCheckpoint(t *testing.T) {
 		t.Fatalf("segments after a checkpoint: %v (before %v)", after, segs)
 	}
 	c.do("SET", "a", "2")
-	if n := frameBytes(t, after[0]); n == 0 {
+	if n := frameBytes(t, after[0]); n <= journalSegmentHeader {
 		t.Fatalf("new segment has no frame after a SET")
 	}
 	if got := c.do("GET", "a"); got != bulk("2") {
@@ -452,5 +500,138 @@ func TestJournalFlushDuringFill(t *testing.T) {
 		if got := c.do("GET", k); got != bulk(v) {
 			t.Errorf("GET %s = %q, want %q", k, got, v)
 		}
+	}
+}
+
+// TestJournalDamageEachByte is the case: 300 SETs acknowledged
+// under -sync always, each in a frame of its own, the memory file as it
+// was before them (as a power loss may leave it), and one byte of the
+// segment damaged. For each byte of the first, a middle and the last
+// frame in turn, the start refuses, naming the segment and the damaged
+// frame, and keeps the segment; for a byte of the zeros after the last
+// frame, where the next header would go or further, it starts with every
+// acknowledged write.
+func TestJournalDamageEachByte(t *testing.T) {
+	const writes = 300
+	ts := startServer(t, Config{Vars: 512, Sync: SyncAlways})
+	before := filepath.Join(t.TempDir(), "before.mem")
+	copyFile(t, ts.cfg.File, before)
+	c := dialRaw(t, ts.addr)
+	for i := range writes {
+		if got := c.do("SET", fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)); got != "+OK\r\n" {
+			t.Fatalf("SET k%d: %q", i, got)
+		}
+	}
+	segs, _, err := journalSegments(ts.cfg.File)
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("segments: %v, %v", segs, err)
+	}
+	data, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []int
+	off := journalSegmentHeader
+	for seq := uint64(1); ; seq++ {
+		got, _, next, ok := frameAt(data, off)
+		if !ok {
+			break
+		}
+		if got != seq {
+			t.Fatalf("frame at byte %d is numbered %d, want %d (a checkpoint came between the SETs?)", off, got, seq)
+		}
+		starts, off = append(starts, off), next
+	}
+	if len(starts) != writes {
+		t.Fatalf("%d frames for %d SETs", len(starts), writes)
+	}
+	data = data[:off+4096] // the zeros after the frames, enough of them
+	starts = append(starts, off)
+
+	dir := t.TempDir()
+	file, seg := filepath.Join(dir, "dsm.mem"), segmentPath(filepath.Join(dir, "dsm.mem"), 1)
+	// start lays the memory file and the segment with the byte at pos
+	// damaged, replays, and reports the refusal, or checks every write.
+	start := func(pos int) error {
+		t.Helper()
+		copyFile(t, before, file)
+		if err := os.WriteFile(seg, flipByte(data, pos), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mem, err := shm.Open(shm.Config{Path: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mem.Close()
+		if _, _, err := replayJournal(mem, slog.New(slog.DiscardHandler)); err != nil {
+			return err
+		}
+		for i := range writes {
+			if v, _, err := mem.Get(fmt.Appendf(nil, "k%d", i)); err != nil || v.String() != fmt.Sprintf("v%d", i) {
+				t.Errorf("byte %d damaged: the start went on with k%d = %q, %v: an acknowledged write is lost", pos, i, v.String(), err)
+				break
+			}
+		}
+		return nil
+	}
+	for _, i := range []int{0, writes / 2, writes - 1} {
+		for pos := starts[i]; pos < starts[i+1]; pos++ {
+			err := start(pos)
+			where := fmt.Sprintf("%s at byte %d", seg, starts[i])
+			if !errors.Is(err, errJournalCorrupt) || !strings.Contains(err.Error(), where) {
+				t.Errorf("byte %d of frame %d damaged: start returned %v; want a refusal naming %s", pos, i+1, err, where)
+			}
+			if kept, err := os.ReadFile(seg); err != nil || !bytes.Equal(kept, flipByte(data, pos)) {
+				t.Errorf("byte %d of frame %d damaged: the segment was not kept as it was (%v)", pos, i+1, err)
+			}
+		}
+	}
+	// Where the next frame's header would go, and some way into the zeros.
+	zeros := []int{}
+	for pos := off; pos < off+journalFrameHeader+4; pos++ {
+		zeros = append(zeros, pos)
+	}
+	for _, pos := range append(zeros, off+100, off+journalTearUnit, off+2000) {
+		if err := start(pos); err != nil {
+			t.Errorf("byte %d, in the zeros after the frames, damaged: start returned %v", pos, err)
+		}
+	}
+}
+
+// TestJournalSegmentGoneStopsServer deletes, or replaces, the segment in
+// use: the next write is not acknowledged, and the server stops as on a
+// truncated memory file, saying why.
+func TestJournalSegmentGoneStopsServer(t *testing.T) {
+	for _, how := range []string{"deleted", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			s, _, addr, served := faultServer(t, Config{Sync: SyncAlways})
+			c := dialRaw(t, addr)
+			if got := c.do("SET", "a", "1"); got != "+OK\r\n" {
+				t.Fatalf("SET a: %q", got)
+			}
+			s.journal.mu.Lock()
+			seg := s.journal.f.Name()
+			s.journal.mu.Unlock()
+			if err := os.Remove(seg); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.WriteFile(seg, segment(), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.send(encode("SET", "b", "2"))
+			if got, closed := c.closed(10 * time.Second); !closed || got != "" {
+				t.Errorf("SET b after the segment was %s: got %q, closed %v; want no reply and the connection closed", how, got, closed)
+			}
+			select {
+			case err := <-served:
+				if !errors.Is(err, ErrStorage) || !errors.Is(err, errSegmentGone) || !strings.Contains(err.Error(), seg) {
+					t.Errorf("Serve returned %v, want ErrStorage naming %s", err, seg)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server kept serving")
+			}
+		})
 	}
 }

@@ -123,11 +123,11 @@ const journalTickPeriod = 250 * time.Millisecond
 // mode of this start, and under SyncAlways opens the journal and hands it
 // to shm.
 func startJournal(mem *shm.Memory, st settings) (*journal, error) {
-	seq, err := replayJournal(mem, st.Logger)
+	seq, frames, err := replayJournal(mem, st.Logger)
 	if err != nil || st.Sync != SyncAlways {
 		return nil, err
 	}
-	j, err := openJournal(mem, seq)
+	j, err := openJournal(mem, seq, frames)
 	if err != nil {
 		return nil, err
 	}
