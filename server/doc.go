@@ -150,7 +150,7 @@
 // when the server is about to wait for more input from the client, so the
 // replies to a pipelined batch go out in one write. Under SyncAlways a batch
 // that wrote waits, before its replies go out, for one synchronous write
-// (O_DSYNC) of the journal that covers its writes; concurrent connections
+// (O_DSYNC) of the redo log that covers its writes; concurrent connections
 // share those (group commit), and a write waits at most 1 ms for the
 // writers the last one served to come back (internal/groupcommit). If it
 // fails, the replies are not sent and the server stops (see Storage
@@ -164,22 +164,23 @@
 // every Config.SyncInterval (1 s); SyncNever flushes only at shutdown. Every
 // mode flushes at Shutdown and Close.
 //
-// Under SyncAlways the server keeps a redo log (journal.go) beside the memory
-// file, <file>.journal.<n>: shm hands it a record of every write the daemon
-// makes (a group's records as one unit), and a batch's replies wait until
-// its records are on disk, one sequential write per batch where flushing the
-// mapping would write one scattered page per variable written. The mapping
-// itself is flushed at checkpoints (every 10 s, or sooner after 64 MiB of
-// journal), after which the segments it covers are deleted, and at a clean
-// stop, which deletes them all. Whatever the mode of the next start, New
-// first replays the segments a crash left: the last record of each name is
-// applied where the mapping holds an older state (shm's Restore), the
-// mapping is flushed and the segments deleted; a torn last frame (a write
-// never acknowledged) is cut off, also when a checkpoint had already
-// created an empty next segment; damage that a tear does not leave, or
-// that a valid frame follows, refuses the start and keeps every segment
-// (journal.go tells how). A segment deleted or replaced while in use stops
-// the server at the next write, as a truncated memory file does.
+// Under SyncAlways the server keeps a redo log (internal/redolog) beside
+// the memory file, <file>.journal.<n>: shm hands it a record of every write
+// the daemon makes (a group's records as one unit), and a batch's replies
+// wait until its records are on disk, one sequential write per batch where
+// flushing the mapping would write one scattered page per variable
+// written. The mapping itself is flushed at checkpoints (every 10 s, or
+// sooner after 64 MiB of redo log), after which the segments it covers are
+// deleted, and at a clean stop, which deletes them all. Whatever the mode
+// of the next start, New first replays the segments a crash left: the last
+// record of each name is applied where the mapping holds an older state
+// (shm's Restore), the mapping is flushed and the segments deleted; a torn
+// last frame (a write never acknowledged) is cut off, also when a
+// checkpoint had already created an empty next segment; damage that a
+// tear does not leave, or that a valid frame follows, refuses the start
+// and keeps every segment (internal/redolog tells how). A segment deleted
+// or replaced while in use stops the server at the next write, as a
+// truncated memory file does.
 //
 // Writes that local processes make through shm are not journaled: they are
 // in the shared mapping, so they survive any process crash, and they reach

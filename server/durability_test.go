@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/redolog"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -46,12 +47,12 @@ func newFlushLedger(t *testing.T) *flushLedger {
 	}{
 		{shm.FailBeforeFlush, func() { l.running.Store(l.started.Add(1)) }},
 		{shm.FailAfterFlush, func() { l.cover(l.running.Load()) }},
-		{shm.FailBeforeJournalSync, func() {
+		{redolog.FailBeforeSync, func() {
 			l.mu.Lock()
 			l.journals = append(l.journals, l.started.Add(1))
 			l.mu.Unlock()
 		}},
-		{shm.FailAfterJournalSync, func() {
+		{redolog.FailAfterSync, func() {
 			l.mu.Lock()
 			n := l.journals[0]
 			l.journals = l.journals[1:]

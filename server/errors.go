@@ -49,25 +49,6 @@ var (
 // errLockLost is reported by a read through locks whose lease ended.
 var errLockLost = errors.New("server: lock lease ended")
 
-// Journal errors (journal.go).
-var (
-	// errJournalCorrupt is wrapped by replay's error for a segment of
-	// another format, or damage that may hide acknowledged writes.
-	errJournalCorrupt = errors.New("server: journal segment is corrupt")
-
-	// errSegmentGone fails a journal write, and stops the server, when
-	// the segment was deleted or replaced while in use.
-	errSegmentGone = errors.New("server: journal segment was deleted or replaced while in use")
-
-	// errJournalClosed fails every barrier after a clean stop closed the
-	// journal.
-	errJournalClosed = errors.New("server: journal is closed")
-
-	// errRecord is a record that does not parse inside a frame whose
-	// checksum matched: a bug, or a segment of another format.
-	errRecord = errors.New("server: malformed journal record")
-)
-
 // Reply texts that clients match on: Redis 7's wording where Redis has the
 // case (checked against redis-server by TestMatchesRedis), then dsm's own.
 const (

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/redolog"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -30,9 +31,9 @@ type Server struct {
 	metrics *metrics
 	stats   stats
 	runID   string
-	nameMax int        // the file's longest name; fixed at creation
-	live    liveServer // subscriptions, client-held locks, transactions (route.go)
-	journal *journal   // the redo log under SyncAlways, else nil (journal.go)
+	nameMax int          // the file's longest name; fixed at creation
+	live    liveServer   // subscriptions, client-held locks, transactions (route.go)
+	redo    *redolog.Log // the redo log under SyncAlways, else nil
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
@@ -71,13 +72,13 @@ func New(cfg Config) (*Server, error) {
 		mem.Close()
 		return nil, err
 	}
-	j, err := startJournal(mem, st)
+	j, err := startRedo(mem, st)
 	if err != nil {
 		mem.Close()
 		return nil, err
 	}
 	s := &Server{
-		cfg: st, log: st.Logger, mem: mem, runID: newRunID(), journal: j,
+		cfg: st, log: st.Logger, mem: mem, runID: newRunID(), redo: j,
 		quit:    make(chan struct{}),
 		closers: map[io.Closer]struct{}{},
 		conns:   map[*conn]struct{}{},
@@ -436,10 +437,10 @@ func (s *Server) finish() error {
 		}
 		s.wg.Wait()
 		err := s.syncFile()
-		if s.journal != nil && err == nil {
-			// The flush covers every change the journal holds.
+		if s.redo != nil && err == nil {
+			// The flush covers every change the redo log holds.
 			s.mem.SetJournal(nil)
-			err = s.journal.close()
+			err = s.redo.Close()
 		}
 		if cerr := s.mem.Close(); err == nil {
 			err = cerr

@@ -17,11 +17,12 @@ import (
 // (closing touches the mapping); the process must exit, as dsmd does.
 //
 // How each fault is found: every flush checks the file after its msync
-// (shm's FileError), and so does every journal write under SyncAlways
-// (journal.go), so a write is then acknowledged only if the file was whole
-// after the flush that covers it; a failed journal write stops the server
+// (shm's FileError), and so does every redo log write under SyncAlways
+// (internal/redolog), so a write is then acknowledged only if the file was
+// whole after the flush that covers it; a failed redo log write (also one
+// whose segment was deleted or replaced) stops the server
 // the same way; a watchdog checks the file every watchPeriod in the other
-// modes (the interval flush does it in SyncInterval, the journal's tick
+// modes (the interval flush does it in SyncInterval, the redo log's tick
 // under SyncAlways); and every connection goroutine runs with panic-on-fault,
 // so that a SIGBUS in a command becomes a recovered panic that shm's
 // FaultError turns into an error, instead of killing the process.

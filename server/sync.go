@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/redolog"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -17,8 +18,8 @@ const (
 	// most the last interval. It is the zero value.
 	SyncInterval SyncMode = iota
 	// SyncAlways sends a write's reply only after a flush that covers it:
-	// a synchronous write of its record to the journal (journal.go), the
-	// redo log beside the file. Concurrent writers share flushes (group
+	// a synchronous write of its record to the redo log beside the file
+	// (internal/redolog). Concurrent writers share flushes (group
 	// commit) and a pipelined batch waits for one flush.
 	SyncAlways
 	// SyncNever flushes only at shutdown; the kernel writes back when it
@@ -63,16 +64,16 @@ func (m SyncMode) appendfsync() string {
 }
 
 // syncLoop runs until the server stops: under SyncInterval it flushes the
-// file every interval; under SyncAlways it runs journalTick every
-// journalTickPeriod; under SyncNever it only checks that the file is still
+// file every interval; under SyncAlways it runs redoTick every
+// redoTickPeriod; under SyncNever it only checks that the file is still
 // whole every watchPeriod (storage.go).
 func (s *Server) syncLoop() {
 	period, tick := watchPeriod, s.watchFile
 	switch {
 	case s.cfg.Sync == SyncInterval:
 		period, tick = s.cfg.SyncInterval, func() { s.syncFile() }
-	case s.journal != nil:
-		period, tick = journalTickPeriod, s.journalTick
+	case s.redo != nil:
+		period, tick = redoTickPeriod, s.redoTick
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -93,11 +94,11 @@ func (s *Server) syncFile() error {
 
 // barrier waits until every write acknowledged so far is on disk. Concurrent
 // callers share one flush (group commit): under SyncAlways a synchronous
-// write of the journal (journal.go), else an msync of the mapping.
+// write of the redo log, else an msync of the mapping.
 func (s *Server) barrier() error {
 	flush := s.mem.SyncBarrier
-	if s.journal != nil {
-		flush = s.journal.barrier
+	if s.redo != nil {
+		flush = s.redo.Barrier
 	}
 	return s.timedFlush("barrier", "flush", flush)
 }
@@ -115,19 +116,19 @@ func (s *Server) timedFlush(kind, what string, flush func() error) error {
 	return err
 }
 
-// journalTickPeriod is how often the journal's checkpoint is considered and
+// redoTickPeriod is how often the redo log's checkpoint is considered and
 // the file checked (watchFile).
-const journalTickPeriod = 250 * time.Millisecond
+const redoTickPeriod = 250 * time.Millisecond
 
-// startJournal replays what a crash left in the journal, whatever the sync
-// mode of this start, and under SyncAlways opens the journal and hands it
+// startRedo replays what a crash left in the redo log, whatever the sync
+// mode of this start, and under SyncAlways opens the redo log and hands it
 // to shm.
-func startJournal(mem *shm.Memory, st settings) (*journal, error) {
-	seq, frames, err := replayJournal(mem, st.Logger)
+func startRedo(mem *shm.Memory, st settings) (*redolog.Log, error) {
+	end, err := redolog.Replay(mem, st.Logger)
 	if err != nil || st.Sync != SyncAlways {
 		return nil, err
 	}
-	j, err := openJournal(mem, seq, frames)
+	j, err := redolog.Open(mem, end)
 	if err != nil {
 		return nil, err
 	}
@@ -135,16 +136,16 @@ func startJournal(mem *shm.Memory, st settings) (*journal, error) {
 	return j, nil
 }
 
-// journalTick checks the file and, when it is due, checkpoints the
-// journal: the mapping is flushed and the segments it covers deleted.
-func (s *Server) journalTick() {
+// redoTick checks the file and, when it is due, checkpoints the redo log:
+// the mapping is flushed and the segments it covers deleted.
+func (s *Server) redoTick() {
 	s.watchFile()
-	if err := s.journal.preallocate(); err != nil {
+	if err := s.redo.Preallocate(); err != nil {
 		s.storageFailed(err)
 		return
 	}
-	if !s.journal.checkpointDue(time.Now()) {
+	if !s.redo.CheckpointDue(time.Now()) {
 		return
 	}
-	s.timedFlush("checkpoint", "journal checkpoint", func() error { return s.journal.checkpoint(s.mem.Sync) })
+	s.timedFlush("checkpoint", "journal checkpoint", func() error { return s.redo.Checkpoint(s.mem.Sync) })
 }

@@ -2,7 +2,8 @@ package shm
 
 // Failure points: the places where a crash could hurt. In a normal build
 // failpoint is an empty function that the compiler removes, so they cost
-// nothing. A build with the dsmfail tag (fail_dsmfail.go) makes them real:
+// nothing. A build with the dsmfail tag (fail_dsmfail.go, over
+// internal/failpoint, which the redo log's points use too) makes them real:
 // a process may be told to kill itself with SIGKILL at the n-th pass of a
 // point (ArmFailpoint, or DSM_FAILPOINT=name[@n] in its environment), and a
 // test may run a hook there (SetFailHook). The failure tests of this

@@ -9,7 +9,7 @@ import (
 // A Journal receives a record of every write made through this Memory
 // (not through other processes' Memories), so that its owner can make the
 // writes durable by appending them to a log instead of flushing the
-// mapping's scattered pages. The daemon's redo log (package server) is one;
+// mapping's scattered pages. The daemon's redo log (internal/redolog) is one;
 // the journal is not part of the memory file's format.
 //
 // Append is called once per operation: with one record for a write of one
@@ -38,22 +38,6 @@ type Record struct {
 	Inc     uint32
 	Deleted bool // the variable was deleted (its slot freed)
 }
-
-// Failure points of a journal's owner (the daemon's redo log), which are
-// not shm's own and so not in FailPoints: the owner passes them through
-// JournalFailpoint, so that the same dsmfail machinery (SetFailHook,
-// ArmFailpoint) reaches them.
-const (
-	// FailBeforeJournalSync: about to write the journal's buffer to
-	// stable storage.
-	FailBeforeJournalSync = "before-journal-sync"
-	// FailAfterJournalSync: that write returned.
-	FailAfterJournalSync = "after-journal-sync"
-)
-
-// JournalFailpoint passes the named failure point; it does nothing unless
-// built with the dsmfail tag.
-func JournalFailpoint(name string) { failpoint(name) }
 
 // journalBox holds the Journal for an atomic pointer.
 type journalBox struct{ j Journal }
