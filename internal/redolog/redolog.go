@@ -80,10 +80,12 @@ type Log struct {
 	buf     []byte     // a frame header and the records not yet written
 	spare   []byte     // the other buffer, while no flush holds it
 	f       *os.File   // the segment being written
+	id      fileID     // its identity, to tell it from a file put in its place
 	seq     uint64     // its number
 	size    int64      // bytes of its header and frames written to it
 	alloc   int64      // bytes of it filled with zeros or frames
 	next    *os.File   // the segment the next flush switches to, if any
+	nextID  fileID
 	nextSeq uint64
 	retired []string  // segments switched away from, to delete after a flush of the mapping
 	lastCP  time.Time // when the last checkpoint (or the start) was
@@ -111,11 +113,11 @@ type End struct{ Segment, Frame uint64 }
 func Open(mem *shm.Memory, end End) (*Log, error) {
 	seq := end.Segment
 	j := &Log{base: mem.Path(), mem: mem, zeros: make([]byte, 1<<20), frames: end.Frame}
-	f, err := j.create(seq + 1)
+	f, id, err := j.create(seq + 1)
 	if err != nil {
 		return nil, err
 	}
-	j.f, j.seq, j.size, j.alloc, j.lastCP = f, seq+1, segmentHeader, chunk, time.Now()
+	j.f, j.id, j.seq, j.size, j.alloc, j.lastCP = f, id, seq+1, segmentHeader, chunk, time.Now()
 	j.buf = make([]byte, frameHeader, 64<<10)
 	j.y = groupcommit.New(j.flush)
 	return j, nil
@@ -128,12 +130,16 @@ func segmentPath(base string, n uint64) string {
 
 // create makes segment n, fills its first chunk bytes with zeros,
 // writes its header, and makes it and its name durable.
-func (j *Log) create(n uint64) (*os.File, error) {
+func (j *Log) create(n uint64) (*os.File, fileID, error) {
 	f, err := os.OpenFile(segmentPath(j.base, n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_DSYNC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("redo log: %w", err)
+		return nil, fileID{}, fmt.Errorf("redo log: %w", err)
 	}
-	err = j.fill(f, 0, nil)
+	var st unix.Stat_t
+	err = unix.Fstat(int(f.Fd()), &st)
+	if err == nil {
+		err = j.fill(f, 0, nil)
+	}
 	if err == nil {
 		_, err = f.WriteAt(segmentMagic, 0)
 	}
@@ -143,9 +149,9 @@ func (j *Log) create(n uint64) (*os.File, error) {
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("redo log: %w", err)
+		return nil, fileID{}, fmt.Errorf("redo log: %w", err)
 	}
-	return f, nil
+	return f, fileID{dev: st.Dev, ino: st.Ino}, nil
 }
 
 // fill writes chunk bytes of zeros into f at off, durably: f is
@@ -254,7 +260,7 @@ func (j *Log) flush() error {
 		defer j.mu.Unlock()
 		return j.err
 	}
-	out, f, off := j.buf, j.f, j.size
+	out, f, id, off := j.buf, j.f, j.id, j.size
 	j.buf = j.spare
 	if j.buf == nil {
 		j.buf = make([]byte, frameHeader, 64<<10)
@@ -279,7 +285,7 @@ func (j *Log) flush() error {
 		out = sealFrame(out, j.frames)
 		_, err = f.WriteAt(out, off) // O_DSYNC: durable when it returns
 		if err == nil {
-			err = segmentGone(f)
+			err = segmentGone(f.Name(), id)
 		}
 		if err == nil {
 			// As after every flush of the mapping: acknowledge nothing
@@ -302,7 +308,7 @@ func (j *Log) flush() error {
 	if switching {
 		j.retired = append(j.retired, j.f.Name())
 		j.f.Close()
-		j.f, j.seq, j.size, j.alloc = j.next, j.nextSeq, segmentHeader, chunk
+		j.f, j.id, j.seq, j.size, j.alloc = j.next, j.nextID, j.nextSeq, segmentHeader, chunk
 		j.next = nil
 	}
 	return nil
@@ -325,24 +331,23 @@ func sealFrame(b []byte, seq uint64) []byte {
 // marks what a tear did not write.
 func nonZero(c uint32) uint32 { return c | 0x80808080 }
 
+// fileID identifies a file: a segment is still the file of its name if
+// the name leads to the same device and inode.
+type fileID struct{ dev, ino uint64 }
+
 // segmentGone reports, as shm's FileError does for the memory file, that
-// the segment f was deleted or replaced while in use: its frames would not
-// be found by the replay after a crash.
-func segmentGone(f *os.File) error {
-	var st, ps unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("fstat: %w", err)
-	}
-	if st.Nlink == 0 {
-		return ErrSegmentGone
-	}
-	if err := unix.Stat(f.Name(), &ps); err != nil {
+// the segment at path, the file id, was deleted or replaced while in use:
+// its frames would not be found by the replay after a crash. One stat per
+// write: the identity was taken when the segment was created.
+func segmentGone(path string, id fileID) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return ErrSegmentGone
 		}
 		return nil // unreadable path (permissions): not proof of a fault
 	}
-	if ps.Dev != st.Dev || ps.Ino != st.Ino {
+	if (fileID{dev: st.Dev, ino: st.Ino}) != id {
 		return fmt.Errorf("%w: its name now names another file", ErrSegmentGone)
 	}
 	return nil
@@ -368,12 +373,12 @@ func (j *Log) Checkpoint(syncMem func() error) error {
 	if empty {
 		return syncMem()
 	}
-	f, err := j.create(n)
+	f, id, err := j.create(n)
 	if err != nil {
 		return err
 	}
 	j.mu.Lock()
-	j.next, j.nextSeq = f, n
+	j.next, j.nextID, j.nextSeq = f, id, n
 	j.mu.Unlock()
 	// A flush that starts after this call switches (if a running one does
 	// not already): once it returns, no change recorded in an old segment
