@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"time"
@@ -21,8 +22,9 @@ const (
 	accessDenied
 )
 
-// refusal is why the access rules refuse a client: reason names it in the
-// log and in the metrics, msg explains it to a RESP client.
+// refusal is why a client is refused (by the access rules, or past
+// MaxClients): reason names it in the log and in the metrics, msg explains
+// it to a RESP client.
 type refusal struct {
 	reason, msg string
 }
@@ -30,6 +32,7 @@ type refusal struct {
 var (
 	refusedProtected  = refusal{"protected_mode", msgProtected}
 	refusedNotAllowed = refusal{"not_in_allow_list", msgNotAllowed}
+	refusedMaxClients = refusal{"max_clients", msgMaxClients}
 )
 
 // Reasons to refuse the seed protocol, which has no AUTH, to a client that
@@ -90,44 +93,88 @@ func (s *Server) classify(addr net.Addr) (access, refusal) {
 	return accessDenied, refusedProtected
 }
 
-// refuseAccess ends a connection that the access rules refuse. The first
-// bytes the client sends tell its protocol. A seed client would take the
-// first four bytes of any explanation for a value (its client prints
-// "-DEN" as 1313162285), so it gets no byte: the connection just ends. Any
-// other client is answered with r.msg. A client that sends nothing within
-// refuseWait is closed without a word too: it may be a seed client whose
-// user has not typed yet.
-//
-// When refuseSlots refused clients wait already, the connection ends at
-// once without a word.
+// refuseAccess ends a connection that the access rules refuse. It runs on
+// the connection's goroutine, so the connection holds one of the
+// MaxClients places while it waits.
+func (c *conn) refuseAccess(r refusal) error {
+	c.proto = c.s.refuseNow(c.raw, r)
+	return errDenied
+}
+
+// refuseNow runs refuseByProto on the calling goroutine in a refuse slot,
+// and returns the protocol it found; with no slot free, nc ends at once
+// ("none").
+func (s *Server) refuseNow(nc net.Conn, r refusal) string {
+	if !s.takeRefuseSlot(nc, r) {
+		return "none"
+	}
+	defer s.releaseRefuseSlot()
+	return s.refuseByProto(nc, r)
+}
+
+// refuseLater ends a connection refused before it is served (past
+// MaxClients) as refuseNow does, but on a goroutine of its own: the accept
+// loop must not wait for a client. The slot is taken first, so that
+// refused clients hold at most refuseSlots goroutines and sockets.
+func (s *Server) refuseLater(nc net.Conn, r refusal) {
+	if !s.takeRefuseSlot(nc, r) {
+		return
+	}
+	if !s.goFunc(func() {
+		defer s.releaseRefuseSlot()
+		s.refuseByProto(nc, r)
+	}) {
+		s.releaseRefuseSlot()
+		s.hangUp(nc, r.reason, "none")
+	}
+}
+
+// takeRefuseSlot takes one of the refuseSlots places of refused clients
+// waiting for their first bytes, which the caller gives back with
+// releaseRefuseSlot. When none is free it ends nc at once without a word,
+// which is safe for either protocol and costs only a RESP client's
+// explanation, and returns false.
+func (s *Server) takeRefuseSlot(nc net.Conn, r refusal) bool {
+	select {
+	case s.refusing <- struct{}{}:
+		return true
+	default:
+		s.hangUp(nc, r.reason, "none")
+		return false
+	}
+}
+
+func (s *Server) releaseRefuseSlot() { <-s.refusing }
+
+// refuseByProto ends a refused connection once its first bytes tell its
+// protocol, which it returns: "seed", "resp" or "none". It is the one
+// place where a connection is refused before its protocol is known. A
+// seed client would take the first four bytes of any explanation for a
+// value (its client prints "-DEN" as 1313162285), so it gets no byte: the
+// connection just ends. Any other client is answered with r.msg. A client that sends nothing within
+// refuseWait, or before the server begins to shut down, is closed without
+// a word too: it may be a seed client whose user has not typed yet. The
+// caller holds a refuse slot.
 //
 // The first read takes up to 512 bytes, normally all the client sent
 // first: a byte left unread when the socket closes makes the kernel reset
 // the connection, and a reset may discard the explanation on its way.
-func (c *conn) refuseAccess(r refusal) error {
-	select {
-	case c.s.refusing <- struct{}{}:
-		defer func() { <-c.s.refusing }()
-	default:
-		c.proto = "none"
-		c.s.hangUp(c.raw, r.reason, c.proto)
-		return errDenied
-	}
-	c.raw.SetReadDeadline(time.Now().Add(refuseWait))
+func (s *Server) refuseByProto(nc net.Conn, r refusal) string {
+	nc.SetReadDeadline(time.Now().Add(refuseWait))
+	stop := context.AfterFunc(s.live.ctx, func() { nc.SetReadDeadline(time.Now()) })
 	var first [512]byte
-	n, _ := c.raw.Read(first[:])
+	n, _ := nc.Read(first[:])
+	stop()
 	switch {
 	case n == 0:
-		c.proto = "none"
-		c.s.hangUp(c.raw, r.reason, c.proto)
+		s.hangUp(nc, r.reason, "none")
+		return "none"
 	case isSeedOp(first[0]):
-		c.proto = "seed"
-		c.s.hangUp(c.raw, r.reason, c.proto)
-	default:
-		c.proto = "resp"
-		c.s.refuse(c.raw, r.reason, r.msg)
+		s.hangUp(nc, r.reason, "seed")
+		return "seed"
 	}
-	return errDenied
+	s.refuse(nc, r.reason, r.msg)
+	return "resp"
 }
 
 // isSeedOp reports whether b, a connection's first byte, opens the seed

@@ -182,14 +182,16 @@ func TestAuthTimeout(t *testing.T) {
 	}
 }
 
-// TestMaxClients: the client past MaxClients is told so and closed; once a
-// client leaves, a new one is admitted.
+// TestMaxClients: the RESP client past MaxClients is told so once it sends
+// its first command, and closed; once a client leaves, a new one is
+// admitted.
 func TestMaxClients(t *testing.T) {
 	ts := startServer(t, Config{MaxClients: 2})
 	a, b := dialRaw(t, ts.addr), dialRaw(t, ts.addr)
 	a.do("PING")
 	b.do("PING")
 	c := dialRaw(t, ts.addr)
+	c.send(encode("PING"))
 	if got, closed := c.closed(5 * time.Second); got != errReply(msgMaxClients) || !closed {
 		t.Fatalf("third client: %q closed=%v", got, closed)
 	}
@@ -312,5 +314,60 @@ func TestRefusalsWaitingBounded(t *testing.T) {
 	<-done
 	if got := dialRaw(t, ts.addr).do("PING"); got != simple("PONG") {
 		t.Errorf("loopback client while refused ones wait: %q", got)
+	}
+}
+
+// TestMaxClientsRefusal: a seed client past MaxClients reads no byte (the
+// seed's client would print "-ERR" as the value 1381123373), while a RESP
+// client past it is told; both refusals are logged with the reason.
+func TestMaxClientsRefusal(t *testing.T) {
+	logs := &lockedLog{}
+	ts := startServer(t, Config{MaxClients: 1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	dialRaw(t, ts.addr).do("PING")
+	seed := dialRaw(t, ts.addr)
+	if got, err := seedRead(seed.c); !endedWithoutValue(got, err) {
+		t.Errorf("seed client past MaxClients read %q, %v; want the connection to end with no byte", got, err)
+	}
+	c := dialRaw(t, ts.addr)
+	c.send(encode("PING"))
+	if got, closed := c.closed(5 * time.Second); got != errReply(msgMaxClients) || !closed {
+		t.Errorf("RESP client past MaxClients: %q closed=%v", got, closed)
+	}
+	for _, proto := range []string{"seed", "resp"} {
+		want := `msg="client refused" addr=` + seed.c.LocalAddr().String()
+		if proto == "resp" {
+			want = `msg="client refused" addr=` + c.c.LocalAddr().String()
+		}
+		want += " reason=max_clients proto=" + proto
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log has no %s:\n%s", want, logs)
+		}
+	}
+}
+
+// TestMaxClientsWaitingBounded: clients past MaxClients wait for their
+// first bytes in the refuseSlots places that refused clients share, one
+// goroutine each; one past them is closed at once without a word and
+// leaves nothing running, and Shutdown does not wait out the silent ones.
+func TestMaxClientsWaitingBounded(t *testing.T) {
+	ts := startServer(t, Config{MaxClients: 1})
+	dialRaw(t, ts.addr).do("PING")
+	base := ts.goroutines.Load()
+	for i := 0; i < refuseSlots; i++ {
+		dialRaw(t, ts.addr)
+	}
+	waitFor(t, "the silent clients past MaxClients to wait", func() bool { return len(ts.refusing) == refuseSlots })
+	c := dialRaw(t, ts.addr)
+	c.send(encode("PING"))
+	if got, closed := c.closed(refuseWait / 2); got != "" || !closed {
+		t.Errorf("client past the waiting ones read %q (closed=%v); want a close without a word at once", got, closed)
+	}
+	if n := ts.goroutines.Load() - base; n != refuseSlots {
+		t.Errorf("%d goroutines for %d waiting refused clients", n, refuseSlots)
+	}
+	start := time.Now()
+	ts.stop(t)
+	if d := time.Since(start); d >= refuseWait {
+		t.Errorf("Shutdown took %v: it waited for silent refused clients", d)
 	}
 }

@@ -74,7 +74,9 @@ type Config struct {
 	SyncInterval time.Duration
 
 	// MaxClients bounds the connections open at once; one more is refused
-	// with "ERR max number of clients reached". Zero means DefaultMaxClients.
+	// with "ERR max number of clients reached" once its first bytes show
+	// that it speaks RESP, and with no byte if it speaks the seed
+	// protocol. Zero means DefaultMaxClients.
 	MaxClients int
 
 	// Limits bounds what an authenticated client may send (and every client

@@ -226,15 +226,19 @@
 // print as 1313162285). Nor does a client that sends nothing within 2 s,
 // which may be a seed client whose user has not typed yet, nor one refused
 // while 64 others wait for their first bytes (so that refused clients hold
-// few of the MaxClients places). Every refusal is logged ("client refused")
-// with its reason and the client's address.
+// few of the MaxClients places, and few goroutines and sockets). Clients
+// past MaxClients are refused the same way, in the same 64 places. Every
+// refusal is logged ("client refused") with its reason, the client's
+// address and the protocol its first bytes told.
 //
 // # Limits
 //
 // Every limit has a Config field with a safe default:
 //
-//   - MaxClients (10000) connections at once; the next one is answered
-//     "ERR max number of clients reached" and closed.
+//   - MaxClients (10000) connections at once; the next one is refused as
+//     Access describes: once its first bytes arrive, a RESP client is
+//     answered "ERR max number of clients reached", a seed client gets no
+//     byte.
 //   - Limits (resp's: 1<<20 arguments, 1 MiB per argument, 64 KiB inline
 //     lines, and 8 MiB per command) for authenticated clients; PreAuthLimits
 //     (resp's: 10 arguments of 16 KiB) until a client authenticates when a

@@ -10,7 +10,7 @@ import (
 func (s *Server) serveConn(nc net.Conn) {
 	c := newConn(s, nc)
 	if !s.trackConn(c) {
-		s.refuse(nc, "max_clients", msgMaxClients)
+		s.refuseNow(nc, refusedMaxClients)
 		return
 	}
 	c.serve()

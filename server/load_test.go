@@ -290,8 +290,8 @@ func loadWarmUp(c *loadConn) error {
 	return nil
 }
 
-// checkMaxClientsRefused dials while MaxClients connections are open: the
-// daemon must answer with its max-clients error and close.
+// checkMaxClientsRefused dials while MaxClients connections are open and
+// sends PING: the daemon must answer with its max-clients error and close.
 func checkMaxClientsRefused(t *testing.T, addr string) {
 	t.Helper()
 	c, err := dialLoad(addr)
@@ -299,6 +299,9 @@ func checkMaxClientsRefused(t *testing.T, addr string) {
 		t.Fatalf("dial one more: %v", err)
 	}
 	defer c.nc.Close()
+	if err := c.send(encode("PING")); err != nil {
+		t.Fatalf("connection %d: %v", heldClients+1, err)
+	}
 	if err := c.expect(errReply(msgMaxClients)); err != nil {
 		t.Errorf("connection %d: %v", heldClients+1, err)
 	}

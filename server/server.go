@@ -263,7 +263,7 @@ func (s *Server) admit(nc net.Conn) {
 	s.metrics.conns.Inc()
 	c := newConn(s, nc)
 	if !s.trackConn(c) {
-		s.refuse(nc, "max_clients", msgMaxClients)
+		s.refuseLater(nc, refusedMaxClients)
 		return
 	}
 	if !s.goFunc(c.serve) {
@@ -274,6 +274,8 @@ func (s *Server) admit(nc net.Conn) {
 
 // refuse writes one error line to nc and closes it. The write has a short
 // deadline so that a client that does not read cannot stall the caller.
+// It is for a client known not to speak the seed protocol: refuseByProto
+// finds that out first.
 func (s *Server) refuse(nc net.Conn, reason, msg string) {
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
 	io.WriteString(nc, "-"+msg+"\r\n")
