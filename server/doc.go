@@ -12,9 +12,11 @@
 // start with an error wrapping shm.ErrDamaged that names the slot and the
 // damage. Serve accepts connections on a listener and
 // serves each on its own goroutine; Shutdown drains and Close stops at once,
-// and then Serve returns ErrServerClosed, as with net/http. Every goroutine
-// the server starts goes through one helper that counts it, and Shutdown and
-// Close wait for all of them before they flush and close the file.
+// and then Serve returns ErrServerClosed, as with net/http. ListenAndServe
+// does all of it for one context: it binds first, so that a taken port
+// fails before the file is created or opened. Every goroutine the server
+// starts goes through one helper that counts it, and Shutdown and Close
+// wait for all of them before they flush and close the file.
 //
 // Every operation is one call into shm, which takes the variable's lock
 // (package lockd) in the shared mapping. Remote clients and local processes

@@ -5,8 +5,8 @@ import "errors"
 // Sentinel errors returned by the server. Check them with errors.Is; the
 // returned error may wrap them with more context.
 var (
-	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
-	// or Close, and by Serve when it is called after either.
+	// ErrServerClosed is returned by Serve and ServeMetrics after Shutdown
+	// or Close, and when they are called after either.
 	ErrServerClosed = errors.New("server: closed")
 
 	// ErrInvalidConfig is wrapped by New's error when a Config field is out

@@ -183,24 +183,73 @@ func (s *Server) goFunc(f func()) bool {
 	return true
 }
 
-// ListenAndServe listens on Config.Addr (and Config.MetricsAddr when set)
-// and serves until Shutdown or Close, then returns ErrServerClosed.
-func (s *Server) ListenAndServe() error {
-	l, err := net.Listen("tcp", s.cfg.Addr)
+// ShutdownGrace bounds the graceful shutdown that ListenAndServe does when
+// its context ends; connections still busy then are closed.
+const ShutdownGrace = 30 * time.Second
+
+// ListenAndServe binds Config.Addr (and Config.MetricsAddr when set), then
+// opens or creates the memory file as New does, and serves it until ctx
+// ends. Binding comes first so that a taken port fails before the file is
+// touched: no new file (tens of MB with the default capacities) is left
+// behind, and no journal is replayed for nothing.
+//
+// When ctx ends, ListenAndServe shuts the server down as Shutdown does,
+// within ShutdownGrace, and returns Shutdown's error (nil after a clean
+// stop). If serving fails first (see Serve), it closes the server and
+// returns that error.
+func ListenAndServe(ctx context.Context, cfg Config) error {
+	l, ml, err := listen(cfg)
 	if err != nil {
 		return err
 	}
-	if s.cfg.MetricsAddr != "" {
-		ml, err := net.Listen("tcp", s.cfg.MetricsAddr)
-		if err != nil {
-			l.Close()
-			return err
-		}
-		if !s.goFunc(func() { s.serveMetricsLogged(ml) }) {
+	s, err := New(cfg)
+	if err != nil {
+		l.Close()
+		if ml != nil {
 			ml.Close()
 		}
+		return err
 	}
-	return s.Serve(l)
+	return s.serveUntil(ctx, l, ml)
+}
+
+// listen binds cfg.Addr (DefaultAddr when empty) and cfg.MetricsAddr when
+// set; ml is nil otherwise.
+func listen(cfg Config) (l, ml net.Listener, err error) {
+	if l, err = net.Listen("tcp", cmp.Or(cfg.Addr, DefaultAddr)); err != nil {
+		return nil, nil, err
+	}
+	if cfg.MetricsAddr == "" {
+		return l, nil, nil
+	}
+	if ml, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, ml, nil
+}
+
+// serveUntil serves l, and metrics on ml unless it is nil, until ctx ends
+// or Serve fails; see ListenAndServe.
+func (s *Server) serveUntil(ctx context.Context, l, ml net.Listener) error {
+	if ml != nil && !s.goFunc(func() { s.serveMetricsLogged(ml) }) {
+		ml.Close()
+	}
+	shut := make(chan error, 1)
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+		defer cancel()
+		shut <- s.Shutdown(sctx)
+	})
+	err := s.Serve(l)
+	if stop() { // ctx has not ended: Serve failed by itself
+		s.Close()
+		return err
+	}
+	if serr := <-shut; serr != nil || errors.Is(err, ErrServerClosed) {
+		return serr
+	}
+	return err
 }
 
 func (s *Server) serveMetricsLogged(l net.Listener) {

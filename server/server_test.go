@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -320,4 +321,69 @@ func ExampleServer() {
 	// Output:
 	// hello
 	// <nil>
+}
+
+// TestListenAndServeTakenPortLeavesNoFile: ListenAndServe binds (the client
+// port, then the metrics port) before it creates the memory file, so a
+// port in use fails it with no file behind.
+func TestListenAndServeTakenPortLeavesNoFile(t *testing.T) {
+	taken := newListener(t)
+	defer taken.Close()
+	for name, cfg := range map[string]Config{
+		"Addr":        {Addr: taken.Addr().String()},
+		"MetricsAddr": {Addr: "127.0.0.1:0", MetricsAddr: taken.Addr().String()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg.File = filepath.Join(dir, "dsm.mem")
+			cfg.Vars = testVars
+			cfg.Logger = slog.New(slog.DiscardHandler)
+			err := ListenAndServe(context.Background(), cfg)
+			if !errors.Is(err, syscall.EADDRINUSE) {
+				t.Errorf("ListenAndServe on a taken port: %v, want EADDRINUSE", err)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("ListenAndServe on a taken port left %v behind", left)
+			}
+		})
+	}
+}
+
+// TestListenAndServeUntilCanceled: ListenAndServe serves until its context
+// ends, then shuts down, returns nil and leaves the file closed (another
+// server can open it).
+func TestListenAndServeUntilCanceled(t *testing.T) {
+	logs := &lockedLog{}
+	cfg := Config{Addr: "127.0.0.1:0", File: filepath.Join(t.TempDir(), "dsm.mem"), Vars: testVars,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- ListenAndServe(ctx, cfg) }()
+	var addr string
+	waitFor(t, "ListenAndServe to listen", func() bool {
+		_, rest, ok := strings.Cut(logs.String(), "msg=listening addr=")
+		addr, _, _ = strings.Cut(rest, " ")
+		return ok
+	})
+	if got := dialRaw(t, addr).do("SET", "x", "1"); got != simple("OK") {
+		t.Fatalf("SET: %q", got)
+	}
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("ListenAndServe after its context ended: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ListenAndServe did not return after its context ended")
+	}
+	mem, err := shm.Open(shm.Config{Path: cfg.File, Exclusive: true})
+	if err != nil {
+		t.Fatalf("file after ListenAndServe returned: %v", err)
+	}
+	defer mem.Close()
+	if v, _, _ := mem.Get([]byte("x")); v.String() != "1" {
+		t.Errorf("x = %v after ListenAndServe returned", v)
+	}
 }

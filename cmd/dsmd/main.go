@@ -109,8 +109,8 @@ func (ls *listeners) close() {
 	}
 }
 
-// serve serves srv on the listeners until it is shut down, as
-// srv.ListenAndServe would.
+// serve serves srv on the listeners until it is shut down, metrics beside
+// the clients, as server.ListenAndServe does.
 func (ls *listeners) serve(srv *server.Server, log *slog.Logger) error {
 	if ml := ls.metrics; ml != nil {
 		go func() {
