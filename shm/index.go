@@ -67,8 +67,12 @@ func (m *Memory) lookup(name []byte) (ref, bool) {
 			// change is made under the lock, so a sequence still odd
 			// there is a damaged file's, which no process will end:
 			// end it, or every look at a missing name would come here.
-			err := m.proc.Lock(background, m.index)
-			if err == nil && atomic.LoadUint64(m.indexSeq())%2 == 1 {
+			if m.proc.Lock(background, m.index) != nil {
+				// Not taken (the Memory was detached meanwhile), so not
+				// to be released: answer from the index as it stands.
+				return m.probe(name, h)
+			}
+			if atomic.LoadUint64(m.indexSeq())%2 == 1 {
 				m.endIndexChange()
 			}
 			r, ok := m.probe(name, h)
