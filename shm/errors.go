@@ -17,6 +17,10 @@ var (
 	ErrLocked        = errors.New("shm: another daemon serves this file")
 	ErrStale         = errors.New("shm: handle's variable was deleted")
 
+	// ErrNotHeld is returned for an operation through a Group on a
+	// variable it does not hold, or a write through a read group.
+	ErrNotHeld = errors.New("shm: variable not locked by this group")
+
 	// File errors, returned by Open.
 	ErrNotDSM    = errors.New("shm: not a dsm memory file")
 	ErrVersion   = errors.New("shm: file format is newer than this program")

@@ -176,10 +176,6 @@ func (g *Group) Names() [][]byte {
 	return out
 }
 
-// ErrNotHeld is returned for an operation through a Group on a variable
-// it does not hold, or a write through a read group.
-var ErrNotHeld = fmt.Errorf("shm: variable not locked by this group")
-
 func (g *Group) ref(name []byte, write bool) (ref, error) {
 	r, ok := g.refs[string(name)]
 	switch {
