@@ -150,20 +150,29 @@ func decodeMeta(b []byte) (meta, error) {
 	return m, nil
 }
 
+// checkRanges checks the stored capacities (see checkCapacities).
 func (m *meta) checkRanges() error {
-	switch {
-	case m.vars < 1 || m.vars > maxVars:
-		return fmt.Errorf("%w: %d variables", ErrCorrupt, m.vars)
-	case m.nameMax < 1 || m.nameMax > maxNameMax:
-		return fmt.Errorf("%w: name limit %d", ErrCorrupt, m.nameMax)
-	case m.valueMax < 8 || m.valueMax > maxValueMax:
-		return fmt.Errorf("%w: value limit %d", ErrCorrupt, m.valueMax)
-	case m.procs < 1 || m.procs > lockd.MaxProcs-procByteBase:
-		return fmt.Errorf("%w: %d process slots", ErrCorrupt, m.procs)
-	case m.lanes < 1 || m.lanes > 1024:
-		return fmt.Errorf("%w: %d lanes", ErrCorrupt, m.lanes)
-	case m.groupMax < 1 || m.groupMax > maxGroup:
-		return fmt.Errorf("%w: group limit %d", ErrCorrupt, m.groupMax)
+	return checkCapacities(ErrCorrupt, int(m.vars), int(m.nameMax), int(m.valueMax), int(m.procs), int(m.lanes), int(m.groupMax))
+}
+
+// checkCapacities is the one statement of the capacities' ranges, for a
+// new file's Config (bad wraps ErrConfig) and a stored header (ErrCorrupt):
+// it returns bad, with the first capacity out of its range, or nil.
+func checkCapacities(bad error, vars, nameMax, valueMax, procs, lanes, groupMax int) error {
+	for _, c := range [...]struct {
+		what      string
+		n, lo, hi int
+	}{
+		{"vars", vars, 1, maxVars},
+		{"name limit", nameMax, 1, maxNameMax},
+		{"value limit", valueMax, 8, maxValueMax},
+		{"procs", procs, 1, lockd.MaxProcs - procByteBase},
+		{"lanes", lanes, 1, 1024},
+		{"group limit", groupMax, 1, maxGroup},
+	} {
+		if c.n < c.lo || c.n > c.hi {
+			return fmt.Errorf("%w: %s %d not in %d..%d", bad, c.what, c.n, c.lo, c.hi)
+		}
 	}
 	return nil
 }

@@ -48,23 +48,10 @@ func (c *Config) fill() error {
 	def(&c.Procs, DefaultProcs)
 	def(&c.Lanes, DefaultLanes)
 	def(&c.GroupMax, DefaultGroupMax)
-	switch {
-	case c.Path == "":
+	if c.Path == "" {
 		return fmt.Errorf("%w: no path", ErrConfig)
-	case c.Vars < 1 || c.Vars > maxVars:
-		return fmt.Errorf("%w: vars %d not in 1..%d", ErrConfig, c.Vars, maxVars)
-	case c.NameMax < 1 || c.NameMax > maxNameMax:
-		return fmt.Errorf("%w: name limit %d not in 1..%d", ErrConfig, c.NameMax, maxNameMax)
-	case c.ValueMax < 8 || c.ValueMax > maxValueMax:
-		return fmt.Errorf("%w: value limit %d not in 8..%d", ErrConfig, c.ValueMax, maxValueMax)
-	case c.Procs < 1 || c.Procs > lockd.MaxProcs-procByteBase:
-		return fmt.Errorf("%w: procs %d not in 1..%d", ErrConfig, c.Procs, lockd.MaxProcs-procByteBase)
-	case c.Lanes < 1 || c.Lanes > 1024:
-		return fmt.Errorf("%w: lanes %d not in 1..1024", ErrConfig, c.Lanes)
-	case c.GroupMax < 1 || c.GroupMax > maxGroup:
-		return fmt.Errorf("%w: group limit %d not in 1..%d", ErrConfig, c.GroupMax, maxGroup)
 	}
-	return nil
+	return checkCapacities(ErrConfig, c.Vars, c.NameMax, c.ValueMax, c.Procs, c.Lanes, c.GroupMax)
 }
 
 // Memory is an open memory file. It is safe for concurrent use by many
