@@ -113,8 +113,13 @@ func (ln *Lane) SetAux(l Lock, aux uint64) {
 
 // Commit marks the lane's commit point: from here on, a recovery repairs
 // the lane's write locks with committed=true (roll forward) instead of
-// false (roll back). Uncommit clears it once the group is complete.
-func (ln *Lane) Commit()   { atomic.StoreUint32(ln.word(laneCommitted), 1) }
+// false (roll back).
+func (ln *Lane) Commit() { atomic.StoreUint32(ln.word(laneCommitted), 1) }
+
+// Uncommit clears the commit point once every write of the group is
+// complete, before the lane's locks are released: a recovery of the locks
+// still held then repairs them with committed=false, and the lane may
+// commit another group. Release also clears it.
 func (ln *Lane) Uncommit() { atomic.StoreUint32(ln.word(laneCommitted), 0) }
 
 // RLock takes l for reading and journals the hold. It waits while a writer
