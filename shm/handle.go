@@ -1,7 +1,6 @@
 package shm
 
 import (
-	"math"
 	"sync/atomic"
 
 	"github.com/dsm-dev/dsm/lockd"
@@ -130,19 +129,15 @@ func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 
 // tryAdd adds delta to r's value if r's lock is free at once and r is
 // still live: the fast path of Add and Handle.Add. ok is false if the
-// caller must take the general path. It passes the failure points of a
-// write as trySet does (the durability ledger notes INCR's write by them).
+// caller must take the general path.
 func (m *Memory) tryAdd(r ref, name []byte, delta int64) (sum int64, ver uint64, ok bool, err error) {
-	off := m.slotOff(r.slot)
-	l := lockd.Lock(off + slotLock)
+	l := m.lockOf(r.slot)
 	if m.closed.Load() || !m.proc.TryLock(l) {
 		return 0, 0, false, nil
 	}
 	failpoint(FailLocked)
 	if ok = m.valid(r); ok {
-		sum, ver, err = m.addLocked(off, delta)
-		if err == nil {
-			failpoint(FailPublished)
+		if sum, ver, err = m.addLocked(r, delta); err == nil {
 			m.journalOne(r, name, Int(sum), ver)
 		}
 	}
@@ -150,20 +145,19 @@ func (m *Memory) tryAdd(r ref, name []byte, delta int64) (sum int64, ver uint64,
 	return sum, ver, ok, err
 }
 
-// addLocked is Add on the slot at off, whose lock the caller holds, with the
-// integer case written out: it is the hottest write path.
-func (m *Memory) addLocked(off uint64, delta int64) (int64, uint64, error) {
-	v := atomic.LoadUint64(m.u64(off + slotVersion))
-	cur := off + slotHeader + m.nameCap + (v&1)*m.bufSize
+// addLocked is Add on r, whose lock the caller holds. It reads an integer
+// without making a Value of it: Add is the hottest write path.
+func (m *Memory) addLocked(r ref, delta int64) (int64, uint64, error) {
+	v := atomic.LoadUint64(m.version(r.slot))
+	cur := m.bufOff(r.slot, v)
 	var n int64
 	switch atomic.LoadUint32(m.u32(cur + bufKind)) {
 	case kindInt:
 		n = int64(atomic.LoadUint64(m.u64(cur + bufData)))
 	case kindAbsent:
 	default:
-		s := uint32((off - m.meta.slotsOff) / uint64(m.meta.slotSize))
-		val := m.loadBuf(s, v)
-		if err := m.damage(s, val); err != nil {
+		val := m.loadBuf(r.slot, v)
+		if err := m.damage(r.slot, val); err != nil {
 			return 0, 0, err
 		}
 		var ok bool
@@ -171,20 +165,11 @@ func (m *Memory) addLocked(off uint64, delta int64) (int64, uint64, error) {
 			return 0, 0, ErrNotInteger
 		}
 	}
-	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
-		return 0, 0, ErrOverflow
+	n, err := addInt(n, delta)
+	if err != nil {
+		return 0, 0, err
 	}
-	n += delta
-	next := off + slotHeader + m.nameCap + ((v+1)&1)*m.bufSize
-	*m.u64(next + bufData) = uint64(n)
-	*m.u32(next + bufLen) = 8
-	*m.u32(next + bufKind) = kindInt
-	atomic.StoreUint64(m.u64(off+slotVersion), v+1)
-	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
-		m.proc.WakeWord(m.u32(off + slotVersion))
-	}
-	if atomic.LoadUint32(m.feedWatchers()) != 0 {
-		m.feedAppend(uint32((off - m.meta.slotsOff) / uint64(m.meta.slotSize)))
-	}
+	val := Int(n)
+	m.commitOne(r.slot, v+1, &val)
 	return n, v + 1, nil
 }

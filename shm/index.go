@@ -188,7 +188,7 @@ func (m *Memory) insert(name []byte) (ref, bool, error) {
 	copy(m.mem[off+slotHeader:], name)
 	atomic.StoreUint64(m.u64(off+slotHash), h)
 	v := atomic.LoadUint64(m.version(s))
-	m.storeBuf(s, v, Value{})
+	m.storeBuf(s, v, &Value{})
 	inc := (atomic.LoadUint32(m.metaWord(s)) + 1) & incMask
 	atomic.StoreUint32(m.metaWord(s), metaLive|inc)
 	if !m.place(s, h) {

@@ -221,10 +221,8 @@ func (m *Memory) restoreRef(r ref, rec Record, exact bool) (applied, ok bool, er
 	if (next-cur)%2 == 0 {
 		// next selects the current buffer, which a reader may be copying:
 		// pass through the spare one first.
-		m.storeBuf(r.slot, cur+1, rec.Value)
-		m.publish(r.slot, cur+1)
+		m.commitOne(r.slot, cur+1, &rec.Value)
 	}
-	m.storeBuf(r.slot, next, rec.Value)
-	m.publish(r.slot, next)
+	m.commitOne(r.slot, next, &rec.Value)
 	return true, true, nil
 }

@@ -256,10 +256,9 @@ func (g *Group) Add(name []byte, delta int64) (int64, error) {
 	return n, g.Set(name, Int(n))
 }
 
-// Commit makes the staged writes visible, all at once: each value goes to
-// its spare buffer, the new versions are journaled, the lane's commit point
-// is set, and then the versions are published. A crash before the commit
-// point leaves every old value; after it, recovery publishes the rest.
+// Commit makes the staged writes visible, all at once, through the lane's
+// commit point (see Memory.commit): a crash before it leaves every old
+// value; after it, recovery publishes the rest.
 func (g *Group) Commit() error {
 	if g.done {
 		return ErrClosed
@@ -268,25 +267,18 @@ func (g *Group) Commit() error {
 		return nil
 	}
 	m := g.m
+	vals := make([]Value, 0, len(g.staged))
+	ws := make([]write, 0, len(g.staged))
 	for _, r := range g.order {
 		if v, ok := g.staged[r.slot]; ok {
 			if !v.Valid() {
 				g.deleted = append(g.deleted, r)
 			}
-			ver := atomic.LoadUint64(m.version(r.slot)) + 1
-			m.storeBuf(r.slot, ver, v)
-			g.ln.SetAux(m.lockOf(r.slot), ver)
-			failpoint(FailGroupHalf)
+			vals = append(vals, v)
+			ws = append(ws, write{slot: r.slot, ver: atomic.LoadUint64(m.version(r.slot)) + 1, val: &vals[len(vals)-1]})
 		}
 	}
-	g.ln.Commit()
-	for _, r := range g.order {
-		if _, ok := g.staged[r.slot]; ok {
-			m.publish(r.slot, atomic.LoadUint64(m.version(r.slot))+1)
-			failpoint(FailGroupCommitted)
-		}
-	}
-	g.ln.Uncommit()
+	m.commit(g.ln, ws)
 	g.journal()
 	g.staged = nil
 	return nil

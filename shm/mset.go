@@ -112,22 +112,15 @@ func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
 	}
 }
 
-// msetCommit is Group.Commit: each value goes to its spare buffer and its
-// new version into the lane's journal, the commit point is set, then the
-// versions are published.
+// msetCommit commits the items' values as one group through ln, as
+// Group.Commit does.
 func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem, vals []Value) {
+	var stack [msetStack]write
+	ws := stack[:0]
 	for _, it := range items {
-		ver := atomic.LoadUint64(m.version(it.r.slot)) + 1
-		m.storeBuf(it.r.slot, ver, vals[it.pos])
-		ln.SetAux(m.lockOf(it.r.slot), ver)
-		failpoint(FailGroupHalf)
+		ws = append(ws, write{slot: it.r.slot, ver: atomic.LoadUint64(m.version(it.r.slot)) + 1, val: &vals[it.pos]})
 	}
-	ln.Commit()
-	for _, it := range items {
-		m.publish(it.r.slot, atomic.LoadUint64(m.version(it.r.slot))+1)
-		failpoint(FailGroupCommitted)
-	}
-	ln.Uncommit()
+	m.commit(ln, ws)
 }
 
 // msetJournal gives the journal, if any, the records of a committed mset

@@ -52,11 +52,7 @@ func (m *Memory) readLocked(r ref) Item {
 // writeLocked stores val as r's next version; the caller holds r's lock.
 func (m *Memory) writeLocked(r ref, val Value) uint64 {
 	v := atomic.LoadUint64(m.version(r.slot)) + 1
-	failpoint(FailBeforeValue)
-	m.storeBuf(r.slot, v, val)
-	failpoint(FailValueWritten)
-	m.publish(r.slot, v)
-	failpoint(FailPublished)
+	m.commitOne(r.slot, v, &val)
 	return v
 }
 
@@ -267,6 +263,11 @@ func addTo(cur Item, delta int64) (int64, error) {
 			return 0, ErrNotInteger
 		}
 	}
+	return addInt(n, delta)
+}
+
+// addInt returns n+delta, or ErrOverflow if it does not fit in an int64.
+func addInt(n, delta int64) (int64, error) {
 	if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
 		return 0, ErrOverflow
 	}

@@ -164,7 +164,7 @@ func (m *Memory) copyOut(out []byte, data uint64) {
 // storeBuf writes v into the buffer of the given version's parity. The
 // caller holds the slot's write lock and publishes the buffer afterwards by
 // storing the version.
-func (m *Memory) storeBuf(s uint32, version uint64, v Value) {
+func (m *Memory) storeBuf(s uint32, version uint64, v *Value) {
 	off := m.bufOff(s, version)
 	switch v.kind {
 	case kindInt:
@@ -177,16 +177,4 @@ func (m *Memory) storeBuf(s uint32, version uint64, v Value) {
 		*m.u32(off + bufLen) = 0
 	}
 	*m.u32(off + bufKind) = uint32(v.kind)
-}
-
-// publish makes version the slot's current value and wakes its waiters.
-func (m *Memory) publish(s uint32, version uint64) {
-	off := m.slotOff(s)
-	atomic.StoreUint64(m.u64(off+slotVersion), version)
-	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
-		m.proc.WakeWord(m.u32(off + slotVersion))
-	}
-	if atomic.LoadUint32(m.feedWatchers()) != 0 {
-		m.feedAppend(s)
-	}
 }

@@ -1,0 +1,72 @@
+package shm
+
+import (
+	"sync/atomic"
+
+	"github.com/dsm-dev/dsm/lockd"
+)
+
+// A write is one variable's part of a commit: val is to become the slot's
+// value at version ver.
+type write struct {
+	slot uint32
+	ver  uint64
+	val  *Value
+}
+
+// commit makes the writes ws current; it is the one place where the
+// crash-safe write sequence of doc.go (Model) is carried out, and where its
+// failure points are passed. The caller holds the write locks of ws's
+// slots, and each ver is above its slot's version.
+//
+// Each value goes first to the buffer its version selects, which no reader
+// takes as current while the version is older; storing the version is then
+// the commit point of that variable, after which its waiters are woken and
+// the change feed told. A crash before the store leaves the old value,
+// after it the new one.
+//
+// For a group, ln is the lane that holds the locks (nil for a single
+// variable): each new version is also journaled in the lane (SetAux), and
+// the lane's commit point is set after every buffer is filled and before
+// any version is stored. A crash before it leaves every old value; after
+// it, recovery stores the versions not yet stored (Memory.repair).
+func (m *Memory) commit(ln *lockd.Lane, ws []write) {
+	for i := range ws {
+		w := &ws[i]
+		failpoint(FailBeforeValue)
+		m.storeBuf(w.slot, w.ver, w.val)
+		failpoint(FailValueWritten)
+		if ln != nil {
+			ln.SetAux(m.lockOf(w.slot), w.ver)
+			failpoint(FailGroupHalf)
+		}
+	}
+	if ln != nil {
+		ln.Commit()
+	}
+	for i := range ws {
+		// The version store is the variable's commit point.
+		w := &ws[i]
+		off := m.slotOff(w.slot)
+		atomic.StoreUint64(m.u64(off+slotVersion), w.ver)
+		if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
+			m.proc.WakeWord(m.u32(off + slotVersion))
+		}
+		if atomic.LoadUint32(m.feedWatchers()) != 0 {
+			m.feedAppend(w.slot)
+		}
+		failpoint(FailPublished)
+		if ln != nil {
+			failpoint(FailGroupCommitted)
+		}
+	}
+	if ln != nil {
+		ln.Uncommit()
+	}
+}
+
+// commitOne is commit of one variable, without a lane.
+func (m *Memory) commitOne(s uint32, ver uint64, val *Value) {
+	ws := [1]write{{slot: s, ver: ver, val: val}}
+	m.commit(nil, ws[:])
+}
