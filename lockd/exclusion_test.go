@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/lockd"
 )
 
@@ -144,17 +145,17 @@ func TestExclusion(t *testing.T) {
 // goroutines each, for two seconds.
 func TestExclusionProcesses(t *testing.T) {
 	path := newSpace(t, defaultGeom)
-	var kids []*child
+	var kids []*childproc.Child
 	for i := 0; i < 4; i++ {
-		c := startChild(t, "exclusion", path, "2s")
+		c := childproc.Start(t, "exclusion", path, "2s")
 		kids = append(kids, c)
 	}
 	for _, c := range kids {
-		c.expect(t, "ready")
+		c.Expect(t, "ready")
 	}
 	var reads, writes int64
 	for i, c := range kids {
-		out := strings.TrimSpace(c.wait(t))
+		out := strings.TrimSpace(c.Wait(t))
 		var r, w int64
 		if _, err := fmt.Sscanf(out, "reads=%d writes=%d", &r, &w); err != nil {
 			t.Fatalf("child %d printed %q: %v", i, out, err)

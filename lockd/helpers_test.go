@@ -1,13 +1,10 @@
 package lockd_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/lockd"
 )
 
@@ -150,93 +148,11 @@ func ctxTimeout(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-// Helper processes. The test binary runs itself with helperEnv naming a
-// role; TestMain then runs that role instead of the tests.
-const (
-	helperEnv = "LOCKD_TEST_HELPER"
-	pathEnv   = "LOCKD_TEST_PATH"
-	argEnv    = "LOCKD_TEST_ARG"
-)
-
+// Helper processes (package childproc): each role attaches to the space
+// of defaultGeom at path.
 func TestMain(m *testing.M) {
-	if role := os.Getenv(helperEnv); role != "" {
-		if err := runHelper(role, os.Getenv(pathEnv), os.Getenv(argEnv)); err != nil {
-			fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	childproc.Main(runHelper)
 	os.Exit(m.Run())
-}
-
-// A child is a running helper process; its stdout is read line by line.
-type child struct {
-	role string
-	cmd  *exec.Cmd
-	out  *bufio.Scanner
-	errb *strings.Builder
-}
-
-// startChild starts the test binary as helper role on the space at path.
-// The child is killed at the end of the test if it is still running.
-func startChild(t testing.TB, role, path, arg string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+role, pathEnv+"="+path, argEnv+"="+arg)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb strings.Builder
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{role: role, cmd: cmd, out: bufio.NewScanner(stdout), errb: &errb}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return c
-}
-
-// expect reads the child's next line and fails unless it is want.
-func (c *child) expect(t testing.TB, want string) {
-	t.Helper()
-	if !c.out.Scan() {
-		c.cmd.Wait()
-		t.Fatalf("child %s ended before saying %q: %v; stderr:\n%s", c.role, want, c.out.Err(), c.errb)
-	}
-	if got := c.out.Text(); got != want {
-		t.Fatalf("child %s said %q, want %q", c.role, got, want)
-	}
-}
-
-// wait waits for the child to exit and returns the rest of its stdout.
-func (c *child) wait(t testing.TB) string {
-	t.Helper()
-	var rest strings.Builder
-	for c.out.Scan() {
-		rest.WriteString(c.out.Text())
-		rest.WriteByte('\n')
-	}
-	if err := c.cmd.Wait(); err != nil {
-		t.Fatalf("child %s: %v; stderr:\n%s", c.role, err, c.errb)
-	}
-	return rest.String()
-}
-
-// kill SIGKILLs the child and reaps it; it returns the instant of the kill.
-func (c *child) kill(t testing.TB) time.Time {
-	t.Helper()
-	at := time.Now()
-	if err := c.cmd.Process.Signal(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait()
-	return at
 }
 
 // runHelper is the body of a helper process.

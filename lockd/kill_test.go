@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/lockd"
 )
 
@@ -60,14 +61,14 @@ func TestKillWriteHolder(t *testing.T) {
 	rb := lane(t, b)
 	l := defaultGeom.lockAt(0)
 	for round := 0; round < killRounds; round++ {
-		c := startChild(t, "hold-write", path, "")
-		c.expect(t, "ready")
-		if li := a.Inspect(l); !li.Writer || li.WriterPid != c.cmd.Process.Pid {
-			t.Fatalf("before the kill: %+v, want a writer with the child's pid %d", li, c.cmd.Process.Pid)
+		c := childproc.Start(t, "hold-write", path, "")
+		c.Expect(t, "ready")
+		if li := a.Inspect(l); !li.Writer || li.WriterPid != c.Cmd.Process.Pid {
+			t.Fatalf("before the kill: %+v, want a writer with the child's pid %d", li, c.Cmd.Process.Pid)
 		}
 		got := lockAsync(t, a, l)
 		waitFor(t, "our writer to wait", func() bool { return a.Inspect(l).Waiting == 1 })
-		killed := c.kill(t)
+		killed := c.Kill(t)
 		checkRecovered(t, "waiting writer", killed, <-got)
 		if err := rb.RLock(ctxTimeout(t, 10*time.Second), l); err != nil {
 			t.Fatalf("RLock after the recovery: %v", err)
@@ -86,9 +87,9 @@ func TestKillWriteHolderNoWaiter(t *testing.T) {
 	a := attach(t, path, defaultGeom, lockd.Options{})
 	l := defaultGeom.lockAt(0)
 	for round := 0; round < killRounds; round++ {
-		c := startChild(t, "hold-write", path, "")
-		c.expect(t, "ready")
-		killed := c.kill(t)
+		c := childproc.Start(t, "hold-write", path, "")
+		c.Expect(t, "ready")
+		killed := c.Kill(t)
 		checkRecovered(t, "writer arriving after the kill", killed, <-lockAsync(t, a, l))
 	}
 }
@@ -100,14 +101,14 @@ func TestKillReadHolder(t *testing.T) {
 	a := attach(t, path, defaultGeom, lockd.Options{})
 	l := defaultGeom.lockAt(0)
 	for round := 0; round < killRounds; round++ {
-		c := startChild(t, "hold-read", path, "")
-		c.expect(t, "ready")
+		c := childproc.Start(t, "hold-read", path, "")
+		c.Expect(t, "ready")
 		if li := a.Inspect(l); li.Readers != 1 {
 			t.Fatalf("before the kill: %+v, want one reader", li)
 		}
 		got := lockAsync(t, a, l)
 		waitFor(t, "our writer to wait", func() bool { return a.Inspect(l).Waiting == 1 })
-		killed := c.kill(t)
+		killed := c.Kill(t)
 		checkRecovered(t, "writer waiting for a dead reader", killed, <-got)
 		if li := a.Inspect(l); li != (lockd.LockInfo{}) {
 			t.Fatalf("after the recovery the lock is %+v, want free", li)
@@ -127,10 +128,10 @@ func TestKillWaitingWriter(t *testing.T) {
 		if err := ra.RLock(context.Background(), l); err != nil {
 			t.Fatal(err)
 		}
-		c := startChild(t, "wait-write", path, "")
-		c.expect(t, "ready")
+		c := childproc.Start(t, "wait-write", path, "")
+		c.Expect(t, "ready")
 		waitFor(t, "the child to wait as a writer", func() bool { return a.Inspect(l).Waiting == 1 })
-		killed := c.kill(t)
+		killed := c.Kill(t)
 		// Writer priority holds new readers back until the dead waiter is
 		// counted out.
 		if err := rb.RLock(ctxTimeout(t, 20*time.Second), l); err != nil {
@@ -172,10 +173,10 @@ func TestKillLaneWriterRepairs(t *testing.T) {
 			if commit {
 				arg = "commit"
 			}
-			c := startChild(t, "lane-write", path, arg)
-			c.expect(t, "ready")
+			c := childproc.Start(t, "lane-write", path, arg)
+			c.Expect(t, "ready")
 			got := lockAsync(t, a, l)
-			killed := c.kill(t)
+			killed := c.Kill(t)
 			checkRecovered(t, "writer waiting for a dead journaled writer", killed, <-got)
 			mu.Lock()
 			defer mu.Unlock()

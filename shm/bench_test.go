@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -191,15 +192,15 @@ func init() {
 func BenchmarkHandleAddCrossProcess(b *testing.B) {
 	m := benchMem(b)
 	h := benchHandle(b, m)
-	c := startChild(b, "add-loop", m.Path(), "")
-	c.expect(b, "ready")
+	c := childproc.Start(b, "add-loop", m.Path(), "")
+	c.Expect(b, "ready")
 	for b.Loop() {
 		if _, _, err := h.Add(1); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.StopTimer()
-	c.kill(b)
+	c.Kill(b)
 }
 
 func init() {
@@ -246,21 +247,21 @@ func BenchmarkHandleAddProcs(b *testing.B) {
 			m := benchMem(b)
 			h := benchHandle(b, m)
 			per := max(b.N/procs, 1)
-			children := make([]*child, procs)
+			children := make([]*childproc.Child, procs)
 			for i := range children {
-				children[i] = startChild(b, "add-n", m.Path(), strconv.Itoa(per))
-				children[i].expect(b, "ready")
+				children[i] = childproc.Start(b, "add-n", m.Path(), strconv.Itoa(per))
+				children[i].Expect(b, "ready")
 			}
 			b.ResetTimer()
 			start := time.Now()
 			mustSet(b, m, "bench-go", shm.Int(1))
 			for _, c := range children {
-				c.expect(b, "done")
+				c.Expect(b, "done")
 			}
 			elapsed := time.Since(start)
 			b.StopTimer()
 			for _, c := range children {
-				c.wait(b)
+				c.Wait(b)
 			}
 			b.ReportMetric(float64(per*procs)/elapsed.Seconds(), "ops/s")
 			v, _, err := h.Get()

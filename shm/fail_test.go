@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -89,7 +90,7 @@ func TestFailpoints(t *testing.T) {
 			for _, n := range names {
 				mustSet(t, m, n, shm.Bytes(letters(0, 200)))
 			}
-			ch := startChild(t, "fail-write", m.Path(), fmt.Sprintf("%s@%d@%s", c.point, c.hit, c.op))
+			ch := childproc.Start(t, "fail-write", m.Path(), fmt.Sprintf("%s@%d@%s", c.point, c.hit, c.op))
 			died := waitKilled(t, ch)
 			want := c.iteration - 1
 			if c.newValue {
@@ -120,14 +121,14 @@ func TestFailpoints(t *testing.T) {
 
 // waitKilled waits for a child to die of SIGKILL (its failure point) and
 // returns when it was reaped.
-func waitKilled(t *testing.T, c *child) time.Time {
+func waitKilled(t *testing.T, c *childproc.Child) time.Time {
 	t.Helper()
-	for c.out.Scan() {
+	for c.Out.Scan() {
 	}
-	err := c.cmd.Wait()
+	err := c.Cmd.Wait()
 	at := time.Now()
-	if st := c.cmd.ProcessState; st == nil || st.Exited() {
-		t.Fatalf("child exited instead of dying at its failure point: %v; stderr:\n%s", err, c.errb)
+	if st := c.Cmd.ProcessState; st == nil || st.Exited() {
+		t.Fatalf("child exited instead of dying at its failure point: %v; stderr:\n%s", err, c.Stderr)
 	}
 	return at
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/internal/ci"
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -135,8 +135,7 @@ func TestCreateOnFullDisk(t *testing.T) {
 	}
 	m := newMem(t, small)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=create-on-full", pathEnv+"="+m.Path(), argEnv+"="+dir)
+	cmd := childproc.Command("create-on-full", m.Path(), dir)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

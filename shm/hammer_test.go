@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -219,16 +220,16 @@ func init() {
 func TestHammerProcesses(t *testing.T) {
 	m := newMem(t, hammer)
 	prepareHammer(t, m)
-	var kids []*child
+	var kids []*childproc.Child
 	for i := 0; i < 4; i++ {
-		kids = append(kids, startChild(t, "hammer", m.Path(), "2s"))
+		kids = append(kids, childproc.Start(t, "hammer", m.Path(), "2s"))
 	}
 	for _, c := range kids {
-		c.expect(t, "ready")
+		c.Expect(t, "ready")
 	}
 	var adds, hadds, cas, ops int64
 	for i, c := range kids {
-		out := strings.TrimSpace(c.wait(t))
+		out := strings.TrimSpace(c.Wait(t))
 		var a, h, s, o int64
 		if _, err := fmt.Sscanf(out, "adds=%d hadds=%d cas=%d ops=%d", &a, &h, &s, &o); err != nil {
 			t.Fatalf("child %d printed %q: %v", i, out, err)

@@ -1,18 +1,14 @@
 package shm_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -95,28 +91,14 @@ func wantErr(t testing.TB, what string, err, want error) {
 	}
 }
 
-// Helper processes. The test binary runs itself with helperEnv naming a
-// role; TestMain then runs that role instead of the tests, and the role
-// talks to the parent on stdout.
-const (
-	helperEnv = "SHM_TEST_HELPER"
-	pathEnv   = "SHM_TEST_PATH"
-	argEnv    = "SHM_TEST_ARG"
-)
-
+// Helper processes (package childproc): the roles are defined beside the
+// tests that use them, and each runs on the memory at path.
 func TestMain(m *testing.M) {
-	if role := os.Getenv(helperEnv); role != "" {
-		if err := runHelper(role, os.Getenv(pathEnv), os.Getenv(argEnv)); err != nil {
-			fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
+	childproc.Main(runHelper)
 	os.Exit(m.Run())
 }
 
-// runHelper is the body of a helper process; the roles are defined beside
-// the tests that use them.
+// runHelper is the body of a helper process.
 func runHelper(role, path, arg string) error {
 	fn, ok := helperRoles[role]
 	if !ok {
@@ -132,96 +114,20 @@ func runHelper(role, path, arg string) error {
 
 var helperRoles = map[string]func(m *shm.Memory, arg string) error{}
 
-// A child is a running helper process; its stdout is read line by line.
-type child struct {
-	role string
-	cmd  *exec.Cmd
-	out  *bufio.Scanner
-	errb *strings.Builder
-	rest []string // what a killed child had printed and not yet been read
-}
-
-// startChild starts the test binary as a helper in role on the memory at
-// path. It is killed at the end of the test if it is still running.
-func startChild(t testing.TB, role, path, arg string) *child {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+role, pathEnv+"="+path, argEnv+"="+arg)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errb := new(strings.Builder)
-	cmd.Stderr = errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return &child{role: role, cmd: cmd, out: bufio.NewScanner(stdout), errb: errb}
-}
-
-// expect reads the child's next line and fails unless it is want.
-func (c *child) expect(t testing.TB, want string) {
-	t.Helper()
-	if !c.out.Scan() {
-		c.cmd.Wait()
-		t.Fatalf("child %s ended before saying %q: %v; stderr:\n%s", c.role, want, c.out.Err(), c.errb)
-	}
-	if got := c.out.Text(); got != want {
-		t.Fatalf("child %s said %q, want %q", c.role, got, want)
-	}
-}
-
-// wait waits for the child to exit successfully and returns the rest of
-// its stdout.
-func (c *child) wait(t testing.TB) string {
-	t.Helper()
-	var rest strings.Builder
-	for c.out.Scan() {
-		rest.WriteString(c.out.Text())
-		rest.WriteByte('\n')
-	}
-	if err := c.cmd.Wait(); err != nil {
-		t.Fatalf("child %s: %v; stderr:\n%s", c.role, err, c.errb)
-	}
-	return rest.String()
-}
-
-// kill SIGKILLs the child, keeps the lines it printed before it died in
-// c.rest, reaps it, and returns the instant of the kill.
-func (c *child) kill(t testing.TB) time.Time {
-	t.Helper()
-	at := time.Now()
-	if err := c.cmd.Process.Signal(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	// Read to the end before Wait, which closes the pipe.
-	for c.out.Scan() {
-		c.rest = append(c.rest, c.out.Text())
-	}
-	c.cmd.Wait()
-	return at
-}
-
 // crashes runs role in a child and reports whether it died of a signal or
 // a Go fatal error rather than exiting normally, with its stderr.
 func crashes(t testing.TB, role, path string) (bool, string) {
 	t.Helper()
-	c := startChild(t, role, path, "")
-	for c.out.Scan() {
+	c := childproc.Start(t, role, path, "")
+	for c.Out.Scan() {
 	}
-	err := c.cmd.Wait()
+	err := c.Cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && (ee.ExitCode() == 2 || !ee.Exited()) {
-		return true, c.errb.String()
+		return true, c.Stderr.String()
 	}
 	if err != nil {
-		t.Fatalf("child %s: %v; stderr:\n%s", role, err, c.errb)
+		t.Fatalf("child %s: %v; stderr:\n%s", role, err, c.Stderr)
 	}
-	return false, c.errb.String()
+	return false, c.Stderr.String()
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/lockd"
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -100,10 +101,10 @@ func watch(t *testing.T, check func() error) (stop func() int64) {
 }
 
 // killAtRandom lets the child run for a random while, then kills it.
-func killAtRandom(t *testing.T, c *child) time.Time {
+func killAtRandom(t *testing.T, c *childproc.Child) time.Time {
 	t.Helper()
 	time.Sleep(time.Duration(rand.Int64N(int64(30 * time.Millisecond))))
-	return c.kill(t)
+	return c.Kill(t)
 }
 
 // TestKillDuringSet kills a process in the middle of its stream of 200-byte
@@ -122,8 +123,8 @@ func TestKillDuringSet(t *testing.T) {
 		return nil
 	}
 	for round := 0; round < killRounds; round++ {
-		c := startChild(t, "set-loop", m.Path(), "")
-		c.expect(t, "ready")
+		c := childproc.Start(t, "set-loop", m.Path(), "")
+		c.Expect(t, "ready")
 		stop := watch(t, torn)
 		killed := killAtRandom(t, c)
 		reads := stop()
@@ -165,8 +166,8 @@ func TestKillDuringMSet(t *testing.T) {
 		return nil
 	}
 	for round := 0; round < killRounds; round++ {
-		c := startChild(t, "mset-loop", m.Path(), "")
-		c.expect(t, "ready")
+		c := childproc.Start(t, "mset-loop", m.Path(), "")
+		c.Expect(t, "ready")
 		stop := watch(t, pair)
 		killed := killAtRandom(t, c)
 		reads := stop()
@@ -236,11 +237,11 @@ func TestKillLosesNoAcknowledgedAdd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := startChild(t, "add-print", m.Path(), "")
-		c.expect(t, "ready")
+		c := childproc.Start(t, "add-print", m.Path(), "")
+		c.Expect(t, "ready")
 		killAtRandom(t, c)
 		last := before
-		for _, line := range c.rest { // what it printed before it died
+		for _, line := range c.Rest { // what it printed before it died
 			if _, err := fmt.Sscan(line, &last); err != nil {
 				t.Fatalf("child printed %q", line)
 			}
@@ -261,8 +262,8 @@ func TestKillDuringIndexChange(t *testing.T) {
 	m := newMem(t, killCfg)
 	mustSet(t, m, "keep", shm.Int(1))
 	for round := 0; round < killRounds; round++ {
-		c := startChild(t, "index-loop", m.Path(), "")
-		c.expect(t, "ready")
+		c := childproc.Start(t, "index-loop", m.Path(), "")
+		c.Expect(t, "ready")
 		killed := killAtRandom(t, c)
 		if _, err := m.Set(b(fmt.Sprint("new-", round)), shm.Int(int64(round))); err != nil && !errors.Is(err, shm.ErrFull) {
 			t.Fatalf("round %d: Set after the kill: %v", round, err)
@@ -294,11 +295,11 @@ func TestKillFreesProcessSlot(t *testing.T) {
 	cfg := small // two process slots
 	m := newMem(t, cfg)
 	cfg.Path = m.Path()
-	c := startChild(t, "open-and-hang", m.Path(), "")
-	c.expect(t, "ready")
+	c := childproc.Start(t, "open-and-hang", m.Path(), "")
+	c.Expect(t, "ready")
 	_, err := shm.Open(cfg)
 	wantErr(t, "Open with every slot taken", err, lockd.ErrNoSlot)
-	c.kill(t)
+	c.Kill(t)
 	m2 := openMem(t, cfg)
 	mustSet(t, m2, "x", shm.Int(1))
 	if n := len(m.Procs()); n != 2 {

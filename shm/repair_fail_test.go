@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/childproc"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -36,7 +37,7 @@ func TestRepairKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		waitKilled(t, startChild(t, "repair", path, shm.FailRebuilding))
+		waitKilled(t, childproc.Start(t, "repair", path, shm.FailRebuilding))
 	}
 	m = openMem(t, shm.Config{Path: path})
 	if repaired, remains := m.Repair(); repaired != nil || remains != nil {
