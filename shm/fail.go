@@ -9,6 +9,10 @@ package shm
 // test may run a hook there (SetFailHook). The failure tests of this
 // package and of package server use them; scripts/test runs those with
 // -tags dsmfail.
+//
+// Every write passes FailBeforeValue, FailValueWritten and FailPublished
+// for each variable it writes, in Memory.commit, and a group write passes
+// FailGroupHalf and FailGroupCommitted there too.
 const (
 	// FailLocked: a writer holds a variable's lock and has written nothing.
 	FailLocked = "locked"

@@ -21,7 +21,8 @@ func init() {
 	// fail-write arms the failure point named in arg ("point@hit@op") and
 	// runs op in a loop until the point kills the process: setwith stores
 	// letters(i) in "torn" through the general write path, sync does that
-	// and flushes, mset stores letters(i) in "m1" and "m2" as one group.
+	// and flushes, mset stores letters(i) in "m1" and "m2" as one group,
+	// add adds 1 to "ctr" through Add's fast path.
 	helperRoles["fail-write"] = func(m *shm.Memory, arg string) error {
 		f := strings.Split(arg, "@")
 		hit, _ := strconv.Atoi(f[1])
@@ -36,7 +37,7 @@ func init() {
 }
 
 func failOp(m *shm.Memory, op string, i int64) error {
-	v := shm.Bytes(letters(i, 200))
+	v := failValue(op, i)
 	switch op {
 	case "setwith":
 		_, _, err := m.SetWith(b("torn"), v, shm.SetOptions{})
@@ -48,8 +49,30 @@ func failOp(m *shm.Memory, op string, i int64) error {
 		return m.Sync()
 	case "mset":
 		return m.MSet([][]byte{b("m1"), b("m2")}, []shm.Value{v, v})
+	case "add":
+		_, _, err := m.Add(b("ctr"), 1)
+		return err
 	}
 	return fmt.Errorf("unknown op %q", op)
+}
+
+// failValue is what op's i-th write leaves: letters(i) or, for add, i.
+func failValue(op string, i int64) shm.Value {
+	if op == "add" {
+		return shm.Int(i)
+	}
+	return shm.Bytes(letters(i, 200))
+}
+
+// failNames are the variables op writes.
+func failNames(op string) []string {
+	switch op {
+	case "mset":
+		return []string{"m1", "m2"}
+	case "add":
+		return []string{"ctr"}
+	}
+	return []string{"torn"}
 }
 
 // TestFailpoints kills a process with SIGKILL at each failure point, in the
@@ -69,6 +92,10 @@ func TestFailpoints(t *testing.T) {
 		{shm.FailBeforeValue, "setwith", failHit, failHit, false},
 		{shm.FailValueWritten, "setwith", failHit, failHit, false},
 		{shm.FailPublished, "setwith", failHit, failHit, true},
+		// Add's fast path passes the same points as any write.
+		{shm.FailBeforeValue, "add", failHit, failHit, false},
+		{shm.FailValueWritten, "add", failHit, failHit, false},
+		{shm.FailPublished, "add", failHit, failHit, true},
 		{shm.FailUnlocked, "setwith", failHit, failHit, true},
 		{shm.FailBeforeFlush, "sync", failHit, failHit, true},
 		{shm.FailAfterFlush, "sync", failHit, failHit, true},
@@ -81,14 +108,11 @@ func TestFailpoints(t *testing.T) {
 	covered := map[string]bool{shm.FailRebuilding: true}
 	for _, c := range cases {
 		covered[c.point] = true
-		t.Run(c.point, func(t *testing.T) {
+		t.Run(c.point+"/"+c.op, func(t *testing.T) {
 			m := newMem(t, killCfg)
-			names := []string{"torn"}
-			if c.op == "mset" {
-				names = []string{"m1", "m2"}
-			}
+			names := failNames(c.op)
 			for _, n := range names {
-				mustSet(t, m, n, shm.Bytes(letters(0, 200)))
+				mustSet(t, m, n, failValue(c.op, 0))
 			}
 			ch := childproc.Start(t, "fail-write", m.Path(), fmt.Sprintf("%s@%d@%s", c.point, c.hit, c.op))
 			died := waitKilled(t, ch)
@@ -97,10 +121,10 @@ func TestFailpoints(t *testing.T) {
 				want = c.iteration
 			}
 			for _, n := range names {
-				wantValue(t, m, n, shm.Bytes(letters(want, 200)), 0)
+				wantValue(t, m, n, failValue(c.op, want), 0)
 			}
 			for _, n := range names {
-				if _, _, err := m.SetWith(b(n), shm.Bytes(letters(0, 200)), shm.SetOptions{}); err != nil {
+				if _, _, err := m.SetWith(b(n), failValue(c.op, 0), shm.SetOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
