@@ -345,10 +345,11 @@ func cmdTTL(c *conn, v varStore, args [][]byte) {
 // (shm calls back under its lock), then writes them.
 func cmdKeys(c *conn, args [][]byte) {
 	a := scanArgs{pattern: args[1], count: math.MaxInt}
-	if string(a.pattern) == "*" {
-		a.pattern = nil // every name matches: skip the matcher
+	names, _, msg := c.scan(a)
+	if msg != "" {
+		c.fail(msg)
+		return
 	}
-	names, _ := c.scan(a)
 	c.wr.Array(len(names))
 	for _, name := range names {
 		c.wr.Bulk(name)
@@ -408,7 +409,10 @@ func cmdScan(c *conn, args [][]byte) {
 	var names [][]byte
 	next := uint64(0)
 	if a.typ == nil || strings.EqualFold(string(a.typ), "string") {
-		names, next = c.scan(a)
+		if names, next, msg = c.scan(a); msg != "" {
+			c.fail(msg)
+			return
+		}
 	}
 	c.wr.Array(2)
 	c.scratch = appendUint(c.scratch[:0], next)
@@ -419,15 +423,37 @@ func cmdScan(c *conn, args [][]byte) {
 	}
 }
 
-func (c *conn) scan(a scanArgs) ([][]byte, uint64) {
+// scan collects the names that match a.pattern, or fails with a message
+// for a pattern that can match no name (glob.ErrTooLong).
+func (c *conn) scan(a scanArgs) ([][]byte, uint64, string) {
+	match, msg := c.compilePattern(a.pattern)
+	if msg != "" {
+		return nil, 0, msg
+	}
 	var names [][]byte
 	visited := 0
 	next := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
-		if a.pattern == nil || glob.Match(a.pattern, name, false) {
+		if match == nil || match.Match(name) {
 			names = append(names, append([]byte(nil), name...))
 		}
 		visited++
 		return visited < a.count
 	})
-	return names, next
+	return names, next, ""
+}
+
+// compilePattern compiles a KEYS or SCAN pattern, nil if it matches every
+// name. A pattern with more atoms (elements other than '*') than the
+// file's names have bytes is refused: it can match nothing, and refusing
+// it bounds what matching one name costs.
+func (c *conn) compilePattern(pattern []byte) (*glob.Pattern, string) {
+	if pattern == nil || string(pattern) == "*" {
+		return nil, "" // every name matches: skip the matcher
+	}
+	p, err := glob.Compile(pattern, false, c.s.nameMax)
+	if err != nil {
+		return nil, "ERR pattern can match no name: it has more than " + itoa(c.s.nameMax) +
+			" elements other than '*', and names are at most " + itoa(c.s.nameMax) + " bytes (fixed at creation)"
+	}
+	return p, ""
 }

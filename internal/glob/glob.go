@@ -93,6 +93,10 @@ func (p *Pattern) Match(name []byte) bool {
 	return true
 }
 
+// Atoms returns the pattern's count of atoms: each matches one byte of a
+// name, so at most Atoms bit tests are made per byte of a name.
+func (p *Pattern) Atoms() int { return p.min }
+
 // Match reports whether s matches pattern: a one-off Compile and Match.
 func Match(pattern, s []byte, nocase bool) bool {
 	p, err := Compile(pattern, nocase, len(s))
