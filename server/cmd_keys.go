@@ -423,22 +423,32 @@ func cmdScan(c *conn, args [][]byte) {
 	}
 }
 
-// scan collects the names that match a.pattern, or fails with a message
-// for a pattern that can match no name (glob.ErrTooLong).
+// scan collects the names that match a.pattern, or fails with a message:
+// for a pattern that can match no name (glob.ErrTooLong), or when the
+// client hangs up during the scan (see scanWork).
 func (c *conn) scan(a scanArgs) ([][]byte, uint64, string) {
 	match, msg := c.compilePattern(a.pattern)
 	if msg != "" {
 		return nil, 0, msg
 	}
 	var names [][]byte
-	visited := 0
+	visited, work, gone := 0, 0, false
 	next := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
 		if match == nil || match.Match(name) {
 			names = append(names, append([]byte(nil), name...))
 		}
 		visited++
-		return visited < a.count
+		if hook := c.s.scanHook.Load(); hook != nil {
+			(*hook)()
+		}
+		if work += scanWork(match, name); work >= hangupCheckWork {
+			work, gone = 0, c.hungUp()
+		}
+		return visited < a.count && !gone
 	})
+	if gone {
+		return nil, 0, msgScanHungUp
+	}
 	return names, next, ""
 }
 
@@ -456,4 +466,19 @@ func (c *conn) compilePattern(pattern []byte) (*glob.Pattern, string) {
 			" elements other than '*', and names are at most " + itoa(c.s.nameMax) + " bytes (fixed at creation)"
 	}
 	return p, ""
+}
+
+// hangupCheckWork is how much work a scan does between two looks at
+// whether its client hung up: about a millisecond of matching, so that the
+// look (a system call) costs under a thousandth of the scan.
+const hangupCheckWork = 1 << 20
+
+// scanWork bounds the cost of visiting one name: copying it out of the
+// mapping, and at most one bit test per atom and byte of the name.
+func scanWork(p *glob.Pattern, name []byte) int {
+	n := 64
+	if p != nil {
+		n += len(name) * p.Atoms()
+	}
+	return n
 }

@@ -70,4 +70,6 @@ const (
 	msgNoExpiry = "ERR dsm variables do not expire: EX, PX, EXAT and PXAT are not supported (KEEPTTL is accepted)"
 	msgNoTLS    = "ERR TLS is not enabled on this port: start dsmd with -tls-cert and -tls-key"
 	msgClosing  = "ERR server is shutting down"
+
+	msgScanHungUp = "ERR scan stopped: the client closed its side of the connection"
 )

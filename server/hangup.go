@@ -79,3 +79,27 @@ func watchHangup(ctx context.Context, rc syscall.RawConn) bool {
 	}
 	return false
 }
+
+// hungUp reports whether the client has closed its side of the connection
+// (or reset it), without waiting and without reading: a peek at the socket
+// that finds the end of the stream. Input not read yet (a pipelined
+// command) hides a close behind it, and a transport that is not a socket
+// (net.Pipe in tests) never reports one. A long scan calls it between
+// batches of work, on the connection's own goroutine.
+func (c *conn) hungUp() bool {
+	sc, ok := c.raw.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	hup := false
+	rc.Control(func(fd uintptr) {
+		var buf [1]byte
+		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		hup = err == nil && n == 0 || err == syscall.ECONNRESET
+	})
+	return hup
+}

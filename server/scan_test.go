@@ -1,9 +1,32 @@
 package server
 
 import (
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
+
+// fillNames sets n variables, each with a name of the file's longest
+// length that ends in its number, over one pipelined connection that it
+// closes.
+func fillNames(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	c := dialRaw(t, ts.addr)
+	var b strings.Builder
+	for i := range n {
+		suffix := strconv.Itoa(i)
+		b.WriteString(encode("SET", strings.Repeat("k", ts.nameMax-len(suffix))+suffix, "1"))
+	}
+	c.send(b.String())
+	for range n {
+		if got := c.reply(); got != okReply {
+			t.Fatalf("SET = %q", got)
+		}
+	}
+	c.c.Close()
+	waitFor(t, "the server to drop the filler", func() bool { return ts.clientCount() == 0 })
+}
 
 // TestScanPatternBound: KEYS and SCAN MATCH refuse a pattern with more
 // elements other than '*' than names have bytes (it can match nothing),
@@ -32,5 +55,45 @@ func TestScanPatternBound(t *testing.T) {
 		if got := c.do(tc.args...); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%.40q... = %.80q, want %q...", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestKeysStopsWhenClientHangsUp: a KEYS whose client hangs up stops
+// scanning (counted by the scan hook) instead of matching every variable
+// for nobody; a client that stays gets every name.
+func TestKeysStopsWhenClientHangsUp(t *testing.T) {
+	ts := startServer(t, Config{})
+	const vars = 1500
+	fillNames(t, ts, vars)
+	var visited atomic.Int64
+	entered, release := make(chan struct{}), make(chan struct{})
+	hook := func() {
+		if visited.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+	}
+	ts.scanHook.Store(&hook)
+	// A pattern of about half the name limit: every visit counts as
+	// name x atoms of work, so the scan looks at its client after about
+	// hangupCheckWork / (120 x 60) variables, far fewer than vars.
+	pattern := strings.Repeat("k", ts.nameMax/2) + "*"
+
+	c := dialRaw(t, ts.addr)
+	c.send(encode("KEYS", pattern))
+	<-entered
+	server := ts.connsByID()[0]
+	c.c.Close()
+	waitFor(t, "the server's side to see the hang-up", server.hungUp)
+	close(release)
+	waitFor(t, "the server to drop the client", func() bool { return ts.clientCount() == 0 })
+	if n := visited.Load(); n >= vars {
+		t.Errorf("the scan visited %d of %d variables after its client hung up", n, vars)
+	}
+
+	visited.Store(2) // the hook no longer waits
+	stays := dialRaw(t, ts.addr)
+	if got := stays.do("KEYS", pattern); !strings.HasPrefix(got, "*"+strconv.Itoa(vars)+"\r\n") {
+		t.Errorf("KEYS from a client that stays = %.40q...", got)
 	}
 }

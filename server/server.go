@@ -35,6 +35,8 @@ type Server struct {
 	live    liveServer   // subscriptions, client-held locks, transactions (route.go)
 	redo    *redolog.Log // the redo log under SyncAlways, else nil
 
+	scanHook atomic.Pointer[func()] // unset but in tests: called at each variable a KEYS or SCAN visits
+
 	nextID     atomic.Int64
 	goroutines atomic.Int64
 	closing    atomic.Bool
