@@ -37,8 +37,9 @@ type hub struct {
 	mu       sync.Mutex // guards the fields below
 	channels map[string]map[*subscriber]bool
 	patterns map[string]map[*subscriber]bool
-	count    int      // subscriptions, channels and patterns, of every connection
-	run      *feedRun // the feed reader, nil while count is 0
+	globs    map[string]*glob.Pattern // each key of patterns, compiled
+	count    int                      // subscriptions, channels and patterns, of every connection
+	run      *feedRun                 // the feed reader, nil while count is 0
 
 	peak atomic.Int64 // the most bytes pending for one subscriber at once, the message that crossed the limit included (tests read it)
 }
@@ -47,7 +48,10 @@ type hub struct {
 type feedRun struct{ cancel context.CancelFunc }
 
 func newHub(s *Server) *hub {
-	return &hub{s: s, channels: map[string]map[*subscriber]bool{}, patterns: map[string]map[*subscriber]bool{}}
+	return &hub{
+		s: s, channels: map[string]map[*subscriber]bool{},
+		patterns: map[string]map[*subscriber]bool{}, globs: map[string]*glob.Pattern{},
+	}
 }
 
 // index returns the map of channels or of patterns.
@@ -58,10 +62,12 @@ func (h *hub) index(pattern bool) map[string]map[*subscriber]bool {
 	return h.channels
 }
 
-// add subscribes sub to a channel or pattern and returns sub's count of
-// subscriptions. It starts the feed reader if none runs, and returns only
-// once the feed is open, so every change after the reply is delivered.
-func (h *hub) add(sub *subscriber, name string, pattern bool) (int, error) {
+// add subscribes sub to a channel, or to a pattern when g is the pattern
+// compiled, and returns sub's count of subscriptions. It starts the feed
+// reader if none runs, and returns only once the feed is open, so every
+// change after the reply is delivered.
+func (h *hub) add(sub *subscriber, name string, g *glob.Pattern) (int, error) {
+	pattern := g != nil
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.startLocked(); err != nil {
@@ -73,6 +79,9 @@ func (h *hub) add(sub *subscriber, name string, pattern bool) (int, error) {
 	idx := h.index(pattern)
 	if idx[name] == nil {
 		idx[name] = map[*subscriber]bool{}
+		if pattern {
+			h.globs[name] = g
+		}
 	}
 	idx[name][sub] = true
 	h.count++
@@ -89,6 +98,7 @@ func (h *hub) remove(sub *subscriber, name string, pattern bool) int {
 		delete(idx[name], sub)
 		if len(idx[name]) == 0 {
 			delete(idx, name)
+			delete(h.globs, name)
 		}
 		h.count--
 	}
@@ -174,7 +184,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 			}
 		}
 		for pat, subs := range h.patterns {
-			if !glob.Match([]byte(pat), name, false) {
+			if !h.globs[pat].Match(name) {
 				continue
 			}
 			if payload == "" {
@@ -501,8 +511,17 @@ func cmdSubscribe(c *conn, args [][]byte)  { c.subscribe(args[1:], false) }
 func cmdPSubscribe(c *conn, args [][]byte) { c.subscribe(args[1:], true) }
 
 // subscribe adds the channels or patterns and confirms each, then sends the
-// confirmations before letting any message of them out.
+// confirmations before letting any message of them out. Patterns are
+// compiled first: if one can match no channel, none is added.
 func (c *conn) subscribe(names [][]byte, pattern bool) {
+	var globs []*glob.Pattern
+	if pattern {
+		var msg string
+		if globs, msg = c.compileChannelPatterns(names); msg != "" {
+			c.fail(msg)
+			return
+		}
+	}
 	sub, err := c.subscriber()
 	if err != nil {
 		c.fail(msgClosing)
@@ -513,8 +532,12 @@ func (c *conn) subscribe(names [][]byte, pattern bool) {
 	if pattern {
 		kind = "psubscribe"
 	}
-	for _, n := range names {
-		count, err := c.s.live.hub.add(sub, string(n), pattern)
+	for i, n := range names {
+		var g *glob.Pattern
+		if pattern {
+			g = globs[i]
+		}
+		count, err := c.s.live.hub.add(sub, string(n), g)
 		if err != nil {
 			c.fail(msgClosing)
 			break
@@ -523,6 +546,23 @@ func (c *conn) subscribe(names [][]byte, pattern bool) {
 	}
 	c.flush()
 	sub.resume(c.wr.Protocol() == 3)
+}
+
+// compileChannelPatterns compiles PSUBSCRIBE's patterns, or refuses them
+// if one has more elements other than '*' than the longest channel has
+// bytes: it could match nothing, and the bound caps what the feed reader
+// pays to match one change.
+func (c *conn) compileChannelPatterns(names [][]byte) ([]*glob.Pattern, string) {
+	longest := len(channelPrefix) + c.s.nameMax
+	globs := make([]*glob.Pattern, len(names))
+	for i, n := range names {
+		var err error
+		if globs[i], err = glob.Compile(n, false, longest); err != nil {
+			return nil, "ERR pattern can match no channel: it has more than " + itoa(longest) +
+				" elements other than '*', and channels are at most " + itoa(longest) + " bytes"
+		}
+	}
+	return globs, ""
 }
 
 func cmdUnsubscribe(c *conn, args [][]byte)  { c.unsubscribe(args[1:], false) }

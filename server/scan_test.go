@@ -97,3 +97,35 @@ func TestKeysStopsWhenClientHangsUp(t *testing.T) {
 		t.Errorf("KEYS from a client that stays = %.40q...", got)
 	}
 }
+
+// TestPSubscribePatternBound: PSUBSCRIBE refuses a pattern with more
+// elements other than '*' than the longest channel has bytes, adding none
+// of the command's patterns (the connection stays out of the subscribed
+// context); a pattern at the bound and one with a class spelled in half a
+// megabyte are matched.
+func TestPSubscribePatternBound(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := dialRaw(t, ts.addr)
+	long := strings.Repeat("n", ts.nameMax)
+	if got := c.do("PSUBSCRIBE", "__dsm__:*", channelPrefix+long+"?"); !strings.HasPrefix(got, "-ERR pattern can match no channel") {
+		t.Fatalf("PSUBSCRIBE of a pattern too long = %q", got)
+	}
+	if got := c.do("GET", "x"); got != "$-1\r\n" {
+		t.Fatalf("GET after a refused PSUBSCRIBE = %q", got)
+	}
+	atBound, class := channelPrefix+long, channelPrefix+"s["+strings.Repeat("xyzh", 1<<17)+"]ort"
+	c.send(encode("PSUBSCRIBE", atBound, class))
+	for i, want := range []string{atBound, class} {
+		if got := c.reply(); got != pushArray(false, "psubscribe", want, ":"+strconv.Itoa(i+1)) {
+			t.Fatalf("PSUBSCRIBE confirmation %d = %.60q", i, got)
+		}
+	}
+	other := dialRaw(t, ts.addr)
+	for _, tc := range []struct{ pattern, name string }{{atBound, long}, {class, "short"}} {
+		other.do("SET", tc.name, "1")
+		want := pushArray(false, "pmessage", tc.pattern, channelPrefix+tc.name, versionOf(t, other, tc.name)+" 1")
+		if got := c.reply(); got != want {
+			t.Errorf("message of %s = %.80q", tc.name, got)
+		}
+	}
+}
