@@ -127,26 +127,29 @@ func (l *local) Del(_ context.Context, names ...string) (int64, error) {
 	return int64(n), localErr("del", "", err)
 }
 
-// List walks the file's slots and keeps the names that match pattern.
+// List walks the file's slots and keeps the names that match pattern. A
+// pattern with more elements other than '*' than the file's names have
+// bytes can match nothing and is refused, as the daemon refuses it; the
+// walk stops as soon as ctx ends (a timeout, or ^C).
 func (l *local) List(ctx context.Context, pattern string) ([]string, error) {
 	if pattern == "" {
 		pattern = "*"
 	}
+	nameMax := l.m.Limits().NameMax
+	match, err := glob.Compile([]byte(pattern), false, nameMax)
+	if err != nil {
+		return nil, &client.Error{Op: "list", Kind: client.ErrInvalid, Err: fmt.Errorf(
+			"pattern can match no name: it has more than %d elements other than '*', and names are at most %d bytes", nameMax, nameMax)}
+	}
 	var names []string
-	var cursor uint64
-	for {
-		cursor = l.m.Scan(cursor, func(name []byte, _ uint64) bool {
-			if glob.Match([]byte(pattern), name, false) {
-				names = append(names, string(name))
-			}
-			return true
-		})
-		if cursor == 0 {
-			break
+	l.m.Scan(0, func(name []byte, _ uint64) bool {
+		if match.Match(name) {
+			names = append(names, string(name))
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, localErr("list", pattern, err)
-		}
+		return ctx.Err() == nil
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, localErr("list", pattern, err)
 	}
 	slices.Sort(names)
 	return slices.Compact(names), nil
