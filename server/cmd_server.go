@@ -162,13 +162,24 @@ func (c *conn) argDocs(args []arg) {
 }
 
 // configGet answers CONFIG GET pattern [pattern ...] with every matching
-// setting once, in the order of the settings table.
+// setting once, in the order of the settings table. Each pattern is
+// compiled once; one longer than every setting's name matches none.
 func configGet(c *conn, args [][]byte) {
 	params := configParams(c.s)
+	longest := 0
+	for _, p := range params {
+		longest = max(longest, len(p.name))
+	}
+	var globs []*glob.Pattern
+	for _, pattern := range args[2:] {
+		if g, err := glob.Compile(pattern, true, longest); err == nil {
+			globs = append(globs, g)
+		}
+	}
 	var hits []configParam
 	for _, p := range params {
-		for _, pattern := range args[2:] {
-			if glob.Match(pattern, []byte(p.name), true) {
+		for _, g := range globs {
+			if g.Match([]byte(p.name)) {
 				hits = append(hits, p)
 				break
 			}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // fillNames sets n variables, each with a name of the file's longest
@@ -127,5 +128,35 @@ func TestPSubscribePatternBound(t *testing.T) {
 		if got := c.reply(); got != want {
 			t.Errorf("message of %s = %.80q", tc.name, got)
 		}
+	}
+}
+
+// BenchmarkHugePattern answers KEYS over 100 variables and CONFIG GET
+// with a pattern of one class spelled in (almost) a megabyte, the largest
+// argument a request may carry.
+func BenchmarkHugePattern(b *testing.B) {
+	ts := startServer(b, Config{})
+	c := dialRaw(b, ts.addr)
+	for i := range 100 {
+		c.do("SET", "variable:"+strconv.Itoa(i), "1")
+	}
+	class := "*[" + strings.Repeat("a", 1<<20-8) + "]b"
+	for _, bc := range []struct {
+		name string
+		args []string
+	}{
+		{"KEYS", []string{"KEYS", class}},
+		{"CONFIG_GET", []string{"CONFIG", "GET", class}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			req := encode(bc.args...)
+			for b.Loop() {
+				c.send(req)
+				c.c.SetReadDeadline(time.Now().Add(time.Minute)) // the old matcher took seconds
+				if got, err := readReply(c.br); got != "*0\r\n" {
+					b.Fatalf("reply %q, %v", got, err)
+				}
+			}
+		})
 	}
 }
