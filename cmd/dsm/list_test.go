@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestListPatternBound: dsm list refuses a pattern that can match no name
@@ -68,5 +69,32 @@ func TestListLocalStopsWhenContextEnds(t *testing.T) {
 	// the end: it stopped at the limit-th of the 200.
 	if n := ctx.calls.Load(); n != ctx.limit+1 {
 		t.Errorf("the context was asked %d times, want %d (stopped at variable %d of %d)", n, ctx.limit+1, ctx.limit, vars)
+	}
+}
+
+// TestWatchPatternBound: dsm watch refuses a pattern that can match no
+// name, through the mapping (compiled once when the watch starts) and
+// through the daemon (which refuses the PSUBSCRIBE), instead of waiting
+// for changes that can never come.
+func TestWatchPatternBound(t *testing.T) {
+	d := startDaemon(t, "")
+	pattern := strings.Repeat("n", 120) + "?*" // 121 bytes; the name limit is 120
+	if w, err := watchLocal(d.File, []string{pattern}); err == nil || !strings.Contains(err.Error(), "can match no name") {
+		if w != nil {
+			w.Close()
+		}
+		t.Errorf("local watch of a pattern too long: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, errOut, code := dsm(t, "", at(d, "watch", "-n", "1", pattern)...); code == 0 || !strings.Contains(errOut, "can match no channel") {
+			t.Errorf("remote watch of a pattern too long: exit %d, stderr %q", code, errOut)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("remote watch of a pattern too long still waits after 30 s")
 	}
 }

@@ -214,7 +214,7 @@ type localWatch struct {
 	m        *shm.Memory
 	feed     *shm.Feed
 	names    map[string]bool
-	patterns []string
+	patterns []*glob.Pattern
 	queue    []client.Change
 }
 
@@ -223,15 +223,26 @@ func watchLocal(path string, names []string) (*localWatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	feed, err := l.m.Feed()
-	if err != nil {
-		l.Close()
-		return nil, localErr("watch", path, err)
-	}
 	plain, patterns := splitPatterns(names)
-	w := &localWatch{m: l.m, feed: feed, names: map[string]bool{}, patterns: patterns}
+	w := &localWatch{m: l.m, names: map[string]bool{}}
 	for _, n := range plain {
 		w.names[n] = true
+	}
+	// Compiled once, as the daemon compiles PSUBSCRIBE's patterns, and
+	// refused with its wording when they can match no name.
+	nameMax := l.m.Limits().NameMax
+	for _, p := range patterns {
+		g, err := glob.Compile([]byte(p), false, nameMax)
+		if err != nil {
+			l.Close()
+			return nil, &client.Error{Op: "watch", Kind: client.ErrInvalid, Err: fmt.Errorf(
+				"pattern can match no name: it has more than %d elements other than '*', and names are at most %d bytes", nameMax, nameMax)}
+		}
+		w.patterns = append(w.patterns, g)
+	}
+	if w.feed, err = l.m.Feed(); err != nil {
+		l.Close()
+		return nil, localErr("watch", path, err)
 	}
 	return w, nil
 }
@@ -241,7 +252,7 @@ func (w *localWatch) wants(name string) bool {
 		return true
 	}
 	for _, p := range w.patterns {
-		if glob.Match([]byte(p), []byte(name), false) {
+		if p.Match([]byte(name)) {
 			return true
 		}
 	}
