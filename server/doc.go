@@ -73,10 +73,12 @@
 //   - A KEYS or SCAN MATCH pattern with more elements other than '*' (a
 //     byte, an escaped byte, '?' or a [class] each match one byte) than
 //     the file's names have bytes can match nothing and is refused with
-//     "ERR pattern can match no name ...". A scan whose client closes its
-//     side of the connection stops with "ERR scan stopped ..." (looked at
-//     about every millisecond of work), so a client that half-closes after
-//     sending a long KEYS gets that error, not the names.
+//     "ERR pattern can match no name ..."; PSUBSCRIBE likewise refuses a
+//     pattern longer, so counted, than "__dsm__:" and a name. A scan whose
+//     client closes its side of the connection stops with "ERR scan
+//     stopped ..." (looked at about every millisecond of work), so a
+//     client that half-closes after sending a long KEYS gets that error,
+//     not the names.
 //   - CONFIG GET answers the settings Redis tools ask for ("save" is "",
 //     "appendonly" is "no", "appendfsync" follows -sync, "maxmemory" is 0)
 //     plus dsm-* settings. CONFIG SET accepts a setting only at its current

@@ -103,7 +103,8 @@ func TestKeysStopsWhenClientHangsUp(t *testing.T) {
 // elements other than '*' than the longest channel has bytes, adding none
 // of the command's patterns (the connection stays out of the subscribed
 // context); a pattern at the bound and one with a class spelled in half a
-// megabyte are matched.
+// megabyte are matched, and leave the hub, compiled form too, with their
+// client.
 func TestPSubscribePatternBound(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := dialRaw(t, ts.addr)
@@ -129,6 +130,13 @@ func TestPSubscribePatternBound(t *testing.T) {
 			t.Errorf("message of %s = %.80q", tc.name, got)
 		}
 	}
+	c.c.Close()
+	hub := ts.live.hub
+	waitFor(t, "the hub to drop the patterns of the client that left", func() bool {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		return len(hub.patterns) == 0 && len(hub.globs) == 0
+	})
 }
 
 // BenchmarkHugePattern answers KEYS over 100 variables and CONFIG GET
