@@ -116,6 +116,14 @@ func TestMatchAgreesWithReference(t *testing.T) {
 			t.Fatalf("Match(%q, %q, %v) = %v, the reference says %v", pattern, s, nocase, got, want)
 		}
 	}
+	// Longer ones over two letters, so that long segments match in part
+	// and often: the leftmost place of each must be found.
+	for range 5000 {
+		pattern, s := gen("aab*?", 60), gen("aaab", 200)
+		if got, want := Match(pattern, s, false), refMatch(pattern, s, false); got != want {
+			t.Fatalf("Match(%q, %q) = %v, the reference says %v", pattern, s, got, want)
+		}
+	}
 }
 
 // TestAtomsAgreeWithReference: every one-element pattern (classes with
