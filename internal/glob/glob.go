@@ -14,8 +14,11 @@
 // least n bytes; Compile refuses one that needs more than a bound the caller
 // gives (the longest name there can be) before it allocates for it.
 // Matching costs one bit test per atom tried, however many bytes the
-// pattern spells a class with: at worst atoms x len(name), never the
-// exponential time of a recursive matcher.
+// pattern spells a class with, and never the exponential time of a
+// recursive matcher: the head and tail are compared in place, and each
+// middle segment is found at its leftmost place, by trying each place for
+// a short segment and with shift-and (a word operation per 64 atoms and
+// byte) for a long one; at worst about (64 + atoms/64) x len(name).
 package glob
 
 import "errors"
@@ -26,11 +29,11 @@ var ErrTooLong = errors.New("pattern needs more bytes than the longest name has"
 
 // Pattern is a compiled pattern. It is read-only, so safe for concurrent use.
 type Pattern struct {
-	head []set   // the atoms before the first '*' (all of them if there is none)
-	mid  [][]set // the segments between two runs of '*'
-	tail []set   // the atoms after the last '*'
-	star bool    // the pattern has a '*'
-	min  int     // the count of atoms: the shortest name that can match
+	head []set     // the atoms before the first '*' (all of them if there is none)
+	mid  []segment // the segments between two runs of '*'
+	tail []set     // the atoms after the last '*'
+	star bool      // the pattern has a '*'
+	min  int       // the count of atoms: the shortest name that can match
 }
 
 // Compile compiles pattern, with nocase folding ASCII letters as Redis'
@@ -66,7 +69,7 @@ func split(atoms []set, cuts []int) *Pattern {
 	}
 	p.head, p.tail = atoms[:cuts[0]], atoms[cuts[len(cuts)-1]:]
 	for k := 1; k < len(cuts); k++ {
-		p.mid = append(p.mid, atoms[cuts[k-1]:cuts[k]])
+		p.mid = append(p.mid, newSegment(atoms[cuts[k-1]:cuts[k]]))
 	}
 	return p
 }
@@ -84,11 +87,11 @@ func (p *Pattern) Match(name []byte) bool {
 	}
 	rest := name[len(p.head) : len(name)-len(p.tail)]
 	for _, seg := range p.mid {
-		i := find(seg, rest)
+		i := seg.find(rest)
 		if i < 0 {
 			return false
 		}
-		rest = rest[i+len(seg):]
+		rest = rest[i+len(seg.atoms):]
 	}
 	return true
 }
@@ -114,11 +117,72 @@ func matchAt(atoms []set, s []byte) bool {
 	return true
 }
 
-// find returns where seg first matches in s, or -1.
-func find(seg []set, s []byte) int {
-	for i := 0; i+len(seg) <= len(s); i++ {
-		if matchAt(seg, s[i:]) {
-			return i
+// segment is a run of atoms between two runs of '*'. A long one also
+// carries shift-and tables, so that finding it costs a word operation per
+// 64 atoms and name byte instead of a bit test per atom.
+type segment struct {
+	atoms []set
+	words int      // 64-bit words per byte in masks; 0 for a short segment
+	masks []uint64 // per byte value: bit j set if atom j accepts it
+}
+
+// shortSegment is the longest segment found by trying each place in turn:
+// a try costs at most that many bit tests, and the places tried before a
+// find are bytes the search never looks at again.
+const shortSegment = 64
+
+func newSegment(atoms []set) segment {
+	g := segment{atoms: atoms}
+	if len(atoms) <= shortSegment {
+		return g
+	}
+	g.words = (len(atoms) + 63) / 64
+	g.masks = make([]uint64, 256*g.words)
+	for j := range atoms {
+		for c := range 256 {
+			if atoms[j].has(byte(c)) {
+				g.masks[c*g.words+j/64] |= 1 << (j % 64)
+			}
+		}
+	}
+	return g
+}
+
+// find returns where the segment first matches in s, or -1.
+func (g *segment) find(s []byte) int {
+	if g.words == 0 {
+		for i := 0; i+len(g.atoms) <= len(s); i++ {
+			if matchAt(g.atoms, s[i:]) {
+				return i
+			}
+		}
+		return -1
+	}
+	return g.shiftAnd(s)
+}
+
+// shiftAnd is find for a long segment: bit j of the state says that the
+// first j+1 atoms match the bytes just read, so a match of the whole
+// segment ends where the last atom's bit comes up.
+func (g *segment) shiftAnd(s []byte) int {
+	var buf [64]uint64 // segments of up to 4096 atoms need no allocation
+	var state []uint64
+	if g.words <= len(buf) {
+		state = buf[:g.words]
+	} else {
+		state = make([]uint64, g.words)
+	}
+	last := uint64(1) << ((len(g.atoms) - 1) % 64)
+	for i, c := range s {
+		m := g.masks[int(c)*g.words:][:g.words]
+		carry := uint64(1) // a match may start at every byte
+		for k := range state {
+			next := state[k] >> 63
+			state[k] = (state[k]<<1 | carry) & m[k]
+			carry = next
+		}
+		if state[g.words-1]&last != 0 {
+			return i + 1 - len(g.atoms)
 		}
 	}
 	return -1

@@ -126,6 +126,43 @@ func TestMatchAgreesWithReference(t *testing.T) {
 	}
 }
 
+// TestLongSegmentsAgreeWithReference: patterns whose segments between
+// stars are longer than shortSegment (found by shift-and) answer as the
+// reference does, on names made to match them and on those names with a
+// few bytes changed.
+func TestLongSegmentsAgreeWithReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const atoms = "aaab?"
+	for range 3000 {
+		var pattern, name []byte
+		for k := range 1 + rng.IntN(3) {
+			if k > 0 || rng.IntN(2) == 0 {
+				pattern = append(pattern, '*')
+				for range rng.IntN(20) {
+					name = append(name, "ab"[rng.IntN(2)])
+				}
+			}
+			for range shortSegment - 10 + rng.IntN(150) {
+				a := atoms[rng.IntN(len(atoms))]
+				pattern = append(pattern, a)
+				if a == '?' {
+					a = "ab"[rng.IntN(2)]
+				}
+				name = append(name, a)
+			}
+		}
+		if rng.IntN(2) == 0 {
+			pattern = append(pattern, '*')
+		}
+		for range rng.IntN(4) {
+			name[rng.IntN(len(name))] = "ab"[rng.IntN(2)]
+		}
+		if got, want := Match(pattern, name, false), refMatch(pattern, name, false); got != want {
+			t.Fatalf("Match(%q, %q) = %v, the reference says %v", pattern, name, got, want)
+		}
+	}
+}
+
 // TestAtomsAgreeWithReference: every one-element pattern (classes with
 // ranges, escapes and negation, over letters and the bytes around them)
 // accepts exactly the bytes the reference accepts, all 256 of them.
