@@ -92,3 +92,41 @@ func TestStartRefusesDamagedSlot(t *testing.T) {
 	}
 	m.Close()
 }
+
+// damageServed damages x's value in the file of a running server the way
+// TestStartRefusesDamagedSlot damages it before the start: through the
+// file, which the server's mapping shares.
+func damageServed(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var hdr [8]byte
+	if _, err := f.ReadAt(hdr[:], 104); err != nil {
+		t.Fatal(err)
+	}
+	slot0 := binary.LittleEndian.Uint64(hdr[:])
+	if _, err := f.WriteAt([]byte{7, 0, 0, 0}, int64(slot0+64+120+264+4)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExistsDamaged: EXISTS, TYPE and TTL of a damaged value reply with an
+// error that names the damage, not as if the variable were missing.
+func TestExistsDamaged(t *testing.T) {
+	path := damagedFile(t, func([]byte, uint64, uint64) {})
+	ts := startServer(t, Config{File: path})
+	damageServed(t, path)
+	r := dialRaw(t, ts.addr)
+	for _, cmd := range [][]string{{"EXISTS", "y", "x"}, {"TYPE", "x"}, {"TTL", "x"}} {
+		got := r.do(cmd...)
+		if !strings.HasPrefix(got, "-ERR") || !strings.Contains(got, `slot 0 ("x"): value of unknown kind 7`) {
+			t.Errorf("%v = %q, want an error naming the damage", cmd, got)
+		}
+	}
+	if got := r.do("EXISTS", "y"); got != integer(0) {
+		t.Errorf("EXISTS y = %q, want 0", got)
+	}
+}

@@ -55,9 +55,15 @@ func (v memVars) Get(name []byte) (shm.Item, error) {
 	return shm.Item{Value: val, Version: ver, Found: err == nil}, err
 }
 
-// Exists never fails: shm's Exists finds nothing in a closed memory, and
-// EXISTS, TYPE and TTL answer so.
-func (v memVars) Exists(name []byte) (bool, error) { return v.m.Exists(name), nil }
+// Exists is shm's Exists, a name no variable can have being missing; a
+// damaged value or a closed memory fails it.
+func (v memVars) Exists(name []byte) (bool, error) {
+	ok, err := v.m.Exists(name)
+	if absent(err) {
+		return false, nil
+	}
+	return ok, err
+}
 
 func (v memVars) MGet(names [][]byte) ([]shm.Item, error) { return v.m.MGet(names) }
 

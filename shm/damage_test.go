@@ -132,7 +132,9 @@ func TestDamagedValueReads(t *testing.T) {
 			if stored {
 				t.Errorf("SetWith NX stored over a damaged value")
 			}
-			if m.Exists(name) {
+			ok, err := m.Exists(name)
+			wantDamage(t, "Exists", err, shm.ErrDamaged, tt.words...)
+			if ok {
 				t.Errorf("Exists of a damaged value = true")
 			}
 			h, err := m.Handle(name, false)

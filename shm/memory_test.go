@@ -27,15 +27,18 @@ func TestGetSet(t *testing.T) {
 		t.Errorf("second Set: version %d, want %d", v2, v1+1)
 	}
 	wantValue(t, m, "x", shm.Bytes(b("hello")), v2)
-	if !m.Exists(b("x")) || m.Exists(b("y")) {
-		t.Error("Exists is wrong")
+	if x, err := m.Exists(b("x")); !x || err != nil {
+		t.Errorf("Exists(x) = %v, %v; want true", x, err)
+	}
+	if y, err := m.Exists(b("y")); y || err != nil {
+		t.Errorf("Exists(y) = %v, %v; want false", y, err)
 	}
 
 	// An empty byte value is a value.
 	mustSet(t, m, "empty", shm.Bytes(nil))
 	wantValue(t, m, "empty", shm.Bytes(b("")), 0)
-	if !m.Exists(b("empty")) {
-		t.Error("Exists(empty value) = false")
+	if ok, err := m.Exists(b("empty")); !ok || err != nil {
+		t.Errorf("Exists(empty value) = %v, %v", ok, err)
 	}
 
 	// Neither the caller's slice nor the returned one aliases the file.
@@ -590,8 +593,8 @@ func TestClosed(t *testing.T) {
 	for op, f := range ops {
 		t.Run(op, func(t *testing.T) { wantErr(t, op, f(), shm.ErrClosed) })
 	}
-	if m.Exists(x) {
-		t.Error("Exists on a closed Memory = true")
+	if ok, err := m.Exists(x); ok || !errors.Is(err, shm.ErrClosed) {
+		t.Errorf("Exists on a closed Memory = %v, %v; want false, ErrClosed", ok, err)
 	}
 }
 

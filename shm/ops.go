@@ -148,10 +148,13 @@ func (m *Memory) getItem(name []byte) (Item, error) {
 	}
 }
 
-// Exists reports whether name has a value.
-func (m *Memory) Exists(name []byte) bool {
+// Exists reports whether name has a value. It fails as Get does: with
+// ErrDamaged naming the slot if the value is damaged (a damaged value is
+// neither there nor missing), ErrEmptyName or ErrNameTooLong for a name no
+// variable can have, ErrClosed after Close.
+func (m *Memory) Exists(name []byte) (bool, error) {
 	it, err := m.getItem(name)
-	return err == nil && it.Found
+	return err == nil && it.Found, err
 }
 
 // Set stores v as name's value, creating the variable if needed, and
