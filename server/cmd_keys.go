@@ -345,9 +345,8 @@ func cmdTTL(c *conn, v varStore, args [][]byte) {
 // (shm calls back under its lock), then writes them.
 func cmdKeys(c *conn, args [][]byte) {
 	a := scanArgs{pattern: args[1], count: math.MaxInt}
-	names, _, msg := c.scan(a)
-	if msg != "" {
-		c.fail(msg)
+	names, _, ok := c.scan(a)
+	if !ok {
 		return
 	}
 	c.wr.Array(len(names))
@@ -409,8 +408,8 @@ func cmdScan(c *conn, args [][]byte) {
 	var names [][]byte
 	next := uint64(0)
 	if a.typ == nil || strings.EqualFold(string(a.typ), "string") {
-		if names, next, msg = c.scan(a); msg != "" {
-			c.fail(msg)
+		var ok bool
+		if names, next, ok = c.scan(a); !ok {
 			return
 		}
 	}
@@ -423,17 +422,19 @@ func cmdScan(c *conn, args [][]byte) {
 	}
 }
 
-// scan collects the names that match a.pattern, or fails with a message:
-// for a pattern that can match no name (glob.ErrTooLong), or when the
-// client hangs up during the scan (see scanWork).
-func (c *conn) scan(a scanArgs) ([][]byte, uint64, string) {
+// scan collects the names that match a.pattern. It fails, with the
+// error reply written and ok false, for a pattern that can match no name
+// (glob.ErrTooLong), when the client hangs up during the scan (see
+// scanWork), and at a damaged slot (shm's ErrDamaged), so that a listing
+// never leaves out a variable silently.
+func (c *conn) scan(a scanArgs) (names [][]byte, next uint64, ok bool) {
 	match, msg := c.compilePattern(a.pattern)
 	if msg != "" {
-		return nil, 0, msg
+		c.fail(msg)
+		return nil, 0, false
 	}
-	var names [][]byte
 	visited, work, gone := 0, 0, false
-	next := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
+	next, err := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
 		if match == nil || match.Match(name) {
 			names = append(names, append([]byte(nil), name...))
 		}
@@ -446,10 +447,15 @@ func (c *conn) scan(a scanArgs) ([][]byte, uint64, string) {
 		}
 		return visited < a.count && !gone
 	})
-	if gone {
-		return nil, 0, msgScanHungUp
+	switch {
+	case gone:
+		c.fail(msgScanHungUp)
+		return nil, 0, false
+	case err != nil:
+		c.memError(err)
+		return nil, 0, false
 	}
-	return names, next, ""
+	return names, next, true
 }
 
 // compilePattern compiles a KEYS or SCAN pattern, nil if it matches every

@@ -93,10 +93,9 @@ func TestStartRefusesDamagedSlot(t *testing.T) {
 	m.Close()
 }
 
-// damageServed damages x's value in the file of a running server the way
-// TestStartRefusesDamagedSlot damages it before the start: through the
-// file, which the server's mapping shares.
-func damageServed(t *testing.T, path string) {
+// damageServed writes b at offset at of slot 0 (x's) in the file of a
+// running server: through the file, which the server's mapping shares.
+func damageServed(t *testing.T, path string, at uint64, b []byte) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -108,7 +107,7 @@ func damageServed(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	slot0 := binary.LittleEndian.Uint64(hdr[:])
-	if _, err := f.WriteAt([]byte{7, 0, 0, 0}, int64(slot0+64+120+264+4)); err != nil {
+	if _, err := f.WriteAt(b, int64(slot0+at)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -118,7 +117,8 @@ func damageServed(t *testing.T, path string) {
 func TestExistsDamaged(t *testing.T) {
 	path := damagedFile(t, func([]byte, uint64, uint64) {})
 	ts := startServer(t, Config{File: path})
-	damageServed(t, path)
+	// x's value kind, as TestStartRefusesDamagedSlot damages it.
+	damageServed(t, path, 64+120+264+4, []byte{7, 0, 0, 0})
 	r := dialRaw(t, ts.addr)
 	for _, cmd := range [][]string{{"EXISTS", "y", "x"}, {"TYPE", "x"}, {"TTL", "x"}} {
 		got := r.do(cmd...)
@@ -128,5 +128,20 @@ func TestExistsDamaged(t *testing.T) {
 	}
 	if got := r.do("EXISTS", "y"); got != integer(0) {
 		t.Errorf("EXISTS y = %q, want 0", got)
+	}
+}
+
+// TestKeysDamagedName: KEYS and SCAN fail with an error naming a slot whose
+// name length is damaged, rather than list an empty name for it.
+func TestKeysDamagedName(t *testing.T) {
+	path := damagedFile(t, func([]byte, uint64, uint64) {})
+	ts := startServer(t, Config{File: path})
+	damageServed(t, path, 32, []byte{0, 0, 0, 0}) // x's name length
+	r := dialRaw(t, ts.addr)
+	for _, cmd := range [][]string{{"KEYS", "*"}, {"SCAN", "0"}} {
+		got := r.do(cmd...)
+		if !strings.HasPrefix(got, "-ERR") || !strings.Contains(got, "slot 0: name of 0 bytes") {
+			t.Errorf("%v = %q, want an error naming the damage", cmd, got)
+		}
 	}
 }

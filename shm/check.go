@@ -166,8 +166,8 @@ func (c *checker) checkIndex() []int {
 func (c *checker) checkLive(s uint32, indexed int, names map[string]uint32) {
 	m := c.m
 	off := m.slotOff(s)
-	if n := atomic.LoadUint32(m.u32(off + slotNameLen)); n == 0 || n > m.meta.nameMax {
-		c.add(ErrDamaged, "slot %d: name of %d bytes, the limit is %d", s, n, m.meta.nameMax)
+	if err := m.nameDamage(s); err != nil {
+		c.put(ErrDamaged, err)
 		return
 	}
 	name := m.name(s)

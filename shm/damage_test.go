@@ -3,8 +3,10 @@ package shm_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -410,5 +412,35 @@ func TestCheckLostFreeList(t *testing.T) {
 	err := m.Check()
 	if n := len(strings.Split(err.Error(), "\n")); n != 1 {
 		t.Errorf("Check of a file that lost its free list (two slots): %d problems, want 1:\n%v", n, err)
+	}
+}
+
+// TestScanDamagedName: Scan stops at a live slot whose name is empty or
+// longer than the file allows with ErrDamaged naming the slot, instead of
+// listing a name that is not the variable's; the cursor it returns goes on
+// past the slot.
+func TestScanDamagedName(t *testing.T) {
+	for _, n := range []func(l bodyLayout) uint32{
+		func(bodyLayout) uint32 { return 0 },
+		func(l bodyLayout) uint32 { return l.nameMax + 1 },
+	} {
+		var nameLen uint32
+		m := damaged(t, func(l bodyLayout, data []byte) {
+			nameLen = n(l)
+			le.PutUint32(data[l.slot(l.slotNamed(t, data, "x"))+slotNameLen:], nameLen)
+		})
+		var listed []string
+		list := func(name []byte, _ uint64) bool { listed = append(listed, string(name)); return true }
+		next, err := m.Scan(0, list)
+		wantDamage(t, "Scan", err, shm.ErrDamaged, "slot 0", fmt.Sprintf("name of %d bytes", nameLen))
+		if len(listed) != 0 {
+			t.Errorf("Scan listed %q before the damaged slot 0", listed)
+		}
+		if next != 1 {
+			t.Fatalf("Scan stopped at slot 0 with cursor %d, want 1", next)
+		}
+		if next, err = m.Scan(next, list); next != 0 || err != nil || !slices.Equal(listed, []string{"s"}) {
+			t.Errorf("Scan from 1 = %d, %v, listed %q; want 0, nil, [s]", next, err, listed)
+		}
 	}
 }

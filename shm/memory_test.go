@@ -602,8 +602,8 @@ func init() {
 	helperRoles["scan-after-close"] = func(m *shm.Memory, _ string) error {
 		m.Close()
 		n := 0
-		m.Scan(0, func([]byte, uint64) bool { n++; return true })
-		fmt.Println("scanned", n)
+		_, err := m.Scan(0, func([]byte, uint64) bool { n++; return true })
+		fmt.Println("scanned", n, err)
 		return nil
 	}
 	helperRoles["len-after-close"] = func(m *shm.Memory, _ string) error {

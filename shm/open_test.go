@@ -377,12 +377,13 @@ func exercise(m *shm.Memory) error {
 		_, _, err = m.AppendText(nil, n)
 		note(err)
 	}
-	m.Scan(0, func(name []byte, _ uint64) bool {
+	_, err := m.Scan(0, func(name []byte, _ uint64) bool {
 		_, _, err := m.Get(name)
 		note(err)
 		return true
 	})
-	_, err := m.MGet(names)
+	note(err)
+	_, err = m.MGet(names)
 	note(err)
 	m.Prefetch(names)
 	m.Len()

@@ -382,9 +382,14 @@ func (m *Memory) countLocked() int {
 // manner of Redis' SCAN: a variable that exists for the whole scan is
 // reported once; one created or deleted during it may or may not be.
 // The name passed to fn is valid only during the call.
-func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) uint64 {
+//
+// A live slot whose name is empty or longer than the file allows holds a
+// variable no name can reach: Scan stops there with ErrDamaged naming the
+// slot, and the cursor after it, rather than list a name that is not the
+// variable's or leave it out. It returns ErrClosed after Close.
+func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) (uint64, error) {
 	if !m.enter() {
-		return 0
+		return 0, ErrClosed
 	}
 	defer m.life.RUnlock()
 	for s := cursor; s < uint64(m.meta.vars); s++ {
@@ -394,19 +399,28 @@ func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) 
 			continue
 		}
 		r := ref{slot: slot, inc: meta & incMask}
+		bad := m.nameDamage(slot)
 		name := append([]byte(nil), m.name(slot)...)
 		it, ok := m.peek(r)
-		if !ok || !it.Found || !m.valid(r) {
+		if !ok || !m.valid(r) {
 			continue
 		}
-		if !fn(name, it.Version) {
-			if s+1 >= uint64(m.meta.vars) {
-				return 0
-			}
-			return s + 1
+		if bad != nil {
+			return scanNext(s, m.meta.vars), bad
+		}
+		if it.Found && !fn(name, it.Version) {
+			return scanNext(s, m.meta.vars), nil
 		}
 	}
-	return 0
+	return 0, nil
+}
+
+// scanNext is the cursor after slot s of vars, 0 after the last.
+func scanNext(s uint64, vars uint32) uint64 {
+	if s+1 >= uint64(vars) {
+		return 0
+	}
+	return s + 1
 }
 
 // peek is read without waiting for a writer that holds or waits for the

@@ -36,7 +36,8 @@ func TestScan(t *testing.T) {
 		calls := 0
 		for {
 			n := 0
-			cursor = m.Scan(cursor, func(name []byte, ver uint64) bool {
+			var err error
+			cursor, err = m.Scan(cursor, func(name []byte, ver uint64) bool {
 				if _, dup := got[string(name)]; dup {
 					t.Errorf("page %d: %q reported twice", page, name)
 				}
@@ -44,6 +45,9 @@ func TestScan(t *testing.T) {
 				n++
 				return n < page
 			})
+			if err != nil {
+				t.Fatalf("page %d: Scan: %v", page, err)
+			}
 			if calls++; cursor == 0 || calls > 100 {
 				break
 			}
@@ -52,11 +56,11 @@ func TestScan(t *testing.T) {
 			t.Fatalf("page %d: scan saw %v, want %v", page, got, want)
 		}
 	}
-	if next := m.Scan(1<<40, func([]byte, uint64) bool {
+	if next, err := m.Scan(1<<40, func([]byte, uint64) bool {
 		t.Error("fn called for a cursor past the end")
 		return true
-	}); next != 0 {
-		t.Errorf("Scan past the end returned cursor %d, want 0", next)
+	}); next != 0 || err != nil {
+		t.Errorf("Scan past the end returned cursor %d, %v; want 0, nil", next, err)
 	}
 }
 

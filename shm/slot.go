@@ -77,6 +77,15 @@ func (m *Memory) name(s uint32) []byte {
 	return m.mem[off+slotHeader : off+slotHeader+n]
 }
 
+// nameDamage returns ErrDamaged naming slot s if its name's length is one
+// no writer leaves (empty, or longer than the file allows), else nil.
+func (m *Memory) nameDamage(s uint32) error {
+	if n := atomic.LoadUint32(m.u32(m.slotOff(s) + slotNameLen)); n == 0 || n > m.meta.nameMax {
+		return fmt.Errorf("%w: slot %d: name of %d bytes, the limit is %d", ErrDamaged, s, n, m.meta.nameMax)
+	}
+	return nil
+}
+
 func (m *Memory) bufOff(s uint32, version uint64) uint64 {
 	return m.slotOff(s) + slotHeader + m.nameCap + (version&1)*m.bufSize
 }

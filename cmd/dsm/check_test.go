@@ -86,3 +86,16 @@ func TestCheckCommand(t *testing.T) {
 		t.Errorf("check without -file: exit %d, %q", code, errOut)
 	}
 }
+
+// TestListDamagedName: dsm -file F list fails, naming the slot, when a
+// variable's name length is damaged, rather than list the others as if it
+// were not there.
+func TestListDamagedName(t *testing.T) {
+	path := localFile(t, func(data []byte, _, slot0 uint64) {
+		binary.LittleEndian.PutUint32(data[slot0+32:], 0) // x's name length
+	})
+	out, errOut, code := dsm(t, "", "-file", path, "list")
+	if code == exitOK || !strings.Contains(errOut, "slot 0: name of 0 bytes") {
+		t.Errorf("list: exit %d, %q, %q; want a failure naming slot 0", code, out, errOut)
+	}
+}

@@ -142,13 +142,16 @@ func (l *local) List(ctx context.Context, pattern string) ([]string, error) {
 			"pattern can match no name: it has more than %d elements other than '*', and names are at most %d bytes", nameMax, nameMax)}
 	}
 	var names []string
-	l.m.Scan(0, func(name []byte, _ uint64) bool {
+	_, err = l.m.Scan(0, func(name []byte, _ uint64) bool {
 		if match.Match(name) {
 			names = append(names, string(name))
 		}
 		return ctx.Err() == nil
 	})
-	if err := ctx.Err(); err != nil {
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
 		return nil, localErr("list", pattern, err)
 	}
 	slices.Sort(names)
