@@ -51,3 +51,28 @@ func TestErrorKinds(t *testing.T) {
 		t.Fatal("errors.Is misses the kind or the cause")
 	}
 }
+
+// TestParseChange: a payload is "VERSION VALUE", "VERSION" for a deletion,
+// or "VERSION!ERROR" for a value the daemon found damaged; a value may
+// hold spaces and "!".
+func TestParseChange(t *testing.T) {
+	for _, tt := range []struct {
+		payload string
+		want    client.Change
+	}{
+		{"17 hello world", client.Change{Name: "x", Version: 17, Value: "hello world"}},
+		{"18 a!b", client.Change{Name: "x", Version: 18, Value: "a!b"}},
+		{"19", client.Change{Name: "x", Version: 19, Deleted: true}},
+		{`20!shm: file is damaged: slot 0 ("x"): value of unknown kind 7`,
+			client.Change{Name: "x", Version: 20, Damage: `shm: file is damaged: slot 0 ("x"): value of unknown kind 7`}},
+	} {
+		if got, err := client.ParseChange("__dsm__:x", tt.payload); err != nil || got != tt.want {
+			t.Errorf("ParseChange(%q) = %+v, %v; want %+v", tt.payload, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "x", "!oops", " 5"} {
+		if _, err := client.ParseChange("__dsm__:x", bad); err == nil {
+			t.Errorf("ParseChange(%q) accepted a payload with no version", bad)
+		}
+	}
+}

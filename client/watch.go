@@ -10,8 +10,9 @@ import (
 )
 
 // ChannelPrefix starts the daemon's channel of every variable: the changes
-// of x are published on "__dsm__:x", with the payload "VERSION VALUE", or
-// "VERSION" alone when x was deleted.
+// of x are published on "__dsm__:x", with the payload "VERSION VALUE",
+// "VERSION" alone when x was deleted, or "VERSION!ERROR" when the daemon
+// found x's value damaged in its file.
 const ChannelPrefix = "__dsm__:"
 
 // Change is one change of a variable, as a subscription delivers it.
@@ -25,21 +26,38 @@ type Change struct {
 	Version uint64
 	// Deleted reports that the change deleted the variable.
 	Deleted bool
+	// Damage, if not empty, is the daemon's error naming the damage it
+	// found in the variable's value instead of a value (dsm check names
+	// it too); Value is then empty and Deleted false.
+	Damage string
 }
 
 // ParseChange reads a change from a message of the daemon: the channel
-// ("__dsm__:NAME") and the payload ("VERSION VALUE" or "VERSION").
+// ("__dsm__:NAME") and the payload ("VERSION VALUE", "VERSION" or
+// "VERSION!ERROR").
 func ParseChange(channel, payload string) (Change, error) {
 	name, ok := strings.CutPrefix(channel, ChannelPrefix)
 	if !ok {
 		return Change{}, fmt.Errorf("%w: channel %q is not a variable's", ErrInvalid, channel)
 	}
-	verText, value, found := strings.Cut(payload, " ")
-	ver, err := strconv.ParseUint(verText, 10, 64)
+	end := strings.IndexAny(payload, " !")
+	if end < 0 {
+		end = len(payload)
+	}
+	ver, err := strconv.ParseUint(payload[:end], 10, 64)
 	if err != nil {
 		return Change{}, fmt.Errorf("%w: payload %q has no version", ErrInvalid, payload)
 	}
-	return Change{Name: name, Value: value, Version: ver, Deleted: !found}, nil
+	ch := Change{Name: name, Version: ver}
+	switch {
+	case end == len(payload):
+		ch.Deleted = true
+	case payload[end] == '!':
+		ch.Damage = payload[end+1:]
+	default:
+		ch.Value = payload[end+1:]
+	}
+	return ch, nil
 }
 
 // Subscription delivers changes. It owns a connection of its own (go-redis

@@ -99,7 +99,10 @@
 // pushes). A message's payload is the variable's version, a space and its
 // value in text ("17 hello world", "18 42"), or the version alone when the
 // change deleted the variable ("19"): strings.Cut(payload, " ") gives the
-// version, the value, and whether there is one. Versions of one variable
+// version, the value, and whether there is one. A value found damaged in
+// the file gives the version, "!" and the error naming the damage
+// ("20!shm: file is damaged: slot 3 ...", which client.ParseChange reads).
+// Versions of one variable
 // rise with every change. Changes by any process reach subscribers: one
 // goroutine reads shm's change feed (opened while anybody subscribes, so
 // writers pay nothing otherwise) and offers each change to the matching

@@ -178,7 +178,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 		// some subscriber gets.
 		var channel, payload string
 		if subs := h.channels[string(name)]; len(subs) > 0 {
-			channel, payload = string(name), changePayload(ch.Item)
+			channel, payload = string(name), changePayload(ch)
 			for sub := range subs {
 				sub.offer("", channel, payload)
 			}
@@ -188,7 +188,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 				continue
 			}
 			if payload == "" {
-				channel, payload = string(name), changePayload(ch.Item)
+				channel, payload = string(name), changePayload(ch)
 			}
 			for sub := range subs {
 				sub.offer(pat, channel, payload)
@@ -199,10 +199,15 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 
 // changePayload is a change as its message carries it: the version, a
 // space and the value in text (integers in decimal) when the variable has a
-// value; the version alone when it was deleted.
-func changePayload(it shm.Item) string {
+// value; the version, "!" and the error when its value is damaged (shm's
+// ErrDamaged, naming the slot); the version alone when it was deleted.
+func changePayload(ch shm.Change) string {
+	it := ch.Item
 	b := strconv.AppendUint(nil, it.Version, 10)
-	if it.Found {
+	switch {
+	case ch.Err != nil:
+		b = append(append(b, '!'), ch.Err.Error()...)
+	case it.Found:
 		b = append(b, ' ')
 		b = it.Value.AppendText(b)
 	}

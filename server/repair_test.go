@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -143,5 +144,18 @@ func TestKeysDamagedName(t *testing.T) {
 		if !strings.HasPrefix(got, "-ERR") || !strings.Contains(got, "slot 0: name of 0 bytes") {
 			t.Errorf("%v = %q, want an error naming the damage", cmd, got)
 		}
+	}
+}
+
+// TestChangePayloadDamage: a change whose value the feed found damaged is
+// published as "VERSION!ERROR", not as a deletion ("VERSION").
+func TestChangePayloadDamage(t *testing.T) {
+	damage := fmt.Errorf(`%w: slot 0 ("x"): value of unknown kind 7`, shm.ErrDamaged)
+	got := changePayload(shm.Change{Name: []byte("x"), Item: shm.Item{Version: 20}, Err: damage})
+	if want := "20!" + damage.Error(); got != want {
+		t.Errorf("payload of a damaged value = %q, want %q", got, want)
+	}
+	if got := changePayload(shm.Change{Name: []byte("x"), Item: shm.Item{Version: 21}}); got != "21" {
+		t.Errorf("payload of a deletion = %q, want %q", got, "21")
 	}
 }

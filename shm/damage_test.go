@@ -444,3 +444,53 @@ func TestScanDamagedName(t *testing.T) {
 		}
 	}
 }
+
+// damageLive applies edit to the file of m, which stays open: the bytes it
+// changes are written through the file, which the mapping shares.
+func damageLive(t testing.TB, m *shm.Memory, edit func(l bodyLayout, data []byte)) {
+	t.Helper()
+	data, err := os.ReadFile(m.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	was := slices.Clone(data)
+	edit(layoutOf(data), data)
+	f, err := os.OpenFile(m.Path(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := range data {
+		if data[i] != was[i] {
+			if _, err := f.WriteAt(data[i:i+1], int64(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestFeedDamagedValue: a change whose new value the feed finds damaged is
+// reported with the damage (ErrDamaged naming the slot), not as a
+// deletion.
+func TestFeedDamagedValue(t *testing.T) {
+	for _, tt := range valueDamage {
+		t.Run(tt.name, func(t *testing.T) {
+			m := damaged(t, func(bodyLayout, []byte) {})
+			f, err := m.Feed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			mustSet(t, m, tt.slot, shm.Bytes(b("new")))
+			damageLive(t, m, func(l bodyLayout, data []byte) { tt.edit(l, data, l.slotNamed(t, data, tt.slot)) })
+			changes, err := f.Next(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(changes) != 1 || string(changes[0].Name) != tt.slot {
+				t.Fatalf("Next = %v, want one change of %s", changes, tt.slot)
+			}
+			wantDamage(t, "the change's Err", changes[0].Err, shm.ErrDamaged, tt.words...)
+		})
+	}
+}

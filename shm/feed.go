@@ -40,11 +40,14 @@ func (m *Memory) feedAppend(s uint32) {
 	}
 }
 
-// A Change is one variable's state after it changed. Found is false if the
-// change deleted it.
+// A Change is one variable's state after it changed. Item.Found is false
+// if the change deleted it, or if its value is damaged: then Err is the
+// damage (it wraps ErrDamaged and names the slot), and the change is no
+// deletion.
 type Change struct {
 	Name []byte
 	Item Item
+	Err  error
 }
 
 // A Feed reports the changes to every variable of the memory, made by any
@@ -179,6 +182,6 @@ func (f *Feed) read(s uint32) (Change, bool) {
 		if atomic.LoadUint32(m.metaWord(s)) != meta {
 			continue
 		}
-		return Change{Name: name, Item: it}, true
+		return Change{Name: name, Item: it, Err: it.err}, true
 	}
 }

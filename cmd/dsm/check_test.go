@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -97,5 +98,54 @@ func TestListDamagedName(t *testing.T) {
 	out, errOut, code := dsm(t, "", "-file", path, "list")
 	if code == exitOK || !strings.Contains(errOut, "slot 0: name of 0 bytes") {
 		t.Errorf("list: exit %d, %q, %q; want a failure naming slot 0", code, out, errOut)
+	}
+}
+
+// TestWatchLocalDamaged: dsm watch in local mode prints a change whose new
+// value it finds damaged as "(damaged: ...)" naming the slot, not as
+// "(deleted)"; -o json gives the damage in "damage".
+func TestWatchLocalDamaged(t *testing.T) {
+	path := localFile(t, func([]byte, uint64, uint64) {})
+	w, err := watchLocal(path, []string{"x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	m, err := shm.Open(shm.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ver, err := m.Set([]byte("x"), shm.Bytes([]byte("new")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// x's current value kind, in slot 0: after the 64-byte header and 120
+	// bytes of name, buffer ver&1 of 8+256 bytes.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var hdr [8]byte
+	if _, err := f.ReadAt(hdr[:], 104); err != nil {
+		t.Fatal(err)
+	}
+	slot0 := binary.LittleEndian.Uint64(hdr[:])
+	if _, err := f.WriteAt([]byte{7, 0, 0, 0}, int64(slot0+64+120+(ver&1)*264+4)); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := w.Next(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text, js strings.Builder
+	printChange(&text, formatText, time.Now(), ch)
+	printChange(&js, formatJSON, time.Now(), ch)
+	if !strings.Contains(text.String(), `x (damaged: shm: file is damaged: slot 0 ("x"): value of unknown kind 7)`) {
+		t.Errorf("watch printed %q, want the damage", text.String())
+	}
+	if !strings.Contains(js.String(), `"deleted":false,"damage":"shm: file is damaged: slot 0`) {
+		t.Errorf("watch -o json printed %q, want the damage", js.String())
 	}
 }

@@ -49,8 +49,9 @@
 // dsm watch NAME... prints a line per change of the named variables, and of
 // those matching the arguments that are glob patterns (with * ? or [):
 // "TIME NAME VALUE (version N)", TIME in RFC 3339 with milliseconds, VALUE
-// "(deleted)" when the change deleted the variable; with -o json one object
-// {"time","name","value","version","deleted"}. It runs until interrupted
+// "(deleted)" when the change deleted the variable and "(damaged: ERROR)"
+// when its new value is damaged in the file; with -o json one object
+// {"time","name","value","version","deleted"}, with "damage" for damage. It runs until interrupted
 // (SIGINT, SIGTERM: exit 0), or stops after -n N changes. Changes close
 // together may be merged into the latest one, which is never missed. It
 // subscribes to the daemon's channels __dsm__:NAME; with -file it reads the

@@ -109,7 +109,8 @@ func openWatch(ctx context.Context, cfg *config, names []string) (changeSource, 
 }
 
 // printChange prints one change: "TIME NAME VALUE (version N)", with
-// "(deleted)" for the value of a deleted variable; with -o json one object.
+// "(deleted)" for the value of a deleted variable and "(damaged: ERROR)"
+// for one found damaged in the file; with -o json one object.
 func printChange(w io.Writer, f format, at time.Time, ch client.Change) error {
 	stamp := at.Format("2006-01-02T15:04:05.000Z07:00")
 	if f == formatJSON {
@@ -119,10 +120,14 @@ func printChange(w io.Writer, f format, at time.Time, ch client.Change) error {
 			Value   string `json:"value"`
 			Version uint64 `json:"version"`
 			Deleted bool   `json:"deleted"`
-		}{stamp, ch.Name, ch.Value, ch.Version, ch.Deleted})
+			Damage  string `json:"damage,omitempty"`
+		}{stamp, ch.Name, ch.Value, ch.Version, ch.Deleted, ch.Damage})
 	}
 	value := ch.Value
-	if ch.Deleted {
+	switch {
+	case ch.Damage != "":
+		value = "(damaged: " + ch.Damage + ")"
+	case ch.Deleted:
 		value = "(deleted)"
 	}
 	_, err := fmt.Fprintf(w, "%s %s %s (version %d)\n", stamp, ch.Name, value, ch.Version)
@@ -270,9 +275,14 @@ func (w *localWatch) Next(ctx context.Context) (client.Change, error) {
 		}
 		for _, ch := range changes {
 			if name := string(ch.Name); w.wants(name) {
-				c := client.Change{Name: name, Version: ch.Item.Version, Deleted: !ch.Item.Found}
-				if ch.Item.Found {
+				c := client.Change{Name: name, Version: ch.Item.Version}
+				switch {
+				case ch.Err != nil:
+					c.Damage = ch.Err.Error()
+				case ch.Item.Found:
 					c.Value = ch.Item.Value.String()
+				default:
+					c.Deleted = true
 				}
 				w.queue = append(w.queue, c)
 			}
