@@ -19,8 +19,11 @@ func (m *Memory) AppendText(dst, name []byte) ([]byte, uint64, error) {
 		return dst, 0, err
 	}
 	for {
-		r, ok := m.lookup(name)
-		if !ok {
+		r, ok, err := m.find(name)
+		switch {
+		case err != nil:
+			return dst, 0, err
+		case !ok:
 			return dst, 0, ErrNotFound
 		}
 		out, ver, head, ok := m.readAppend(dst, r)

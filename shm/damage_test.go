@@ -494,3 +494,47 @@ func TestFeedDamagedValue(t *testing.T) {
 		})
 	}
 }
+
+// TestLookupDamagedName: a variable whose slot's name length is damaged
+// (empty, or longer than the file allows) is not taken for missing: reads
+// and writes of its name fail with ErrDamaged naming the slot, and a write
+// does not create the name again in another slot.
+func TestLookupDamagedName(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		nameLen func(l bodyLayout) uint32
+		words   []string
+	}{
+		{"empty", func(bodyLayout) uint32 { return 0 }, []string{"slot 0", "name of 0 bytes"}},
+		{"too long", func(l bodyLayout) uint32 { return l.nameMax + 1 }, []string{"slot 0", "name of 121 bytes"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := damaged(t, func(l bodyLayout, data []byte) {
+				le.PutUint32(data[l.slot(l.slotNamed(t, data, "x"))+slotNameLen:], tt.nameLen(l))
+			})
+			x := b("x")
+			_, _, err := m.Get(x)
+			wantDamage(t, "Get", err, shm.ErrDamaged, tt.words...)
+			_, _, err = m.AppendText(nil, x)
+			wantDamage(t, "AppendText", err, shm.ErrDamaged, tt.words...)
+			_, err = m.Exists(x)
+			wantDamage(t, "Exists", err, shm.ErrDamaged, tt.words...)
+			_, err = m.Set(x, shm.Int(1))
+			wantDamage(t, "Set", err, shm.ErrDamaged, tt.words...)
+			_, _, err = m.Add(x, 1)
+			wantDamage(t, "Add", err, shm.ErrDamaged, tt.words...)
+			_, err = m.Delete(x)
+			wantDamage(t, "Delete", err, shm.ErrDamaged, tt.words...)
+			_, err = m.Handle(x, true)
+			wantDamage(t, "Handle", err, shm.ErrDamaged, tt.words...)
+			_, err = m.Lock(t.Context(), [][]byte{x}, true, true)
+			wantDamage(t, "Lock", err, shm.ErrDamaged, tt.words...)
+			// Had a write created x again, Get would find it now.
+			_, _, err = m.Get(x)
+			wantDamage(t, "Get after the writes", err, shm.ErrDamaged, tt.words...)
+			wantValue(t, m, "s", shm.Bytes(b("hello")), 0)
+			_, _, err = m.Get(b("other"))
+			wantDamage(t, "Get of another name", err, shm.ErrNotFound)
+		})
+	}
+}

@@ -102,6 +102,42 @@ func (m *Memory) probe(name []byte, h uint64) (ref, bool) {
 	return ref{}, false
 }
 
+// find is lookup that, when it finds nothing, looks for damage that hides
+// name: a live slot with name's hash whose name length no writer leaves
+// (empty, or longer than the file allows), which no lookup can match. It
+// returns ErrDamaged naming that slot, so that a read does not take the
+// variable for missing, nor a write create it again beside it.
+func (m *Memory) find(name []byte) (ref, bool, error) {
+	if r, ok := m.lookup(name); ok {
+		return r, true, nil
+	}
+	return ref{}, false, m.misnamed(m.hash(name))
+}
+
+// misnamed walks the probe run of hash h for a live slot with hash h and
+// a damaged name length. A live slot's name changes only while it is not
+// live, and its incarnation moves on each time it becomes live again, so
+// a length read between two equal loads of the meta word is the slot's.
+func (m *Memory) misnamed(h uint64) error {
+	mask := m.meta.indexSize - 1
+	for i, n := uint32(h)&mask, uint32(0); n < m.meta.indexSize; i, n = (i+1)&mask, n+1 {
+		e := atomic.LoadUint32(m.entry(i))
+		if e == 0 {
+			return nil
+		}
+		s := e - 1
+		if s >= m.meta.vars || atomic.LoadUint64(m.u64(m.slotOff(s)+slotHash)) != h {
+			continue
+		}
+		meta := atomic.LoadUint32(m.metaWord(s))
+		err := m.nameDamage(s)
+		if meta&metaLive != 0 && err != nil && atomic.LoadUint32(m.metaWord(s)) == meta {
+			return err
+		}
+	}
+	return nil
+}
+
 // valid reports whether r still names a live variable.
 func (m *Memory) valid(r ref) bool {
 	return atomic.LoadUint32(m.metaWord(r.slot)) == metaLive|r.inc
@@ -118,11 +154,12 @@ func (m *Memory) resolveNew(name []byte, create bool) (r ref, found, created boo
 	if err := m.checkName(name); err != nil {
 		return ref{}, false, false, err
 	}
-	if r, ok := m.lookup(name); ok {
+	r, ok, err := m.find(name)
+	switch {
+	case ok:
 		return r, true, false, nil
-	}
-	if !create {
-		return ref{}, false, false, nil
+	case err != nil || !create:
+		return ref{}, false, false, err
 	}
 	r, created, err = m.insert(name)
 	return r, err == nil, created, err

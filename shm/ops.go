@@ -138,9 +138,9 @@ func (m *Memory) getItem(name []byte) (Item, error) {
 		return Item{}, err
 	}
 	for {
-		r, ok := m.lookup(name)
+		r, ok, err := m.find(name)
 		if !ok {
-			return Item{}, nil
+			return Item{}, err
 		}
 		if it, ok := m.read(r); ok {
 			return it, it.err
@@ -328,9 +328,9 @@ func (m *Memory) delete(name []byte) (bool, error) {
 	if err := m.checkName(name); err != nil {
 		return false, err
 	}
-	r, ok := m.lookup(name)
+	r, ok, err := m.find(name)
 	if !ok {
-		return false, nil
+		return false, err
 	}
 	if err := m.proc.Lock(background, m.index); err != nil {
 		return false, err
