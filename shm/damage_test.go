@@ -497,7 +497,7 @@ func TestFeedDamagedValue(t *testing.T) {
 
 // TestLookupDamagedName: a variable whose slot's name length is damaged
 // (empty, or longer than the file allows) is not taken for missing: reads
-// and writes of its name fail with ErrDamaged naming the slot, and a write
+// (MGet too) and writes of its name fail with ErrDamaged naming the slot, and a write
 // does not create the name again in another slot.
 func TestLookupDamagedName(t *testing.T) {
 	for _, tt := range []struct {
@@ -519,6 +519,8 @@ func TestLookupDamagedName(t *testing.T) {
 			wantDamage(t, "AppendText", err, shm.ErrDamaged, tt.words...)
 			_, err = m.Exists(x)
 			wantDamage(t, "Exists", err, shm.ErrDamaged, tt.words...)
+			_, err = m.MGet([][]byte{b("s"), x})
+			wantDamage(t, "MGet", err, shm.ErrDamaged, tt.words...)
 			_, err = m.Set(x, shm.Int(1))
 			wantDamage(t, "Set", err, shm.ErrDamaged, tt.words...)
 			_, _, err = m.Add(x, 1)

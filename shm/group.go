@@ -40,7 +40,7 @@ func (m *Memory) MGet(names [][]byte) ([]Item, error) {
 	seen := make([]mgetSeen, len(names))
 	for range mgetAttempts {
 		if m.mgetStable(names, seen, items) {
-			if err := damaged(items); err != nil {
+			if err := m.damaged(names, items); err != nil {
 				return nil, err
 			}
 			return items, nil
@@ -66,11 +66,18 @@ func (m *Memory) MGet(names [][]byte) ([]Item, error) {
 	return items, nil
 }
 
-// damaged returns the damage met by the first of items that met any.
-func damaged(items []Item) error {
-	for _, it := range items {
+// damaged returns the damage met by the first of items, read for names,
+// that met any: a damaged value, or for one read as missing a damaged name
+// that hides it (see find).
+func (m *Memory) damaged(names [][]byte, items []Item) error {
+	for i, it := range items {
 		if it.err != nil {
 			return it.err
+		}
+		if !it.Found {
+			if err := m.misnamed(m.hash(names[i])); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
