@@ -41,6 +41,7 @@ func BenchmarkWriter(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				writeMix(w, value)
+				flushBatch(w)
 			}
 		})
 	}
@@ -50,6 +51,15 @@ func BenchmarkWriter(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			w.Bulk(value)
+			flushBatch(w)
 		}
 	})
+}
+
+// flushBatch flushes every 2 KiB of replies, as a server flushes a batch
+// (one that fits the buffer the Writer keeps).
+func flushBatch(w *resp.Writer) {
+	if w.Buffered() >= 2048 {
+		w.Flush()
+	}
 }

@@ -63,8 +63,10 @@
 //     of at most 128 slots (3 KiB). Buffers grown for a larger command are
 //     dropped when the next ReadCommand starts.
 //
-// A Writer holds its bufio buffer and 64 bytes. With the suggested 4 KiB
-// bufio buffers a connection's Reader and Writer idle in under 20 KiB.
+// A Writer holds its buffer, which grows with the replies not yet flushed
+// up to its limit (SetLimit), and 64 bytes; after a flush it keeps at most
+// the size given to NewWriter. With the suggested 4 KiB buffers a
+// connection's Reader and Writer idle in under 20 KiB.
 //
 // # Errors
 //
@@ -100,7 +102,9 @@
 // RESP3's null, map, set, push, double, boolean and verbatim string become
 // their RESP2 equivalents (null bulk or null array, flat array, array,
 // array, bulk string, integer 1 or 0, bulk string). Replies collect in the
-// Writer's buffer until Flush. The reply methods allocate nothing.
+// Writer's one buffer until Flush, which writes them in one write (or the
+// caller takes them with Bytes and Reset). The reply methods allocate
+// nothing once the buffer has grown to the size of a batch.
 //
 // Neither a Reader nor a Writer is safe for concurrent use; a connection
 // usually owns one of each, used by one goroutine.

@@ -1,37 +1,58 @@
 package resp
 
 import (
-	"bufio"
+	"errors"
 	"io"
 	"math"
 	"strconv"
 )
 
-// Writer writes replies in RESP2 or RESP3 through a bufio.Writer. It is not
-// safe for concurrent use. Replies stay in its buffer until Flush (or until
-// the buffer fills); a server flushes when the Reader has nothing buffered.
+// ErrReplyLimit is the sticky error of a Writer whose unflushed replies
+// would exceed its limit (SetLimit).
+var ErrReplyLimit = errors.New("resp: reply buffer limit reached")
+
+// Writer writes replies in RESP2 or RESP3. It is not safe for concurrent
+// use. Replies are appended to one buffer, which grows as needed (up to
+// the limit, SetLimit) and goes to the connection only at Flush, in one
+// write; a server flushes when the Reader has nothing buffered. A server
+// that sends the buffer itself (Bytes, then Reset) needs no io.Writer.
 //
-// The reply methods do not return errors: the first write error is kept and
-// reported by Err and Flush, and once there is one, later replies are
-// dropped. Writing a reply allocates nothing; a Writer holds its bufio buffer
-// and a 64-byte scratch array, and writes a bulk string larger than its buffer
-// straight through.
+// The reply methods do not return errors: the first error (a write, or
+// the limit) is kept and reported by Err and Flush, and once there is one,
+// later replies are dropped. Writing a reply into a buffer that has room
+// allocates nothing; a Writer holds its buffer, which Flush and Reset drop
+// when it grew beyond the size given to NewWriter, and a 64-byte scratch
+// array.
 type Writer struct {
-	bw      *bufio.Writer
+	w       io.Writer
+	buf     []byte // replies not yet flushed
+	keep    int    // the largest buffer kept after a flush
+	limit   int    // the most bytes buf may hold
 	proto   int
 	err     error
-	scratch [64]byte // reply headers and numbers are formatted here
+	scratch [64]byte // numbers are formatted here
 }
 
-// NewWriter returns a Writer that writes to w through a bufio.Writer of the
-// given size (DefaultBufferSize if size <= 0). If w is already a
-// *bufio.Writer at least that large it is used as is. The Writer starts in
-// RESP2, as a Redis connection does before HELLO 3.
+// NewWriter returns a Writer that flushes to w (which may be nil if the
+// caller never calls Flush) and keeps a buffer of up to size bytes between
+// flushes (DefaultBufferSize if size <= 0). Its limit is unbounded until
+// SetLimit. The Writer starts in RESP2, as a Redis connection does before
+// HELLO 3.
 func NewWriter(w io.Writer, size int) *Writer {
 	if size <= 0 {
 		size = DefaultBufferSize
 	}
-	return &Writer{bw: bufio.NewWriterSize(w, size), proto: 2}
+	return &Writer{w: w, keep: size, limit: math.MaxInt, proto: 2}
+}
+
+// SetLimit bounds the bytes the Writer holds unflushed: a reply that would
+// take it beyond n is dropped and the Writer fails with ErrReplyLimit.
+// n <= 0 means no limit.
+func (w *Writer) SetLimit(n int) {
+	if n <= 0 {
+		n = math.MaxInt
+	}
+	w.limit = n
 }
 
 // SetProtocol selects the reply protocol: 3 for RESP3, anything else for
@@ -182,20 +203,44 @@ func (w *Writer) Verbatim(format, s string) {
 	w.writeCRLF()
 }
 
-// Buffered returns the number of bytes written but not yet flushed.
-func (w *Writer) Buffered() int { return w.bw.Buffered() }
+// Raw appends b as it is, for a protocol other than RESP (the seed's
+// replies share the buffer and its limit).
+func (w *Writer) Raw(b []byte) { w.write(b) }
 
-// Flush writes the buffered replies to the connection. It returns the first
-// error the Writer met, now or earlier.
-func (w *Writer) Flush() error {
-	if w.err == nil {
-		w.err = w.bw.Flush()
+// Buffered returns the number of bytes written but not yet flushed.
+func (w *Writer) Buffered() int { return len(w.buf) }
+
+// Cap returns the capacity of the Writer's buffer: the memory it holds.
+func (w *Writer) Cap() int { return cap(w.buf) }
+
+// Bytes returns the replies not yet flushed. The slice is valid until the
+// next reply, Flush or Reset.
+func (w *Writer) Bytes() []byte { return w.buf }
+
+// Reset drops the replies not yet flushed (and the buffer, if it grew
+// beyond the size given to NewWriter). A sticky error stays.
+func (w *Writer) Reset() {
+	if cap(w.buf) > w.keep {
+		w.buf = nil
+		return
 	}
+	w.buf = w.buf[:0]
+}
+
+// Flush writes the buffered replies to the connection in one write and
+// empties the buffer. It returns the first error the Writer met, now or
+// earlier; after an error nothing more is written.
+func (w *Writer) Flush() error {
+	if w.err != nil || len(w.buf) == 0 {
+		return w.err
+	}
+	_, w.err = w.w.Write(w.buf)
+	w.Reset()
 	return w.err
 }
 
-// Err returns the first error the Writer met writing to the connection, or
-// nil. The error is sticky: after it, replies are dropped.
+// Err returns the first error the Writer met, or nil. The error is sticky:
+// after it, replies are dropped.
 func (w *Writer) Err() error { return w.err }
 
 // aggregate writes the header of a RESP3 aggregate of type t, which is a
@@ -254,22 +299,40 @@ func appendDouble(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'g', -1, 64)
 }
 
+// write appends b, unless that would take the buffer beyond the limit.
+// The check comes first so that a large reply is refused before it is
+// copied.
 func (w *Writer) write(b []byte) {
-	if w.err == nil {
-		_, w.err = w.bw.Write(b)
+	if w.err != nil {
+		return
 	}
+	if len(b) > w.limit-len(w.buf) {
+		w.err = ErrReplyLimit
+		return
+	}
+	w.buf = append(w.buf, b...)
 }
 
 func (w *Writer) writeString(s string) {
-	if w.err == nil {
-		_, w.err = w.bw.WriteString(s)
+	if w.err != nil {
+		return
 	}
+	if len(s) > w.limit-len(w.buf) {
+		w.err = ErrReplyLimit
+		return
+	}
+	w.buf = append(w.buf, s...)
 }
 
 func (w *Writer) writeByte(c byte) {
-	if w.err == nil {
-		w.err = w.bw.WriteByte(c)
+	if w.err != nil {
+		return
 	}
+	if len(w.buf) >= w.limit {
+		w.err = ErrReplyLimit
+		return
+	}
+	w.buf = append(w.buf, c)
 }
 
 func (w *Writer) writeCRLF() { w.writeString("\r\n") }

@@ -114,17 +114,62 @@ func TestWriterStickyError(t *testing.T) {
 	fw := &failWriter{}
 	w := resp.NewWriter(fw, 16)
 	w.Simple("OK")
-	if w.Err() != nil || w.Buffered() != 5 {
-		t.Fatalf("before a flush: Err %v, Buffered %d", w.Err(), w.Buffered())
+	w.BulkString(strings.Repeat("x", 100)) // beyond 16 bytes: the buffer grows, nothing is written
+	if w.Err() != nil || w.Buffered() != 5+108 || fw.n != 0 {
+		t.Fatalf("before a flush: Err %v, Buffered %d, %d writes", w.Err(), w.Buffered(), fw.n)
 	}
-	w.BulkString(strings.Repeat("x", 100)) // overflows the buffer: a write fails
-	if w.Err() != errBroken {
-		t.Fatalf("Err = %v, want %v", w.Err(), errBroken)
+	if err := w.Flush(); err != errBroken || fw.n != 1 {
+		t.Fatalf("Flush = %v after %d writes, want %v after 1", err, fw.n, errBroken)
 	}
 	w.Int(1)
-	if err := w.Flush(); err != errBroken || fw.n != 1 {
-		t.Errorf("Flush = %v after %d writes, want %v after 1", err, fw.n, errBroken)
+	if err := w.Flush(); err != errBroken || fw.n != 1 || w.Buffered() != 0 {
+		t.Errorf("Flush again = %v after %d writes, %d buffered; want %v after 1, none buffered", err, fw.n, w.Buffered(), errBroken)
 	}
+}
+
+// TestWriterLimit: a reply that would take the buffer beyond the limit is
+// refused before it is copied, and the error sticks until the end.
+func TestWriterLimit(t *testing.T) {
+	var out bytes.Buffer
+	w := resp.NewWriter(&out, 0)
+	w.SetLimit(16)
+	w.Simple("OK")
+	w.Bulk(make([]byte, 1000))
+	if w.Err() != resp.ErrReplyLimit || w.Buffered() > 16 {
+		t.Fatalf("Err %v, Buffered %d; want %v, at most 16", w.Err(), w.Buffered(), resp.ErrReplyLimit)
+	}
+	w.Int(1)
+	if err := w.Flush(); err != resp.ErrReplyLimit || out.Len() != 0 {
+		t.Errorf("Flush = %v, %d bytes written; want %v, none", err, out.Len(), resp.ErrReplyLimit)
+	}
+}
+
+// TestWriterKeep: one write per flush, and a buffer grown beyond the size
+// given to NewWriter is let go after it.
+func TestWriterKeep(t *testing.T) {
+	var out countWriter
+	w := resp.NewWriter(&out, 64)
+	w.Simple("OK")
+	w.Bulk(make([]byte, 1000))
+	if err := w.Flush(); err != nil || out.writes != 1 || out.n != 5+1000+9 {
+		t.Fatalf("Flush = %v: %d writes of %d bytes, want 1 of %d", err, out.writes, out.n, 5+1000+9)
+	}
+	if w.Cap() != 0 {
+		t.Errorf("after the flush the Writer holds %d bytes, want 0", w.Cap())
+	}
+	w.Simple("OK")
+	w.Flush()
+	if w.Cap() == 0 || w.Cap() > 64 {
+		t.Errorf("a small buffer: capacity %d after the flush, want kept, at most 64", w.Cap())
+	}
+}
+
+type countWriter struct{ writes, n int }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.writes++
+	c.n += len(p)
+	return len(p), nil
 }
 
 // TestWriterAllocs: replies allocate nothing.
@@ -135,6 +180,7 @@ func TestWriterAllocs(t *testing.T) {
 		value := []byte("value")
 		allocs := testing.AllocsPerRun(1000, func() {
 			writeMix(w, value)
+			flushBatch(w) // else the buffer grows for ever, allocating now and then
 		})
 		if allocs != 0 {
 			t.Errorf("RESP%d: %v allocations per reply batch, want 0", proto, allocs)

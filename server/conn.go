@@ -14,11 +14,8 @@ import (
 	"github.com/dsm-dev/dsm/resp"
 )
 
-// Sizes of a connection's buffers.
-const (
-	readBufSize  = 16 << 10
-	writeBufSize = 4 << 10
-)
+// readBufSize is the size of a RESP connection's read buffer.
+const readBufSize = 16 << 10
 
 // conn is one client connection. Its fields are used by the connection's own
 // goroutine only, except those marked otherwise.
@@ -35,7 +32,7 @@ type conn struct {
 	in      input
 	out     output
 	rd      *resp.Reader // nil for seed connections
-	wr      *resp.Writer
+	wr      *resp.Writer // the one reply buffer, for both protocols (output.go)
 	args    [][]byte
 	keys    [][]byte // names gathered by prefetch (respconn.go)
 	pending [][]byte // scratch for the commands prefetch looks at
@@ -68,7 +65,9 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s: s, raw: nc, nc: nc, id: s.nextID.Add(1), since: time.Now(),
 		remote: nc.RemoteAddr().String(), local: nc.LocalAddr().String(),
 	}
-	c.out.limit = s.cfg.OutputLimit
+	c.out = output{c: c}
+	c.wr = resp.NewWriter(&c.out, keepOutput)
+	c.wr.SetLimit(s.cfg.OutputLimit)
 	c.in = input{c: c, nc: nc}
 	c.lastActive.Store(c.since.UnixNano())
 	return c

@@ -89,9 +89,10 @@ func TestHostileInput(t *testing.T) {
 	after := heapInUse()
 	t.Logf("heap and stacks in use: %.1f MiB before, %.1f MiB with 300 stalled clients, %.1f MiB after",
 		mib(base), mib(peak), mib(after))
-	// The bound: a stalled connection holds its buffers (16 KiB read, 4 KiB
-	// write), its goroutine's stack and small structures, well under 64 KiB
-	// each (this includes the test's own client end).
+	// The bound: a stalled connection holds its read buffer (16 KiB; a
+	// reply buffer only once it has replies), its goroutine's stack and
+	// small structures, well under 64 KiB each (this includes the test's
+	// own client end).
 	if peak > base+300*64<<10 {
 		t.Errorf("300 stalled clients grew the heap by %.1f MiB, bound %.1f MiB", mib(peak-base), mib(300*64<<10))
 	}

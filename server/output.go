@@ -3,36 +3,32 @@ package server
 import (
 	"errors"
 	"time"
+
+	"github.com/dsm-dev/dsm/resp"
 )
 
 // keepOutput is the largest reply buffer kept between batches; a larger
 // one (after a big reply) is dropped so that idle clients hold little.
 const keepOutput = 64 << 10
 
-// output collects the replies of one batch until the connection flushes
-// them. It is the io.Writer under the connection's resp.Writer. Writing
-// more than limit pending bytes fails with errOutputLimit, which ends the
-// connection.
+// output is the socket side of a connection's replies: the io.Writer
+// under its resp.Writer (c.wr). That Writer's buffer is the connection's
+// one reply buffer, for RESP and seed replies alike: replies are appended
+// to it, bounded by Config.OutputLimit (beyond it the Writer fails with
+// errOutputLimit, which ends the connection), and flush sends it in one
+// write.
 type output struct {
-	buf      []byte
-	limit    int
+	c        *conn
 	deadline time.Time // the write deadline last set on the socket
 }
 
+// Write sends p to the client within the write timeout.
 func (o *output) Write(p []byte) (int, error) {
-	if len(o.buf)+len(p) > o.limit {
-		return 0, errOutputLimit
-	}
-	o.buf = append(o.buf, p...)
-	return len(p), nil
-}
-
-func (o *output) reset() {
-	if cap(o.buf) > keepOutput {
-		o.buf = nil
-		return
-	}
-	o.buf = o.buf[:0]
+	c := o.c
+	c.armWrite()
+	n, err := c.nc.Write(p)
+	c.s.stats.netOut.Add(int64(n))
+	return n, err
 }
 
 // flush writes the pending replies to the client. Under SyncAlways, when
@@ -41,35 +37,24 @@ func (o *output) reset() {
 // so no write is acknowledged that might not be durable.
 func (c *conn) flush() error {
 	c.countDone()
-	if c.wr != nil {
-		if err := c.wr.Flush(); err != nil {
-			return c.outputFailed(err)
-		}
+	if err := c.wr.Err(); err != nil {
+		return c.outputFailed(err)
 	}
-	if len(c.out.buf) == 0 {
+	if c.wr.Buffered() == 0 {
 		return nil
 	}
 	if err := c.s.storageErr(); err != nil {
-		c.out.reset() // the file failed: acknowledge nothing more (storage.go)
+		c.wr.Reset() // the file failed: acknowledge nothing more (storage.go)
 		return err
 	}
 	if c.dirty && c.s.cfg.Sync == SyncAlways {
 		if err := c.s.barrier(); err != nil {
-			c.out.reset()
+			c.wr.Reset()
 			return errSyncFailed
 		}
 	}
 	c.dirty = false
-	return c.send()
-}
-
-// send writes c.out to the socket within the write timeout.
-func (c *conn) send() error {
-	c.armWrite()
-	n, err := c.nc.Write(c.out.buf)
-	c.s.stats.netOut.Add(int64(n))
-	c.out.reset()
-	return err
+	return c.wr.Flush()
 }
 
 // armWrite gives the next write WriteTimeout, give or take a sixteenth:
@@ -96,10 +81,12 @@ func (c *conn) armWrite() {
 const writeSlack = 16
 
 // outputFailed drops the pending replies of a client that exceeded its
-// output limit; the connection ends with err.
+// output limit, and names that reason errOutputLimit; the connection ends
+// with the error it returns.
 func (c *conn) outputFailed(err error) error {
-	if errors.Is(err, errOutputLimit) {
-		c.out.reset()
+	if errors.Is(err, resp.ErrReplyLimit) {
+		c.wr.Reset()
+		return errOutputLimit
 	}
 	return err
 }

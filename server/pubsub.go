@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"slices"
@@ -386,8 +385,7 @@ func (sub *subscriber) sent(size int) {
 // that does not read for Config.WriteTimeout), which closes the connection.
 func (sub *subscriber) push() {
 	defer close(sub.done)
-	var buf bytes.Buffer
-	w := resp.NewWriter(&buf, writeBufSize)
+	w := resp.NewWriter(nil, keepOutput) // encodes only: write sends its bytes
 	for {
 		select {
 		case <-sub.wake:
@@ -403,13 +401,10 @@ func (sub *subscriber) push() {
 		var err error
 		if len(batch) > 0 {
 			encodeMessages(w, batch, resp3)
-			err = sub.write(buf.Bytes())
+			err = sub.write(w.Bytes())
 		}
 		sub.sent(size)
-		if buf.Cap() > keepOutput {
-			buf = bytes.Buffer{}
-		}
-		buf.Reset()
+		w.Reset()
 		if err != nil {
 			sub.c.raw.Close()
 			return
@@ -444,7 +439,6 @@ func encodeMessages(w *resp.Writer, batch []pushMsg, resp3 bool) {
 		w.BulkString(m.channel)
 		w.BulkString(m.payload)
 	}
-	w.Flush()
 }
 
 func (sub *subscriber) write(b []byte) error {

@@ -17,7 +17,6 @@ func (c *conn) serveRESP() error {
 		c.proto = "resp"
 	}
 	c.rd = resp.NewReader(&c.in, readBufSize)
-	c.wr = resp.NewWriter(&c.out, writeBufSize)
 	c.rd.SetLimits(c.limits())
 	for !c.quit {
 		args, err := c.rd.ReadCommand(c.args[:0])

@@ -13,6 +13,9 @@ import (
 // seedVar is the one variable the seed protocol reads and writes.
 var seedVar = []byte("value")
 
+// seedOK is the seed's answer to a write.
+var seedOK = []byte("OK")
+
 // errSeedByte ends a seed connection that sent a byte that is not a request.
 var errSeedByte = errors.New("seed protocol: unexpected byte")
 
@@ -68,7 +71,9 @@ func (c *conn) seedRead() error {
 	}
 	c.s.stats.hit(err == nil)
 	n, _ := v.Int()
-	c.out.buf = binary.LittleEndian.AppendUint32(c.out.buf, uint32(n))
+	var reply [4]byte
+	binary.LittleEndian.PutUint32(reply[:], uint32(n))
+	c.wr.Raw(reply[:])
 	return nil
 }
 
@@ -79,6 +84,6 @@ func (c *conn) seedWrite(n int32) error {
 	if _, err := c.s.mem.Set(seedVar, shm.Int(int64(n))); err != nil {
 		return err
 	}
-	c.out.buf = append(c.out.buf, "OK"...)
+	c.wr.Raw(seedOK)
 	return nil
 }

@@ -161,3 +161,26 @@ func TestSeedNeedsSeedOpenWithPassword(t *testing.T) {
 }
 
 var _ net.Conn = addrConn{}
+
+// TestSeedOutputLimit: seed replies go through the connection's one reply
+// buffer, so OutputLimit bounds them as it bounds RESP replies: a
+// pipelined batch of reads whose answers exceed it closes the connection,
+// with nothing sent, and is counted; others are not disturbed.
+func TestSeedOutputLimit(t *testing.T) {
+	ts := startServer(t, Config{OutputLimit: 16})
+	rc := dialRaw(t, ts.addr)
+	rc.send(strings.Repeat("R", 100)) // 400 bytes of replies
+	got, closed := rc.closed(5 * time.Second)
+	if !closed {
+		t.Fatalf("seed client over its output limit still open")
+	}
+	if len(got) > 16 {
+		t.Errorf("%d bytes sent past a limit of 16", len(got))
+	}
+	waitFor(t, "the disconnection to be counted", func() bool { return ts.stats.outputLimit.Load() > 0 })
+	other := dialRaw(t, ts.addr)
+	other.send("R")
+	if got := other.readN(4); got != seedValue(0) {
+		t.Errorf("other seed client: R = %q", got)
+	}
+}

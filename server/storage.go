@@ -94,7 +94,7 @@ func (c *conn) endFaulted() {
 	if err == nil {
 		panic(r)
 	}
-	c.out.reset()
+	c.wr.Reset()
 	c.raw.Close()
 	c.endSubscriber() // its pusher goroutine; locks stay to lockd's recovery
 	c.s.untrackConn(c)
