@@ -73,6 +73,12 @@ func (r *Reader) Limits() Limits { return r.lim }
 // server may delay flushing its replies.
 func (r *Reader) Buffered() int { return r.br.Buffered() }
 
+// Held returns the capacity of the buffer that holds the current
+// command's arguments: what the Reader holds beyond its fixed bufio buffer.
+// It grows as a large command arrives, before each read from the
+// connection that brings more of it.
+func (r *Reader) Held() int { return cap(r.buf) }
+
 // ReadCommand reads one command, appends its arguments to dst[:0] and returns
 // the result, which has at least one argument. The argument slices point into
 // a buffer of the Reader and stay valid only until the next call; copy what

@@ -20,6 +20,7 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultWriteTimeout   = 30 * time.Second
 	DefaultOutputLimit    = 32 << 20
+	DefaultClientMemMax   = 512 << 20
 	DefaultMaxRequest     = 8 << 20
 	maxInlineLimit        = 64 << 10
 )
@@ -115,6 +116,15 @@ type Config struct {
 	// that exceeds it is closed. Zero means DefaultOutputLimit.
 	OutputLimit int
 
+	// ClientMemMax bounds the bytes all clients together hold in pending
+	// input and output: the commands being read and the replies not yet
+	// taken. Beyond it the clients that hold the most are closed, largest
+	// first, until the others are within it (INFO: evicted_clients).
+	// Zero means DefaultClientMemMax, which admits 64 clients each in the
+	// middle of a command of DefaultMaxRequest, and stays within a quarter
+	// of a machine with 2 GiB.
+	ClientMemMax int
+
 	// TLSCertFile and TLSKeyFile, both set, enable TLS on the same port:
 	// a connection whose first byte is a TLS handshake record (0x16) speaks
 	// RESP inside TLS. Zero means no TLS. Setting only one is invalid.
@@ -196,7 +206,10 @@ func resolveClients(s *settings) error {
 	if err := zeroMeansDefault("MaxClients", &s.MaxClients, DefaultMaxClients); err != nil {
 		return err
 	}
-	return zeroMeansDefault("OutputLimit", &s.OutputLimit, DefaultOutputLimit)
+	if err := zeroMeansDefault("OutputLimit", &s.OutputLimit, DefaultOutputLimit); err != nil {
+		return err
+	}
+	return zeroMeansDefault("ClientMemMax", &s.ClientMemMax, DefaultClientMemMax)
 }
 
 // zeroMeansDefault sets *v to def if it is zero; a negative *v is invalid.

@@ -49,6 +49,9 @@ type conn struct {
 
 	live liveState // subscriptions, client-held locks, transaction (route.go)
 
+	memHeld atomic.Int64 // bytes counted in the clients' total (clientmem.go)
+	evicted atomic.Bool  // closed for the clients' memory bound; set by evict
+
 	lastActive atomic.Int64           // unix nanoseconds; read by CLIENT LIST
 	lastCmd    atomic.Pointer[string] // full name of the last command; read by CLIENT LIST
 	commands   atomic.Int64
@@ -87,6 +90,7 @@ func (c *conn) serve() {
 		s.log.Warn("client closed: output buffer limit", "addr", c.remote, "id", c.id, "limit", s.cfg.OutputLimit)
 	}
 	c.raw.Close()
+	c.releaseMem()
 	c.endLive()
 	s.untrackConn(c)
 	s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto,
@@ -195,6 +199,9 @@ func (sc *sniffedConn) Read(p []byte) (int, error) {
 
 // reason names why a connection ended, for the disconnect log line.
 func (c *conn) reason(err error) string {
+	if c.evicted.Load() {
+		return "client memory limit"
+	}
 	if err != nil && c.s.closing.Load() && !errors.Is(err, errOutputLimit) {
 		return "shutdown"
 	}

@@ -265,6 +265,13 @@
 //   - OutputLimit (32 MiB): the replies pending for one client; a client
 //     that exceeds it (a huge KEYS, or a pipeline whose replies it does not
 //     read) is closed. WriteTimeout (30 s) bounds each write to a client.
+//   - ClientMemMax (512 MiB): what all clients together hold in commands
+//     being read and replies not yet taken; beyond it the clients holding
+//     the most are closed, largest first, logged and counted (INFO
+//     evicted_clients and mem_clients_normal, metrics
+//     dsm_client_mem_evictions_total and dsm_client_mem_bytes). Each
+//     connection counts its buffers before it waits on the socket
+//     (clientmem.go).
 //
 // A connection holds at most its read buffer (16 KiB), one command (resp's
 // bound for the limits in force: about 3×MaxRequest at worst, about 600 KiB

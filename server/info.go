@@ -167,6 +167,8 @@ func infoMemory(s *Server, b *infoWriter) {
 	b.field("used_memory_rss_human", humanBytes(rss))
 	b.field("dsm_go_sys", ms.Sys)
 	b.field("maxmemory", 0)
+	b.field("mem_clients_normal", s.clientMem.total.Load()) // Redis' name; here the buffers of clientmem.go
+	b.field("dsm_client_mem_max", s.cfg.ClientMemMax)
 	b.field("maxmemory_policy", "noeviction")
 	b.field("mem_allocator", "go")
 	b.field("dsm_file_bytes", st.FileSize)
@@ -200,6 +202,7 @@ func infoStats(s *Server, b *infoWriter) {
 	b.field("keyspace_misses", st.misses.Load())
 	b.field("total_error_replies", st.errors.Load())
 	b.field("client_output_buffer_limit_disconnections", st.outputLimit.Load())
+	b.field("evicted_clients", st.clientMemEvictions.Load()) // Redis' name: closed by maxmemory-clients
 }
 
 func infoReplication(s *Server, b *infoWriter) {

@@ -33,6 +33,7 @@ func (in *input) Read(p []byte) (int, error) {
 	if err := in.c.flush(); err != nil {
 		return 0, err
 	}
+	in.c.account() // what it holds while it waits: the command's buffer grows before the read
 	if in.c.s.closing.Load() {
 		return 0, errShuttingDown
 	}

@@ -21,6 +21,8 @@ type metrics struct {
 	rejected *prometheus.CounterVec
 	flush    *prometheus.HistogramVec
 	flushErr *prometheus.CounterVec
+
+	clientMemEvictions prometheus.Counter
 }
 
 func newMetrics(s *Server) *metrics {
@@ -39,11 +41,15 @@ func newMetrics(s *Server) *metrics {
 	m.flushErr = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dsm_flush_errors_total", Help: "Failed flushes of the file.",
 	}, []string{"kind"})
-	m.reg.MustRegister(m.conns, m.rejected, m.flush, m.flushErr,
+	m.clientMemEvictions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "dsm_client_mem_evictions_total", Help: "Clients closed because all clients' buffers exceeded the bound (ClientMemMax).",
+	})
+	m.reg.MustRegister(m.conns, m.rejected, m.flush, m.flushErr, m.clientMemEvictions,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("dsm_connected_clients", "Clients connected now.", func() float64 { return float64(s.clientCount()) }),
 		gauge("dsm_variables", "Variables in the file.", func() float64 { return float64(s.mem.Len()) }),
+		gauge("dsm_client_mem_bytes", "Bytes held by clients' pending input and output.", func() float64 { return float64(s.clientMem.total.Load()) }),
 		gauge("dsm_goroutines", "Goroutines started by the server and still running.", func() float64 { return float64(s.goroutines.Load()) }),
 	)
 	registerMemoryMetrics(m.reg, s)

@@ -25,6 +25,7 @@ type output struct {
 // Write sends p to the client within the write timeout.
 func (o *output) Write(p []byte) (int, error) {
 	c := o.c
+	c.account() // the replies are held until the client takes them
 	c.armWrite()
 	n, err := c.nc.Write(p)
 	c.s.stats.netOut.Add(int64(n))

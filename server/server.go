@@ -37,6 +37,8 @@ type Server struct {
 
 	scanHook atomic.Pointer[func()] // unset but in tests: called at each variable a KEYS or SCAN visits
 
+	clientMem clientMem // the clients' buffers against ClientMemMax (clientmem.go)
+
 	nextID     atomic.Int64
 	goroutines atomic.Int64
 	closing    atomic.Bool

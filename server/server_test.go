@@ -39,6 +39,7 @@ func TestConfigValidation(t *testing.T) {
 		"SyncInterval":         {SyncInterval: -time.Second},
 		"IdleTimeout":          {IdleTimeout: -time.Second},
 		"OutputLimit":          {OutputLimit: -1},
+		"ClientMemMax":         {ClientMemMax: -1},
 		"Limits.MaxInline":     {Limits: resp.Limits{MaxInline: 64<<10 + 1}},
 		"TLSCertFile":          {TLSCertFile: "cert.pem"},
 		"Allow":                {Allow: make([]netip.Prefix, 1)},
@@ -58,7 +59,7 @@ func TestConfigValidation(t *testing.T) {
 	if st.Addr != DefaultAddr || st.File != DefaultFile || st.MaxClients != DefaultMaxClients ||
 		st.SyncInterval != time.Second || st.Sync != SyncInterval || st.AuthTimeout != DefaultAuthTimeout ||
 		st.RequestTimeout != DefaultRequestTimeout || st.IdleTimeout != 0 || st.OutputLimit != DefaultOutputLimit ||
-		st.Limits.MaxRequest != DefaultMaxRequest || st.PreAuthLimits.MaxArgs != 10 || !st.PreAuthLimits.PreAuth ||
+		st.ClientMemMax != DefaultClientMemMax || st.Limits.MaxRequest != DefaultMaxRequest || st.PreAuthLimits.MaxArgs != 10 || !st.PreAuthLimits.PreAuth ||
 		st.Logger == nil {
 		t.Errorf("defaults: %+v", st)
 	}

@@ -21,6 +21,8 @@ type stats struct {
 	syncErrors  atomic.Int64
 	lastSync    atomic.Int64 // unix seconds of the last successful flush
 	outputLimit atomic.Int64 // clients closed for exceeding OutputLimit
+
+	clientMemEvictions atomic.Int64 // clients closed for the ClientMemMax bound
 }
 
 // reset clears the counters (CONFIG RESETSTAT); gauges are not counters
@@ -29,6 +31,7 @@ func (st *stats) reset() {
 	for _, c := range []*atomic.Int64{
 		&st.connections, &st.rejected, &st.commands, &st.errors, &st.hits,
 		&st.misses, &st.netIn, &st.netOut, &st.syncs, &st.syncErrors, &st.outputLimit,
+		&st.clientMemEvictions,
 	} {
 		c.Store(0)
 	}

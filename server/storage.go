@@ -96,6 +96,7 @@ func (c *conn) endFaulted() {
 	}
 	c.wr.Reset()
 	c.raw.Close()
+	c.releaseMem()
 	c.endSubscriber() // its pusher goroutine; locks stay to lockd's recovery
 	c.s.untrackConn(c)
 	c.s.storageFailed(err)

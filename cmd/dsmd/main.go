@@ -141,6 +141,7 @@ func parseFlags(args []string) (server.Config, error) {
 	fs.IntVar(&cfg.Limits.MaxArgs, "max-args", 0, "most arguments in one command (0: resp's default)")
 	fs.IntVar(&cfg.Limits.MaxBulk, "max-bulk", 0, "most bytes in one argument (0: resp's default)")
 	fs.IntVar(&cfg.OutputLimit, "output-limit", server.DefaultOutputLimit, "most bytes of replies pending for one client before it is closed")
+	fs.IntVar(&cfg.ClientMemMax, "client-mem-max", server.DefaultClientMemMax, "most bytes all clients together may hold in pending commands and replies; beyond it the largest are closed")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close clients idle this long (0: never)")
 	fs.DurationVar(&cfg.AuthTimeout, "auth-timeout", server.DefaultAuthTimeout, "close clients that have not authenticated after this long (with -password)")
 	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", server.DefaultRequestTimeout, "close clients whose request takes longer than this to arrive")
