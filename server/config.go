@@ -48,6 +48,11 @@ type Config struct {
 	// Strict makes New fail with ErrCapacity, instead of warning, when
 	// Vars, NameMax or ValueMax differs from the existing file's.
 	Strict bool
+	// LockLanes sizes a new file's lock lanes: how many lock groups (LOCK,
+	// MGET, MSET, EXEC) each process may hold at once; half of the
+	// daemon's go to LOCK holders. The count is recorded in the file, so it
+	// is ignored when the file exists. Zero means shm's default (16).
+	LockLanes int
 
 	// FileGroup, when set, makes a new file group-readable and -writable
 	// (mode 0660) and gives it to this group. Zero means mode 0600.
@@ -187,7 +192,7 @@ func resolveFileSizes(s *settings) error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Vars", s.Vars}, {"NameMax", s.NameMax}, {"ValueMax", s.ValueMax}} {
+	}{{"Vars", s.Vars}, {"NameMax", s.NameMax}, {"ValueMax", s.ValueMax}, {"LockLanes", s.LockLanes}} {
 		if f.v < 0 {
 			return invalid(f.name, "%d is negative", f.v)
 		}

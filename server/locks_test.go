@@ -529,3 +529,24 @@ func TestLockHoldersBounded(t *testing.T) {
 		t.Errorf("LOCK after the holder left = %q", got)
 	}
 }
+
+// TestLockLanesSetting: Config.LockLanes sizes a new file's lanes, and so
+// how many clients may hold LOCKs at once (half of them: here 20, more
+// than the default 8); a file that exists keeps its own count.
+func TestLockLanesSetting(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dsm.mem")
+	ts := startServer(t, Config{File: file, LockLanes: 40})
+	if got := ts.mem.Limits().Lanes; got != 40 {
+		t.Fatalf("lanes of a file created with LockLanes 40 = %d", got)
+	}
+	for i := range 20 {
+		if got := dialRaw(t, ts.addr).do("LOCK", "WAIT", "0", "v"+strconv.Itoa(i)); got != okReply {
+			t.Fatalf("LOCK %d of 20 = %q", i+1, got)
+		}
+	}
+	ts.stop(t)
+	again := startServer(t, Config{File: file, LockLanes: 4})
+	if got := again.mem.Limits().Lanes; got != 40 {
+		t.Errorf("lanes of the existing file reopened with LockLanes 4 = %d, want its own 40", got)
+	}
+}

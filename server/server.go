@@ -132,7 +132,7 @@ func problems(err error) []error {
 
 func shmConfig(st settings) shm.Config {
 	c := shm.Config{
-		Path: st.File, Vars: st.Vars, NameMax: st.NameMax, ValueMax: st.ValueMax,
+		Path: st.File, Vars: st.Vars, NameMax: st.NameMax, ValueMax: st.ValueMax, Lanes: st.LockLanes,
 		Group: st.FileGroup, Exclusive: true,
 	}
 	if st.FileGroup != "" {

@@ -37,13 +37,13 @@ func TestParseFlagsDefaults(t *testing.T) {
 func TestParseFlags(t *testing.T) {
 	t.Setenv("DSM_PASSWORD", "from-env")
 	cfg, err := parseFlags([]string{"-listen", "0.0.0.0:7000", "-sync", "always", "-allow", "10.0.0.0/8, 192.168.1.7",
-		"-metrics", "127.0.0.1:9100", "-log-format", "json"})
+		"-metrics", "127.0.0.1:9100", "-log-format", "json", "-lock-lanes", "64"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
 	if cfg.Addr != "0.0.0.0:7000" || cfg.Sync != server.SyncAlways || cfg.Password != "from-env" ||
-		len(cfg.Allow) != 2 || cfg.Allow[0] != want[0] || cfg.Allow[1] != want[1] || cfg.MetricsAddr != "127.0.0.1:9100" {
+		len(cfg.Allow) != 2 || cfg.Allow[0] != want[0] || cfg.Allow[1] != want[1] || cfg.MetricsAddr != "127.0.0.1:9100" || cfg.LockLanes != 64 {
 		t.Errorf("parsed: %+v", cfg)
 	}
 	if cfg, _ := parseFlags([]string{"-password", "flag"}); cfg.Password != "flag" || cfg.SeedOpen {
