@@ -51,6 +51,13 @@
 //
 // # Waiting
 //
+// A writer that waits registers in the lock word and journals the wait, so
+// that a recovery can recount it. Proc.Lock's writers have no lane of their
+// own: they journal their waits in lanes they share, one entry each, so
+// that however many writers wait, they take few lanes, and lanes stay free
+// for the groups that hold locks. AcquireLane waits for a lane; when its
+// context ends first, its error wraps ErrNoLane.
+//
 // Waiters spin briefly, then sleep on the lock's futex word with the shared
 // (not private) futex operations, always with a timeout, and treat every
 // return (EINTR, EAGAIN, time-out, spurious wake) as a reason to look again.

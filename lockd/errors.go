@@ -14,6 +14,10 @@ var (
 	// ErrTooManyWaiters is returned when MaxWaitingWriters writers already
 	// wait for a lock.
 	ErrTooManyWaiters = errors.New("lockd: too many writers waiting for one lock")
+	// ErrNoLane is wrapped by AcquireLane's error when no lane became free
+	// before its context ended: as many goroutines hold lanes as the
+	// layout has lanes per process slot.
+	ErrNoLane = errors.New("lockd: no free lane")
 	// ErrDetached is returned by calls on a Proc after Detach.
 	ErrDetached = errors.New("lockd: detached")
 )

@@ -12,7 +12,9 @@ import (
 // locks that must be repaired together are journaled in a lane.
 //
 // A Lane belongs to one goroutine between Proc.AcquireLane and Release and
-// must not be used by two goroutines at once.
+// must not be used by two goroutines at once. (Writers waiting without a
+// lane share a few lanes of the Proc, each with one entry, under a mutex:
+// see waitLanes.)
 type Lane struct {
 	p   *Proc
 	off uint64

@@ -40,15 +40,11 @@ func (p *Proc) Lock(ctx context.Context, l Lock) error {
 	return p.lockSlow(ctx, l, nil)
 }
 
-// lockSlow registers the writer as waiting (journaled in ln, or in a
-// borrowed lane), then takes the lock when readers and writer are gone.
+// lockSlow registers the writer as waiting (journaled in ln, or, for a
+// writer without a lane, in the Proc's shared wait lanes), then takes the
+// lock when readers and writer are gone.
 func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
-	borrowed := false
-	defer func() {
-		if borrowed {
-			ln.Release()
-		}
-	}()
+	shared := ln == nil
 	registered := false
 	var b backoff
 	for {
@@ -60,26 +56,25 @@ func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
 			}
 		case registered && !st.writer() && st.readers() == 0 && !st.guarded():
 			if p.cas(l, st, st.withGuard(p.owner)) {
-				ln.remove(entryKey(l, modeWait))
+				p.unjournalWait(l, ln, shared)
 				p.updateUnderGuard(l, func(s state) state { return (s - waitOne).withWriter(p.owner) })
 				return nil
 			}
 		case st.guarded():
 			p.guardWait(l, st, &b)
 		case !registered && st.waiting() < MaxWaitingWriters:
-			if ln == nil {
-				if ln, err = p.AcquireLane(ctx); err != nil {
-					return err
-				}
-				borrowed = true
+			if shared {
+				ln, registered, err = p.registerShared(ctx, l, st)
+			} else {
+				registered, err = p.register(l, st, ln)
 			}
-			if registered, err = p.register(l, st, ln); err != nil {
+			if err != nil {
 				return err
 			}
 		default:
 			if err := p.wait(ctx, l, st, &b); err != nil {
 				if registered {
-					p.unregister(l, ln)
+					p.unregister(l, ln, shared)
 				}
 				return err
 			}
@@ -102,9 +97,9 @@ func (p *Proc) register(l Lock, st state, ln *Lane) (bool, error) {
 
 // unregister withdraws a waiting writer that gave up; the readers it held
 // back are woken when it was the last one.
-func (p *Proc) unregister(l Lock, ln *Lane) {
+func (p *Proc) unregister(l Lock, ln *Lane, shared bool) {
 	p.takeGuard(l)
-	ln.remove(entryKey(l, modeWait))
+	p.unjournalWait(l, ln, shared)
 	p.updateUnderGuard(l, func(s state) state {
 		if s.waiting() == 0 {
 			return s

@@ -356,8 +356,8 @@ func TestAcquireLaneWaits(t *testing.T) {
 	l1, l2 := lane(t, a), lane(t, a)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := a.AcquireLane(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("AcquireLane with every lane out = %v, want DeadlineExceeded", err)
+	if _, err := a.AcquireLane(ctx); !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, lockd.ErrNoLane) {
+		t.Fatalf("AcquireLane with every lane out = %v, want ErrNoLane and DeadlineExceeded", err)
 	}
 	got := make(chan *lockd.Lane)
 	go func() {
@@ -374,6 +374,56 @@ func TestAcquireLaneWaits(t *testing.T) {
 		ln.Release()
 	}
 	l2.Release()
+}
+
+// TestWaitersShareLanes: writers that wait without a lane of their own
+// share one, so more of them than the attachment has lanes all register
+// (writer priority holds for each) and a lane is still free for a group;
+// the shared lane goes back once they are through.
+func TestWaitersShareLanes(t *testing.T) {
+	g := geometry{procs: 2, lanes: 2, entries: 8}
+	path := newSpace(t, g)
+	a := attach(t, path, g, lockd.Options{})
+	b := attach(t, path, g, lockd.Options{})
+	l := g.lockAt(0)
+	if err := a.Lock(context.Background(), l); err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 6
+	var inside atomic.Int32
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			err := b.Lock(ctxTimeout(t, 10*time.Second), l)
+			if err == nil {
+				if inside.Add(1) != 1 {
+					err = errors.New("two writers inside at once")
+				}
+				inside.Add(-1)
+				b.Unlock(l)
+			}
+			errs <- err
+		}()
+	}
+	waitFor(t, "6 writers registered as waiting", func() bool { return a.Inspect(l).Waiting == waiters })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	ln, err := b.AcquireLane(ctx)
+	if err != nil {
+		t.Fatalf("AcquireLane while 6 writers wait: %v", err)
+	}
+	ln.Release()
+	a.Unlock(l)
+	for range waiters {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range g.lanes {
+		if _, err := b.AcquireLane(ctxTimeout(t, time.Second)); err != nil {
+			t.Fatalf("lane %d of %d after the writers were through: %v", i+1, g.lanes, err)
+		}
+	}
 }
 
 // TestWaitWord: a sleeper in one attachment is woken by a change and

@@ -142,7 +142,9 @@ type Proc struct {
 	repair RepairFunc
 	poll   time.Duration
 	park   *parker
-	lanes  chan *Lane
+	lanes  chan *Lane // the lanes no goroutine has borrowed
+	// waiters holds the lanes shared by writers that wait without one.
+	waiters waitLanes
 
 	recMu      sync.Mutex // serializes recoveries started by this Proc
 	detachOnce sync.Once
@@ -292,7 +294,8 @@ func (p *Proc) PidOf(o Owner) int {
 }
 
 // AcquireLane borrows one of this attachment's lanes. It waits for one if
-// all are in use. The lane must be returned with Release.
+// all are in use; if ctx ends first, the error wraps both ErrNoLane and
+// ctx.Err(). The lane must be returned with Release.
 func (p *Proc) AcquireLane(ctx context.Context) (*Lane, error) {
 	if p.detached.Load() {
 		return nil, ErrDetached
@@ -306,6 +309,6 @@ func (p *Proc) AcquireLane(ctx context.Context) (*Lane, error) {
 	case ln := <-p.lanes:
 		return ln, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: all %d of this attachment are in use: %w", ErrNoLane, p.lay.Lanes, ctx.Err())
 	}
 }
