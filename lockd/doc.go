@@ -55,8 +55,12 @@
 // that a recovery can recount it. Proc.Lock's writers have no lane of their
 // own: they journal their waits in lanes they share, one entry each, so
 // that however many writers wait, they take few lanes, and lanes stay free
-// for the groups that hold locks. AcquireLane waits for a lane; when its
-// context ends first, its error wraps ErrNoLane.
+// for the groups that hold locks. When every lane is borrowed, such a
+// writer waits unregistered, and tries to register at each look, rather
+// than wait for a lane: it may hold other locks, and a lane's borrower may
+// be waiting for one of them. Writer priority holds for it from when it
+// registers. AcquireLane waits for a lane (when its context ends first,
+// its error wraps ErrNoLane); TryAcquireLane does not wait.
 //
 // Waiters spin briefly, then sleep on the lock's futex word with the shared
 // (not private) futex operations, always with a timeout, and treat every

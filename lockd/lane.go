@@ -99,7 +99,19 @@ func (ln *Lane) Lock(ctx context.Context, l Lock) error {
 	return nil
 }
 
-// Unlock releases a write lock taken with Lane.Lock.
+// Adopt journals l, which this Proc holds for writing (taken with Proc.Lock
+// or TryLock), as if the lane had taken it with Lock. Before that, a dead
+// holder's write lock is released without repair: right for a lock whose
+// holder has staged nothing yet. This lets a group wait for its write locks
+// without holding a lane.
+func (ln *Lane) Adopt(l Lock) error {
+	if ln.Held() >= ln.p.lay.LaneEntries-1 {
+		return ErrTooManyHolds
+	}
+	return ln.add(entryKey(l, modeWrite))
+}
+
+// Unlock releases a write lock taken with Lane.Lock or adopted.
 func (ln *Lane) Unlock(l Lock) {
 	ln.remove(entryKey(l, modeWrite))
 	ln.p.Unlock(l)

@@ -62,14 +62,18 @@ func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
 			}
 		case st.guarded():
 			p.guardWait(l, st, &b)
-		case !registered && st.waiting() < MaxWaitingWriters:
-			if shared {
-				ln, registered, err = p.registerShared(ctx, l, st)
-			} else {
-				registered, err = p.register(l, st, ln)
-			}
-			if err != nil {
+		case !registered && st.waiting() < MaxWaitingWriters && !shared:
+			if registered, err = p.register(l, st, ln); err != nil {
 				return err
+			}
+		case !registered && st.waiting() < MaxWaitingWriters:
+			ln, registered = p.registerShared(l, st)
+			if ln == nil {
+				// No lane to journal the wait in: wait unregistered (as
+				// when MaxWaitingWriters wait) and try again.
+				if err := p.wait(ctx, l, st, &b); err != nil {
+					return err
+				}
 			}
 		default:
 			if err := p.wait(ctx, l, st, &b); err != nil {

@@ -426,6 +426,49 @@ func TestWaitersShareLanes(t *testing.T) {
 	}
 }
 
+// TestWaiterWithoutFreeLane: a writer that must wait when no lane is free
+// waits unregistered instead of waiting for a lane, which could be held by
+// someone waiting for a lock the writer holds: here the attachment's only
+// lane is a reader's, waiting for x, which the writer holds while it waits
+// for y.
+func TestWaiterWithoutFreeLane(t *testing.T) {
+	g := geometry{procs: 2, lanes: 1, entries: 4}
+	path := newSpace(t, g)
+	a := attach(t, path, g, lockd.Options{})
+	b := attach(t, path, g, lockd.Options{})
+	x, y := g.lockAt(0), g.lockAt(1)
+	if !a.TryLock(y) || !b.TryLock(x) {
+		t.Fatal("TryLock of free locks failed")
+	}
+	ln := lane(t, b)
+	read := make(chan error, 1)
+	go func() {
+		err := ln.RLock(ctxTimeout(t, 3*time.Second), x)
+		if err == nil {
+			ln.RUnlock(x)
+		}
+		read <- err
+	}()
+	write := make(chan error, 1)
+	go func() {
+		err := b.Lock(ctxTimeout(t, 3*time.Second), y)
+		if err == nil {
+			b.Unlock(y)
+		}
+		b.Unlock(x)
+		write <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let both reach their wait
+	a.Unlock(y)
+	if err := <-write; err != nil {
+		t.Errorf("Lock of y with the only lane held by a reader waiting for x: %v", err)
+	}
+	if err := <-read; err != nil {
+		t.Errorf("RLock of x: %v", err)
+	}
+	ln.Release()
+}
+
 // TestWaitWord: a sleeper in one attachment is woken by a change and
 // WakeWord in another; WaitWord does not sleep on a word that already
 // differs.

@@ -293,6 +293,20 @@ func (p *Proc) PidOf(o Owner) int {
 	return int(atomic.LoadUint32(p.procWord(s, procPid)))
 }
 
+// TryAcquireLane borrows one of this attachment's lanes if one is free,
+// and returns nil otherwise. The lane must be returned with Release.
+func (p *Proc) TryAcquireLane() *Lane {
+	if p.detached.Load() {
+		return nil
+	}
+	select {
+	case ln := <-p.lanes:
+		return ln
+	default:
+		return nil
+	}
+}
+
 // AcquireLane borrows one of this attachment's lanes. It waits for one if
 // all are in use; if ctx ends first, the error wraps both ErrNoLane and
 // ctx.Err(). The lane must be returned with Release.

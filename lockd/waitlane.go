@@ -1,7 +1,6 @@
 package lockd
 
 import (
-	"context"
 	"slices"
 	"sync"
 )
@@ -19,28 +18,27 @@ type waitLanes struct {
 }
 
 // registerShared registers the caller as a writer waiting for l, as
-// register does, with its entry in a shared wait lane. It waits, within
-// ctx, for a lane from the pool only when every shared one is full.
-func (p *Proc) registerShared(ctx context.Context, l Lock, st state) (*Lane, bool, error) {
+// register does, with its entry in a shared wait lane. It takes a lane
+// from the pool only when every shared one is full, and never waits for
+// one: the caller may hold other locks, and whoever holds the lanes may be
+// waiting for those. With no lane to be had it returns nil, and the caller
+// waits unregistered and tries again.
+func (p *Proc) registerShared(l Lock, st state) (*Lane, bool) {
 	w := &p.waiters
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	ln := w.roomy(p.lay.LaneEntries)
 	if ln == nil {
-		w.mu.Unlock()
-		got, err := p.AcquireLane(ctx)
-		if err != nil {
-			return nil, false, err
+		if ln = p.TryAcquireLane(); ln == nil {
+			return nil, false
 		}
-		w.mu.Lock()
-		w.lanes = append(w.lanes, got)
-		ln = got
+		w.lanes = append(w.lanes, ln)
 	}
-	defer w.mu.Unlock()
 	ok, err := p.register(l, st, ln)
-	if !ok {
+	if !ok || err != nil {
 		w.dropIdle(ln)
 	}
-	return ln, ok, err
+	return ln, ok && err == nil
 }
 
 // unjournalWait removes the caller's wait for l from ln, a shared wait

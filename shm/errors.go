@@ -16,6 +16,10 @@ var (
 	ErrClosed        = errors.New("shm: memory is closed")
 	ErrLocked        = errors.New("shm: another daemon serves this file")
 	ErrStale         = errors.New("shm: handle's variable was deleted")
+	// ErrNoLane: Lock found every lock lane of this process held by
+	// groups until its context ended (Limits.Lanes; Config.Lanes sets a
+	// new file's count). The error also wraps the context's error.
+	ErrNoLane = errors.New("shm: no free lock lane")
 
 	// ErrNotHeld is returned for an operation through a Group on a
 	// variable it does not hold, or a write through a read group.

@@ -2,6 +2,7 @@ package shm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -38,29 +39,96 @@ type Group struct {
 // while the group held its locks (it may be created afterwards). Locks are
 // taken in slot order, the same in every process, so groups never deadlock
 // among themselves.
+//
+// A group waits for its variables without holding one of the process'
+// lock lanes (Limits.Lanes): a write group takes its locks first and its
+// lane after, a read group waits until no writer holds or waits for its
+// variables before it takes a lane and its read locks. If every lane stays
+// held by other groups until ctx ends, Lock fails with ErrNoLane.
 func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*Group, error) {
 	if err := m.checkGroup(names); err != nil {
 		return nil, err
 	}
-	ln, err := m.proc.AcquireLane(ctx)
-	if err != nil {
+	g := &Group{m: m, write: write, refs: make(map[string]ref, len(names))}
+	if err := g.lock(ctx, names, create); err != nil {
+		g.release()
+		if g.ln != nil {
+			g.ln.Release()
+		}
+		for _, r := range g.created {
+			m.reclaim(r)
+		}
 		return nil, err
 	}
-	g := &Group{m: m, ln: ln, write: write, refs: make(map[string]ref, len(names))}
+	return g, nil
+}
+
+// lock takes the group's locks and its lane; on failure the caller
+// releases what it holds.
+func (g *Group) lock(ctx context.Context, names [][]byte, create bool) error {
+	if !g.write {
+		if err := g.awaitReadable(ctx, names); err != nil {
+			return err
+		}
+		if err := g.takeLane(ctx); err != nil {
+			return err
+		}
+	}
 	for {
 		ok, err := g.lockOnce(ctx, names, create)
 		if err != nil {
-			g.release()
-			ln.Release()
-			for _, r := range g.created {
-				m.reclaim(r)
-			}
-			return nil, err
+			return err
 		}
 		if ok {
-			return g, nil
+			break
 		}
 	}
+	if g.write {
+		return g.adopt(ctx)
+	}
+	return nil
+}
+
+// awaitReadable waits, holding nothing, until no writer holds or waits for
+// the named variables that exist, in slot order.
+func (g *Group) awaitReadable(ctx context.Context, names [][]byte) error {
+	var refs []ref
+	for _, n := range names {
+		if r, ok := g.m.lookup(n); ok {
+			refs = append(refs, r)
+		}
+	}
+	for _, r := range sortedRefs(refs) {
+		if err := g.m.proc.WaitReadable(ctx, g.m.lockOf(r.slot)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeLane borrows the lane that journals the group's locks.
+func (g *Group) takeLane(ctx context.Context) error {
+	ln, err := g.m.proc.AcquireLane(ctx)
+	if errors.Is(err, lockd.ErrNoLane) {
+		return fmt.Errorf("%w: all %d lanes of this process are held: %w", ErrNoLane, g.m.meta.lanes, ctx.Err())
+	}
+	g.ln = ln
+	return err
+}
+
+// adopt takes the lane of a write group, whose locks are held, and
+// journals them in it, so that a crash from here on is repaired as the
+// group's.
+func (g *Group) adopt(ctx context.Context) error {
+	if err := g.takeLane(ctx); err != nil {
+		return err
+	}
+	for _, r := range g.order {
+		if err := g.ln.Adopt(g.m.lockOf(r.slot)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // lockOnce resolves and locks; ok is false if a variable appeared or was
@@ -118,9 +186,10 @@ func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool
 	return true, nil
 }
 
+// lockRef takes one lock: a write lock without the lane (see Lock).
 func (g *Group) lockRef(ctx context.Context, r ref) error {
 	if g.write {
-		return g.ln.Lock(ctx, g.m.lockOf(r.slot))
+		return g.m.proc.Lock(ctx, g.m.lockOf(r.slot))
 	}
 	return g.ln.RLock(ctx, g.m.lockOf(r.slot))
 }
@@ -128,9 +197,12 @@ func (g *Group) lockRef(ctx context.Context, r ref) error {
 // release drops every lock held.
 func (g *Group) release() {
 	for _, r := range g.order {
-		if g.write {
-			g.ln.Unlock(g.m.lockOf(r.slot))
-		} else {
+		switch {
+		case g.write && g.ln != nil:
+			g.ln.Unlock(g.m.lockOf(r.slot)) // journaled or not: Unlock drops the entry if there is one
+		case g.write:
+			g.m.proc.Unlock(g.m.lockOf(r.slot))
+		default:
 			g.ln.RUnlock(g.m.lockOf(r.slot))
 		}
 	}

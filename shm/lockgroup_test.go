@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -47,5 +49,69 @@ func TestGroupDeleteFreesSlot(t *testing.T) {
 	}
 	if _, err := m.Set(b("newer"), shm.Int(1)); !errors.Is(err, shm.ErrFull) {
 		t.Fatalf("a second new variable: %v, want ErrFull (v2 kept its slot)", err)
+	}
+}
+
+// TestGroupsWaitWithoutLanes: groups that wait for a held variable, four
+// times as many as the process has lanes, writers and readers, hold no
+// lane while they wait, so a group on a free variable gets one at once;
+// once the holder lets go, every waiter gets the variable in turn.
+func TestGroupsWaitWithoutLanes(t *testing.T) {
+	m := newMem(t, unit) // 4 lanes
+	holder, err := m.Lock(context.Background(), [][]byte{b("x")}, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 16
+	var started sync.WaitGroup
+	errs := make(chan error, waiters)
+	for i := range waiters {
+		started.Add(1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			started.Done()
+			g, err := m.Lock(ctx, [][]byte{b("x")}, i%2 == 0, true)
+			if err == nil {
+				g.Unlock()
+			}
+			errs <- err
+		}()
+	}
+	started.Wait()
+	time.Sleep(100 * time.Millisecond) // let them reach their wait
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if g, err := m.Lock(ctx, [][]byte{b("y")}, true, true); err != nil {
+		t.Errorf("Lock of a free variable while %d groups wait for another: %v", waiters, err)
+	} else {
+		g.Unlock()
+	}
+	holder.Unlock()
+	for range waiters {
+		if err := <-errs; err != nil {
+			t.Errorf("a waiting group: %v", err)
+		}
+	}
+}
+
+// TestGroupNoLane: when every lane of the process is held by a group, one
+// more Lock fails with ErrNoLane once its context ends.
+func TestGroupNoLane(t *testing.T) {
+	m := newMem(t, unit) // 4 lanes
+	for i := range 4 {
+		g, err := m.Lock(context.Background(), [][]byte{b("v" + strconv.Itoa(i))}, i%2 == 0, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(g.Unlock)
+	}
+	for _, write := range []bool{true, false} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		_, err := m.Lock(ctx, [][]byte{b("free")}, write, true)
+		cancel()
+		if !errors.Is(err, shm.ErrNoLane) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Lock (write %v) with every lane held = %v, want ErrNoLane and DeadlineExceeded", write, err)
+		}
 	}
 }
