@@ -138,8 +138,11 @@
 // when dsmd dies (lockd releases the locks of a dead process). LOCKS lists
 // the connection's locks as [name, mode, ms of lease left]. A LOCK that
 // waits ends early when the client hangs up or the server shuts down. At
-// most half of the file's lanes (8 by default) may be held by LOCKs at
-// once; more LOCKs wait, within their WAIT. KEYS, SCAN, DBSIZE and INFO
+// most half of the file's lanes (8 by default; dsmd's -lock-lanes sizes a
+// new file's) may be held by LOCKs at once; a LOCK that waits holds none,
+// and one that gets its variables while that many are held waits, within
+// its WAIT, for a holder to leave, and then fails with "-ERR no free lock
+// lane ..." (naming the flag) instead of TIMEOUT. KEYS, SCAN, DBSIZE and INFO
 // do not wait for locks (shm's walks read the committed values).
 // CLIENT LIST shows each connection's locks as locks=N, INFO's clients
 // section dsm_lock_holders and dsm_locked_vars.

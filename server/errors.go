@@ -46,6 +46,10 @@ var (
 	errNoTLS = errors.New("server: TLS handshake but TLS is not enabled")
 )
 
+// errNoHolderLane is reported by a LOCK that got its locks but found every
+// holder slot (holderSlots) taken until its wait ended.
+var errNoHolderLane = errors.New("server: every lock lane for LOCK is held")
+
 // errLockLost is reported by a read through locks whose lease ended.
 var errLockLost = errors.New("server: lock lease ended")
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,8 +28,9 @@ const (
 )
 
 // holderSlots is how many connections may hold locks at once. Each held
-// group keeps one of the process' lanes of the file (shm.Stats.Lanes), and
-// MGET, MSET and EXEC need lanes too, so holders get half of them.
+// group keeps one of the process' lanes of the file (shm.Limits.Lanes, set
+// by dsmd's -lock-lanes when it creates the file), and MGET, MSET and EXEC
+// need lanes too, so holders get half of them.
 func holderSlots(lanes int) int { return max(1, lanes/2) }
 
 // hold is the set of variables one connection locked with LOCK. Its group
@@ -119,29 +121,39 @@ func cmdLock(c *conn, args [][]byte) {
 	c.wr.Simple("OK")
 }
 
-// lockGroup waits for a holder slot and then for the locks, within the
-// wait, the connection's life and the server's.
+// lockGroup waits for the locks, within the wait, the connection's life
+// and the server's, and then for a holder slot. While it waits for the
+// locks it holds neither a slot nor one of the file's lanes (see
+// shm.Memory.Lock), so waiters never keep a LOCK of free variables out.
 func (c *conn) lockGroup(a lockArgs) (*shm.Group, error) {
 	ctx, done := c.waitContext(max(a.wait, time.Millisecond))
 	defer done()
-	select {
-	case c.s.live.holders <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	// Missing variables are created (without a value) so that they can be
 	// locked too: a read lock then also keeps them from being created.
 	g, err := c.s.mem.Lock(ctx, a.names, a.write, true)
 	if err != nil {
-		<-c.s.live.holders
+		return nil, err
 	}
-	return g, err
+	select {
+	case c.s.live.holders <- struct{}{}:
+		return g, nil
+	case <-ctx.Done():
+		g.Unlock()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, errNoHolderLane
+		}
+		return nil, ctx.Err()
+	}
 }
 
 func (c *conn) lockFailed(a lockArgs, err error) {
 	switch {
 	case c.s.live.ctx.Err() != nil:
 		c.fail(msgClosing)
+	case errors.Is(err, errNoHolderLane):
+		c.fail(c.s.msgNoLane(true))
+	case errors.Is(err, shm.ErrNoLane) && !errors.Is(err, context.Canceled):
+		c.fail(c.s.msgNoLane(false))
 	case errors.Is(err, context.DeadlineExceeded):
 		c.fail("TIMEOUT the locks were not all free within " + strconv.FormatInt(a.wait.Milliseconds(), 10) + " ms")
 	case errors.Is(err, context.Canceled):
@@ -149,6 +161,17 @@ func (c *conn) lockFailed(a lockArgs, err error) {
 	default:
 		c.memError(err)
 	}
+}
+
+// msgNoLane says that the lanes ran out: those for LOCK (holders), or all
+// of the file's, and how to have more.
+func (s *Server) msgNoLane(holders bool) string {
+	lanes := s.mem.Limits().Lanes
+	which := fmt.Sprintf("all %d lanes for LOCK are held (half of the file's %d, fixed when it was created)", cap(s.live.holders), lanes)
+	if !holders {
+		which = fmt.Sprintf("all %d lanes of the file are in use (fixed when it was created)", lanes)
+	}
+	return fmt.Sprintf("ERR no free lock lane: %s; start dsmd with -lock-lanes %d on a new file for more", which, 2*lanes)
 }
 
 func newHold(c *conn, g *shm.Group, a lockArgs) *hold {

@@ -503,7 +503,9 @@ func TestClientListShowsLiveState(t *testing.T) {
 
 // TestLockHoldersBounded: at most half of the file's lanes hold LOCKs at
 // once (here 1 of 2), so MGET, MSET and EXEC always find a lane; one LOCK
-// more waits for a holder to leave, within its WAIT.
+// more, whose variables are free, fails with the error that says the lanes
+// ran out and names the flag, or gets its locks if a holder leaves within
+// its WAIT.
 func TestLockHoldersBounded(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "dsm.mem")
 	m, err := shm.Open(shm.Config{Path: file, Vars: 64, Lanes: 2})
@@ -516,8 +518,8 @@ func TestLockHoldersBounded(t *testing.T) {
 	if got := a.do("LOCK", "x"); got != okReply {
 		t.Fatalf("first LOCK = %q", got)
 	}
-	if got := b.do("LOCK", "WAIT", "100", "y"); !strings.HasPrefix(got, "-TIMEOUT") {
-		t.Errorf("LOCK beyond the holders' lanes = %q, want TIMEOUT", got)
+	if got := b.do("LOCK", "WAIT", "100", "y"); !isNoLane(got) {
+		t.Errorf("LOCK beyond the holders' lanes = %q, want the no-lane error", got)
 	}
 	if got := b.do("MSET", "p", "1", "q", "2"); got != okReply {
 		t.Errorf("MSET while a LOCK holds = %q", got)
@@ -527,6 +529,85 @@ func TestLockHoldersBounded(t *testing.T) {
 	a.do("UNLOCK")
 	if got := mustGet(t, "the second LOCK", second); got != okReply {
 		t.Errorf("LOCK after the holder left = %q", got)
+	}
+}
+
+// isNoLane reports whether a reply is the error for lanes run out, which
+// names the flag that gives more.
+func isNoLane(reply string) bool {
+	return strings.HasPrefix(reply, "-ERR no free lock lane: all ") && strings.Contains(reply, "-lock-lanes ")
+}
+
+// TestLockWaitersHoldNoLane: twenty LOCKs waiting for one held variable,
+// writers and readers, more than the default file's 16 lanes and 8 holder
+// slots, keep neither from anyone: a LOCK of a free variable, MGET and
+// MSET go ahead at once, and once the holder leaves every waiter gets the
+// variable in turn.
+func TestLockWaitersHoldNoLane(t *testing.T) {
+	ts := startServer(t, Config{})
+	holder := dialRaw(t, ts.addr)
+	if got := holder.do("LOCK", "x"); got != okReply {
+		t.Fatalf("holder's LOCK = %q", got)
+	}
+	const waiters = 20
+	replies := make(chan string, waiters)
+	for i := range waiters {
+		w := dialRaw(t, ts.addr)
+		mode := []string{"WRITE", "READ"}[i%2]
+		go func() {
+			got := w.do("LOCK", mode, "WAIT", "20000", "x")
+			if got == okReply {
+				w.do("UNLOCK")
+			}
+			replies <- mode + ": " + got
+		}()
+	}
+	waitFor(t, "20 LOCKs to wait", func() bool { return lockWaiters(ts) == waiters })
+	other := dialRaw(t, ts.addr)
+	if got := other.do("LOCK", "WAIT", "1000", "y"); got != okReply {
+		t.Errorf("LOCK of a free variable while %d LOCKs wait = %q", waiters, got)
+	}
+	other.do("UNLOCK")
+	if got := other.do("MSET", "p", "1", "q", "2"); got != okReply {
+		t.Errorf("MSET while %d LOCKs wait = %q", waiters, got)
+	}
+	holder.do("UNLOCK")
+	for range waiters {
+		if got := <-replies; !strings.HasSuffix(got, okReply) {
+			t.Errorf("a waiting LOCK %s", got)
+		}
+	}
+}
+
+// lockWaiters counts the connections running LOCK that hold nothing yet.
+func lockWaiters(ts *testServer) int {
+	n := 0
+	for _, c := range ts.connsByID() {
+		if p := c.lastCmd.Load(); p != nil && *p == "lock" && c.live.hold.Load() == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestLockLanesExhausted: with the default file, eight holders take every
+// lane LOCK may hold; a ninth LOCK of a free variable gets the error that
+// says so and names -lock-lanes, at once with WAIT 0, while MSET still
+// runs.
+func TestLockLanesExhausted(t *testing.T) {
+	ts := startServer(t, Config{})
+	for i := range 8 {
+		if got := dialRaw(t, ts.addr).do("LOCK", "v"+strconv.Itoa(i)); got != okReply {
+			t.Fatalf("holder %d's LOCK = %q", i+1, got)
+		}
+	}
+	c := dialRaw(t, ts.addr)
+	got := c.do("LOCK", "WAIT", "0", "free")
+	if !isNoLane(got) || !strings.Contains(got, "all 8 lanes for LOCK") {
+		t.Errorf("ninth LOCK = %q, want the no-lane error for 8 lanes", got)
+	}
+	if got := c.do("MSET", "p", "1", "q", "2"); got != okReply {
+		t.Errorf("MSET while 8 LOCKs hold = %q", got)
 	}
 }
 
