@@ -41,10 +41,12 @@ type Group struct {
 // among themselves.
 //
 // A group waits for its variables without holding one of the process'
-// lock lanes (Limits.Lanes): a write group takes its locks first and its
-// lane after, a read group waits until no writer holds or waits for its
-// variables before it takes a lane and its read locks. If every lane stays
-// held by other groups until ctx ends, Lock fails with ErrNoLane.
+// lock lanes (Limits.Lanes) where it can: a write group takes its locks
+// first and a lane after (if none is free, it lets the locks go, waits for
+// a lane and takes them again with it), a read group waits until no writer
+// holds or waits for its variables before it takes a lane and its read
+// locks. If every lane stays held by other groups until ctx ends, Lock
+// fails with ErrNoLane.
 func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*Group, error) {
 	if err := m.checkGroup(names); err != nil {
 		return nil, err
@@ -64,7 +66,11 @@ func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (
 }
 
 // lock takes the group's locks and its lane; on failure the caller
-// releases what it holds.
+// releases what it holds. Nobody waits for a lane while holding a lock
+// (lanes' borrowers may be waiting for that lock): a read group waits for
+// a lane before it takes its locks, a write group that finds no lane free
+// once it holds its locks lets them go, waits for a lane, and takes them
+// again through it.
 func (g *Group) lock(ctx context.Context, names [][]byte, create bool) error {
 	if !g.write {
 		if err := g.awaitReadable(ctx, names); err != nil {
@@ -75,18 +81,30 @@ func (g *Group) lock(ctx context.Context, names [][]byte, create bool) error {
 		}
 	}
 	for {
-		ok, err := g.lockOnce(ctx, names, create)
-		if err != nil {
+		if err := g.lockAll(ctx, names, create); err != nil {
 			return err
 		}
-		if ok {
-			break
+		if g.ln != nil {
+			return nil
+		}
+		if ok, err := g.adopt(); ok || err != nil {
+			return err
+		}
+		g.release()
+		if err := g.takeLane(ctx); err != nil {
+			return err
 		}
 	}
-	if g.write {
-		return g.adopt(ctx)
+}
+
+// lockAll runs lockOnce until it holds every lock.
+func (g *Group) lockAll(ctx context.Context, names [][]byte, create bool) error {
+	for {
+		ok, err := g.lockOnce(ctx, names, create)
+		if ok || err != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 // awaitReadable waits, holding nothing, until no writer holds or waits for
@@ -116,19 +134,19 @@ func (g *Group) takeLane(ctx context.Context) error {
 	return err
 }
 
-// adopt takes the lane of a write group, whose locks are held, and
-// journals them in it, so that a crash from here on is repaired as the
-// group's.
-func (g *Group) adopt(ctx context.Context) error {
-	if err := g.takeLane(ctx); err != nil {
-		return err
+// adopt borrows a lane for a write group that holds its locks, if one is
+// free, and journals the locks in it, so that a crash from here on is
+// repaired as the group's.
+func (g *Group) adopt() (bool, error) {
+	if g.ln = g.m.proc.TryAcquireLane(); g.ln == nil {
+		return false, nil
 	}
 	for _, r := range g.order {
 		if err := g.ln.Adopt(g.m.lockOf(r.slot)); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // lockOnce resolves and locks; ok is false if a variable appeared or was
@@ -186,10 +204,14 @@ func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool
 	return true, nil
 }
 
-// lockRef takes one lock: a write lock without the lane (see Lock).
+// lockRef takes one lock: a write lock without a lane if the group has
+// none yet (see lock).
 func (g *Group) lockRef(ctx context.Context, r ref) error {
-	if g.write {
+	switch {
+	case g.write && g.ln == nil:
 		return g.m.proc.Lock(ctx, g.m.lockOf(r.slot))
+	case g.write:
+		return g.ln.Lock(ctx, g.m.lockOf(r.slot))
 	}
 	return g.ln.RLock(ctx, g.m.lockOf(r.slot))
 }

@@ -115,3 +115,58 @@ func TestGroupNoLane(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitForLaneHoldsNoLock: a write group or MSet that has its locks
+// but finds every lane held lets its locks go while it waits for a lane
+// (whose borrowers could be waiting for those locks), so a Set of its
+// variable goes ahead meanwhile; it completes once a lane is free.
+func TestWaitForLaneHoldsNoLock(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(m *shm.Memory) error
+	}{
+		{"Lock", func(m *shm.Memory) error {
+			g, err := m.Lock(context.Background(), [][]byte{b("x")}, true, true)
+			if err == nil {
+				g.Unlock()
+			}
+			return err
+		}},
+		{"MSet", func(m *shm.Memory) error {
+			return m.MSet([][]byte{b("x"), b("z")}, []shm.Value{shm.Int(1), shm.Int(2)})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMem(t, unit) // 4 lanes
+			var readers []*shm.Group
+			for i := range 4 {
+				g, err := m.Lock(context.Background(), [][]byte{b("r" + strconv.Itoa(i))}, false, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readers = append(readers, g)
+			}
+			done := make(chan error, 1)
+			go func() { done <- tc.run(m) }()
+			time.Sleep(100 * time.Millisecond) // let it find no lane
+			set := make(chan error, 1)
+			go func() { _, err := m.Set(b("x"), shm.Int(7)); set <- err }()
+			select {
+			case err := <-set:
+				if err != nil {
+					t.Errorf("Set(x): %v", err)
+				}
+			case <-time.After(2 * time.Second):
+				t.Errorf("Set(x) waited while %s waited for a lane", tc.name)
+				defer func() { <-set }()
+			}
+			readers[0].Unlock()
+			if err := <-done; err != nil {
+				t.Errorf("%s once a lane was free: %v", tc.name, err)
+			}
+			for _, g := range readers[1:] {
+				g.Unlock()
+			}
+		})
+	}
+}

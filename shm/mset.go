@@ -27,11 +27,6 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 	if err := m.checkGroup(names); err != nil {
 		return err
 	}
-	ln, err := m.proc.AcquireLane(background)
-	if err != nil {
-		return err
-	}
-	defer ln.Release()
 	var stack [msetStack]msetItem
 	var created []ref
 	// Variables created here that never got a value (the mset failed) go
@@ -40,6 +35,12 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 	defer func() {
 		for _, r := range created {
 			m.reclaim(r)
+		}
+	}()
+	var ln *lockd.Lane // none while the mset waits for its locks, if it can
+	defer func() {
+		if ln != nil {
+			ln.Release()
 		}
 	}()
 	for {
@@ -51,13 +52,29 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 		if err != nil {
 			return err
 		}
-		if ok {
-			m.msetCommit(ln, items, vals)
-			m.msetJournal(names, items, vals)
-			m.msetUnlock(ln, items)
-			created = nil
-			return nil
+		if !ok {
+			continue
 		}
+		if ln == nil {
+			// Nobody waits for a lane holding locks (see Group.lock): with
+			// no lane free, the locks go, and come back through a lane.
+			if ln, err = m.msetAdopt(items); ln == nil && err == nil {
+				m.msetUnlock(nil, items)
+				if ln, err = m.proc.AcquireLane(background); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				m.msetUnlock(ln, items)
+				return err
+			}
+		}
+		m.msetCommit(ln, items, vals)
+		m.msetJournal(names, items, vals)
+		m.msetUnlock(ln, items)
+		created = nil
+		return nil
 	}
 }
 
@@ -88,11 +105,18 @@ func (m *Memory) msetResolve(items []msetItem, names [][]byte, vals []Value, cre
 	return out, nil
 }
 
-// msetLock takes the write locks in slot order; ok is false if a variable
-// was deleted meanwhile. Unless ok, no lock is held afterwards.
+// msetLock takes the write locks in slot order, through ln, or without a
+// lane if ln is nil (as a write Group does, so that an mset waiting for
+// its variables keeps no lane from anyone); ok is false if a variable was
+// deleted meanwhile. Unless ok, no lock is held afterwards.
 func (m *Memory) msetLock(ln *lockd.Lane, items []msetItem) (ok bool, err error) {
 	for i, it := range items {
-		if err := ln.Lock(background, m.lockOf(it.r.slot)); err != nil {
+		if ln == nil {
+			err = m.proc.Lock(background, m.lockOf(it.r.slot))
+		} else {
+			err = ln.Lock(background, m.lockOf(it.r.slot))
+		}
+		if err != nil {
 			m.msetUnlock(ln, items[:i])
 			return false, err
 		}
@@ -106,9 +130,29 @@ func (m *Memory) msetLock(ln *lockd.Lane, items []msetItem) (ok bool, err error)
 	return true, nil
 }
 
+// msetAdopt borrows a lane, if one is free, and journals the held locks
+// in it, so that a crash from here on is repaired as the mset's.
+func (m *Memory) msetAdopt(items []msetItem) (*lockd.Lane, error) {
+	ln := m.proc.TryAcquireLane()
+	if ln == nil {
+		return nil, nil
+	}
+	for _, it := range items {
+		if err := ln.Adopt(m.lockOf(it.r.slot)); err != nil {
+			return ln, err
+		}
+	}
+	return ln, nil
+}
+
+// msetUnlock releases the locks, through ln if they are journaled in it.
 func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
 	for _, it := range items {
-		ln.Unlock(m.lockOf(it.r.slot))
+		if ln == nil {
+			m.proc.Unlock(m.lockOf(it.r.slot))
+		} else {
+			ln.Unlock(m.lockOf(it.r.slot))
+		}
 	}
 }
 

@@ -1,7 +1,9 @@
 package shm_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -57,4 +59,35 @@ func mustGetOrZero(t *testing.T, m *shm.Memory, name string) (shm.Value, uint64)
 		t.Fatal(err)
 	}
 	return v, ver
+}
+
+// TestMSetWaitsWithoutLane: MSets waiting for a locked variable, twice as
+// many as the process has lanes, hold no lane while they wait, so a group
+// on a free variable gets one at once; they all complete once the lock
+// is released.
+func TestMSetWaitsWithoutLane(t *testing.T) {
+	m := newMem(t, unit) // 4 lanes
+	holder, err := m.Lock(context.Background(), [][]byte{b("x")}, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 8
+	errs := make(chan error, waiters)
+	for i := range waiters {
+		go func() { errs <- m.MSet([][]byte{b("x"), b("z")}, []shm.Value{shm.Int(int64(i)), shm.Int(1)}) }()
+	}
+	time.Sleep(100 * time.Millisecond) // let them reach their wait
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if g, err := m.Lock(ctx, [][]byte{b("y")}, true, true); err != nil {
+		t.Errorf("Lock of a free variable while %d MSets wait: %v", waiters, err)
+	} else {
+		g.Unlock()
+	}
+	holder.Unlock()
+	for range waiters {
+		if err := <-errs; err != nil {
+			t.Errorf("a waiting MSet: %v", err)
+		}
+	}
 }
