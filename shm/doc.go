@@ -85,7 +85,7 @@
 //	36  uint32   nameMax
 //	40  uint32   valueMax
 //	44  uint32   procs: process slots
-//	48  uint32   lanes per process slot
+//	48  uint32   lanes per process slot (Config.Lanes; dsmd's -lock-lanes)
 //	52  uint32   groupMax: most variables in one MGet or MSet
 //	56  uint64   hash seed
 //	64  int64    creation time, Unix nanoseconds

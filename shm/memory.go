@@ -23,8 +23,10 @@ type Config struct {
 	// keeps its own. Vars is how many variables fit, NameMax the longest
 	// name in bytes, ValueMax the longest byte value, Procs how many
 	// attachments (processes) may be open at once, Lanes how many
-	// journaled operations one attachment may run at once, GroupMax how
-	// many variables one atomic group (MGet, MSet) may name.
+	// groups (Lock, and MGet and MSet for their instant) one attachment may
+	// hold at once (groups that wait for their variables hold none; see
+	// Lock), GroupMax how many variables one atomic group (MGet, MSet) may
+	// name.
 	Vars, NameMax, ValueMax, Procs, Lanes, GroupMax int
 	// Mode of a new file; 0 means 0600 (0660 with Group).
 	Mode os.FileMode
