@@ -69,8 +69,12 @@ func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
 		case !registered && st.waiting() < MaxWaitingWriters:
 			ln, registered = p.registerShared(l, st)
 			if ln == nil {
-				// No lane to journal the wait in: wait unregistered (as
-				// when MaxWaitingWriters wait) and try again.
+				// No lane to journal the wait in: a detached attachment
+				// has none for good; otherwise wait unregistered (as when
+				// MaxWaitingWriters wait) and try again.
+				if p.detached.Load() {
+					return ErrDetached
+				}
 				if err := p.wait(ctx, l, st, &b); err != nil {
 					return err
 				}
