@@ -3,12 +3,6 @@ package shm
 // Conditional writes through a Group, with the rules of Memory's: a
 // server runs one command either way and must answer alike.
 
-// allows reports whether SetWith stores, given whether the variable has a
-// value.
-func (o SetOptions) allows(found bool) bool {
-	return !(o.IfAbsent && found) && !(o.IfExists && !found)
-}
-
 // SetWith stages v as name's value under the conditions of o, as
 // Memory.SetWith stores it. It returns the item as the group saw it before
 // and whether v was staged.

@@ -216,6 +216,12 @@ type SetOptions struct {
 	IfExists bool // store only if it has one (Redis XX)
 }
 
+// allows reports whether SetWith stores, given whether the variable has a
+// value.
+func (o SetOptions) allows(found bool) bool {
+	return !(o.IfAbsent && found) && !(o.IfExists && !found)
+}
+
 // SetWith stores v under the conditions of o. It returns the item as it was
 // before (old.Found tells whether the variable existed) and whether v was
 // stored.
@@ -228,7 +234,7 @@ func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored b
 			return Value{}, false, cur.err
 		}
 		old = cur
-		stored = !(o.IfAbsent && cur.Found) && !(o.IfExists && !cur.Found)
+		stored = o.allows(cur.Found)
 		return v, stored, nil
 	})
 	return old, stored, err
