@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
+	"github.com/dsm-dev/dsm/internal/filetest"
 	"github.com/dsm-dev/dsm/internal/redolog"
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -76,14 +76,14 @@ func TestJournalReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := filepath.Join(t.TempDir(), "dsm.mem")
-	copyFile(t, file, old)
+	filetest.Copy(t, file, old)
 	journalWrites(t, ctx, rdb)
 	segs, _, err := redolog.Segments(file)
 	if err != nil || len(segs) == 0 {
 		t.Fatalf("no redo log segment beside %s: %v", file, err)
 	}
 	for _, s := range segs {
-		copyFile(t, s, filepath.Join(filepath.Dir(old), filepath.Base(s)))
+		filetest.Copy(t, s, filepath.Join(filepath.Dir(old), filepath.Base(s)))
 	}
 	d.kill()
 	<-d.exited
@@ -110,28 +110,6 @@ func TestJournalReplay(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("%s = %.20q, %v; want %.20q", k, got, err, want)
 		}
-	}
-}
-
-// copyFile copies src to dst, in the kernel where it can: a memory file
-// read into a slice costs the race detector seconds.
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

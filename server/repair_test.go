@@ -6,45 +6,18 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dsm-dev/dsm/internal/filetest"
 	"github.com/dsm-dev/dsm/shm"
 )
-
-// damagedFile creates a four-variable file holding x=42, closes it, and
-// applies edit to its bytes, given the offsets of the control block and of
-// slot 0 (x's) as shm/doc.go lays them out.
-func damagedFile(t *testing.T, edit func(data []byte, control, slot0 uint64)) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "dsm.mem")
-	m, err := shm.Open(shm.Config{Path: path, Vars: 4, Procs: 2, Lanes: 2, GroupMax: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Set([]byte("x"), shm.Int(42)); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(data, 3*4096, binary.LittleEndian.Uint64(data[104:]))
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // TestStartRepairsFreeList: a file whose free list was lost (so that it
 // takes itself for full) is repaired when the daemon starts, with a warning
 // that names the problem, and then takes new variables.
 func TestStartRepairsFreeList(t *testing.T) {
-	path := damagedFile(t, func(data []byte, control, _ uint64) {
+	path := filetest.Damaged(t, []filetest.Var{{Name: "x", Value: 42}}, func(data []byte, control, _ uint64) {
 		binary.LittleEndian.PutUint32(data[control+72:], 0) // free list head
 	})
 	var log lockedLog
@@ -68,7 +41,7 @@ func TestStartRepairsFreeList(t *testing.T) {
 // (a value of an unknown kind) is refused at start, with an error that
 // names the file, the slot and the damage.
 func TestStartRefusesDamagedSlot(t *testing.T) {
-	path := damagedFile(t, func(data []byte, _, slot0 uint64) {
+	path := filetest.Damaged(t, []filetest.Var{{Name: "x", Value: 42}}, func(data []byte, _, slot0 uint64) {
 		// x's value is in buffer 1 (its version is 1): after the
 		// 64-byte header, 120 bytes of name, then buffer 0 of 8+256.
 		binary.LittleEndian.PutUint32(data[slot0+64+120+264+4:], 7)
@@ -116,7 +89,7 @@ func damageServed(t *testing.T, path string, at uint64, b []byte) {
 // TestExistsDamaged: EXISTS, TYPE and TTL of a damaged value reply with an
 // error that names the damage, not as if the variable were missing.
 func TestExistsDamaged(t *testing.T) {
-	path := damagedFile(t, func([]byte, uint64, uint64) {})
+	path := filetest.Damaged(t, []filetest.Var{{Name: "x", Value: 42}}, func([]byte, uint64, uint64) {})
 	ts := startServer(t, Config{File: path})
 	// x's value kind, as TestStartRefusesDamagedSlot damages it.
 	damageServed(t, path, 64+120+264+4, []byte{7, 0, 0, 0})
@@ -135,7 +108,7 @@ func TestExistsDamaged(t *testing.T) {
 // TestKeysDamagedName: KEYS and SCAN fail with an error naming a slot whose
 // name length is damaged, rather than list an empty name for it.
 func TestKeysDamagedName(t *testing.T) {
-	path := damagedFile(t, func([]byte, uint64, uint64) {})
+	path := filetest.Damaged(t, []filetest.Var{{Name: "x", Value: 42}}, func([]byte, uint64, uint64) {})
 	ts := startServer(t, Config{File: path})
 	damageServed(t, path, 32, []byte{0, 0, 0, 0}) // x's name length
 	r := dialRaw(t, ts.addr)

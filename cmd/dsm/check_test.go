@@ -3,53 +3,30 @@ package main
 import (
 	"encoding/binary"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/filetest"
 	"github.com/dsm-dev/dsm/shm"
 )
 
-// localFile makes a four-variable file, and in it through dsm's local mode
-// x=42 and y=7, applies edit to its bytes (given the offsets of the control
-// block and of slot 0, x's, as shm/doc.go lays them out) and returns its
-// path.
-func localFile(t *testing.T, edit func(data []byte, control, slot0 uint64)) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "dsm.mem")
-	m, err := shm.Open(shm.Config{Path: path, Vars: 4, Procs: 2, Lanes: 2, GroupMax: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Close()
-	// x goes to slot 0 and y to slot 1; slot 2 heads the free list.
-	if _, errOut, code := dsm(t, "", "-file", path, "mset", "x", "42", "y", "7"); code != exitOK {
-		t.Fatalf("mset: exit %d: %s", code, errOut)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(data, 3*4096, binary.LittleEndian.Uint64(data[104:]))
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+// xy are the variables of the files the check tests damage: x in slot 0,
+// y in slot 1, and slot 2 heads the free list.
+var xy = []filetest.Var{{Name: "x", Value: 42}, {Name: "y", Value: 7}}
 
 // TestCheckCommand: dsm -file F check prints OK and exits 0 on a sound
 // file; on a damaged one it prints each problem and exits 1; with -repair
 // it rebuilds a damaged free list and says so, and exits 0 once nothing
 // remains; a damaged slot stays, reported, with exit 1.
 func TestCheckCommand(t *testing.T) {
-	sound := localFile(t, func([]byte, uint64, uint64) {})
+	sound := filetest.Damaged(t, xy, func([]byte, uint64, uint64) {})
 	if out, errOut, code := dsm(t, "", "-file", sound, "check"); code != exitOK || out != "OK\n" {
 		t.Errorf("check of a sound file: exit %d, %q, %q", code, out, errOut)
 	}
 
 	lostFree := func(data []byte, control, _ uint64) { binary.LittleEndian.PutUint32(data[control+72:], 0) }
-	path := localFile(t, lostFree)
+	path := filetest.Damaged(t, xy, lostFree)
 	out, errOut, code := dsm(t, "", "-file", path, "check")
 	if code != exitError || !strings.Contains(out, "2 free slots are not on the free list, the first slot 2") || !strings.Contains(errOut, "is damaged") {
 		t.Errorf("check of a lost free list: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -67,7 +44,7 @@ func TestCheckCommand(t *testing.T) {
 		// 64-byte header, 120 bytes of name and buffer 0 (8+256).
 		binary.LittleEndian.PutUint32(data[slot0+64+120+264+4:], 7)
 	}
-	path = localFile(t, kind7)
+	path = filetest.Damaged(t, xy, kind7)
 	for _, args := range [][]string{{"check"}, {"check", "-repair"}} {
 		out, _, code := dsm(t, "", append([]string{"-file", path}, args...)...)
 		if code != exitError || !strings.Contains(out, `slot 0 ("x"): value of unknown kind 7`) {
@@ -92,7 +69,7 @@ func TestCheckCommand(t *testing.T) {
 // variable's name length is damaged, rather than list the others as if it
 // were not there.
 func TestListDamagedName(t *testing.T) {
-	path := localFile(t, func(data []byte, _, slot0 uint64) {
+	path := filetest.Damaged(t, xy, func(data []byte, _, slot0 uint64) {
 		binary.LittleEndian.PutUint32(data[slot0+32:], 0) // x's name length
 	})
 	out, errOut, code := dsm(t, "", "-file", path, "list")
@@ -105,7 +82,7 @@ func TestListDamagedName(t *testing.T) {
 // value it finds damaged as "(damaged: ...)" naming the slot, not as
 // "(deleted)"; -o json gives the damage in "damage".
 func TestWatchLocalDamaged(t *testing.T) {
-	path := localFile(t, func([]byte, uint64, uint64) {})
+	path := filetest.Damaged(t, xy, func([]byte, uint64, uint64) {})
 	w, err := watchLocal(path, []string{"x"})
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/filetest"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -107,28 +107,6 @@ func frameEnd(t *testing.T, path string) (int, uint64) {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return end, last
-}
-
-// copyFile copies src to dst, in the kernel where it can: a memory file
-// read into a slice costs the race detector half a second.
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 var discard = slog.New(slog.DiscardHandler)
@@ -250,7 +228,7 @@ func logWrites(t *testing.T, n int) (file, before string, data []byte) {
 	t.Helper()
 	file = newMemFile(t, 512)
 	before = filepath.Join(t.TempDir(), "before.mem")
-	copyFile(t, file, before)
+	filetest.Copy(t, file, before)
 	mem := openMem(t, file)
 	l, err := Open(mem, End{})
 	if err != nil {
@@ -315,7 +293,7 @@ func TestRedoDamageEachByte(t *testing.T) {
 	// the refusal, or checks every write.
 	replay := func(what string, segData []byte) error {
 		t.Helper()
-		copyFile(t, before, file)
+		filetest.Copy(t, before, file)
 		if err := os.WriteFile(seg, segData, 0o600); err != nil {
 			t.Fatal(err)
 		}
