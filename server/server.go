@@ -110,22 +110,11 @@ func New(cfg Config) (*Server, error) {
 // under the index lock and is crash-safe, so dsmd dying in it is harmless.
 func checkFile(mem *shm.Memory, log *slog.Logger) error {
 	repaired, remains := mem.Repair()
-	for _, p := range problems(repaired) {
+	for _, p := range shm.Problems(repaired) {
 		log.Warn("memory file repaired", "file", mem.Path(), "problem", p.Error())
 	}
 	if remains != nil {
 		return fmt.Errorf("refusing to serve %s (dsm -file %s check lists the damage): %w", mem.Path(), mem.Path(), remains)
-	}
-	return nil
-}
-
-// problems lists the errors joined in err.
-func problems(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	if err != nil {
-		return []error{err}
 	}
 	return nil
 }

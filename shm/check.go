@@ -79,6 +79,18 @@ func (m *Memory) Repair() (repaired, remains error) {
 	return repaired, remains
 }
 
+// Problems lists the problems joined in an error that Check or Repair
+// returned, one error each; nil for nil.
+func Problems(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err != nil {
+		return []error{err}
+	}
+	return nil
+}
+
 // withIndex runs fn holding the index lock, which repairs the index first
 // if its last holder died.
 func (m *Memory) withIndex(fn func()) error {

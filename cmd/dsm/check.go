@@ -54,23 +54,12 @@ type checkResult struct {
 	repaired, remains error
 }
 
-// problems lists the errors joined in err.
-func problems(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	if err != nil {
-		return []error{err}
-	}
-	return nil
-}
-
 func (r checkResult) plain() []string {
 	var out []string
-	for _, p := range problems(r.repaired) {
+	for _, p := range shm.Problems(r.repaired) {
 		out = append(out, "repaired: "+p.Error())
 	}
-	for _, p := range problems(r.remains) {
+	for _, p := range shm.Problems(r.remains) {
 		out = append(out, p.Error())
 	}
 	if r.remains == nil {
@@ -90,7 +79,7 @@ type checkProblem struct {
 func (r checkResult) objects() []any {
 	var out []any
 	add := func(err error, repaired bool) {
-		for _, p := range problems(err) {
+		for _, p := range shm.Problems(err) {
 			out = append(out, checkProblem{Problem: p.Error(), Repairable: !errors.Is(p, shm.ErrDamaged), Repaired: repaired})
 		}
 	}
