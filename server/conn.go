@@ -84,18 +84,34 @@ func (c *conn) serve() {
 	s := c.s
 	s.log.Info("client connected", "addr", c.remote, "id", c.id)
 	err := c.run()
-	c.flush()
+	flushed := c.flush() == nil
 	if errors.Is(err, errOutputLimit) {
 		s.stats.outputLimit.Add(1)
 		s.log.Warn("client closed: output buffer limit", "addr", c.remote, "id", c.id, "limit", s.cfg.OutputLimit)
 	}
-	c.raw.Close()
+	c.close(err, flushed)
 	c.releaseMem()
 	c.endLive()
 	s.untrackConn(c)
 	s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto,
 		"commands", c.commands.Load(), "duration", time.Since(c.since).Round(time.Millisecond),
 		"reason", c.reason(err))
+}
+
+// close closes the socket when the connection ends with err. A refusal
+// (errDenied, errNoTLS) has closed it already, or left it lingering. After
+// last replies that reached the socket (flushed) and that the client may
+// still be sending past, it lingers so that the client can read them
+// (linger.go).
+func (c *conn) close(err error, flushed bool) {
+	switch {
+	case errors.Is(err, errDenied), errors.Is(err, errNoTLS):
+	case flushed && c.endsWithReply(err):
+		tc, _ := c.nc.(*tls.Conn)
+		c.s.closeAfterReply(c.raw, tc)
+	default:
+		c.raw.Close()
+	}
 }
 
 // endLive releases what a connection held when it ends: its subscriptions

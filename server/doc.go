@@ -248,6 +248,14 @@
 // refusal is logged ("client refused") with its reason, the client's
 // address and the protocol its first bytes told.
 //
+// A connection the server ends after a last line (a protocol error, QUIT,
+// a refusal) lingers: the line is sent, the write side shut (over TLS with
+// a close_notify), and what the client still sends is read and discarded
+// for up to 1 s and 4 MiB before the socket closes, so that the client
+// reads the line rather than a reset that would discard it. A lingering
+// connection holds no MaxClients place; at most 256 linger at once, and
+// Shutdown and Close end them at once (linger.go).
+//
 // # Limits
 //
 // Every limit has a Config field with a safe default:

@@ -45,6 +45,7 @@ type Server struct {
 	wg         sync.WaitGroup // every goroutine started by goFunc
 	quit       chan struct{}  // closed when background goroutines must stop
 	refusing   chan struct{}  // a token per refused client awaiting its first bytes (access.go)
+	lingering  chan struct{}  // a token per closed connection draining its input (linger.go)
 	closeOnce  sync.Once
 	closeErr   error
 	fatal      atomic.Pointer[error] // the storage failure that stopped the server (storage.go)
@@ -89,6 +90,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.stats.started = time.Now()
 	s.refusing = make(chan struct{}, refuseSlots)
+	s.lingering = make(chan struct{}, lingerSlots)
 	s.nameMax = mem.Limits().NameMax
 	s.metrics = newMetrics(s)
 	s.cmds = newCommandTable()
@@ -314,20 +316,31 @@ func (s *Server) admit(nc net.Conn) {
 	}
 }
 
-// refuse writes one error line to nc and closes it. The write has a short
-// deadline so that a client that does not read cannot stall the caller.
-// It is for a client known not to speak the seed protocol: refuseByProto
-// finds that out first.
+// refuse writes one error line to nc and closes it, lingering so that the
+// client can read the line (linger.go). The write has a short deadline so
+// that a client that does not read cannot stall the caller. It is for a
+// client known not to speak the seed protocol: refuseByProto finds that
+// out first.
 func (s *Server) refuse(nc net.Conn, reason, msg string) {
 	nc.SetWriteDeadline(time.Now().Add(time.Second))
-	io.WriteString(nc, "-"+msg+"\r\n")
-	s.hangUp(nc, reason, "resp")
+	_, err := io.WriteString(nc, "-"+msg+"\r\n")
+	s.refused(nc, reason, "resp") // before the client sees the end
+	if err != nil {
+		nc.Close()
+		return
+	}
+	s.closeAfterReply(nc, nil)
 }
 
 // hangUp closes a refused connection without a word (a seed client would
 // read any text as a value), then counts and logs the refusal.
 func (s *Server) hangUp(nc net.Conn, reason, proto string) {
 	nc.Close()
+	s.refused(nc, reason, proto)
+}
+
+// refused counts and logs a refusal.
+func (s *Server) refused(nc net.Conn, reason, proto string) {
 	s.stats.rejected.Add(1)
 	s.metrics.rejected.WithLabelValues(reason).Inc()
 	s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason, "proto", proto)
