@@ -32,12 +32,9 @@ type write struct {
 // it, recovery stores the versions not yet stored (Memory.repair).
 func (m *Memory) commit(ln *lockd.Lane, ws []write) {
 	for i := range ws {
-		w := &ws[i]
-		failpoint(FailBeforeValue)
-		m.storeBuf(w.slot, w.ver, w.val)
-		failpoint(FailValueWritten)
+		m.stage(&ws[i])
 		if ln != nil {
-			ln.SetAux(m.lockOf(w.slot), w.ver)
+			ln.SetAux(m.lockOf(ws[i].slot), ws[i].ver)
 			failpoint(FailGroupHalf)
 		}
 	}
@@ -45,17 +42,7 @@ func (m *Memory) commit(ln *lockd.Lane, ws []write) {
 		ln.Commit()
 	}
 	for i := range ws {
-		// The version store is the variable's commit point.
-		w := &ws[i]
-		off := m.slotOff(w.slot)
-		atomic.StoreUint64(m.u64(off+slotVersion), w.ver)
-		if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
-			m.proc.WakeWord(m.u32(off + slotVersion))
-		}
-		if atomic.LoadUint32(m.feedWatchers()) != 0 {
-			m.feedAppend(w.slot)
-		}
-		failpoint(FailPublished)
+		m.publish(&ws[i])
 		if ln != nil {
 			failpoint(FailGroupCommitted)
 		}
@@ -65,8 +52,32 @@ func (m *Memory) commit(ln *lockd.Lane, ws []write) {
 	}
 }
 
-// commitOne is commit of one variable, without a lane.
+// commitOne is commit of one variable, without a lane: the same two steps
+// without the group's loops, since Add and Set are the hottest writes.
 func (m *Memory) commitOne(s uint32, ver uint64, val *Value) {
-	ws := [1]write{{slot: s, ver: ver, val: val}}
-	m.commit(nil, ws[:])
+	w := write{slot: s, ver: ver, val: val}
+	m.stage(&w)
+	m.publish(&w)
+}
+
+// stage fills the buffer that w's version selects: no reader takes it as
+// current until the version is stored.
+func (m *Memory) stage(w *write) {
+	failpoint(FailBeforeValue)
+	m.storeBuf(w.slot, w.ver, w.val)
+	failpoint(FailValueWritten)
+}
+
+// publish stores w's version, the variable's commit point, then wakes its
+// waiters and tells the change feed.
+func (m *Memory) publish(w *write) {
+	off := m.slotOff(w.slot)
+	atomic.StoreUint64(m.u64(off+slotVersion), w.ver)
+	if atomic.LoadUint32(m.u32(off+slotWaiters)) != 0 {
+		m.proc.WakeWord(m.u32(off + slotVersion))
+	}
+	if atomic.LoadUint32(m.feedWatchers()) != 0 {
+		m.feedAppend(w.slot)
+	}
+	failpoint(FailPublished)
 }
