@@ -34,16 +34,16 @@
 // Each attachment (Proc) holds an OFD byte-range lock on its slot's
 // liveness byte in the file; the kernel drops it when the process dies. A
 // writer's identity (slot and generation) is in the lock word itself. Read
-// holds, waiting writers and group writes are journaled in lanes, and the
+// holds, waiting writers and group writes are recorded in lanes, and the
 // reader and waiting counts are changed only while the lock's guard is held,
-// together with the journal, so they can always be recounted exactly from
-// the journals of the live attachments.
+// together with the lane entries, so they can always be recounted exactly
+// from the lanes of the live attachments.
 //
 // A waiter wakes at least every Options.Poll (100ms by default) and audits
 // the lock: a writer or guard holder whose liveness byte is free or whose
 // generation is over is dead. The first attachment to take a dead slot's
-// liveness byte repairs it: write locks it journaled are handed to the
-// RepairFunc (with the journaled value and whether the group had committed)
+// liveness byte repairs it: write locks it recorded are handed to the
+// RepairFunc (with the recorded value and whether the group had committed)
 // and released; the locks it read or waited for are recounted; then the
 // slot's generation moves on and it is freed. Only after that are the plain
 // write locks of the dead owner released, by whoever waits for them. A dead
@@ -51,9 +51,9 @@
 //
 // # Waiting
 //
-// A writer that waits registers in the lock word and journals the wait, so
+// A writer that waits registers in the lock word and records the wait, so
 // that a recovery can recount it. Proc.Lock's writers have no lane of their
-// own: they journal their waits in lanes they share, one entry each, so
+// own: they record their waits in lanes they share, one entry each, so
 // that however many writers wait, they take few lanes, and lanes stay free
 // for the groups that hold locks. When every lane is borrowed, such a
 // writer waits unregistered, and tries to register at each look, rather

@@ -23,7 +23,7 @@ const writerMark = 10000
 
 // hammerExclusion runs n goroutines on a for d, all on lock 0 and word 0:
 // a quarter write through Proc.Lock, a quarter through Lane.Lock (the
-// journaled path), half read through Lane.RLock. It returns the first
+// lane path), half read through Lane.RLock. It returns the first
 // violation, or an error if a lock could not be had within a generous
 // margin (a wedged lock).
 func hammerExclusion(a *att, d time.Duration, n int, stats *exclusionStats) error {

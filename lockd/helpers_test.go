@@ -178,7 +178,7 @@ func runHelper(role, path, arg string) error {
 		}
 		return readyAndSleep()
 	case "lane-write":
-		// A journaled write hold with aux 42, committed if arg says so.
+		// a write hold recorded in a lane with aux 42, committed if arg says so.
 		ln, err := a.AcquireLane(context.Background())
 		if err != nil {
 			return err

@@ -52,7 +52,7 @@ func checkRecovered(t *testing.T, what string, killed, got time.Time) {
 }
 
 // TestKillWriteHolder: a process killed while holding a write lock (a
-// plain Proc.Lock, journaled nowhere but in the lock word) does not wedge
+// plain Proc.Lock, recorded nowhere but in the lock word) does not wedge
 // the writer already waiting for it nor a reader arriving after.
 func TestKillWriteHolder(t *testing.T) {
 	path := newSpace(t, defaultGeom)
@@ -94,7 +94,7 @@ func TestKillWriteHolderNoWaiter(t *testing.T) {
 	}
 }
 
-// TestKillReadHolder: a process killed while holding a read lock (journaled
+// TestKillReadHolder: a process killed while holding a read lock (recorded
 // in its lane) is counted out, so the waiting writer gets in.
 func TestKillReadHolder(t *testing.T) {
 	path := newSpace(t, defaultGeom)
@@ -146,8 +146,8 @@ func TestKillWaitingWriter(t *testing.T) {
 	}
 }
 
-// TestKillLaneWriterRepairs: a journaled write hold of a dead process is
-// handed to the RepairFunc with the aux value it journaled and whether its
+// TestKillLaneWriterRepairs: a write hold recorded in a lane of a dead process is
+// handed to the RepairFunc with the aux value it recorded and whether its
 // lane had committed, before anyone else gets the lock.
 func TestKillLaneWriterRepairs(t *testing.T) {
 	for _, commit := range []bool{false, true} {
@@ -177,7 +177,7 @@ func TestKillLaneWriterRepairs(t *testing.T) {
 			c.Expect(t, "ready")
 			got := lockAsync(t, a, l)
 			killed := c.Kill(t)
-			checkRecovered(t, "writer waiting for a dead journaled writer", killed, <-got)
+			checkRecovered(t, "writer waiting for a dead writer recorded in a lane", killed, <-got)
 			mu.Lock()
 			defer mu.Unlock()
 			want := []call{{l, 42, commit}}

@@ -5,11 +5,11 @@ import (
 	"sync/atomic"
 )
 
-// A Lane is a journal of the locks one goroutine holds or waits for, kept in
+// A Lane is a record of the locks one goroutine holds or waits for, kept in
 // the mapping so that whoever recovers a dead process can see exactly what
 // it held. Plain write locks taken with Proc.Lock need no lane: the owner
 // in the lock word is enough. Read locks, writers waiting, and groups of write
-// locks that must be repaired together are journaled in a lane.
+// locks that must be repaired together are recorded in a lane.
 //
 // A Lane belongs to one goroutine between Proc.AcquireLane and Release and
 // must not be used by two goroutines at once. (Writers waiting without a
@@ -80,7 +80,7 @@ func (ln *Lane) Held() int {
 	return c
 }
 
-// Lock takes l for writing and journals it in the lane, so that a recovery
+// Lock takes l for writing and records it in the lane, so that a recovery
 // can repair it with the value given to SetAux.
 func (ln *Lane) Lock(ctx context.Context, l Lock) error {
 	if ln.Held() >= ln.p.lay.LaneEntries-1 {
@@ -99,7 +99,7 @@ func (ln *Lane) Lock(ctx context.Context, l Lock) error {
 	return nil
 }
 
-// Adopt journals l, which this Proc holds for writing (taken with Proc.Lock
+// Adopt records l, which this Proc holds for writing (taken with Proc.Lock
 // or TryLock), as if the lane had taken it with Lock. Before that, a dead
 // holder's write lock is released without repair: right for a lock whose
 // holder has staged nothing yet. This lets a group wait for its write locks
@@ -117,7 +117,7 @@ func (ln *Lane) Unlock(l Lock) {
 	ln.p.Unlock(l)
 }
 
-// SetAux journals aux for the write lock l held by the lane; a recovery
+// SetAux records aux for the write lock l held by the lane; a recovery
 // passes it to the RepairFunc.
 func (ln *Lane) SetAux(l Lock, aux uint64) {
 	if i := ln.find(entryKey(l, modeWrite)); i >= 0 {
@@ -136,7 +136,7 @@ func (ln *Lane) Commit() { atomic.StoreUint32(ln.word(laneCommitted), 1) }
 // commit another group. Release also clears it.
 func (ln *Lane) Uncommit() { atomic.StoreUint32(ln.word(laneCommitted), 0) }
 
-// RLock takes l for reading and journals the hold. It waits while a writer
+// RLock takes l for reading and records the hold. It waits while a writer
 // holds l or any writer waits for it (writer priority).
 func (ln *Lane) RLock(ctx context.Context, l Lock) error {
 	if ln.Held() >= ln.p.lay.LaneEntries-1 {

@@ -40,7 +40,7 @@ func (p *Proc) Lock(ctx context.Context, l Lock) error {
 	return p.lockSlow(ctx, l, nil)
 }
 
-// lockSlow registers the writer as waiting (journaled in ln, or, for a
+// lockSlow registers the writer as waiting (recorded in ln, or, for a
 // writer without a lane, in the Proc's shared wait lanes), then takes the
 // lock when readers and writer are gone.
 func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
@@ -56,7 +56,7 @@ func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
 			}
 		case registered && !st.writer() && st.readers() == 0 && !st.guarded():
 			if p.cas(l, st, st.withGuard(p.owner)) {
-				p.unjournalWait(l, ln, shared)
+				p.eraseWait(l, ln, shared)
 				p.updateUnderGuard(l, func(s state) state { return (s - waitOne).withWriter(p.owner) })
 				return nil
 			}
@@ -69,7 +69,7 @@ func (p *Proc) lockSlow(ctx context.Context, l Lock, ln *Lane) (err error) {
 		case !registered && st.waiting() < MaxWaitingWriters:
 			ln, registered = p.registerShared(l, st)
 			if ln == nil {
-				// No lane to journal the wait in: a detached attachment
+				// No lane to record the wait in: a detached attachment
 				// has none for good; otherwise wait unregistered (as when
 				// MaxWaitingWriters wait) and try again.
 				if p.detached.Load() {
@@ -107,7 +107,7 @@ func (p *Proc) register(l Lock, st state, ln *Lane) (bool, error) {
 // back are woken when it was the last one.
 func (p *Proc) unregister(l Lock, ln *Lane, shared bool) {
 	p.takeGuard(l)
-	p.unjournalWait(l, ln, shared)
+	p.eraseWait(l, ln, shared)
 	p.updateUnderGuard(l, func(s state) state {
 		if s.waiting() == 0 {
 			return s

@@ -179,8 +179,8 @@ func (p *Proc) reclaimIfDead(l Lock, o Owner) {
 	p.reclaimWrite(l, o, 0, false)
 }
 
-// census counts the live read holds and waiting writers journaled for l,
-// skipping slot exclude, and lists the slots that journal l but are dead.
+// census counts the live read holds and waiting writers recorded for l,
+// skipping slot exclude, and lists the slots that record l but are dead.
 func (p *Proc) census(l Lock, exclude int) (readers, waiting int, deadSlots []int) {
 	for s := 0; s < p.lay.Procs; s++ {
 		if s == exclude || atomic.LoadUint32(p.procWord(s, procState)) != procAttached {
@@ -227,8 +227,8 @@ func (p *Proc) slotHolds(s int, gen uint32, l Lock) (readers, waiting int) {
 }
 
 // recountLocked sets l's readers and waiting writers to what the live lanes
-// journal, drops the guard (which the caller holds) and wakes everyone.
-// Journal entries for l change only under l's guard, so the count is exact.
+// record, drops the guard (which the caller holds) and wakes everyone.
+// Lane entries for l change only under l's guard, so the count is exact.
 func (p *Proc) recountLocked(l Lock, exclude int) {
 	readers, waiting, _ := p.census(l, exclude)
 	readers = min(readers, readersMask)

@@ -83,7 +83,7 @@ func (l Layout) check(memLen int) error {
 }
 
 // RepairFunc is called when a write lock is taken over from a holder that
-// died, before the lock is released. aux is the value the holder journaled
+// died, before the lock is released. aux is the value the holder recorded
 // for the lock with Lane.SetAux (0 if none) and committed tells whether the
 // holder's lane had reached its commit point. The callback runs with the
 // write lock held and must not take other locks.
@@ -215,7 +215,7 @@ const sweepEvery = 64
 
 // sweep releases every hold that names slot, which we now own: whoever
 // took it (any earlier attachment of the slot) is gone. Holds in lanes were
-// repaired by recoverLanes; these are the unjournaled ones.
+// repaired by recoverLanes; these are the ones recorded in no lane.
 func (p *Proc) sweep(slot int) {
 	for _, r := range p.lay.Locks {
 		for i := 0; i < r.Count; i++ {

@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-// waitLanes journal the writers that wait without a lane of their own
+// waitLanes record the writers that wait without a lane of their own
 // (Proc.Lock's; shm's groups take their write locks that way before they
 // take a lane). Each waiter needs one entry, for the lock it waits for, so
 // they share lanes, as few as fit them, under one mutex of the Proc: a
@@ -41,9 +41,9 @@ func (p *Proc) registerShared(l Lock, st state) (*Lane, bool) {
 	return ln, ok && err == nil
 }
 
-// unjournalWait removes the caller's wait for l from ln, a shared wait
+// eraseWait erases the caller's wait for l from ln, a shared wait
 // lane if shared. The caller holds l's guard.
-func (p *Proc) unjournalWait(l Lock, ln *Lane, shared bool) {
+func (p *Proc) eraseWait(l Lock, ln *Lane, shared bool) {
 	if !shared {
 		ln.remove(entryKey(l, modeWait))
 		return

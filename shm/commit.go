@@ -26,7 +26,7 @@ type write struct {
 // after it the new one.
 //
 // For a group, ln is the lane that holds the locks (nil for a single
-// variable): each new version is also journaled in the lane (SetAux), and
+// variable): each new version is also recorded in the lane (SetAux), and
 // the lane's commit point is set after every buffer is filled and before
 // any version is stored. A crash before it leaves every old value; after
 // it, recovery stores the versions not yet stored (Memory.repair).

@@ -124,7 +124,7 @@ func (g *Group) awaitReadable(ctx context.Context, names [][]byte) error {
 	return nil
 }
 
-// takeLane borrows the lane that journals the group's locks.
+// takeLane borrows the lane that records the group's locks.
 func (g *Group) takeLane(ctx context.Context) error {
 	ln, err := g.m.proc.AcquireLane(ctx)
 	if errors.Is(err, lockd.ErrNoLane) {
@@ -135,7 +135,7 @@ func (g *Group) takeLane(ctx context.Context) error {
 }
 
 // adopt borrows a lane for a write group that holds its locks, if one is
-// free, and journals the locks in it, so that a crash from here on is
+// free, and records the locks in it, so that a crash from here on is
 // repaired as the group's.
 func (g *Group) adopt() (bool, error) {
 	if g.ln = g.m.proc.TryAcquireLane(); g.ln == nil {
@@ -221,7 +221,7 @@ func (g *Group) release() {
 	for _, r := range g.order {
 		switch {
 		case g.write && g.ln != nil:
-			g.ln.Unlock(g.m.lockOf(r.slot)) // journaled or not: Unlock drops the entry if there is one
+			g.ln.Unlock(g.m.lockOf(r.slot)) // recorded or not: Unlock drops the entry if there is one
 		case g.write:
 			g.m.proc.Unlock(g.m.lockOf(r.slot))
 		default:

@@ -20,7 +20,7 @@ type msetItem struct {
 const msetStack = 16
 
 // mset is MSet without the general Group: the same locks in the same order,
-// the same commit through the lane's journal (see Group.Commit), but no
+// the same commit through the lane (see Group.Commit), but no
 // maps and no copies of the values, which the caller keeps unchanged for
 // the call. The caller has checked the lengths and the values.
 func (m *Memory) mset(names [][]byte, vals []Value) error {
@@ -130,7 +130,7 @@ func (m *Memory) msetLock(ln *lockd.Lane, items []msetItem) (ok bool, err error)
 	return true, nil
 }
 
-// msetAdopt borrows a lane, if one is free, and journals the held locks
+// msetAdopt borrows a lane, if one is free, and records the held locks
 // in it, so that a crash from here on is repaired as the mset's.
 func (m *Memory) msetAdopt(items []msetItem) (*lockd.Lane, error) {
 	ln := m.proc.TryAcquireLane()
@@ -145,7 +145,7 @@ func (m *Memory) msetAdopt(items []msetItem) (*lockd.Lane, error) {
 	return ln, nil
 }
 
-// msetUnlock releases the locks, through ln if they are journaled in it.
+// msetUnlock releases the locks, through ln if they are recorded in it.
 func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
 	for _, it := range items {
 		if ln == nil {

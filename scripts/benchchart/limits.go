@@ -34,7 +34,7 @@ const limits = `## What limits each figure
   server 5.4, Redis 7.8 to 8.0; in a profile of dsmd -sync never under it, 12%
   of its cycles wait for the index and slot lines of the ten keys (in
   shm.Prefetch, which loads them all at once) and 8% keep the lock
-  group's journal in the mapping (lockd lanes, which let a survivor repair
+  group's lane entries in the mapping (lockd lanes, which let a survivor repair
   the group if the process dies). A perf profile of dsmd under pipelined
   INCR puts the flush's share at about a sixth of its cycles: the faults
   (do_wp_page and ext4's page_mkwrite) about 6%, write-protecting the pages
