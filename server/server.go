@@ -496,7 +496,7 @@ func (s *Server) finish() error {
 		err := s.syncFile()
 		if s.redo != nil && err == nil {
 			// The flush covers every change the redo log holds.
-			s.mem.SetJournal(nil)
+			s.mem.SetRedoLog(nil)
 			err = s.redo.Close()
 		}
 		if cerr := s.mem.Close(); err == nil {

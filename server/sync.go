@@ -132,7 +132,7 @@ func startRedo(mem *shm.Memory, st settings) (*redolog.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem.SetJournal(j)
+	mem.SetRedoLog(j)
 	return j, nil
 }
 

@@ -34,12 +34,12 @@
 // concurrent callers at once. Whether a power loss can lose writes depends on
 // how often the owner of the file calls them (dsmd's -sync).
 //
-// A Memory may also hand a record of each of its own writes to a Journal
-// (SetJournal), after the write is in the mapping and while it holds the
-// write locks; Restore brings variables forward to journaled states after a
+// A Memory may also hand a record of each of its own writes to a RedoLog
+// (SetRedoLog), after the write is in the mapping and while it holds the
+// write locks; Restore brings variables forward to logged states after a
 // crash. dsmd's -sync always keeps such a redo log so that a durable batch
 // costs one sequential synchronous write instead of a flush of scattered
-// pages. The journal is the daemon's: its files and format are not part of
+// pages. The redo log is the daemon's: its files and format are not part of
 // the memory file's format, and writes made through other Memories (other
 // processes) are not in it.
 //

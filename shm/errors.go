@@ -32,9 +32,9 @@ var (
 	ErrTruncated = errors.New("shm: file is truncated")
 	ErrConfig    = errors.New("shm: invalid configuration")
 
-	// ErrJournal: a journal record given to Restore does not fit the file
+	// ErrRedoRecord: a redo log record given to Restore does not fit the file
 	// (its slot is out of range or holds another name).
-	ErrJournal = errors.New("shm: journal record does not match the memory file")
+	ErrRedoRecord = errors.New("shm: redo log record does not match the memory file")
 
 	// Damage in the body of a file, found by Check or met by an
 	// operation. ErrDamaged is damage to a slot's own content (a value of

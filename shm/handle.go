@@ -138,7 +138,7 @@ func (m *Memory) tryAdd(r ref, name []byte, delta int64) (sum int64, ver uint64,
 	failpoint(FailLocked)
 	if ok = m.valid(r); ok {
 		if sum, ver, err = m.addLocked(r, delta); err == nil {
-			m.journalOne(r, name, Int(sum), ver)
+			m.redoOne(r, name, Int(sum), ver)
 		}
 	}
 	m.unlockWrite(l)

@@ -373,16 +373,16 @@ func (g *Group) Commit() error {
 		}
 	}
 	m.commit(g.ln, ws)
-	g.journal()
+	g.logRedo()
 	g.staged = nil
 	return nil
 }
 
-// journal gives the journal, if any, the records of the staged writes just
+// logRedo gives the redo log, if any, the records of the staged writes just
 // committed, in one call; the group still holds the locks.
-func (g *Group) journal() {
+func (g *Group) logRedo() {
 	m := g.m
-	j, ok := m.journalOn()
+	j, ok := m.redoOn()
 	if !ok {
 		return
 	}

@@ -71,7 +71,7 @@ type Memory struct {
 	closed atomic.Bool
 	syncer *groupcommit.Committer // SyncBarrier's shared msyncs
 
-	journal atomic.Pointer[journalBox] // see SetJournal
+	redo atomic.Pointer[redoBox] // see SetRedoLog
 
 	// life is held (read) by operations that may block for long (Wait,
 	// Feed.Next) or walk every slot, so that Close can wake them and wait for

@@ -71,7 +71,7 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 			}
 		}
 		m.msetCommit(ln, items, vals)
-		m.msetJournal(names, items, vals)
+		m.msetRedo(names, items, vals)
 		m.msetUnlock(ln, items)
 		created = nil
 		return nil
@@ -167,10 +167,10 @@ func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem, vals []Value) {
 	m.commit(ln, ws)
 }
 
-// msetJournal gives the journal, if any, the records of a committed mset
+// msetRedo gives the redo log, if any, the records of a committed mset
 // in one call; the caller still holds the locks.
-func (m *Memory) msetJournal(names [][]byte, items []msetItem, vals []Value) {
-	j, ok := m.journalOn()
+func (m *Memory) msetRedo(names [][]byte, items []msetItem, vals []Value) {
+	j, ok := m.redoOn()
 	if !ok {
 		return
 	}

@@ -111,7 +111,7 @@ func (m *Memory) updateRef(r ref, fn func(Item) (Value, bool, error)) (Item, boo
 		return cur, true, err
 	}
 	ver := m.writeLocked(r, next)
-	m.journalOne(r, nil, next, ver)
+	m.redoOne(r, nil, next, ver)
 	return Item{Value: next, Version: ver, Found: true}, true, nil
 }
 
@@ -204,7 +204,7 @@ func (m *Memory) trySet(r ref, name []byte, v Value) (ver uint64, ok bool) {
 	failpoint(FailLocked)
 	if ok = m.valid(r); ok {
 		ver = m.writeLocked(r, v)
-		m.journalOne(r, name, v, ver)
+		m.redoOne(r, name, v, ver)
 	}
 	m.unlockWrite(l)
 	return ver, ok
@@ -356,7 +356,7 @@ func (m *Memory) delete(name []byte) (bool, error) {
 	cur := m.readLocked(r)
 	had := cur.Found || cur.err != nil
 	m.freeLocked(r)
-	m.journalDelete(r, name)
+	m.redoDelete(r, name)
 	return had, nil
 }
 

@@ -4,7 +4,7 @@
 // records to a segment file beside the memory file and makes them durable
 // with one synchronous write (O_DSYNC), and the mapping is flushed only at
 // checkpoints. shm calls Log.Append for every write the daemon makes (the
-// Log is the Memory's shm.Journal); a batch's replies wait for
+// Log is the Memory's shm.RedoLog); a batch's replies wait for
 // Log.Barrier, and concurrent callers share one write (group commit).
 //
 // The redo log is not part of the memory file's format (see shm's doc.go):

@@ -67,7 +67,7 @@ var (
 )
 
 // Log is a redo log. Its Append is called under variables' write locks by
-// shm (it is the Memory's shm.Journal); its Barrier by the daemon's
+// shm (it is the Memory's shm.RedoLog); its Barrier by the daemon's
 // connections before they send the replies of a batch that wrote; its
 // Preallocate, CheckpointDue and Checkpoint by the daemon's sync loop,
 // one at a time. A Log must be closed (Close) only after the mapping was
@@ -108,7 +108,7 @@ type Log struct {
 type End struct{ Segment, Frame uint64 }
 
 // Open starts the redo log of mem after end (what Replay returned): it
-// creates the next segment. Hand the Log to mem.SetJournal for it to
+// creates the next segment. Hand the Log to mem.SetRedoLog for it to
 // receive the writes.
 func Open(mem *shm.Memory, end End) (*Log, error) {
 	seq := end.Segment
@@ -203,7 +203,7 @@ func syncDir(dir string) error {
 }
 
 // Append encodes recs at the end of the buffer, for the next flush. It
-// implements shm.Journal.
+// implements shm.RedoLog.
 func (j *Log) Append(recs []shm.Record) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -411,7 +411,7 @@ func removeSegments(paths []string) error {
 
 // Close ends the redo log after the mapping was flushed at a clean stop:
 // every segment goes. Nothing may append or wait any more: stop the
-// Memory's journal (mem.SetJournal(nil)) first.
+// Memory's journal (mem.SetRedoLog(nil)) first.
 func (j *Log) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

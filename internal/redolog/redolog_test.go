@@ -234,7 +234,7 @@ func logWrites(t *testing.T, n int) (file, before string, data []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem.SetJournal(l)
+	mem.SetRedoLog(l)
 	for i := range n {
 		if _, err := mem.Set(fmt.Appendf(nil, "k%d", i), shm.Bytes(fmt.Appendf(nil, "v%d", i))); err != nil {
 			t.Fatal(err)
@@ -247,7 +247,7 @@ func logWrites(t *testing.T, n int) (file, before string, data []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem.SetJournal(nil)
+	mem.SetRedoLog(nil)
 	if err := mem.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestRedoCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem.SetJournal(l)
+	mem.SetRedoLog(l)
 	write := func(v int64) {
 		t.Helper()
 		if _, err := mem.Set([]byte("a"), shm.Int(v)); err != nil {
@@ -387,7 +387,7 @@ func TestRedoCheckpoint(t *testing.T) {
 	if n, last := frameEnd(t, after[0]); n <= segmentHeader || last != 11 {
 		t.Fatalf("new segment ends at %d after frame %d, after a durable write", n, last)
 	}
-	mem.SetJournal(nil)
+	mem.SetRedoLog(nil)
 	if err := mem.Sync(); err != nil {
 		t.Fatal(err)
 	}
@@ -413,8 +413,8 @@ func TestRedoFlushDuringFill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem.SetJournal(l)
-	t.Cleanup(func() { mem.SetJournal(nil); mem.Sync(); l.Close() })
+	mem.SetRedoLog(l)
+	t.Cleanup(func() { mem.SetRedoLog(nil); mem.Sync(); l.Close() })
 	// set writes key and returns the barrier's result once it comes.
 	set := func(key string, v int64) <-chan error {
 		done := make(chan error, 1)

@@ -6,25 +6,25 @@ import (
 	"sync/atomic"
 )
 
-// A Journal receives a record of every write made through this Memory
+// A RedoLog receives a record of every write made through this Memory
 // (not through other processes' Memories), so that its owner can make the
 // writes durable by appending them to a log instead of flushing the
 // mapping's scattered pages. The daemon's redo log (internal/redolog) is one;
-// the journal is not part of the memory file's format.
+// the redo log is not part of the memory file's format.
 //
 // Append is called once per operation: with one record for a write of one
 // variable, and with all of a group's records in one call for MSet and
 // Group.Commit. It is called after the values are in the mapping and
 // published, while the operation still holds the variables' write locks, so
-// the records of a variable reach the journal in the order of its
+// the records of a variable reach the redo log in the order of its
 // versions, and a group is one unit. The names and values in recs are
-// valid only during the call: the journal copies what it keeps. Append must
+// valid only during the call: the redo log copies what it keeps. Append must
 // not call back into the Memory.
-type Journal interface {
+type RedoLog interface {
 	Append(recs []Record)
 }
 
-// Record is one write as a Journal sees it.
+// Record is one write as a RedoLog sees it.
 type Record struct {
 	Name    []byte
 	Value   Value  // the new value; no value for a delete
@@ -39,49 +39,49 @@ type Record struct {
 	Deleted bool // the variable was deleted (its slot freed)
 }
 
-// journalBox holds the Journal for an atomic pointer.
-type journalBox struct{ j Journal }
+// redoBox holds the RedoLog for an atomic pointer.
+type redoBox struct{ l RedoLog }
 
-// SetJournal makes j receive the records of this Memory's writes from now
-// on; nil stops it. Without a journal the write paths pay one atomic load.
-func (m *Memory) SetJournal(j Journal) {
-	if j == nil {
-		m.journal.Store(nil)
+// SetRedoLog makes l receive the records of this Memory's writes from now
+// on; nil stops it. Without a redo log the write paths pay one atomic load.
+func (m *Memory) SetRedoLog(l RedoLog) {
+	if l == nil {
+		m.redo.Store(nil)
 		return
 	}
-	m.journal.Store(&journalBox{j: j})
+	m.redo.Store(&redoBox{l: l})
 }
 
-// journalOne records a write of one variable; the caller holds its lock.
-func (m *Memory) journalOne(r ref, name []byte, v Value, version uint64) {
-	if b := m.journal.Load(); b != nil {
+// redoOne records a write of one variable; the caller holds its lock.
+func (m *Memory) redoOne(r ref, name []byte, v Value, version uint64) {
+	if b := m.redo.Load(); b != nil {
 		if name == nil {
 			name = m.name(r.slot)
 		}
-		b.j.Append([]Record{{Name: name, Value: v, Version: version, Slot: r.slot, Inc: r.inc}})
+		b.l.Append([]Record{{Name: name, Value: v, Version: version, Slot: r.slot, Inc: r.inc}})
 	}
 }
 
-// journalDelete records the deletion of r; the caller holds its lock.
-func (m *Memory) journalDelete(r ref, name []byte) {
-	if b := m.journal.Load(); b != nil {
+// redoDelete records the deletion of r; the caller holds its lock.
+func (m *Memory) redoDelete(r ref, name []byte) {
+	if b := m.redo.Load(); b != nil {
 		ver := atomic.LoadUint64(m.version(r.slot))
-		b.j.Append([]Record{{Name: name, Version: ver, Slot: r.slot, Inc: r.inc, Deleted: true}})
+		b.l.Append([]Record{{Name: name, Version: ver, Slot: r.slot, Inc: r.inc, Deleted: true}})
 	}
 }
 
-// journalOn reports whether a journal is set, for paths that build several
+// redoOn reports whether a redo log is set, for paths that build several
 // records.
-func (m *Memory) journalOn() (Journal, bool) {
-	if b := m.journal.Load(); b != nil {
-		return b.j, true
+func (m *Memory) redoOn() (RedoLog, bool) {
+	if b := m.redo.Load(); b != nil {
+		return b.l, true
 	}
 	return nil, false
 }
 
 // Restore brings variables forward to the states recs describe, where the
-// mapping holds older states; it is how a journal is replayed after a
-// crash. recs holds at most one record per name: the last one the journal
+// mapping holds older states; it is how a redo log is replayed after a
+// crash. recs holds at most one record per name: the last one the redo log
 // has of it. Restore reports how many records changed something.
 //
 // Each record is judged against the mapping as it is at the call, before
@@ -98,9 +98,9 @@ func (m *Memory) journalOn() (Journal, bool) {
 // delete record removes the variable.
 //
 // So a replay never moves a variable back, whether the mapping on disk is
-// older than the journal (a power loss) or newer (the process was killed
+// older than the redo log (a power loss) or newer (the process was killed
 // with records still unwritten). Restore is meant for a daemon starting up,
-// before it serves; it does not call the journal.
+// before it serves; it does not call the redo log.
 func (m *Memory) Restore(recs []Record) (applied int, err error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
@@ -155,13 +155,13 @@ func (m *Memory) judge(rec Record) (same, skip bool, err error) {
 		}
 	}
 	if rec.Slot >= m.meta.vars {
-		return false, false, fmt.Errorf("%w: the record of %q names slot %d of %d", ErrJournal, rec.Name, rec.Slot, m.meta.vars)
+		return false, false, fmt.Errorf("%w: the record of %q names slot %d of %d", ErrRedoRecord, rec.Name, rec.Slot, m.meta.vars)
 	}
 	meta := atomic.LoadUint32(m.metaWord(rec.Slot))
 	switch d := (meta&incMask - rec.Inc) & incMask; {
 	case d == 0 && meta&metaLive != 0:
 		if !bytes.Equal(m.name(rec.Slot), rec.Name) {
-			return false, false, fmt.Errorf("%w: the record of %q names slot %d, which holds %q", ErrJournal, rec.Name, rec.Slot, m.name(rec.Slot))
+			return false, false, fmt.Errorf("%w: the record of %q names slot %d, which holds %q", ErrRedoRecord, rec.Name, rec.Slot, m.name(rec.Slot))
 		}
 		return true, false, nil
 	case d != 0 && d < incMask/2:

@@ -11,7 +11,7 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
-// recorder is a Journal that keeps copies of what it is given.
+// recorder is a RedoLog that keeps copies of what it is given.
 type recorder struct {
 	mu    sync.Mutex
 	calls [][]shm.Record
@@ -63,17 +63,17 @@ func (r *recorder) take() []string {
 	return out
 }
 
-// TestJournalRecordsEveryWrite checks that each write path gives the
-// journal one call with its records, a group one call with all of them,
+// TestRedoLogGetsEveryWrite checks that each write path gives the
+// redo log one call with its records, a group one call with all of them,
 // and that failed or no-op writes and reads give none.
-func TestJournalRecordsEveryWrite(t *testing.T) {
+func TestRedoLogGetsEveryWrite(t *testing.T) {
 	m := newMem(t, unit)
 	rec := &recorder{}
-	m.SetJournal(rec)
+	m.SetRedoLog(rec)
 	expect := func(what string, want ...string) {
 		t.Helper()
 		if got := rec.take(); !slices.Equal(got, want) {
-			t.Errorf("%s: journal got %q, want %q", what, got, want)
+			t.Errorf("%s: redo log got %q, want %q", what, got, want)
 		}
 	}
 
@@ -131,7 +131,7 @@ func TestJournalRecordsEveryWrite(t *testing.T) {
 	}
 	got := rec.take()
 	if len(got) != 1 || !sameFields(got[0], "a=3@10 b=2@1") {
-		t.Errorf("MSet: journal got %q, want one call with a=3@10 and b=2@1", got)
+		t.Errorf("MSet: redo log got %q, want one call with a=3@10 and b=2@1", got)
 	}
 
 	g, err := m.Lock(context.Background(), [][]byte{b("a"), b("b"), b("c")}, true, true)
@@ -147,7 +147,7 @@ func TestJournalRecordsEveryWrite(t *testing.T) {
 	g.Unlock()
 	got = rec.take()
 	if len(got) != 1 || !sameFields(got[0], "a=4@11 b=@2 c=30@1") {
-		t.Errorf("Group.Commit: journal got %q, want one call with a=4@11, b=@2 and c=30@1", got)
+		t.Errorf("Group.Commit: redo log got %q, want one call with a=4@11, b=@2 and c=30@1", got)
 	}
 	g, err = m.Lock(context.Background(), [][]byte{b("a")}, true, false)
 	if err != nil {
@@ -168,10 +168,10 @@ func TestJournalRecordsEveryWrite(t *testing.T) {
 	}
 	expect("Add then a failed Set", "c=31@2")
 
-	m.SetJournal(nil)
+	m.SetRedoLog(nil)
 	mustSet(t, m, "c", shm.Int(1))
 	m.Delete(b("c"))
-	expect("no journal")
+	expect("no redo log")
 }
 
 // sameFields reports whether a and b hold the same space-separated fields
@@ -190,13 +190,13 @@ func sameFields(a, b string) bool {
 func TestRestore(t *testing.T) {
 	m := newMem(t, unit)
 	rec := &recorder{}
-	m.SetJournal(rec)
+	m.SetRedoLog(rec)
 	mustSet(t, m, "a", shm.Int(1))
 	mustSet(t, m, "a", shm.Int(2))
 	mustSet(t, m, "b", shm.Int(1))
 	m.Delete(b("b"))
 	mustSet(t, m, "b", shm.Int(7)) // b again, perhaps in another slot
-	m.SetJournal(nil)
+	m.SetRedoLog(nil)
 	recs := rec.records()
 	a1, a2, b1, bDel, b2 := recs[0], recs[1], recs[2], recs[3], recs[4]
 
@@ -246,7 +246,7 @@ func TestRestore(t *testing.T) {
 	expectGet("a", "", 0)
 
 	// A record of an incarnation the slot has not reached yet (the mapping
-	// is older than the journal) creates the variable by name.
+	// is older than the redo log) creates the variable by name.
 	future := b2
 	future.Name, future.Inc, future.Version = b("fresh"), b2.Inc+10, 40
 	future.Value = shm.Bytes(b("hello"))
@@ -273,13 +273,13 @@ func TestRestore(t *testing.T) {
 	}
 }
 
-// TestJournalRacesWithWriters checks, under -race, that the records of one
-// variable reach the journal in version order while several goroutines
+// TestRedoLogRacesWithWriters checks, under -race, that the records of one
+// variable reach the redo log in version order while several goroutines
 // write it.
-func TestJournalRacesWithWriters(t *testing.T) {
+func TestRedoLogRacesWithWriters(t *testing.T) {
 	m := newMem(t, unit)
 	rec := &recorder{}
-	m.SetJournal(rec)
+	m.SetRedoLog(rec)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Add(1)
@@ -309,14 +309,14 @@ func TestJournalRacesWithWriters(t *testing.T) {
 	}
 }
 
-// TestRestoreJudgesBeforeApplying replays a journal onto a fresh file (a
+// TestRestoreJudgesBeforeApplying replays a redo log onto a fresh file (a
 // disk image older than every record): records applied by name allocate
 // slots that other records name, so each must be judged against the
 // mapping as it was before any was applied.
 func TestRestoreJudgesBeforeApplying(t *testing.T) {
 	m1 := newMem(t, unit)
 	rec := &recorder{}
-	m1.SetJournal(rec)
+	m1.SetRedoLog(rec)
 	mustSet(t, m1, "x", shm.Int(1))
 	mustSet(t, m1, "y", shm.Int(2))
 	mustSet(t, m1, "z", shm.Int(3))
