@@ -182,9 +182,10 @@
 // mode flushes at Shutdown and Close.
 //
 // Under SyncAlways the server keeps a redo log (internal/redolog) beside
-// the memory file, <file>.journal.<n>: shm hands it a record of every write
-// the daemon makes (a group's records as one unit), and a batch's replies
-// wait until its records are on disk, one sequential write per batch where
+// the memory file, in segments <file>.journal.<n> (the files keep an older
+// name of the redo log): shm hands it a record of every write the daemon
+// makes (a group's records as one unit), and a batch's replies wait until
+// its records are on disk, one sequential write per batch where
 // flushing the mapping would write one scattered page per variable
 // written. The mapping itself is flushed at checkpoints (every 10 s, or
 // sooner after 64 MiB of redo log), after which the segments it covers are
@@ -199,7 +200,7 @@
 // or replaced while in use stops the server at the next write, as a
 // truncated memory file does.
 //
-// Writes that local processes make through shm are not journaled: they are
+// Writes that local processes make through shm are not in the redo log: they are
 // in the shared mapping, so they survive any process crash, and they reach
 // the disk with the daemon's next checkpoint (at most 10 s later) or stop,
 // or the kernel's own writeback; a power loss may lose those of the last

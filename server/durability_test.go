@@ -15,17 +15,17 @@ import (
 
 // flushLedger watches, through shm's failure-point hooks (dsmfail builds),
 // when values are published and when flushes start and end. A flush is an
-// msync of the mapping or a synchronous write of the journal (under -sync
-// always): either covers what was published before it started. Journal
-// flushes may overlap; they end in the order they started.
+// msync of the mapping or a synchronous write of the redo log (under -sync
+// always): either covers what was published before it started. Redo log
+// writes may overlap; they end in the order they started.
 type flushLedger struct {
 	started   atomic.Int64 // flushes started, of both kinds
 	running   atomic.Int64 // the number of the msync running
 	covered   atomic.Int64 // the highest number of a flush that ended
 	published atomic.Int64 // flushes started when the last value was published
 
-	mu       sync.Mutex
-	journals []int64 // the numbers of the journal flushes running, oldest first
+	mu         sync.Mutex
+	redoWrites []int64 // the numbers of the redo log writes running, oldest first
 }
 
 // cover notes that flush n ended.
@@ -49,19 +49,19 @@ func newFlushLedger(t *testing.T) *flushLedger {
 		{shm.FailAfterFlush, func() { l.cover(l.running.Load()) }},
 		{redolog.FailBeforeSync, func() {
 			l.mu.Lock()
-			l.journals = append(l.journals, l.started.Add(1))
+			l.redoWrites = append(l.redoWrites, l.started.Add(1))
 			l.mu.Unlock()
 		}},
 		{redolog.FailAfterSync, func() {
 			l.mu.Lock()
-			n := l.journals[0]
-			l.journals = l.journals[1:]
+			n := l.redoWrites[0]
+			l.redoWrites = l.redoWrites[1:]
 			l.mu.Unlock()
 			l.cover(n)
 		}},
 		{shm.FailPublished, note},
 		{shm.FailGroupCommitted, note},
-		// A write of one variable gives the journal its record after
+		// A write of one variable gives the redo log its record after
 		// publishing it, under its lock: noting the unlock too makes a
 		// flush count only if it started after the record existed.
 		{shm.FailUnlocked, note},

@@ -35,7 +35,7 @@ func newMetrics(s *Server) *metrics {
 	}, []string{"reason"})
 	m.flush = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "dsm_flush_seconds",
-		Help:    "Latency of flushing the file: sync (periodic or final), barrier (group commit) or checkpoint (journal).",
+		Help:    "Latency of flushing the file: sync (periodic or final), barrier (group commit) or checkpoint (redo log).",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 	}, []string{"kind"})
 	m.flushErr = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -186,7 +186,7 @@ const ShutdownGrace = 30 * time.Second
 // opens or creates the memory file as New does, and serves it until ctx
 // ends. Binding comes first so that a taken port fails before the file is
 // touched: no new file (tens of MB with the default capacities) is left
-// behind, and no journal is replayed for nothing.
+// behind, and no redo log is replayed for nothing.
 //
 // When ctx ends, ListenAndServe shuts the server down as Shutdown does,
 // within ShutdownGrace, and returns Shutdown's error (nil after a clean

@@ -147,5 +147,5 @@ func (s *Server) redoTick() {
 	if !s.redo.CheckpointDue(time.Now()) {
 		return
 	}
-	s.timedFlush("checkpoint", "journal checkpoint", func() error { return s.redo.Checkpoint(s.mem.Sync) })
+	s.timedFlush("checkpoint", "redo log checkpoint", func() error { return s.redo.Checkpoint(s.mem.Sync) })
 }

@@ -50,7 +50,7 @@ func run(args []string) error {
 		return err
 	}
 	// Bind before opening the file: a taken port must not leave behind a
-	// new file (tens of MB by default) or a journal replayed for nothing.
+	// new file (tens of MB by default) or a redo log replayed for nothing.
 	ls, err := listen(cfg)
 	if err != nil {
 		return err

@@ -1,5 +1,5 @@
 // Package groupcommit lets any number of goroutines share flushes to stable
-// storage: shm uses it for msync of the mapping, the daemon's journal for
+// storage: shm uses it for msync of the mapping, the daemon's redo log for
 // its synchronous writes.
 package groupcommit
 

@@ -411,7 +411,7 @@ func removeSegments(paths []string) error {
 
 // Close ends the redo log after the mapping was flushed at a clean stop:
 // every segment goes. Nothing may append or wait any more: stop the
-// Memory's journal (mem.SetRedoLog(nil)) first.
+// Memory's redo log (mem.SetRedoLog(nil)) first.
 func (j *Log) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -39,7 +39,7 @@ const limits = `## What limits each figure
   INCR puts the flush's share at about a sixth of its cycles: the faults
   (do_wp_page and ext4's page_mkwrite) about 6%, write-protecting the pages
   (page_vma_mkclean, with a TLB shootdown IPI to the other core for each)
-  about 7%, page-table lock contention 3 to 4%. A redo journal written once
+  about 7%, page-table lock contention 3 to 4%. A redo log written once
   per interval in its place (tried in three variants, and backed out) moved
   the unpipelined lines by no more than the noise between runs and cost
   pipelined MSET 14 to 33%: at 1.7 million records a second the first
@@ -101,7 +101,7 @@ const limits = `## What limits each figure
   each of them faults again.
 - **Durable writes.** Redis (appendfsync always) appends each batch of commands
   to its log: one sequential write and one fdatasync. dsmd -sync always does
-  the same with its redo journal (server/journal.go): the records of the
+  the same with its redo log (internal/redolog): the records of the
   writes of every connection waiting are appended in one O_DSYNC write to
   pre-zeroed space (group commit), and the mapping itself is flushed only at
   checkpoints. Flushing the mapping instead (msync before each reply) made a
@@ -115,7 +115,7 @@ const limits = `## What limits each figure
   those that were already waiting (internal/groupcommit), and the groups
   merge. Counted by hand at 29519e6 with perf's system-call tracepoints
   (which, unlike strace, do not slow the servers down) over 200,000 SETs:
-  Redis made 7,726 fdatasyncs, 26 requests each, and dsmd 4,473 journal
+  Redis made 7,726 fdatasyncs, 26 requests each, and dsmd 4,473 redo log
   writes, 45 each and 0.2 ms on average; per request the two cost about
   the same. What is left is the turnaround of each batch between two
   synchronous writes (the replies, the client's next requests, the

@@ -19,15 +19,15 @@ import (
 	"github.com/dsm-dev/dsm/shm"
 )
 
-// journalWant is what each key must hold after journalWrites ("" for
+// replayWant is what each key must hold after replayWrites ("" for
 // missing).
-var journalWant = map[string]string{
+var replayWant = map[string]string{
 	"pre": "again", "doomed": "", "a": "1", "ctr": "5", "m1": "x", "m2": "y",
 	"t1": "tx", "t2": "", "big": strings.Repeat("z", 200), "nx": "first",
 }
 
-// journalWrites makes acknowledged writes of every kind through go-redis.
-func journalWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
+// replayWrites makes acknowledged writes of every kind through go-redis.
+func replayWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
 	t.Helper()
 	must := func(err error) {
 		t.Helper()
@@ -53,19 +53,19 @@ func journalWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
 		return nil
 	})
 	must(err)
-	must(rdb.Set(ctx, "big", journalWant["big"], 0).Err())
+	must(rdb.Set(ctx, "big", replayWant["big"], 0).Err())
 	must(rdb.SetNX(ctx, "nx", "first", 0).Err())
 	must(rdb.SetNX(ctx, "nx", "second", 0).Err())
 }
 
-// TestJournalReplay is the durability proof without a power cut. dsmd runs
+// TestRedoLogReplay is the durability proof without a power cut. dsmd runs
 // with -sync always; a copy of the memory file taken before the writes
 // stands for the disk if nothing reached it afterwards; the redo log
 // segments taken once the writes are acknowledged stand for what the
 // O_DSYNC writes made durable. dsmd is killed; a server started on the old
 // copy with those segments holds every acknowledged write. (Torn and
 // damaged segments: internal/redolog's TestRedoDamageEachByte.)
-func TestJournalReplay(t *testing.T) {
+func TestRedoLogReplay(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "dsm.mem")
 	d := startDaemon(t, nil, "-listen", "127.0.0.1:0", "-file", file, "-vars", "1024", "-sync", "always")
@@ -77,7 +77,7 @@ func TestJournalReplay(t *testing.T) {
 	}
 	old := filepath.Join(t.TempDir(), "dsm.mem")
 	filetest.Copy(t, file, old)
-	journalWrites(t, ctx, rdb)
+	replayWrites(t, ctx, rdb)
 	segs, _, err := redolog.Segments(file)
 	if err != nil || len(segs) == 0 {
 		t.Fatalf("no redo log segment beside %s: %v", file, err)
@@ -99,7 +99,7 @@ func TestJournalReplay(t *testing.T) {
 		t.Errorf("segments left after the replay: %v", left)
 	}
 	rdb2 := newRedis(t, ts.addr, 2, "")
-	for k, want := range journalWant {
+	for k, want := range replayWant {
 		got, err := rdb2.Get(ctx, k).Result()
 		if want == "" {
 			if err != redis.Nil {
@@ -159,10 +159,10 @@ func breakWrites(t *testing.T, path string) {
 	}
 }
 
-// TestJournalWriteFailureStopsServer breaks the redo log under a load of
+// TestRedoLogWriteFailureStopsServer breaks the redo log under a load of
 // acknowledged SETs: the server stops as on any storage failure, sends no
 // reply it could not make durable, and every acknowledged write is kept.
-func TestJournalWriteFailureStopsServer(t *testing.T) {
+func TestRedoLogWriteFailureStopsServer(t *testing.T) {
 	s, file, addr, served := faultServer(t, Config{Sync: SyncAlways})
 	ackers, err := loadAndBreak(t, s, addr, served, func() {
 		segs, _, err := redolog.Segments(file)
@@ -177,10 +177,10 @@ func TestJournalWriteFailureStopsServer(t *testing.T) {
 	checkAcked(t, file, ackers)
 }
 
-// TestJournalSegmentGoneStopsServer deletes, or replaces, the segment in
+// TestRedoLogSegmentGoneStopsServer deletes, or replaces, the segment in
 // use: the next write is not acknowledged, and the server stops as on a
 // truncated memory file, saying why.
-func TestJournalSegmentGoneStopsServer(t *testing.T) {
+func TestRedoLogSegmentGoneStopsServer(t *testing.T) {
 	for _, how := range []string{"deleted", "replaced"} {
 		t.Run(how, func(t *testing.T) {
 			_, file, addr, served := faultServer(t, Config{Sync: SyncAlways})
