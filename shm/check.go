@@ -142,7 +142,7 @@ func (m *Memory) checkLocked() *checker {
 	indexed := c.checkIndex()
 	names := make(map[string]uint32)
 	for s := uint32(0); s < m.meta.vars; s++ {
-		if atomic.LoadUint32(m.metaWord(s))&metaLive != 0 {
+		if atomic.LoadUint32(m.stateWord(s))&stateLive != 0 {
 			c.checkLive(s, indexed[s], names)
 		}
 	}
@@ -164,7 +164,7 @@ func (c *checker) checkIndex() []int {
 		case e == 0:
 		case e > m.meta.vars:
 			c.add(ErrIndexDamaged, "index entry %d names slot %d of %d", i, e-1, m.meta.vars)
-		case atomic.LoadUint32(m.metaWord(e-1))&metaLive == 0:
+		case atomic.LoadUint32(m.stateWord(e-1))&stateLive == 0:
 			c.add(ErrIndexDamaged, "index entry %d names free slot %d", i, e-1)
 		default:
 			indexed[e-1]++
@@ -237,7 +237,7 @@ func (c *checker) checkFree() {
 	// A lost link loses every slot after it: one problem says so.
 	missed, first := 0, uint32(0)
 	for s := uint32(0); s < m.meta.vars; s++ {
-		live := atomic.LoadUint32(m.metaWord(s))&metaLive != 0
+		live := atomic.LoadUint32(m.stateWord(s))&stateLive != 0
 		switch {
 		case live && free[s]:
 			c.add(ErrIndexDamaged, "live slot %d is on the free list", s)

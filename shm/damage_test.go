@@ -25,7 +25,7 @@ type bodyLayout struct {
 const (
 	ctlFreeHead  = 3*pageSize + 72
 	slotVersion  = 16
-	slotMeta     = 24
+	slotState    = 24
 	slotNameLen  = 32
 	slotNextFree = 36
 	slotHash     = 40
@@ -50,7 +50,7 @@ func (l bodyLayout) slotNamed(t testing.TB, data []byte, name string) uint32 {
 	for s := uint32(0); s < l.vars; s++ {
 		off := l.slot(s)
 		n := le.Uint32(data[off+slotNameLen:])
-		if le.Uint32(data[off+slotMeta:])&(1<<31) != 0 && n <= l.nameMax && string(data[off+slotName:off+slotName+uint64(n)]) == name {
+		if le.Uint32(data[off+slotState:])&(1<<31) != 0 && n <= l.nameMax && string(data[off+slotName:off+slotName+uint64(n)]) == name {
 			return s
 		}
 	}

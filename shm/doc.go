@@ -135,7 +135,7 @@
 //
 //	0   [16]byte lock record of the variable (package lockd)
 //	16  uint64   version; version&1 selects the current buffer
-//	24  uint32   bit 31: live; bits 0-30: incarnation (changes on reuse)
+//	24  uint32   state: bit 31 live; bits 0-30 incarnation (changes on reuse)
 //	28  uint32   goroutines in Wait (a hint for writers to wake them)
 //	32  uint32   name length
 //	36  uint32   next free slot + 1, while the slot is free

@@ -165,11 +165,11 @@ func (f *Feed) collect(seq uint64) []Change {
 func (f *Feed) read(s uint32) (Change, bool) {
 	m := f.m
 	for {
-		meta := atomic.LoadUint32(m.metaWord(s))
+		state := atomic.LoadUint32(m.stateWord(s))
 		name := append([]byte(nil), m.name(s)...)
-		r := ref{slot: s, inc: meta & incMask}
+		r := ref{slot: s, inc: state & incMask}
 		it := Item{Version: atomic.LoadUint64(m.version(s))}
-		if meta&metaLive != 0 {
+		if state&stateLive != 0 {
 			var ok bool
 			if it, ok = m.read(r); !ok {
 				continue
@@ -179,7 +179,7 @@ func (f *Feed) read(s uint32) (Change, bool) {
 			return Change{}, false
 		}
 		f.seen[s] = it.Version
-		if atomic.LoadUint32(m.metaWord(s)) != meta {
+		if atomic.LoadUint32(m.stateWord(s)) != state {
 			continue
 		}
 		return Change{Name: name, Item: it, Err: it.err}, true

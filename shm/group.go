@@ -119,7 +119,7 @@ func (m *Memory) mgetStable(names [][]byte, seen []mgetSeen, items []Item) bool 
 			return false
 		}
 		seen[i].ver = atomic.LoadUint64(m.u64(off + slotVersion))
-		if atomic.LoadUint32(m.u32(off+slotMeta)) != metaLive|r.inc {
+		if atomic.LoadUint32(m.u32(off+slotState)) != stateLive|r.inc {
 			return false
 		}
 	}
@@ -141,7 +141,7 @@ func (m *Memory) mgetStable(names [][]byte, seen []mgetSeen, items []Item) bool 
 		}
 		off := m.slotOff(s.r.slot)
 		if atomic.LoadUint64(m.u64(off+slotVersion)) != s.ver ||
-			atomic.LoadUint32(m.u32(off+slotMeta)) != metaLive|s.r.inc {
+			atomic.LoadUint32(m.u32(off+slotState)) != stateLive|s.r.inc {
 			return false
 		}
 	}

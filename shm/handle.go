@@ -44,13 +44,13 @@ func (h *Handle) Get() (Value, uint64, error) {
 		return Value{}, 0, ErrClosed
 	}
 	// Fast path for an integer: one optimistic read with nothing in the way.
-	ver, meta := m.u64(off+slotVersion), m.u32(off+slotMeta)
+	ver, state := m.u64(off+slotVersion), m.u32(off+slotState)
 	v := atomic.LoadUint64(ver)
-	if m.proc.Readable(lockd.Lock(off+slotLock)) && atomic.LoadUint32(meta) == metaLive|h.r.inc {
+	if m.proc.Readable(lockd.Lock(off+slotLock)) && atomic.LoadUint32(state) == stateLive|h.r.inc {
 		buf := off + slotHeader + m.nameCap + (v&1)*m.bufSize
 		if atomic.LoadUint32(m.u32(buf+bufKind)) == kindInt {
 			n := int64(atomic.LoadUint64(m.u64(buf + bufData)))
-			if atomic.LoadUint64(ver) == v && atomic.LoadUint32(meta) == metaLive|h.r.inc {
+			if atomic.LoadUint64(ver) == v && atomic.LoadUint32(state) == stateLive|h.r.inc {
 				return Value{n: n, kind: kindInt}, v, nil
 			}
 		}

@@ -94,9 +94,9 @@ func (m *Memory) probe(name []byte, h uint64) (ref, bool) {
 		if s >= m.meta.vars || atomic.LoadUint64(m.u64(m.slotOff(s)+slotHash)) != h {
 			continue
 		}
-		meta := atomic.LoadUint32(m.metaWord(s))
-		if meta&metaLive != 0 && bytes.Equal(m.name(s), name) && atomic.LoadUint32(m.metaWord(s)) == meta {
-			return ref{slot: s, inc: meta & incMask}, true
+		state := atomic.LoadUint32(m.stateWord(s))
+		if state&stateLive != 0 && bytes.Equal(m.name(s), name) && atomic.LoadUint32(m.stateWord(s)) == state {
+			return ref{slot: s, inc: state & incMask}, true
 		}
 	}
 	return ref{}, false
@@ -117,7 +117,7 @@ func (m *Memory) find(name []byte) (ref, bool, error) {
 // misnamed walks the probe run of hash h for a live slot with hash h and
 // a damaged name length. A live slot's name changes only while it is not
 // live, and its incarnation moves on each time it becomes live again, so
-// a length read between two equal loads of the meta word is the slot's.
+// a length read between two equal loads of the state word is the slot's.
 func (m *Memory) misnamed(h uint64) error {
 	mask := m.meta.indexSize - 1
 	for i, n := uint32(h)&mask, uint32(0); n < m.meta.indexSize; i, n = (i+1)&mask, n+1 {
@@ -129,9 +129,9 @@ func (m *Memory) misnamed(h uint64) error {
 		if s >= m.meta.vars || atomic.LoadUint64(m.u64(m.slotOff(s)+slotHash)) != h {
 			continue
 		}
-		meta := atomic.LoadUint32(m.metaWord(s))
+		state := atomic.LoadUint32(m.stateWord(s))
 		err := m.nameDamage(s)
-		if meta&metaLive != 0 && err != nil && atomic.LoadUint32(m.metaWord(s)) == meta {
+		if state&stateLive != 0 && err != nil && atomic.LoadUint32(m.stateWord(s)) == state {
 			return err
 		}
 	}
@@ -140,7 +140,7 @@ func (m *Memory) misnamed(h uint64) error {
 
 // valid reports whether r still names a live variable.
 func (m *Memory) valid(r ref) bool {
-	return atomic.LoadUint32(m.metaWord(r.slot)) == metaLive|r.inc
+	return atomic.LoadUint32(m.stateWord(r.slot)) == stateLive|r.inc
 }
 
 // resolve finds name, creating it (with no value) if create is set.
@@ -193,7 +193,7 @@ func (m *Memory) freeLocked(r ref) {
 	defer m.endIndexChange()
 	// The variable is gone from the instant its incarnation moves on; the
 	// version moves too, so that waiters wake and see it.
-	atomic.StoreUint32(m.metaWord(r.slot), (r.inc+1)&incMask)
+	atomic.StoreUint32(m.stateWord(r.slot), (r.inc+1)&incMask)
 	m.writeLocked(r, Value{})
 	m.unindex(r.slot)
 	atomic.StoreUint32(m.u32(m.slotOff(r.slot)+slotNextFree), atomic.LoadUint32(m.freeHead()))
@@ -226,8 +226,8 @@ func (m *Memory) insert(name []byte) (ref, bool, error) {
 	atomic.StoreUint64(m.u64(off+slotHash), h)
 	v := atomic.LoadUint64(m.version(s))
 	m.storeBuf(s, v, &Value{})
-	inc := (atomic.LoadUint32(m.metaWord(s)) + 1) & incMask
-	atomic.StoreUint32(m.metaWord(s), metaLive|inc)
+	inc := (atomic.LoadUint32(m.stateWord(s)) + 1) & incMask
+	atomic.StoreUint32(m.stateWord(s), stateLive|inc)
 	if !m.place(s, h) {
 		// At most half the buckets are ever in use, so a full probe run
 		// means the index was damaged: rebuild it from the slots, which
@@ -311,7 +311,7 @@ func (m *Memory) reindex() {
 	for s := m.meta.vars; s > 0; s-- {
 		slot := s - 1
 		off := m.slotOff(slot)
-		if atomic.LoadUint32(m.metaWord(slot))&metaLive != 0 {
+		if atomic.LoadUint32(m.stateWord(slot))&stateLive != 0 {
 			name := m.name(slot)
 			h := m.hash(name)
 			atomic.StoreUint64(m.u64(off+slotHash), h)
@@ -319,7 +319,7 @@ func (m *Memory) reindex() {
 				m.place(slot, h)
 				continue
 			}
-			atomic.StoreUint32(m.metaWord(slot), (atomic.LoadUint32(m.metaWord(slot))+1)&incMask)
+			atomic.StoreUint32(m.stateWord(slot), (atomic.LoadUint32(m.stateWord(slot))+1)&incMask)
 		}
 		atomic.StoreUint32(m.u32(off+slotNextFree), next)
 		next = s

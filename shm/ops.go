@@ -26,18 +26,18 @@ func (m *Memory) read(r ref) (it Item, ok bool) {
 // returns the version of the accepted copy; ok is false if r was deleted.
 func (m *Memory) readStable(r ref, load func(version uint64)) (ver uint64, ok bool) {
 	off := m.slotOff(r.slot)
-	l, verp, meta := lockd.Lock(off+slotLock), m.u64(off+slotVersion), m.u32(off+slotMeta)
-	want := metaLive | r.inc
+	l, verp, state := lockd.Lock(off+slotLock), m.u64(off+slotVersion), m.u32(off+slotState)
+	want := stateLive | r.inc
 	for {
 		if !m.proc.Readable(l) {
 			m.proc.WaitReadable(background, l)
 		}
 		v := atomic.LoadUint64(verp)
-		if atomic.LoadUint32(meta) != want {
+		if atomic.LoadUint32(state) != want {
 			return 0, false
 		}
 		load(v)
-		if atomic.LoadUint64(verp) == v && atomic.LoadUint32(meta) == want {
+		if atomic.LoadUint64(verp) == v && atomic.LoadUint32(state) == want {
 			return v, true
 		}
 	}
@@ -372,7 +372,7 @@ func (m *Memory) Len() int {
 func (m *Memory) countLocked() int {
 	n := 0
 	for s := uint32(0); s < m.meta.vars; s++ {
-		r := ref{slot: s, inc: atomic.LoadUint32(m.metaWord(s)) & incMask}
+		r := ref{slot: s, inc: atomic.LoadUint32(m.stateWord(s)) & incMask}
 		if m.valid(r) {
 			if it, ok := m.peek(r); ok && it.Found {
 				n++
@@ -400,11 +400,11 @@ func (m *Memory) Scan(cursor uint64, fn func(name []byte, version uint64) bool) 
 	defer m.life.RUnlock()
 	for s := cursor; s < uint64(m.meta.vars); s++ {
 		slot := uint32(s)
-		meta := atomic.LoadUint32(m.metaWord(slot))
-		if meta&metaLive == 0 {
+		state := atomic.LoadUint32(m.stateWord(slot))
+		if state&stateLive == 0 {
 			continue
 		}
-		r := ref{slot: slot, inc: meta & incMask}
+		r := ref{slot: slot, inc: state & incMask}
 		bad := m.nameDamage(slot)
 		name := append([]byte(nil), m.name(slot)...)
 		it, ok := m.peek(r)

@@ -157,9 +157,9 @@ func (m *Memory) judge(rec Record) (same, skip bool, err error) {
 	if rec.Slot >= m.meta.vars {
 		return false, false, fmt.Errorf("%w: the record of %q names slot %d of %d", ErrRedoRecord, rec.Name, rec.Slot, m.meta.vars)
 	}
-	meta := atomic.LoadUint32(m.metaWord(rec.Slot))
-	switch d := (meta&incMask - rec.Inc) & incMask; {
-	case d == 0 && meta&metaLive != 0:
+	state := atomic.LoadUint32(m.stateWord(rec.Slot))
+	switch d := (state&incMask - rec.Inc) & incMask; {
+	case d == 0 && state&stateLive != 0:
 		if !bytes.Equal(m.name(rec.Slot), rec.Name) {
 			return false, false, fmt.Errorf("%w: the record of %q names slot %d, which holds %q", ErrRedoRecord, rec.Name, rec.Slot, m.name(rec.Slot))
 		}

@@ -19,7 +19,7 @@ const (
 const (
 	slotLock     = 0  // lockd lock record, 16 bytes
 	slotVersion  = 16 // uint64; its parity selects the current buffer
-	slotMeta     = 24 // uint32: live bit | incarnation
+	slotState    = 24 // uint32: live bit | incarnation
 	slotWaiters  = 28 // uint32: goroutines in Wait
 	slotNameLen  = 32 // uint32
 	slotNextFree = 36 // uint32: next free slot + 1, while free
@@ -30,8 +30,8 @@ const (
 	bufKind = 4 // uint32
 	bufData = 8
 
-	metaLive = 1 << 31
-	incMask  = metaLive - 1
+	stateLive = 1 << 31
+	incMask   = stateLive - 1
 )
 
 // Kinds of value in a buffer.
@@ -65,8 +65,8 @@ func (m *Memory) slotOfLock(l lockd.Lock) (uint32, bool) {
 	return uint32(s), true
 }
 
-func (m *Memory) version(s uint32) *uint64  { return m.u64(m.slotOff(s) + slotVersion) }
-func (m *Memory) metaWord(s uint32) *uint32 { return m.u32(m.slotOff(s) + slotMeta) }
+func (m *Memory) version(s uint32) *uint64   { return m.u64(m.slotOff(s) + slotVersion) }
+func (m *Memory) stateWord(s uint32) *uint32 { return m.u32(m.slotOff(s) + slotState) }
 
 // name returns the slot's name, aliasing the mapping; its length is clamped
 // so that a damaged slot can never index outside it.
