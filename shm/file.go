@@ -176,10 +176,10 @@ func writeFreeList(f *os.File, m meta) error {
 
 func setOwnership(f *os.File, cfg Config) error {
 	mode := cfg.Mode
-	if cfg.Group != "" {
-		g, err := user.LookupGroup(cfg.Group)
+	if cfg.FileGroup != "" {
+		g, err := user.LookupGroup(cfg.FileGroup)
 		if err != nil {
-			return fmt.Errorf("%w: group %q: %v", ErrConfig, cfg.Group, err)
+			return fmt.Errorf("%w: group %q: %v", ErrConfig, cfg.FileGroup, err)
 		}
 		gid, _ := strconv.Atoi(g.Gid)
 		if err := f.Chown(-1, gid); err != nil {

@@ -28,11 +28,11 @@ type Config struct {
 	// Lock), GroupMax how many variables one atomic group (MGet, MSet) may
 	// name.
 	Vars, NameMax, ValueMax, Procs, Lanes, GroupMax int
-	// Mode of a new file; 0 means 0600 (0660 with Group).
+	// Mode of a new file; 0 means 0600 (0660 with FileGroup).
 	Mode os.FileMode
-	// Group, if set, owns a new file, which is then group-readable and
-	// -writable.
-	Group string
+	// FileGroup, if set, is the Unix group that owns a new file, which is
+	// then group-readable and -writable.
+	FileGroup string
 	// Exclusive takes the one-daemon-per-file lock; Open fails with
 	// ErrLocked if another holds it. Local processes leave it false.
 	Exclusive bool

@@ -734,7 +734,7 @@ func TestFileMode(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cfg.Group, gid = g.Name, g.Gid
+				cfg.FileGroup, gid = g.Name, g.Gid
 			}
 			openMem(t, cfg)
 			st, err := os.Stat(cfg.Path)
@@ -759,7 +759,7 @@ func TestFileMode(t *testing.T) {
 	t.Run("unknown group", func(t *testing.T) {
 		cfg := small
 		cfg.Path = filepath.Join(t.TempDir(), "dsm.mem")
-		cfg.Group = "no-such-group-dsm-test"
+		cfg.FileGroup = "no-such-group-dsm-test"
 		_, err := shm.Open(cfg)
 		wantErr(t, "Open", err, shm.ErrConfig)
 		if _, err := os.Stat(cfg.Path); !errors.Is(err, os.ErrNotExist) {
