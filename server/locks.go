@@ -42,9 +42,9 @@ type hold struct {
 	names []string        // the same, sorted
 	write bool
 
-	mu    sync.Mutex // guards the fields below: the lease timer releases from its own goroutine
-	g     *shm.Group // nil once released: by the lease timer while the connection still holds h
-	until time.Time  // when the lease ends
+	mu    sync.Mutex     // guards the fields below: the lease timer releases from its own goroutine
+	g     *shm.LockGroup // nil once released: by the lease timer while the connection still holds h
+	until time.Time      // when the lease ends
 	timer *time.Timer
 }
 
@@ -125,7 +125,7 @@ func cmdLock(c *conn, args [][]byte) {
 // and the server's, and then for a holder slot. While it waits for the
 // locks it holds neither a slot nor one of the file's lanes (see
 // shm.Memory.Lock), so waiters never keep a LOCK of free variables out.
-func (c *conn) lockGroup(a lockArgs) (*shm.Group, error) {
+func (c *conn) lockGroup(a lockArgs) (*shm.LockGroup, error) {
 	ctx, done := c.waitContext(max(a.wait, time.Millisecond))
 	defer done()
 	// Missing variables are created (without a value) so that they can be
@@ -174,7 +174,7 @@ func (s *Server) msgNoLane(holders bool) string {
 	return fmt.Sprintf("ERR no free lock lane: %s; start dsmd with -lock-lanes %d on a new file for more", which, 2*lanes)
 }
 
-func newHold(c *conn, g *shm.Group, a lockArgs) *hold {
+func newHold(c *conn, g *shm.LockGroup, a lockArgs) *hold {
 	h := &hold{s: c.s, g: g, write: a.write, set: make(map[string]bool, len(a.names)), until: time.Now().Add(a.lease)}
 	for _, n := range a.names {
 		if !h.set[string(n)] {

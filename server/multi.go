@@ -181,7 +181,7 @@ func (c *conn) execInHold(h *hold, tx txState) {
 
 // execInGroup checks the watches and runs the queue through g, then
 // commits. A changed watched variable aborts with a null reply.
-func (c *conn) execInGroup(g *shm.Group, tx txState) {
+func (c *conn) execInGroup(g *shm.LockGroup, tx txState) {
 	v := c.s.groupVars(g)
 	for name, mark := range tx.watched {
 		it, err := v.Get([]byte(name))

@@ -108,11 +108,11 @@ func (v memVars) Delete(names [][]byte) (int, error) { return v.m.Delete(names..
 // writes are staged in it. A name it does not hold fails with the name
 // (readLockedError), so that the reply can say which variable.
 type groupVars struct {
-	g       *shm.Group
+	g       *shm.LockGroup
 	nameMax int // the file's longest name
 }
 
-func (s *Server) groupVars(g *shm.Group) *groupVars { return &groupVars{g: g, nameMax: s.nameMax} }
+func (s *Server) groupVars(g *shm.LockGroup) *groupVars { return &groupVars{g: g, nameMax: s.nameMax} }
 
 // possible reports whether some variable could have this name.
 func (v *groupVars) possible(name []byte) bool {

@@ -152,7 +152,7 @@ func TestDamagedValueReads(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = g.Get(name)
-			wantDamage(t, "Group.Get", err, shm.ErrDamaged, tt.words...)
+			wantDamage(t, "LockGroup.Get", err, shm.ErrDamaged, tt.words...)
 			g.Unlock()
 		})
 	}

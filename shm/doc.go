@@ -55,9 +55,9 @@
 // # Failure points
 //
 // fail.go names the points where a crash could hurt (inside a write, a
-// group commit, a flush). They cost nothing in a normal build; built with
-// -tags dsmfail a process can be made to kill itself at one of them, which
-// the crash tests use.
+// lock group's commit, a flush). They cost nothing in a normal build;
+// built with -tags dsmfail a process can be made to kill itself at one of
+// them, which the crash tests use.
 //
 // # File layout
 //

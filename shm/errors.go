@@ -21,7 +21,7 @@ var (
 	// new file's count). The error also wraps the context's error.
 	ErrNoLane = errors.New("shm: no free lock lane")
 
-	// ErrNotHeld is returned for an operation through a Group on a
+	// ErrNotHeld is returned for an operation through a LockGroup on a
 	// variable it does not hold, or a write through a read group.
 	ErrNotHeld = errors.New("shm: variable not locked by this group")
 

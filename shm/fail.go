@@ -25,8 +25,9 @@ const (
 	FailPublished = "published"
 	// FailUnlocked: the writer has just released the variable's lock.
 	FailUnlocked = "unlocked"
-	// FailGroupHalf: a group commit has filled the spare buffers of its
-	// first variable but not of the others; its commit point is not set.
+	// FailGroupHalf: a lock group's commit (or MSet's) has filled the spare
+	// buffers of its first variable but not of the others; its commit
+	// point is not set.
 	FailGroupHalf = "group-half"
 	// FailGroupCommitted: a group's commit point is set and its first
 	// variable is published, the others not yet.

@@ -9,17 +9,18 @@ import (
 	"github.com/dsm-dev/dsm/lockd"
 )
 
-// A Group holds the locks of several variables at once, for reading or for
-// writing, so that its owner can read them as one snapshot and write them all
-// or nothing. Writes made through the group are staged and become visible
-// together at Commit; Unlock discards what was not committed. While a group
-// holds a write lock, every other writer and reader of that variable, in any
-// process, waits; operations through the group itself pass.
+// A LockGroup holds the locks of several variables at once, for reading or
+// for writing, so that its owner can read them as one snapshot and write
+// them all or nothing. Writes made through the group are staged and become
+// visible together at Commit; Unlock discards what was not committed. While
+// a group holds a write lock, every other writer and reader of that
+// variable, in any process, waits; operations through the group itself
+// pass.
 //
-// A Group belongs to one goroutine at a time and must be released with
+// A LockGroup belongs to one goroutine at a time and must be released with
 // Unlock. If its process dies, its locks are released and a commit that had
 // begun is completed (see package lockd).
-type Group struct {
+type LockGroup struct {
 	m      *Memory
 	ln     *lockd.Lane
 	write  bool
@@ -47,11 +48,11 @@ type Group struct {
 // holds or waits for its variables before it takes a lane and its read
 // locks. If every lane stays held by other groups until ctx ends, Lock
 // fails with ErrNoLane.
-func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*Group, error) {
+func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*LockGroup, error) {
 	if err := m.checkGroup(names); err != nil {
 		return nil, err
 	}
-	g := &Group{m: m, write: write, refs: make(map[string]ref, len(names))}
+	g := &LockGroup{m: m, write: write, refs: make(map[string]ref, len(names))}
 	if err := g.lock(ctx, names, create); err != nil {
 		g.release()
 		if g.ln != nil {
@@ -71,7 +72,7 @@ func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (
 // a lane before it takes its locks, a write group that finds no lane free
 // once it holds its locks lets them go, waits for a lane, and takes them
 // again through it.
-func (g *Group) lock(ctx context.Context, names [][]byte, create bool) error {
+func (g *LockGroup) lock(ctx context.Context, names [][]byte, create bool) error {
 	if !g.write {
 		if err := g.awaitReadable(ctx, names); err != nil {
 			return err
@@ -98,7 +99,7 @@ func (g *Group) lock(ctx context.Context, names [][]byte, create bool) error {
 }
 
 // lockAll runs lockOnce until it holds every lock.
-func (g *Group) lockAll(ctx context.Context, names [][]byte, create bool) error {
+func (g *LockGroup) lockAll(ctx context.Context, names [][]byte, create bool) error {
 	for {
 		ok, err := g.lockOnce(ctx, names, create)
 		if ok || err != nil {
@@ -109,7 +110,7 @@ func (g *Group) lockAll(ctx context.Context, names [][]byte, create bool) error 
 
 // awaitReadable waits, holding nothing, until no writer holds or waits for
 // the named variables that exist, in slot order.
-func (g *Group) awaitReadable(ctx context.Context, names [][]byte) error {
+func (g *LockGroup) awaitReadable(ctx context.Context, names [][]byte) error {
 	var refs []ref
 	for _, n := range names {
 		if r, ok := g.m.lookup(n); ok {
@@ -125,7 +126,7 @@ func (g *Group) awaitReadable(ctx context.Context, names [][]byte) error {
 }
 
 // takeLane borrows the lane that records the group's locks.
-func (g *Group) takeLane(ctx context.Context) error {
+func (g *LockGroup) takeLane(ctx context.Context) error {
 	ln, err := g.m.proc.AcquireLane(ctx)
 	if errors.Is(err, lockd.ErrNoLane) {
 		return fmt.Errorf("%w: all %d lanes of this process are held: %w", ErrNoLane, g.m.meta.lanes, ctx.Err())
@@ -137,7 +138,7 @@ func (g *Group) takeLane(ctx context.Context) error {
 // adopt borrows a lane for a write group that holds its locks, if one is
 // free, and records the locks in it, so that a crash from here on is
 // repaired as the group's.
-func (g *Group) adopt() (bool, error) {
+func (g *LockGroup) adopt() (bool, error) {
 	if g.ln = g.m.proc.TryAcquireLane(); g.ln == nil {
 		return false, nil
 	}
@@ -151,7 +152,7 @@ func (g *Group) adopt() (bool, error) {
 
 // lockOnce resolves and locks; ok is false if a variable appeared or was
 // deleted before its lock was taken, and then everything was released.
-func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool, error) {
+func (g *LockGroup) lockOnce(ctx context.Context, names [][]byte, create bool) (bool, error) {
 	m := g.m
 	clear(g.refs)
 	g.order = g.order[:0]
@@ -206,7 +207,7 @@ func (g *Group) lockOnce(ctx context.Context, names [][]byte, create bool) (bool
 
 // lockRef takes one lock: a write lock without a lane if the group has
 // none yet (see lock).
-func (g *Group) lockRef(ctx context.Context, r ref) error {
+func (g *LockGroup) lockRef(ctx context.Context, r ref) error {
 	switch {
 	case g.write && g.ln == nil:
 		return g.m.proc.Lock(ctx, g.m.lockOf(r.slot))
@@ -217,7 +218,7 @@ func (g *Group) lockRef(ctx context.Context, r ref) error {
 }
 
 // release drops every lock held.
-func (g *Group) release() {
+func (g *LockGroup) release() {
 	for _, r := range g.order {
 		switch {
 		case g.write && g.ln != nil:
@@ -232,7 +233,7 @@ func (g *Group) release() {
 }
 
 // Unlock discards uncommitted writes and releases the group's locks.
-func (g *Group) Unlock() {
+func (g *LockGroup) Unlock() {
 	if g.done {
 		return
 	}
@@ -253,16 +254,16 @@ func (g *Group) Unlock() {
 }
 
 // Holds reports whether the group holds name's lock.
-func (g *Group) Holds(name []byte) bool {
+func (g *LockGroup) Holds(name []byte) bool {
 	_, ok := g.refs[string(name)]
 	return ok && !g.done
 }
 
 // Write reports whether the group holds write locks.
-func (g *Group) Write() bool { return g.write }
+func (g *LockGroup) Write() bool { return g.write }
 
 // Names lists the variables the group holds.
-func (g *Group) Names() [][]byte {
+func (g *LockGroup) Names() [][]byte {
 	out := make([][]byte, 0, len(g.refs))
 	for n := range g.refs {
 		out = append(out, []byte(n))
@@ -270,7 +271,7 @@ func (g *Group) Names() [][]byte {
 	return out
 }
 
-func (g *Group) ref(name []byte, write bool) (ref, error) {
+func (g *LockGroup) ref(name []byte, write bool) (ref, error) {
 	r, ok := g.refs[string(name)]
 	switch {
 	case g.done:
@@ -284,7 +285,7 @@ func (g *Group) ref(name []byte, write bool) (ref, error) {
 // Get returns name's value as the group sees it: staged if written through
 // the group, else current. A name the group does not hold because it was
 // missing reads as not found.
-func (g *Group) Get(name []byte) (Item, error) {
+func (g *LockGroup) Get(name []byte) (Item, error) {
 	r, err := g.ref(name, false)
 	if err != nil {
 		if _, held := g.refs[string(name)]; !held && !g.done {
@@ -302,7 +303,7 @@ func (g *Group) Get(name []byte) (Item, error) {
 }
 
 // Set stages v as name's value.
-func (g *Group) Set(name []byte, v Value) error {
+func (g *LockGroup) Set(name []byte, v Value) error {
 	r, err := g.ref(name, true)
 	if err != nil {
 		return err
@@ -322,7 +323,7 @@ func (g *Group) Set(name []byte, v Value) error {
 
 // Delete stages the removal of name's value; the variable then reads as
 // missing, and Unlock frees its slot.
-func (g *Group) Delete(name []byte) error {
+func (g *LockGroup) Delete(name []byte) error {
 	r, err := g.ref(name, true)
 	if err != nil {
 		return err
@@ -335,7 +336,7 @@ func (g *Group) Delete(name []byte) error {
 }
 
 // Add stages name's integer plus delta and returns it.
-func (g *Group) Add(name []byte, delta int64) (int64, error) {
+func (g *LockGroup) Add(name []byte, delta int64) (int64, error) {
 	cur, err := g.Get(name)
 	if err != nil {
 		return 0, err
@@ -353,7 +354,7 @@ func (g *Group) Add(name []byte, delta int64) (int64, error) {
 // Commit makes the staged writes visible, all at once, through the lane's
 // commit point (see Memory.commit): a crash before it leaves every old
 // value; after it, recovery publishes the rest.
-func (g *Group) Commit() error {
+func (g *LockGroup) Commit() error {
 	if g.done {
 		return ErrClosed
 	}
@@ -380,7 +381,7 @@ func (g *Group) Commit() error {
 
 // logRedo gives the redo log, if any, the records of the staged writes just
 // committed, in one call; the group still holds the locks.
-func (g *Group) logRedo() {
+func (g *LockGroup) logRedo() {
 	m := g.m
 	j, ok := m.redoOn()
 	if !ok {

@@ -138,7 +138,7 @@ func TestWaitForLaneHoldsNoLock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newMem(t, unit) // 4 lanes
-			var readers []*shm.Group
+			var readers []*shm.LockGroup
 			for i := range 4 {
 				g, err := m.Lock(context.Background(), [][]byte{b("r" + strconv.Itoa(i))}, false, true)
 				if err != nil {

@@ -64,7 +64,7 @@ func snapshotRace(t *testing.T, readers int, d time.Duration, write func(k int64
 
 // commitGroup locks names for writing (creating them), runs fn on the
 // group, and commits it; false after reporting a failure to t.
-func commitGroup(t *testing.T, m *shm.Memory, names [][]byte, fn func(g *shm.Group)) bool {
+func commitGroup(t *testing.T, m *shm.Memory, names [][]byte, fn func(g *shm.LockGroup)) bool {
 	g, err := m.Lock(context.Background(), names, true, true)
 	if err != nil {
 		t.Error(err)
@@ -120,7 +120,7 @@ func TestMGetSnapshotUnderWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(k int64) bool {
-		if !commitGroup(t, m, [][]byte{x, y}, func(g *shm.Group) { g.Delete(x); g.Set(y, shm.Int(2*k-1)) }) {
+		if !commitGroup(t, m, [][]byte{x, y}, func(g *shm.LockGroup) { g.Delete(x); g.Set(y, shm.Int(2*k-1)) }) {
 			return false
 		}
 		if err := m.MSet([][]byte{y, x}, []shm.Value{shm.Int(2 * k), shm.Int(2 * k)}); err != nil {
@@ -177,7 +177,7 @@ func TestMGetSnapshotAbsentBetween(t *testing.T) {
 		if k%2 == 1 {
 			partner = z
 		}
-		if !commitGroup(t, m, [][]byte{x, partner}, func(g *shm.Group) {
+		if !commitGroup(t, m, [][]byte{x, partner}, func(g *shm.LockGroup) {
 			if k%2 == 1 {
 				g.Set(x, shm.Int(k))
 			} else {
@@ -233,14 +233,14 @@ func TestLockMissingAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func(k int64) bool {
-		if !commitGroup(t, m, [][]byte{xb, y}, func(g *shm.Group) { g.Set(xb, shm.Int(k)); g.Set(y, shm.Int(2*k-1)) }) {
+		if !commitGroup(t, m, [][]byte{xb, y}, func(g *shm.LockGroup) { g.Set(xb, shm.Int(k)); g.Set(y, shm.Int(2*k-1)) }) {
 			return false
 		}
 		spin(300 * time.Microsecond)
-		if !commitGroup(t, m, [][]byte{xa, xb}, func(g *shm.Group) { g.Set(xa, shm.Int(k)); g.Delete(xb) }) {
+		if !commitGroup(t, m, [][]byte{xa, xb}, func(g *shm.LockGroup) { g.Set(xa, shm.Int(k)); g.Delete(xb) }) {
 			return false
 		}
-		if !commitGroup(t, m, [][]byte{xa, y}, func(g *shm.Group) { g.Delete(xa); g.Set(y, shm.Int(2*k)) }) {
+		if !commitGroup(t, m, [][]byte{xa, y}, func(g *shm.LockGroup) { g.Delete(xa); g.Set(y, shm.Int(2*k)) }) {
 			return false
 		}
 		spin(time.Millisecond)

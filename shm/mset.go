@@ -19,8 +19,8 @@ type msetItem struct {
 // msetStack is how many variables an mset handles without allocating.
 const msetStack = 16
 
-// mset is MSet without the general Group: the same locks in the same order,
-// the same commit through the lane (see Group.Commit), but no
+// mset is MSet without the general LockGroup: the same locks in the same
+// order, the same commit through the lane (see LockGroup.Commit), but no
 // maps and no copies of the values, which the caller keeps unchanged for
 // the call. The caller has checked the lengths and the values.
 func (m *Memory) mset(names [][]byte, vals []Value) error {
@@ -30,7 +30,7 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 	var stack [msetStack]msetItem
 	var created []ref
 	// Variables created here that never got a value (the mset failed) go
-	// again, as a failed Group's do; after a commit all have one, and the
+	// again, as a failed LockGroup's do; after a commit all have one, and the
 	// index lock reclaim takes is left alone.
 	defer func() {
 		for _, r := range created {
@@ -56,7 +56,7 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 			continue
 		}
 		if ln == nil {
-			// Nobody waits for a lane holding locks (see Group.lock): with
+			// Nobody waits for a lane holding locks (see LockGroup.lock): with
 			// no lane free, the locks go, and come back through a lane.
 			if ln, err = m.msetAdopt(items); ln == nil && err == nil {
 				m.msetUnlock(nil, items)
@@ -106,7 +106,7 @@ func (m *Memory) msetResolve(items []msetItem, names [][]byte, vals []Value, cre
 }
 
 // msetLock takes the write locks in slot order, through ln, or without a
-// lane if ln is nil (as a write Group does, so that an mset waiting for
+// lane if ln is nil (as a write LockGroup does, so that an mset waiting for
 // its variables keeps no lane from anyone); ok is false if a variable was
 // deleted meanwhile. Unless ok, no lock is held afterwards.
 func (m *Memory) msetLock(ln *lockd.Lane, items []msetItem) (ok bool, err error) {
@@ -157,7 +157,7 @@ func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
 }
 
 // msetCommit commits the items' values as one group through ln, as
-// Group.Commit does.
+// LockGroup.Commit does.
 func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem, vals []Value) {
 	var stack [msetStack]write
 	ws := stack[:0]

@@ -434,7 +434,7 @@ func scanNext(s uint64, vars uint32) uint64 {
 // buffer, and only its version store makes it current). Walks over every
 // variable (Len, Scan) use it, so that they do not stall behind write locks
 // held for long (a client's LOCK, up to its lease). Unlike read it may see
-// part of a group commit, which a walk does not promise to hide.
+// part of a lock group's commit, which a walk does not promise to hide.
 func (m *Memory) peek(r ref) (Item, bool) {
 	for {
 		v := atomic.LoadUint64(m.version(r.slot))

@@ -14,7 +14,7 @@ import (
 //
 // Append is called once per operation: with one record for a write of one
 // variable, and with all of a group's records in one call for MSet and
-// Group.Commit. It is called after the values are in the mapping and
+// LockGroup.Commit. It is called after the values are in the mapping and
 // published, while the operation still holds the variables' write locks, so
 // the records of a variable reach the redo log in the order of its
 // versions, and a group is one unit. The names and values in recs are

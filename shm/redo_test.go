@@ -147,7 +147,7 @@ func TestRedoLogGetsEveryWrite(t *testing.T) {
 	g.Unlock()
 	got = rec.take()
 	if len(got) != 1 || !sameFields(got[0], "a=4@11 b=@2 c=30@1") {
-		t.Errorf("Group.Commit: redo log got %q, want one call with a=4@11, b=@2 and c=30@1", got)
+		t.Errorf("LockGroup.Commit: redo log got %q, want one call with a=4@11, b=@2 and c=30@1", got)
 	}
 	g, err = m.Lock(context.Background(), [][]byte{b("a")}, true, false)
 	if err != nil {

@@ -160,7 +160,7 @@ func errWhileLocked(op string) error {
 // commits at once.
 type lockedLocal struct {
 	l *local
-	g *shm.Group
+	g *shm.LockGroup
 }
 
 func lockLocal(ctx context.Context, l *local, spec lockSpec) (*lockedLocal, error) {
