@@ -328,7 +328,7 @@ func (c *conn) runInHold(h *hold, cmd *command, args [][]byte) {
 		c.fail(msgLockLost)
 		return
 	}
-	cmd.vars(c, c.s.groupVars(h.g), args)
+	cmd.vars(c, c.s.heldVars(h.g), args)
 	if err := h.g.Commit(); err != nil {
 		c.memError(err)
 	}
@@ -344,7 +344,7 @@ func (c *conn) heldItem(name []byte) (shm.Item, error) {
 		if h.g == nil {
 			return shm.Item{}, errLockLost
 		}
-		return c.s.groupVars(h.g).Get(name)
+		return c.s.heldVars(h.g).Get(name)
 	}
 	return memVars{c.s.mem}.Get(name)
 }

@@ -182,7 +182,7 @@ func (c *conn) execInHold(h *hold, tx txState) {
 // execInGroup checks the watches and runs the queue through g, then
 // commits. A changed watched variable aborts with a null reply.
 func (c *conn) execInGroup(g *shm.LockGroup, tx txState) {
-	v := c.s.groupVars(g)
+	v := c.s.heldVars(g)
 	for name, mark := range tx.watched {
 		it, err := v.Get([]byte(name))
 		if err != nil || !mark.matches(it) {
@@ -205,8 +205,9 @@ func (m watchMark) matches(it shm.Item) bool {
 }
 
 // runQueued replies with an array of the queued commands' replies; v is
-// the transaction's group, nil when no command names a variable.
-func (c *conn) runQueued(q []queued, v *groupVars) {
+// the variables the transaction's lock group holds, nil when no command
+// names a variable.
+func (c *conn) runQueued(q []queued, v *heldVars) {
 	c.wr.Array(len(q))
 	for _, e := range q {
 		c.cur = e.cmd

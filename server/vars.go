@@ -7,10 +7,10 @@ import (
 )
 
 // varStore is what a variable command (GET, SET, INCR...) reads and writes
-// through: the memory itself (memVars), or a lock group (groupVars), the
-// connection's own (LOCK) or the one EXEC takes, whose writes the caller
-// commits. Each command has one handler over it (varHandler); the
-// connection picks the store before it runs.
+// through: the memory itself (memVars), or the variables a lock group holds
+// (heldVars): the connection's own (LOCK) or the one EXEC takes, whose
+// writes the caller commits. Each command has one handler over it
+// (varHandler); the connection picks the store before it runs.
 //
 // Reads find nothing, without an error, for a name that is missing or that
 // no variable can have, as in Redis.
@@ -104,18 +104,19 @@ func (v memVars) CompareAndSwap(name []byte, old, new shm.Value) (bool, error) {
 
 func (v memVars) Delete(names [][]byte) (int, error) { return v.m.Delete(names...) }
 
-// groupVars is a lock group as a varStore: reads see its staged writes,
-// writes are staged in it. A name it does not hold fails with the name
-// (readLockedError), so that the reply can say which variable.
-type groupVars struct {
+// heldVars is the variables a lock group holds, as a varStore: reads see
+// the group's staged writes, writes are staged in it. A name it does not
+// hold fails with the name (readLockedError), so that the reply can say
+// which variable.
+type heldVars struct {
 	g       *shm.LockGroup
 	nameMax int // the file's longest name
 }
 
-func (s *Server) groupVars(g *shm.LockGroup) *groupVars { return &groupVars{g: g, nameMax: s.nameMax} }
+func (s *Server) heldVars(g *shm.LockGroup) *heldVars { return &heldVars{g: g, nameMax: s.nameMax} }
 
 // possible reports whether some variable could have this name.
-func (v *groupVars) possible(name []byte) bool {
+func (v *heldVars) possible(name []byte) bool {
 	return len(name) > 0 && len(name) <= v.nameMax
 }
 
@@ -123,7 +124,7 @@ func (v *groupVars) possible(name []byte) bool {
 // variable can have is the name's own error, and for another name means
 // that the group holds it for reading only (the callers route through a
 // group only the names it holds).
-func (v *groupVars) fail(name []byte, err error) error {
+func (v *heldVars) fail(name []byte, err error) error {
 	switch {
 	case err == nil || !errors.Is(err, shm.ErrNotHeld):
 		return err
@@ -135,7 +136,7 @@ func (v *groupVars) fail(name []byte, err error) error {
 	return &readLockedError{name: name}
 }
 
-func (v *groupVars) AppendText(dst, name []byte) ([]byte, bool, error) {
+func (v *heldVars) AppendText(dst, name []byte) ([]byte, bool, error) {
 	it, err := v.Get(name)
 	if err != nil || !it.Found {
 		return dst, false, err
@@ -143,7 +144,7 @@ func (v *groupVars) AppendText(dst, name []byte) ([]byte, bool, error) {
 	return it.Value.AppendText(dst), true, nil
 }
 
-func (v *groupVars) Get(name []byte) (shm.Item, error) {
+func (v *heldVars) Get(name []byte) (shm.Item, error) {
 	if !v.possible(name) {
 		return shm.Item{}, nil
 	}
@@ -151,12 +152,12 @@ func (v *groupVars) Get(name []byte) (shm.Item, error) {
 	return it, v.fail(name, err)
 }
 
-func (v *groupVars) Exists(name []byte) (bool, error) {
+func (v *heldVars) Exists(name []byte) (bool, error) {
 	it, err := v.Get(name)
 	return it.Found, err
 }
 
-func (v *groupVars) MGet(names [][]byte) ([]shm.Item, error) {
+func (v *heldVars) MGet(names [][]byte) ([]shm.Item, error) {
 	items := make([]shm.Item, len(names))
 	for i, name := range names {
 		var err error
@@ -167,18 +168,18 @@ func (v *groupVars) MGet(names [][]byte) ([]shm.Item, error) {
 	return items, nil
 }
 
-func (v *groupVars) Set(name []byte, val shm.Value) error {
+func (v *heldVars) Set(name []byte, val shm.Value) error {
 	return v.fail(name, v.g.Set(name, val))
 }
 
-func (v *groupVars) SetWith(name []byte, val shm.Value, o shm.SetOptions) (shm.Item, bool, error) {
+func (v *heldVars) SetWith(name []byte, val shm.Value, o shm.SetOptions) (shm.Item, bool, error) {
 	old, stored, err := v.g.SetWith(name, val, o)
 	return old, stored, v.fail(name, err)
 }
 
 // MSet names the first variable it cannot write when the group refuses
 // them.
-func (v *groupVars) MSet(pairs [][]byte) error {
+func (v *heldVars) MSet(pairs [][]byte) error {
 	names := make([][]byte, 0, len(pairs)/2)
 	vals := make([]shm.Value, 0, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
@@ -197,18 +198,18 @@ func (v *groupVars) MSet(pairs [][]byte) error {
 	return err
 }
 
-func (v *groupVars) Add(name []byte, delta int64) (int64, error) {
+func (v *heldVars) Add(name []byte, delta int64) (int64, error) {
 	n, err := v.g.Add(name, delta)
 	return n, v.fail(name, err)
 }
 
-func (v *groupVars) CompareAndSwap(name []byte, old, new shm.Value) (bool, error) {
+func (v *heldVars) CompareAndSwap(name []byte, old, new shm.Value) (bool, error) {
 	ok, err := v.g.CompareAndSwap(name, old, new)
 	return ok, v.fail(name, err)
 }
 
 // Delete stages the removal of each variable that has a value.
-func (v *groupVars) Delete(names [][]byte) (int, error) {
+func (v *heldVars) Delete(names [][]byte) (int, error) {
 	n := 0
 	for _, name := range names {
 		it, err := v.Get(name)
