@@ -107,7 +107,7 @@ func (c *conn) commandDoc(cmd *command) {
 	c.wr.BulkString("since")
 	c.wr.BulkString(cmd.since)
 	c.wr.BulkString("group")
-	c.wr.BulkString(cmd.group)
+	c.wr.BulkString(cmd.category)
 	if len(cmd.args) > 0 {
 		c.wr.BulkString("arguments")
 		c.argDocs(cmd.args)

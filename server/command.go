@@ -38,18 +38,18 @@ type handler func(c *conn, args [][]byte)
 
 // command is an entry of the command table.
 type command struct {
-	id      int
-	name    string // lower case; "parent|sub" for a subcommand
-	arity   int    // Redis' convention: n exact, -n at least n (name included)
-	flags   cmdFlag
-	keys    [3]int // first key, last key, step (COMMAND INFO)
-	group   string // COMMAND DOCS group; also the ACL category
-	since   string
-	summary string
-	args    []arg      // COMMAND DOCS' arguments, for clients' hints
-	run     handler    // set from vars for a variable command
-	vars    varHandler // a variable command's, over the memory or a lock group
-	subs    map[string]*command
+	id       int
+	name     string // lower case; "parent|sub" for a subcommand
+	arity    int    // Redis' convention: n exact, -n at least n (name included)
+	flags    cmdFlag
+	keys     [3]int // first key, last key, step (COMMAND INFO)
+	category string // the ACL category; COMMAND DOCS sends it as "group"
+	since    string
+	summary  string
+	args     []arg      // COMMAND DOCS' arguments, for clients' hints
+	run      handler    // set from vars for a variable command
+	vars     varHandler // a variable command's, over the memory or a lock group
+	subs     map[string]*command
 }
 
 // arg is an argument as COMMAND DOCS describes it: its name, its type
@@ -171,8 +171,8 @@ func container(parent *command, subs ...*command) *command {
 	for _, sub := range subs {
 		key := sub.name
 		sub.name = parent.name + "|" + sub.name
-		if sub.group == "" {
-			sub.group = parent.group
+		if sub.category == "" {
+			sub.category = parent.category
 		}
 		parent.subs[key] = sub
 	}
@@ -209,7 +209,7 @@ func equalFoldASCII(b []byte, name string) bool {
 	return true
 }
 
-// aclCategories derives a command's ACL categories from its flags and group.
+// aclCategories derives a command's ACL categories from its flags and category.
 func (cmd *command) aclCategories() []string {
 	var out []string
 	switch {
@@ -218,7 +218,7 @@ func (cmd *command) aclCategories() []string {
 	case cmd.flags&flagReadonly != 0:
 		out = append(out, "@read")
 	}
-	out = append(out, "@"+cmd.group)
+	out = append(out, "@"+cmd.category)
 	if cmd.flags&flagFast != 0 {
 		out = append(out, "@fast")
 	} else {
