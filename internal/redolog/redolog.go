@@ -112,15 +112,15 @@ type End struct{ Segment, Frame uint64 }
 // receive the writes.
 func Open(mem *shm.Memory, end End) (*Log, error) {
 	seq := end.Segment
-	j := &Log{base: mem.Path(), mem: mem, zeros: make([]byte, 1<<20), frames: end.Frame}
-	f, id, err := j.create(seq + 1)
+	l := &Log{base: mem.Path(), mem: mem, zeros: make([]byte, 1<<20), frames: end.Frame}
+	f, id, err := l.create(seq + 1)
 	if err != nil {
 		return nil, err
 	}
-	j.f, j.id, j.seq, j.size, j.alloc, j.lastCP = f, id, seq+1, segmentHeader, chunk, time.Now()
-	j.buf = make([]byte, frameHeader, 64<<10)
-	j.y = groupcommit.New(j.flush)
-	return j, nil
+	l.f, l.id, l.seq, l.size, l.alloc, l.lastCP = f, id, seq+1, segmentHeader, chunk, time.Now()
+	l.buf = make([]byte, frameHeader, 64<<10)
+	l.y = groupcommit.New(l.flush)
+	return l, nil
 }
 
 // segmentPath is the path of segment n.
@@ -130,21 +130,21 @@ func segmentPath(base string, n uint64) string {
 
 // create makes segment n, fills its first chunk bytes with zeros,
 // writes its header, and makes it and its name durable.
-func (j *Log) create(n uint64) (*os.File, fileID, error) {
-	f, err := os.OpenFile(segmentPath(j.base, n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_DSYNC, 0o600)
+func (l *Log) create(n uint64) (*os.File, fileID, error) {
+	f, err := os.OpenFile(segmentPath(l.base, n), os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_DSYNC, 0o600)
 	if err != nil {
 		return nil, fileID{}, fmt.Errorf("redo log: %w", err)
 	}
 	var st unix.Stat_t
 	err = unix.Fstat(int(f.Fd()), &st)
 	if err == nil {
-		err = j.fill(f, 0, nil)
+		err = l.fill(f, 0, nil)
 	}
 	if err == nil {
 		_, err = f.WriteAt(segmentMagic, 0)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(j.base))
+		err = syncDir(filepath.Dir(l.base))
 	}
 	if err != nil {
 		f.Close()
@@ -157,9 +157,9 @@ func (j *Log) create(n uint64) (*os.File, fileID, error) {
 // fill writes chunk bytes of zeros into f at off, durably: f is
 // opened with O_DSYNC, so each write returns once its data and the file's
 // new size are on stable storage. It calls after, if set, after each write.
-func (j *Log) fill(f *os.File, off int64, after func()) error {
-	for end := off + chunk; off < end; off += int64(len(j.zeros)) {
-		if _, err := f.WriteAt(j.zeros, off); err != nil {
+func (l *Log) fill(f *os.File, off int64, after func()) error {
+	for end := off + chunk; off < end; off += int64(len(l.zeros)) {
+		if _, err := f.WriteAt(l.zeros, off); err != nil {
 			return err
 		}
 		if after != nil {
@@ -173,22 +173,22 @@ func (j *Log) fill(f *os.File, off int64, after func()) error {
 // frames come within half a chunk of the end of the zeros. The fill takes
 // some milliseconds (4 MiB of synchronous writes); flushes go on meanwhile
 // in the half chunk of zeros left, so durable replies do not wait for it.
-func (j *Log) Preallocate() error {
-	j.fillMu.Lock()
-	defer j.fillMu.Unlock()
-	j.mu.Lock()
-	f, start := j.f, max(j.alloc, j.size)
-	due := j.err == nil && j.alloc-j.size < chunk/2
-	j.mu.Unlock()
+func (l *Log) Preallocate() error {
+	l.fillMu.Lock()
+	defer l.fillMu.Unlock()
+	l.mu.Lock()
+	f, start := l.f, max(l.alloc, l.size)
+	due := l.err == nil && l.alloc-l.size < chunk/2
+	l.mu.Unlock()
 	if !due {
 		return nil
 	}
-	if err := j.fill(f, start, j.filled); err != nil {
+	if err := l.fill(f, start, l.filled); err != nil {
 		return fmt.Errorf("redo log %s: %w", f.Name(), err)
 	}
-	j.mu.Lock()
-	j.alloc = start + chunk
-	j.mu.Unlock()
+	l.mu.Lock()
+	l.alloc = start + chunk
+	l.mu.Unlock()
 	return nil
 }
 
@@ -204,11 +204,11 @@ func syncDir(dir string) error {
 
 // Append encodes recs at the end of the buffer, for the next flush. It
 // implements shm.RedoLog.
-func (j *Log) Append(recs []shm.Record) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
+func (l *Log) Append(recs []shm.Record) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, r := range recs {
-		j.buf = appendRecord(j.buf, r)
+		l.buf = appendRecord(l.buf, r)
 	}
 }
 
@@ -243,8 +243,8 @@ func appendRecord(b []byte, r shm.Record) []byte {
 // Barrier returns once every record appended before the call is on stable
 // storage. Concurrent callers share one synchronous write. After an error
 // every Barrier fails: the log is broken, and its owner must stop.
-func (j *Log) Barrier() error {
-	return j.y.Barrier()
+func (l *Log) Barrier() error {
+	return l.y.Barrier()
 }
 
 // flush writes the buffer as one frame, durably: segments are opened with
@@ -253,36 +253,36 @@ func (j *Log) Barrier() error {
 // frames spare it any metadata update). Then, if a checkpoint asked for
 // it, it switches to the next segment. It runs on one goroutine at a time
 // (groupcommit).
-func (j *Log) flush() error {
+func (l *Log) flush() error {
 	failpoint.Pass(FailBeforeSync)
-	j.mu.Lock()
-	if j.err != nil {
-		defer j.mu.Unlock()
-		return j.err
+	l.mu.Lock()
+	if l.err != nil {
+		defer l.mu.Unlock()
+		return l.err
 	}
-	out, f, id, off := j.buf, j.f, j.id, j.size
-	j.buf = j.spare
-	if j.buf == nil {
-		j.buf = make([]byte, frameHeader, 64<<10)
+	out, f, id, off := l.buf, l.f, l.id, l.size
+	l.buf = l.spare
+	if l.buf == nil {
+		l.buf = make([]byte, frameHeader, 64<<10)
 	}
-	j.buf, j.spare = j.buf[:frameHeader], nil
+	l.buf, l.spare = l.buf[:frameHeader], nil
 	// Only flush moves size and f, and a fill starts at or after alloc: a
 	// frame that ends within alloc cannot meet one. A switch closes f, so
 	// it waits for a fill too; a checkpoint asking for one after this
 	// point is served by the next flush.
-	switching := j.next != nil
-	if off+int64(len(out)+frameTrailer) > j.alloc || switching {
-		j.mu.Unlock()
-		j.fillMu.Lock()
-		defer j.fillMu.Unlock()
+	switching := l.next != nil
+	if off+int64(len(out)+frameTrailer) > l.alloc || switching {
+		l.mu.Unlock()
+		l.fillMu.Lock()
+		defer l.fillMu.Unlock()
 	} else {
-		j.mu.Unlock()
+		l.mu.Unlock()
 	}
 
 	var err error
 	if len(out) > frameHeader {
-		j.frames++ // only flush numbers frames
-		out = sealFrame(out, j.frames)
+		l.frames++ // only flush numbers frames
+		out = sealFrame(out, l.frames)
 		_, err = f.WriteAt(out, off) // O_DSYNC: durable when it returns
 		if err == nil {
 			err = segmentGone(f.Name(), id)
@@ -290,26 +290,26 @@ func (j *Log) flush() error {
 		if err == nil {
 			// As after every flush of the mapping: acknowledge nothing
 			// once the memory file is gone or cut.
-			err = j.mem.FileError()
+			err = l.mem.FileError()
 		}
 	}
 	failpoint.Pass(FailAfterSync)
 
-	j.mu.Lock()
-	defer j.mu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(out) > frameHeader {
-		j.size += int64(len(out))
+		l.size += int64(len(out))
 	}
-	j.spare = out[:frameHeader]
+	l.spare = out[:frameHeader]
 	if err != nil {
-		j.err = fmt.Errorf("redo log %s: %w", f.Name(), err)
-		return j.err
+		l.err = fmt.Errorf("redo log %s: %w", f.Name(), err)
+		return l.err
 	}
 	if switching {
-		j.retired = append(j.retired, j.f.Name())
-		j.f.Close()
-		j.f, j.id, j.seq, j.size, j.alloc = j.next, j.nextID, j.nextSeq, segmentHeader, chunk
-		j.next = nil
+		l.retired = append(l.retired, l.f.Name())
+		l.f.Close()
+		l.f, l.id, l.seq, l.size, l.alloc = l.next, l.nextID, l.nextSeq, segmentHeader, chunk
+		l.next = nil
 	}
 	return nil
 }
@@ -355,44 +355,44 @@ func segmentGone(path string, id fileID) error {
 
 // CheckpointDue reports whether the segment is big enough, or the last
 // checkpoint old enough, to checkpoint.
-func (j *Log) CheckpointDue(now time.Time) bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.size >= segmentMax || now.Sub(j.lastCP) >= checkpointPeriod
+func (l *Log) CheckpointDue(now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size >= segmentMax || now.Sub(l.lastCP) >= checkpointPeriod
 }
 
 // Checkpoint moves the redo log to a new segment, flushes the mapping with
 // syncMem, and deletes the old segments, whose changes the flush covers.
 // With nothing logged since the last one it only flushes the mapping
 // (which also takes local processes' writes to the disk).
-func (j *Log) Checkpoint(syncMem func() error) error {
-	j.mu.Lock()
-	n, empty := j.seq+1, j.size == segmentHeader && len(j.buf) == frameHeader
-	j.lastCP = time.Now()
-	j.mu.Unlock()
+func (l *Log) Checkpoint(syncMem func() error) error {
+	l.mu.Lock()
+	n, empty := l.seq+1, l.size == segmentHeader && len(l.buf) == frameHeader
+	l.lastCP = time.Now()
+	l.mu.Unlock()
 	if empty {
 		return syncMem()
 	}
-	f, id, err := j.create(n)
+	f, id, err := l.create(n)
 	if err != nil {
 		return err
 	}
-	j.mu.Lock()
-	j.next, j.nextID, j.nextSeq = f, id, n
-	j.mu.Unlock()
+	l.mu.Lock()
+	l.next, l.nextID, l.nextSeq = f, id, n
+	l.mu.Unlock()
 	// A flush that starts after this call switches (if a running one does
 	// not already): once it returns, no change recorded in an old segment
 	// is missing from the mapping.
-	if err := j.Barrier(); err != nil {
+	if err := l.Barrier(); err != nil {
 		return err
 	}
 	if err := syncMem(); err != nil {
 		return err
 	}
-	j.mu.Lock()
-	old := j.retired
-	j.retired = nil
-	j.mu.Unlock()
+	l.mu.Lock()
+	old := l.retired
+	l.retired = nil
+	l.mu.Unlock()
 	return removeSegments(old)
 }
 
@@ -412,17 +412,17 @@ func removeSegments(paths []string) error {
 // Close ends the redo log after the mapping was flushed at a clean stop:
 // every segment goes. Nothing may append or wait any more: stop the
 // Memory's redo log (mem.SetRedoLog(nil)) first.
-func (j *Log) Close() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.err == nil {
-		j.err = ErrClosed
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		l.err = ErrClosed
 	}
-	paths := append(j.retired, j.f.Name())
-	j.f.Close()
-	if j.next != nil {
-		paths = append(paths, j.next.Name())
-		j.next.Close()
+	paths := append(l.retired, l.f.Name())
+	l.f.Close()
+	if l.next != nil {
+		paths = append(paths, l.next.Name())
+		l.next.Close()
 	}
 	return removeSegments(paths)
 }
