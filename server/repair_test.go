@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"testing"
 
@@ -67,32 +66,13 @@ func TestStartRefusesDamagedSlot(t *testing.T) {
 	m.Close()
 }
 
-// damageServed writes b at offset at of slot 0 (x's) in the file of a
-// running server: through the file, which the server's mapping shares.
-func damageServed(t *testing.T, path string, at uint64, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var hdr [8]byte
-	if _, err := f.ReadAt(hdr[:], 104); err != nil {
-		t.Fatal(err)
-	}
-	slot0 := binary.LittleEndian.Uint64(hdr[:])
-	if _, err := f.WriteAt(b, int64(slot0+at)); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestExistsDamaged: EXISTS, TYPE and TTL of a damaged value reply with an
 // error that names the damage, not as if the variable were missing.
 func TestExistsDamaged(t *testing.T) {
 	path := filetest.Damaged(t, []filetest.Var{{Name: "x", Value: 42}}, func([]byte, uint64, uint64) {})
 	ts := startServer(t, Config{File: path})
 	// x's value kind, as TestStartRefusesDamagedSlot damages it.
-	damageServed(t, path, 64+120+264+4, []byte{7, 0, 0, 0})
+	filetest.DamageSlot0(t, path, 64+120+264+4, []byte{7, 0, 0, 0})
 	r := dialRaw(t, ts.addr)
 	for _, cmd := range [][]string{{"EXISTS", "y", "x"}, {"TYPE", "x"}, {"TTL", "x"}} {
 		got := r.do(cmd...)
@@ -110,7 +90,7 @@ func TestExistsDamaged(t *testing.T) {
 func TestKeysDamagedName(t *testing.T) {
 	path := filetest.Damaged(t, []filetest.Var{{Name: "x", Value: 42}}, func([]byte, uint64, uint64) {})
 	ts := startServer(t, Config{File: path})
-	damageServed(t, path, 32, []byte{0, 0, 0, 0}) // x's name length
+	filetest.DamageSlot0(t, path, 32, []byte{0, 0, 0, 0}) // x's name length
 	r := dialRaw(t, ts.addr)
 	for _, cmd := range [][]string{{"KEYS", "*"}, {"SCAN", "0"}} {
 		got := r.do(cmd...)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/binary"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -99,19 +98,7 @@ func TestWatchLocalDamaged(t *testing.T) {
 	}
 	// x's current value kind, in slot 0: after the 64-byte header and 120
 	// bytes of name, buffer ver&1 of 8+256 bytes.
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var hdr [8]byte
-	if _, err := f.ReadAt(hdr[:], 104); err != nil {
-		t.Fatal(err)
-	}
-	slot0 := binary.LittleEndian.Uint64(hdr[:])
-	if _, err := f.WriteAt([]byte{7, 0, 0, 0}, int64(slot0+64+120+(ver&1)*264+4)); err != nil {
-		t.Fatal(err)
-	}
+	filetest.DamageSlot0(t, path, 64+120+(ver&1)*264+4, []byte{7, 0, 0, 0})
 	ch, err := w.Next(t.Context())
 	if err != nil {
 		t.Fatal(err)

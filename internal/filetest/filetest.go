@@ -79,3 +79,22 @@ func Copy(tb testing.TB, src, dst string) {
 		tb.Fatal(err)
 	}
 }
+
+// DamageSlot0 writes b at offset at of the file's first slot, through the
+// file: a process that has the file mapped sees the damage at once.
+func DamageSlot0(tb testing.TB, path string, at uint64, b []byte) {
+	tb.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var field [8]byte
+	if _, err := f.ReadAt(field[:], slotsOffAt); err != nil {
+		tb.Fatal(err)
+	}
+	slot0 := binary.LittleEndian.Uint64(field[:])
+	if _, err := f.WriteAt(b, int64(slot0+at)); err != nil {
+		tb.Fatal(err)
+	}
+}
