@@ -62,8 +62,8 @@
 // the segment, the byte and the way out) and deletes nothing, when any
 // valid frame with a later sequence number lies after it, in its segment
 // or a later one; or when its damage is not such a tear: its header is
-// whole but for one byte, or every 512-byte block of it holds a byte that
-// is not zero. Otherwise it is the torn last write, never acknowledged:
+// whole but for one byte or but for its magic, or every 512-byte block of
+// it holds a byte that is not zero. Otherwise it is the torn last write, never acknowledged:
 // the segment is cut there, durably, so that no later start meets it, and
 // the frames before it are replayed. Zeros where a frame should be end a
 // segment's frames, unless a valid frame follows them in the segment.

@@ -495,3 +495,27 @@ func TestRedoFlushDuringFill(t *testing.T) {
 		t.Errorf("segment holds whole frames to byte %d, up to frame %d; the log wrote %d bytes, 3 frames", got, last, size)
 	}
 }
+
+// TestRedoDamagedMagicIsNoTear: the last frame, whole but for two bytes of
+// its magic, is damage to an acknowledged write, not a tear (a tear leaves
+// zeros): Replay refuses rather than cut it off and lose it.
+func TestRedoDamagedMagicIsNoTear(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seg")
+	seg := append(slices.Clone(segmentMagic), frame(1, shm.Record{Name: []byte("a"), Value: shm.Int(7), Version: 1})...)
+	stop := len(seg)
+	data := segment(seg[segmentHeader:], frame(2, shm.Record{Name: []byte("b"), Value: shm.Int(8), Version: 1}))
+	data[stop] ^= 0x40
+	data[stop+1] ^= 0x40
+	os.WriteFile(path, data, 0o600)
+	got, last, err := decodeSegment(path, data, 0, func(shm.Record) {})
+	if err != nil || got != stop || last != 1 {
+		t.Fatalf("decode: %d, %d, %v", got, last, err)
+	}
+	torn, err := judgeStop(path, data, stop, last, nil)
+	if torn || !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("judgeStop: torn %v, %v; want a refusal", torn, err)
+	}
+	if kept, _ := os.ReadFile(path); !bytes.Equal(kept, data) {
+		t.Errorf("the segment was cut: %d bytes left of %d", len(kept), len(data))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -178,11 +179,15 @@ func tornAt(data []byte, off int) bool {
 	for i, b := range frameMagic {
 		same += b2i(h[i] == b)
 	}
-	if same < len(frameMagic)-1 {
+	// A header whose check holds once the magic is restored is a frame
+	// whose magic alone was damaged, not stray bytes in the zeros.
+	fixed := slices.Concat(frameMagic, h[4:16])
+	whole := nonZero(crc32.Checksum(fixed, castagnoli)) == binary.LittleEndian.Uint32(h[16:])
+	if same < len(frameMagic)-1 && !whole {
 		return true
 	}
 	end := off + frameHeader
-	if nonZero(crc32.Checksum(h[:16], castagnoli)) == binary.LittleEndian.Uint32(h[16:]) {
+	if whole {
 		end += int(binary.LittleEndian.Uint32(h[4:])) + frameTrailer
 		if end > len(data) {
 			return true
