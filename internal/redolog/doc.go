@@ -30,7 +30,9 @@
 // all little-endian; each check has the top bit of each of its bytes set,
 // so that it, like the magic, holds no zero byte. Sequence numbers rise by
 // one from frame to frame, across segments and across starts (Replay
-// accepts a gap between segments, where a checkpoint deleted one). A
+// accepts a gap only before the first segment left, where a checkpoint
+// deleted the segments before it; a gap between two segments left is
+// refused: frames or a segment were lost). A
 // record is: u8 flags (1 = deleted), u64 version, u32 slot, u32
 // incarnation, u16 name length, the name, u8 kind (0 no value, 1 integer,
 // 2 bytes), u32 value length, the value (an integer as 8 bytes

@@ -17,7 +17,7 @@ func FuzzRedoSegment(f *testing.F) {
 	f.Add(flipByte(segment(frame(1, rec), frame(2, rec)), segmentHeader+5))
 	f.Add(frame(1, rec))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		stop, last, err := decodeSegment("seg", data, 0, func(shm.Record) {})
+		stop, last, err := decodeSegment("seg", data, 0, true, func(shm.Record) {})
 		if err != nil {
 			return
 		}

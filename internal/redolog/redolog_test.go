@@ -102,7 +102,7 @@ func frameEnd(t *testing.T, path string) (int, uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end, last, err := decodeSegment(path, data, 0, func(shm.Record) {})
+	end, last, err := decodeSegment(path, data, 0, true, func(shm.Record) {})
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -126,7 +126,7 @@ func TestRedoEncoding(t *testing.T) {
 	first := len(data)
 	data = append(data, frame(2, recs[2:]...)...)
 	var got []string
-	stop, last, err := decodeSegment("seg", data, 0, func(r shm.Record) { got = append(got, recString(r)) })
+	stop, last, err := decodeSegment("seg", data, 0, true, func(r shm.Record) { got = append(got, recString(r)) })
 	if err != nil || stop != len(data) || last != 2 {
 		t.Fatalf("decode: stopped at %d of %d bytes after frame %d, %v", stop, len(data), last, err)
 	}
@@ -150,12 +150,12 @@ func TestRedoEncoding(t *testing.T) {
 		{"zeros", append(data[:first:first], make([]byte, 100)...)},
 	} {
 		n := 0
-		stop, last, err := decodeSegment("seg", tc.data, 0, func(shm.Record) { n++ })
+		stop, last, err := decodeSegment("seg", tc.data, 0, true, func(shm.Record) { n++ })
 		if err != nil || stop != first || last != 1 || n != 2 {
 			t.Errorf("%s: stopped at %d (want %d) after frame %d (want 1), %d records (want 2), err %v", tc.name, stop, first, last, n, err)
 		}
 	}
-	if _, _, err := decodeSegment("seg", frame(1, recs[0]), 0, func(shm.Record) {}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "format 2") {
+	if _, _, err := decodeSegment("seg", frame(1, recs[0]), 0, true, func(shm.Record) {}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "format 2") {
 		t.Errorf("decode of a segment without its header: %v", err)
 	}
 }
@@ -207,7 +207,7 @@ func TestRedoTornTailIsCut(t *testing.T) {
 	seg := append(slices.Clone(segmentMagic), frame(1, shm.Record{Name: []byte("a"), Value: shm.Int(7), Version: 1})...)
 	data := tear(slices.Clone(seg), frame(2, bigRecord("b")))
 	os.WriteFile(path, data, 0o600)
-	stop, last, err := decodeSegment(path, data, 0, func(shm.Record) {})
+	stop, last, err := decodeSegment(path, data, 0, true, func(shm.Record) {})
 	if err != nil || stop != len(seg) || last != 1 {
 		t.Fatalf("decode: %d, %d, %v", stop, last, err)
 	}
@@ -507,7 +507,7 @@ func TestRedoDamagedMagicIsNoTear(t *testing.T) {
 	data[stop] ^= 0x40
 	data[stop+1] ^= 0x40
 	os.WriteFile(path, data, 0o600)
-	got, last, err := decodeSegment(path, data, 0, func(shm.Record) {})
+	got, last, err := decodeSegment(path, data, 0, true, func(shm.Record) {})
 	if err != nil || got != stop || last != 1 {
 		t.Fatalf("decode: %d, %d, %v", got, last, err)
 	}
@@ -517,5 +517,25 @@ func TestRedoDamagedMagicIsNoTear(t *testing.T) {
 	}
 	if kept, _ := os.ReadFile(path); !bytes.Equal(kept, data) {
 		t.Errorf("the segment was cut: %d bytes left of %d", len(kept), len(data))
+	}
+}
+
+// TestRedoRefusesGapBetweenSegments: the last frames of a segment that is
+// not the last became zeros (a damaged disk), and the next segment goes on
+// after them. A checkpoint never leaves such a gap, so Replay refuses
+// rather than take the zeros for the end and lose those frames' writes.
+func TestRedoRefusesGapBetweenSegments(t *testing.T) {
+	file := newMemFile(t, 16)
+	rec := func(name string, v int64) shm.Record {
+		return shm.Record{Name: []byte(name), Value: shm.Int(v), Version: uint64(v)}
+	}
+	os.WriteFile(segmentPath(file, 1), segment(frame(1, rec("a", 1))), 0o600) // frame 2 lost
+	os.WriteFile(segmentPath(file, 2), segment(frame(3, rec("c", 3))), 0o600)
+	_, err := Replay(openMem(t, file), discard)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), segmentPath(file, 2)) {
+		t.Fatalf("Replay with frame 2 missing between segments: %v; want a refusal naming %s", err, segmentPath(file, 2))
+	}
+	if left, _, _ := Segments(file); len(left) != 2 {
+		t.Errorf("segments after the refusal: %v; want both kept", left)
 	}
 }

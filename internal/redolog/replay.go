@@ -93,8 +93,11 @@ func framesStart(path string, data []byte) (int, error) {
 // number of the last one (prev, that of the last frame before the
 // segment, if it has none). The caller judges what lies at stop
 // (judgeStop). A valid frame out of order, or one whose records do not
-// parse, is an error.
-func decodeSegment(path string, data []byte, prev uint64, fn func(shm.Record)) (stop int, last uint64, err error) {
+// parse, is an error. Only the first segment left may start after a gap
+// (gap), where a checkpoint deleted the segments before it: a checkpoint
+// deletes no segment after one it keeps, so a gap between two segments
+// left is frames lost from the end of the earlier one, or a segment lost.
+func decodeSegment(path string, data []byte, prev uint64, gap bool, fn func(shm.Record)) (stop int, last uint64, err error) {
 	off, err := framesStart(path, data)
 	if err != nil {
 		return 0, prev, err
@@ -105,7 +108,7 @@ func decodeSegment(path string, data []byte, prev uint64, fn func(shm.Record)) (
 		if !ok {
 			return off, last, nil
 		}
-		if seq <= last || (!first && seq != last+1) {
+		if seq <= last || ((!first || !gap) && seq != last+1) {
 			return off, last, refusal(path, off, fmt.Sprintf("frame %d follows frame %d", seq, last))
 		}
 		if err := decodeRecords(payload, fn); err != nil {
@@ -261,7 +264,7 @@ func Replay(mem *shm.Memory, log *slog.Logger) (End, error) {
 		if err != nil {
 			return End{}, fmt.Errorf("redo log: %w", err)
 		}
-		stop, end, err := decodeSegment(p, data, frames, func(r shm.Record) {
+		stop, end, err := decodeSegment(p, data, frames, i == 0, func(r shm.Record) {
 			records++
 			if k, ok := last[string(r.Name)]; ok {
 				recs[k] = r
