@@ -57,19 +57,21 @@
 // flushes the mapping and deletes the segments. It tells a torn last write
 // from corruption. A frame is acknowledged only once its O_DSYNC write
 // returned, and frames are written one at a time, so only the last frame
-// can be torn; and a tear leaves what it did not write as it was, zeros,
-// in whole 512-byte blocks at the least (a power loss loses whole sectors,
-// a kill -9 stops a write between pages), or past the end of the file. So
-// a damaged frame is corruption, and Replay refuses (ErrCorrupt, naming
-// the segment, the byte and the way out) and deletes nothing, when any
-// valid frame with a later sequence number lies after it, in its segment
-// or a later one; or when its damage is not such a tear: its header is
-// whole but for one byte or but for its magic, or every 512-byte block of
-// it holds a byte that is not zero. Otherwise it is the torn last write, never acknowledged:
-// the segment is cut there, durably, so that no later start meets it, and
-// the frames before it are replayed. Zeros where a frame should be end a
-// segment's frames, unless a valid frame follows them in the segment.
-// Damage past the last frame, in the zeros, loses nothing and is ignored.
+// can be torn; and a tear leaves what it did not write as it was, zeros, in
+// whole 512-byte blocks at the least (a power loss loses whole sectors, a
+// kill -9 stops a write between pages), or past the end of the file. So a
+// damaged frame is corruption, and Replay refuses (ErrCorrupt, naming the
+// segment, the byte and the way out) and deletes nothing, when any valid
+// frame with a later sequence number lies after it (after its end, if its
+// header is whole: its payload may hold a frame's bytes that a client
+// stored), in its segment or a later one; or when its damage is not such a
+// tear: its header is whole but for one byte or but for its magic, or every
+// 512-byte block of it holds a byte that is not zero. Otherwise it is the
+// torn last write, never acknowledged: the segment is cut there, durably,
+// so that no later start meets it, and the frames before it are replayed.
+// Zeros where a frame should be end a segment's frames, unless a valid
+// frame follows them in the segment. Damage past the last frame, in the
+// zeros, loses nothing and is ignored.
 //
 // One limit: a last frame whose payload holds 512 zero bytes filling a
 // block, damaged elsewhere, is taken for a tear, and its writes are lost.

@@ -539,3 +539,28 @@ func TestRedoRefusesGapBetweenSegments(t *testing.T) {
 		t.Errorf("segments after the refusal: %v; want both kept", left)
 	}
 }
+
+// TestRedoTornFrameHoldingAFrame: the torn last write carried a value that
+// holds the bytes of a valid frame numbered after it (a client may store
+// any bytes, a copy of a segment among them). Those bytes lie inside the
+// torn frame, where no frame of the log can be: the tear is still cut,
+// not refused as a damaged frame with a valid one after it.
+func TestRedoTornFrameHoldingAFrame(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seg")
+	seg := append(slices.Clone(segmentMagic), frame(1, shm.Record{Name: []byte("a"), Value: shm.Int(7), Version: 1})...)
+	inner := frame(1<<62, shm.Record{Name: []byte("x"), Value: shm.Int(1), Version: 1})
+	val := append(slices.Clone(inner), bytes.Repeat([]byte("t"), 2*tearUnit)...)
+	data := tear(slices.Clone(seg), frame(2, shm.Record{Name: []byte("b"), Value: shm.Bytes(val), Version: 1}))
+	if !bytes.Contains(data, inner) {
+		t.Fatal("the tear did not keep the frame inside the value")
+	}
+	os.WriteFile(path, data, 0o600)
+	stop, last, err := decodeSegment(path, data, 0, true, func(shm.Record) {})
+	if err != nil || stop != len(seg) || last != 1 {
+		t.Fatalf("decode: %d, %d, %v", stop, last, err)
+	}
+	torn, err := judgeStop(path, data, stop, last, nil)
+	if err != nil || !torn {
+		t.Fatalf("judgeStop: torn %v, %v; want the torn last write cut", torn, err)
+	}
+}

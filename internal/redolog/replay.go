@@ -134,7 +134,14 @@ func judgeStop(path string, data []byte, stop int, last uint64, later []string) 
 		}
 		return false, nil
 	}
-	if at := validFrameAfter(data, stop+1, last); at >= 0 {
+	// A frame whose header is whole ends where its length says: the bytes
+	// before that are its payload, which may hold any bytes a client
+	// stored, a valid frame's among them, and never a frame of the log.
+	from := stop + 1
+	if end, ok := claimedEnd(data, stop); ok {
+		from = min(end, len(data))
+	}
+	if at := validFrameAfter(data, from, last); at >= 0 {
 		return false, refusal(path, stop, fmt.Sprintf("a damaged frame, and a valid frame follows at byte %d", at))
 	}
 	for _, p := range later {
@@ -184,17 +191,14 @@ func tornAt(data []byte, off int) bool {
 	}
 	// A header whose check holds once the magic is restored is a frame
 	// whose magic alone was damaged, not stray bytes in the zeros.
-	fixed := slices.Concat(frameMagic, h[4:16])
-	whole := nonZero(crc32.Checksum(fixed, castagnoli)) == binary.LittleEndian.Uint32(h[16:])
+	end, whole := claimedEnd(data, off)
 	if same < len(frameMagic)-1 && !whole {
 		return true
 	}
-	end := off + frameHeader
-	if whole {
-		end += int(binary.LittleEndian.Uint32(h[4:])) + frameTrailer
-		if end > len(data) {
-			return true
-		}
+	if !whole {
+		end = off + frameHeader
+	} else if end > len(data) {
+		return true
 	}
 	for b := off - off%tearUnit; b < end; b += tearUnit {
 		if allZero(data[max(b, off):min(b+tearUnit, end)]) {
@@ -202,6 +206,21 @@ func tornAt(data []byte, off int) bool {
 		}
 	}
 	return false
+}
+
+// claimedEnd returns where the frame at off ends by the length in its
+// header, if the header's check holds once its magic is restored (so the
+// length is the one written, whether the magic is damaged or not).
+func claimedEnd(data []byte, off int) (int, bool) {
+	h := data[off:]
+	if len(h) < frameHeader {
+		return 0, false
+	}
+	fixed := slices.Concat(frameMagic, h[4:16])
+	if nonZero(crc32.Checksum(fixed, castagnoli)) != binary.LittleEndian.Uint32(h[16:]) {
+		return 0, false
+	}
+	return off + frameHeader + int(binary.LittleEndian.Uint32(h[4:])) + frameTrailer, true
 }
 
 func b2i(ok bool) int {
