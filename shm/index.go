@@ -312,14 +312,17 @@ func (m *Memory) reindex() {
 		slot := s - 1
 		off := m.slotOff(slot)
 		if atomic.LoadUint32(m.stateWord(slot))&stateLive != 0 {
-			name := m.name(slot)
-			h := m.hash(name)
-			atomic.StoreUint64(m.u64(off+slotHash), h)
-			if _, dup := m.probe(name, h); !dup {
-				m.place(slot, h)
-				continue
+			// A damaged slot stays as it is and indexed, for Check to
+			// report and Repair to refuse (see Repair): one whose name's
+			// length is damaged under the hash it had, where find looks
+			// for it; two holding one name both, rather than one freed.
+			h := atomic.LoadUint64(m.u64(off + slotHash))
+			if m.nameDamage(slot) == nil {
+				h = m.hash(m.name(slot))
+				atomic.StoreUint64(m.u64(off+slotHash), h)
 			}
-			atomic.StoreUint32(m.stateWord(slot), (atomic.LoadUint32(m.stateWord(slot))+1)&incMask)
+			m.place(slot, h)
+			continue
 		}
 		atomic.StoreUint32(m.u32(off+slotNextFree), next)
 		next = s

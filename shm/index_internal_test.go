@@ -1,7 +1,11 @@
 package shm
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -44,4 +48,39 @@ func openInternal(t *testing.T, cfg Config) *Memory {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// TestRebuildKeepsDamagedSlots: the rebuild that follows a dead holder of
+// the index lock (here called directly) must not launder a damaged slot,
+// which Repair refuses to rebuild around. A slot whose name's length is
+// damaged still makes its name's reads fail with ErrDamaged (it is not
+// indexed under the hash of a name it does not have, so that x reads as
+// missing and a write creates it again), and of two slots holding one
+// name neither is freed: Check still reports both.
+func TestRebuildKeepsDamagedSlots(t *testing.T) {
+	cfg := Config{Path: filepath.Join(t.TempDir(), "dsm.mem"), Vars: 16}
+	m := openInternal(t, cfg)
+	for _, n := range []string{"x", "y", "z"} {
+		if _, err := m.Set([]byte(n), Int(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, _ := m.lookup([]byte("x"))
+	y, _ := m.lookup([]byte("y"))
+	z, _ := m.lookup([]byte("z"))
+	atomic.StoreUint32(m.u32(m.slotOff(x.slot)+slotNameLen), 0)
+	copy(m.name(z.slot), "y") // z's slot now holds y too
+	atomic.StoreUint64(m.u64(m.slotOff(z.slot)+slotHash), m.hash([]byte("y")))
+
+	m.rebuild()
+	if _, _, err := m.Get([]byte("x")); !errors.Is(err, ErrDamaged) {
+		t.Errorf("Get of x after the rebuild: %v; want ErrDamaged", err)
+	}
+	if !m.valid(y) || !m.valid(z) {
+		t.Errorf("the rebuild freed a slot holding y: slot %d live %v, slot %d live %v", y.slot, m.valid(y), z.slot, m.valid(z))
+	}
+	err := m.Check()
+	if !strings.Contains(fmt.Sprint(err), "both hold") {
+		t.Errorf("Check after the rebuild: %v; want the two slots holding y", err)
+	}
 }
