@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"net"
 	"syscall"
 	"time"
 )
@@ -52,8 +54,12 @@ func (c *conn) waitContext(timeout time.Duration) (context.Context, func()) {
 	}
 }
 
-// watchHangup reports true if the peer closed before ctx ended; false if
-// ctx ended, the peer sent data, or the socket failed.
+// watchHangup reports true if the peer closed or reset the connection,
+// or the socket was closed under the wait (evict), before ctx ended; false
+// if ctx ended, the peer sent data, or a deadline woke the poll. A socket
+// error must end the wait here: the read that would report it comes only
+// after the wait, which may have no timeout (EXEC), and a reset's error is
+// reported once.
 func watchHangup(ctx context.Context, rc syscall.RawConn) bool {
 	var buf [1]byte
 	for ctx.Err() == nil {
@@ -63,14 +69,14 @@ func watchHangup(ctx context.Context, rc syscall.RawConn) bool {
 			switch {
 			case err == syscall.EAGAIN || err == syscall.EINTR:
 				return false // nothing yet: the poller waits for readability
-			case err == nil && n == 0:
-				hup = true
+			case err == nil && n > 0:
+				stop = true // data pending: a pipelined command
 			default:
-				stop = true // data pending, or an error the next read reports
+				hup = true // end of stream, or a reset or other socket error
 			}
 			return true
 		})
-		if hup {
+		if hup || errors.Is(err, net.ErrClosed) {
 			return true
 		}
 		if stop || err != nil {
