@@ -46,8 +46,8 @@ var (
 	errNoTLS = errors.New("server: TLS handshake but TLS is not enabled")
 )
 
-// errNoHolderLane is reported by a LOCK that got its locks but found every
-// holder slot (holderSlots) taken until its wait ended.
+// errNoHolderLane is reported by a LOCK whose wait ended while every
+// holder slot (holderSlots) was taken.
 var errNoHolderLane = errors.New("server: every lock lane for LOCK is held")
 
 // errLockLost is reported by a read through locks whose lease ended.

@@ -122,27 +122,46 @@ func cmdLock(c *conn, args [][]byte) {
 }
 
 // lockGroup waits for the locks, within the wait, the connection's life
-// and the server's, and then for a holder slot. While it waits for the
-// locks it holds neither a slot nor one of the file's lanes (see
-// shm.Memory.Lock), so waiters never keep a LOCK of free variables out.
+// and the server's, and then takes a holder slot. While it waits, for the
+// locks or for a slot, it holds neither a slot nor the locks and their
+// lane of the file (see shm.Memory.Lock): so waiters never keep a LOCK of
+// free variables out, and never take the lanes that holderSlots leaves to
+// MGET, MSET and EXEC. With every slot taken it lets the locks go, waits
+// until a slot comes free and tries again.
 func (c *conn) lockGroup(a lockArgs) (*shm.LockGroup, error) {
 	ctx, done := c.waitContext(max(a.wait, time.Millisecond))
 	defer done()
-	// Missing variables are created (without a value) so that they can be
-	// locked too: a read lock then also keeps them from being created.
-	g, err := c.s.mem.Lock(ctx, a.names, a.write, true)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case c.s.live.holders <- struct{}{}:
-		return g, nil
-	case <-ctx.Done():
-		g.Unlock()
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, errNoHolderLane
+	for {
+		// Missing variables are created (without a value) so that they can
+		// be locked too: a read lock then also keeps them from being created.
+		g, err := c.s.mem.Lock(ctx, a.names, a.write, true)
+		if err != nil {
+			return nil, err
 		}
-		return nil, ctx.Err()
+		select {
+		case c.s.live.holders <- struct{}{}:
+			return g, nil
+		default:
+		}
+		g.Unlock()
+		if err := c.s.awaitHolderSlot(ctx); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// awaitHolderSlot returns once a holder slot is free (without keeping it),
+// or errNoHolderLane when ctx's wait ends first.
+func (s *Server) awaitHolderSlot(ctx context.Context) error {
+	select {
+	case s.live.holders <- struct{}{}:
+		<-s.live.holders
+		return nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return errNoHolderLane
+		}
+		return ctx.Err()
 	}
 }
 

@@ -631,3 +631,35 @@ func TestLockLanesSetting(t *testing.T) {
 		t.Errorf("lanes of the existing file reopened with LockLanes 4 = %d, want its own 40", got)
 	}
 }
+
+// TestSlotWaitersHoldNoLane: LOCKs waiting for a holder slot hold no lane
+// of the file, so that holders and waiters together never take more than
+// the half of the lanes that is LOCK's: MSET still finds one at once.
+func TestSlotWaitersHoldNoLane(t *testing.T) {
+	ts := startServer(t, Config{LockLanes: 4}) // 2 holder slots
+	for _, name := range []string{"a", "b"} {
+		if got := dialRaw(t, ts.addr).do("LOCK", name); got != okReply {
+			t.Fatalf("LOCK %s = %q", name, got)
+		}
+	}
+	for _, name := range []string{"c", "d"} {
+		dialRaw(t, ts.addr).send(encode("LOCK", "WAIT", "5000", name))
+	}
+	waitFor(t, "both to wait for a slot", func() bool {
+		n := 0
+		for _, c := range ts.connsByID() {
+			if p := c.lastCmd.Load(); p != nil && *p == "lock" && c.live.hold.Load() == nil {
+				n++
+			}
+		}
+		return n == 2
+	})
+	time.Sleep(50 * time.Millisecond) // let them take their locks, if they would
+	start := time.Now()
+	if got := dialRaw(t, ts.addr).do("MSET", "e", "1", "f", "2"); got != okReply {
+		t.Errorf("MSET while LOCKs wait for a slot = %q", got)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("MSET took %v: it waited for a lane the slot waiters held", d)
+	}
+}
