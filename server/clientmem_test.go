@@ -109,3 +109,32 @@ func TestClientMemMaxOutput(t *testing.T) {
 		t.Errorf("clients hold %d bytes, bound %d", h, limit)
 	}
 }
+
+// TestIdleClientsFitTheBound: what an idle connection keeps after a large
+// reply counts within its share of the default bound, so that under the
+// defaults (DefaultMaxClients idle clients) nobody is evicted for having
+// once read a large reply. The reply buffer kept between batches
+// (keepOutput) decides it: with 64 KiB kept, 10,000 idle clients counted
+// 640 MiB against a bound of 512.
+func TestIdleClientsFitTheBound(t *testing.T) {
+	share := int64(DefaultClientMemMax / DefaultMaxClients)
+	ts := startServer(t, Config{Vars: 4096})
+	rc := dialRaw(t, ts.addr)
+	for i := range 2000 {
+		if got := rc.do("SET", fmt.Sprintf("idle-client-%05d", i), "1"); got != "+OK\r\n" {
+			t.Fatalf("SET: %q", got)
+		}
+	}
+	if keys := rc.do("KEYS", "*"); len(keys) < 40<<10 {
+		t.Fatalf("KEYS reply is %d bytes, want a large one", len(keys))
+	}
+	var held int64
+	waitFor(t, "the connection to count its idle buffers", func() bool {
+		rc.do("PING") // a batch after the large reply: its buffer is let go or kept
+		held = ts.clientMem.total.Load()
+		return held > 0
+	})
+	if held > share {
+		t.Errorf("an idle client counts %d bytes after a large reply; its share of the default bound is %d", held, share)
+	}
+}

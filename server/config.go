@@ -122,8 +122,9 @@ type Config struct {
 	OutputLimit int
 
 	// ClientMemMax bounds the bytes all clients together hold in pending
-	// input and output: the commands being read and the replies not yet
-	// taken. Beyond it the clients that hold the most are closed, largest
+	// input and output: the commands being read and the reply buffers
+	// (replies not yet taken, and up to 16 KiB kept between batches).
+	// Beyond it the clients that hold the most are closed, largest
 	// first, until the others are within it (INFO: evicted_clients).
 	// Zero means DefaultClientMemMax, which admits 64 clients each in the
 	// middle of a command of DefaultMaxRequest, and stays within a quarter

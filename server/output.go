@@ -8,8 +8,12 @@ import (
 )
 
 // keepOutput is the largest reply buffer kept between batches; a larger
-// one (after a big reply) is dropped so that idle clients hold little.
-const keepOutput = 64 << 10
+// one (after a big reply) is dropped so that idle clients hold little. It
+// and the command buffer resp keeps (8 KiB), times DefaultMaxClients, stay
+// within DefaultClientMemMax: under the defaults idle clients are never
+// evicted (TestIdleClientsFitTheBound). A pipelined batch's replies take a
+// few KiB.
+const keepOutput = 16 << 10
 
 // output is the socket side of a connection's replies: the io.Writer
 // under its resp.Writer (c.wr). That Writer's buffer is the connection's
