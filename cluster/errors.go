@@ -1,0 +1,28 @@
+package cluster
+
+import "errors"
+
+var (
+	// ErrEntryVersion: a log entry or snapshot has a format newer than this
+	// node understands. The node stops applying rather than skip it.
+	ErrEntryVersion = errors.New("cluster: entry format newer than this node understands")
+	// ErrBadEntry: a log entry does not decode.
+	ErrBadEntry = errors.New("cluster: malformed log entry")
+	// ErrUnknownCommand: the entry names a command that is not replicated.
+	ErrUnknownCommand = errors.New("cluster: unknown replicated command")
+	// ErrSyntax: a replicated command has the wrong arguments.
+	ErrSyntax = errors.New("cluster: syntax error")
+	// ErrReservedName: a command names a variable reserved for the cluster.
+	ErrReservedName = errors.New("cluster: reserved variable name")
+	// ErrHalted: the node met an entry it cannot apply and applies no more.
+	ErrHalted = errors.New("cluster: apply halted")
+	// ErrBadSnapshot: a snapshot does not decode or does not fit this file.
+	ErrBadSnapshot = errors.New("cluster: bad snapshot")
+	// ErrSnapshotTooLarge: a snapshot holds more variables than one lock
+	// group can install at once (see FSM.Restore).
+	ErrSnapshotTooLarge = errors.New("cluster: snapshot too large to install in one group")
+	// ErrNotLeader: Propose was called on a node that is not the leader.
+	ErrNotLeader = errors.New("cluster: not the leader")
+	// ErrConfig: a Config is incomplete or wrong.
+	ErrConfig = errors.New("cluster: bad config")
+)

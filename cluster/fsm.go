@@ -1,0 +1,139 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/dsm-dev/dsm/shm"
+	"github.com/hashicorp/raft"
+)
+
+// Result is what FSM.Apply returns for a command entry: the command's reply
+// or its error. Skipped reports an entry at or below the file's applied
+// index, applied before a restart and not applied again.
+type Result struct {
+	Reply   Reply
+	Err     error
+	Skipped bool
+}
+
+// FSM is the replicated state machine over one memory file. Raft's apply
+// goroutine is its only writer: Apply, Snapshot and Restore never run at
+// once, and local processes do not write a replicated file.
+type FSM struct {
+	m *shm.Memory
+
+	mu      sync.Mutex // guards applied and halted, read by other goroutines
+	applied uint64     // index of the last entry applied to the file
+	halted  error      // why apply stopped, if it did
+}
+
+// NewFSM returns the state machine of m, starting from the applied index
+// recorded in m.
+func NewFSM(m *shm.Memory) (*FSM, error) {
+	n, err := appliedIndex(m)
+	if err != nil {
+		return nil, err
+	}
+	return &FSM{m: m, applied: n}, nil
+}
+
+// Applied returns the index of the last entry applied to the file.
+func (f *FSM) Applied() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied
+}
+
+// Halted returns why the FSM stopped applying, or nil.
+func (f *FSM) Halted() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.halted
+}
+
+func (f *FSM) state() (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied, f.halted
+}
+
+func (f *FSM) setApplied(n uint64) {
+	f.mu.Lock()
+	f.applied = n
+	f.mu.Unlock()
+}
+
+func (f *FSM) halt(err error) {
+	f.mu.Lock()
+	f.halted = err
+	f.mu.Unlock()
+}
+
+// Apply applies one committed entry and returns a *Result. An entry at or
+// below the applied index is skipped. An entry of a newer format halts the
+// FSM: it applies nothing more (and does not advance its index), so that a
+// node never diverges from newer ones by skipping what it cannot read;
+// restarted with a newer dsm, it replays from there.
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	applied, halted := f.state()
+	switch {
+	case halted != nil:
+		return &Result{Err: fmt.Errorf("%w: %w", ErrHalted, halted)}
+	case l.Index <= applied:
+		return &Result{Skipped: true}
+	}
+	args, err := DecodeEntry(l.Data)
+	if err != nil {
+		if errors.Is(err, ErrEntryVersion) {
+			f.halt(fmt.Errorf("entry %d: %w", l.Index, err))
+			return &Result{Err: err}
+		}
+		if err := recordApplied(f.m, l.Index); err != nil {
+			f.halt(err)
+			return &Result{Err: err}
+		}
+		f.setApplied(l.Index)
+		return &Result{Err: err}
+	}
+	r, cmdErr, err := applyEntry(f.m, l.Index, args)
+	if err != nil {
+		f.halt(fmt.Errorf("entry %d: %w", l.Index, err))
+		return &Result{Err: err}
+	}
+	f.setApplied(l.Index)
+	return &Result{Reply: r, Err: cmdErr}
+}
+
+// Snapshot copies every variable (name, value, version) and the applied
+// index while apply is paused; Persist then writes the copy while apply
+// goes on. Local readers are not disturbed: the copy is read like any read.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	s, err := takeSnapshot(f.m, f.Applied())
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Restore installs a snapshot in place into the FSM's file (see
+// installSnapshot) and takes its applied index.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	s, err := readSnapshot(rc)
+	if err != nil {
+		return err
+	}
+	if err := installSnapshot(f.m, s); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.applied, f.halted = s.applied, nil
+	f.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,200 @@
+package cluster_test
+
+import (
+	"bytes"
+	"errors"
+	"maps"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dsm-dev/dsm/cluster"
+	"github.com/dsm-dev/dsm/shm"
+	"github.com/hashicorp/raft"
+)
+
+func command(index uint64, line string) *raft.Log {
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: cluster.EncodeEntry(args(line))}
+}
+
+func apply(t *testing.T, f *cluster.FSM, l *raft.Log) *cluster.Result {
+	t.Helper()
+	r, ok := f.Apply(l).(*cluster.Result)
+	if !ok {
+		t.Fatalf("Apply returned %T", f.Apply(l))
+	}
+	return r
+}
+
+func TestEntryRoundTrip(t *testing.T) {
+	for _, line := range []string{"SET k v NX", "INCRBY k 5", "CAS k old new", "MSET a 1 b 2", "DEL a b c"} {
+		got, err := cluster.DecodeEntry(cluster.EncodeEntry(args(line)))
+		if err != nil || !slicesEqual(got, args(line)) {
+			t.Errorf("%s: decoded %q, %v", line, got, err)
+		}
+	}
+	// Empty arguments survive too.
+	in := [][]byte{[]byte("SET"), []byte("k"), {}}
+	if got, err := cluster.DecodeEntry(cluster.EncodeEntry(in)); err != nil || !slicesEqual(got, in) {
+		t.Errorf("empty value: %q, %v", got, err)
+	}
+}
+
+func slicesEqual(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEntryDamaged(t *testing.T) {
+	good := cluster.EncodeEntry(args("SET k v"))
+	for name, b := range map[string][]byte{
+		"empty":     nil,
+		"version 0": append([]byte{0}, good[1:]...),
+		"truncated": good[:len(good)-1],
+		"trailing":  append(append([]byte(nil), good...), 0),
+		"no args":   {cluster.EntryVersion, 0},
+		"huge arg":  {cluster.EntryVersion, 1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+	} {
+		if _, err := cluster.DecodeEntry(b); !errors.Is(err, cluster.ErrBadEntry) {
+			t.Errorf("%s: %v, want ErrBadEntry", name, err)
+		}
+	}
+}
+
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add(cluster.EncodeEntry(args("MSET a 1 b 2")))
+	f.Add([]byte{cluster.EntryVersion + 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := cluster.DecodeEntry(b)
+		if err == nil && !bytes.Equal(cluster.EncodeEntry(got), b) {
+			t.Errorf("%x decodes to %q, which encodes otherwise", b, got)
+		}
+	})
+}
+
+// An entry of a newer format is refused and halts the FSM: it applies
+// nothing more and its index stays put, so it never skips what it cannot
+// read.
+func TestNewerEntryRefused(t *testing.T) {
+	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
+	defer m.Close()
+	f, err := cluster.NewFSM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply(t, f, command(1, "SET a 1"))
+	newer := command(2, "SET a 2")
+	newer.Data[0] = cluster.EntryVersion + 1
+	if r := apply(t, f, newer); !errors.Is(r.Err, cluster.ErrEntryVersion) {
+		t.Fatalf("newer entry: %v, want ErrEntryVersion", r.Err)
+	}
+	if r := apply(t, f, command(3, "SET a 3")); !errors.Is(r.Err, cluster.ErrHalted) {
+		t.Errorf("after a newer entry: %v, want ErrHalted", r.Err)
+	}
+	if !errors.Is(f.Halted(), cluster.ErrEntryVersion) || f.Applied() != 1 {
+		t.Errorf("halted %v, applied %d", f.Halted(), f.Applied())
+	}
+	if v, _, _ := m.Get([]byte("a")); v.String() != "1" {
+		t.Errorf("a is %v, want 1", v)
+	}
+}
+
+// A new FSM over a file starts at the file's applied index and skips
+// entries at or below it, as Raft replays them after a restart.
+func TestRestartSkipsApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mem")
+	m := openMem(t, path)
+	f, _ := cluster.NewFSM(m)
+	for i := uint64(1); i <= 3; i++ {
+		apply(t, f, command(i, "INCR n"))
+	}
+	apply(t, f, command(4, "INCR notint x")) // fails, still applied
+	m.Close()
+
+	m = openMem(t, path)
+	defer m.Close()
+	f, err := cluster.NewFSM(m)
+	if err != nil || f.Applied() != 4 {
+		t.Fatalf("reopened FSM at %d, %v; want 4", f.Applied(), err)
+	}
+	for i := uint64(1); i <= 4; i++ {
+		if r := apply(t, f, command(i, "INCR n")); !r.Skipped {
+			t.Errorf("entry %d applied again: %+v", i, r)
+		}
+	}
+	if r := apply(t, f, command(5, "INCR n")); r.Err != nil || r.Reply.N != 4 {
+		t.Errorf("entry 5: %+v, want n = 4", r)
+	}
+}
+
+// A snapshot installed over another file leaves the same variables and
+// values, removes what the snapshot lacks, and moves the applied index.
+func TestSnapshotRestore(t *testing.T) {
+	src := openMem(t, filepath.Join(t.TempDir(), "src"))
+	defer src.Close()
+	fs, _ := cluster.NewFSM(src)
+	lines := []string{"SET a 1", "SET b hello", "INCRBY a 41", "MSET x 1 y two", "DEL x", "SET e ''"}
+	for i, line := range lines {
+		if r := apply(t, fs, command(uint64(i+1), line)); r.Err != nil {
+			t.Fatal(line, r.Err)
+		}
+	}
+	store := raft.NewInmemSnapshotStore()
+	snap, err := fs.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := store.Create(raft.SnapshotVersionMax, fs.Applied(), 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	// Apply goes on after Snapshot: the snapshot must not see it.
+	apply(t, fs, command(uint64(len(lines)+1), "SET late 1"))
+
+	dst := openMem(t, filepath.Join(t.TempDir(), "dst"))
+	defer dst.Close()
+	fd, _ := cluster.NewFSM(dst)
+	apply(t, fd, command(1, "MSET stale 1 a 0"))
+	_, rc, err := store.Open(sink.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fd.Restore(rc); err != nil {
+		t.Fatal(err)
+	}
+	want := values(t, src)
+	delete(want, "late")
+	if got := values(t, dst); !maps.Equal(got, want) {
+		t.Errorf("restored %v, want %v", got, want)
+	}
+	if fd.Applied() != uint64(len(lines)) {
+		t.Errorf("restored applied index %d, want %d", fd.Applied(), len(lines))
+	}
+	// The restored node goes on from the snapshot's index.
+	if r := apply(t, fd, command(uint64(len(lines)), "INCR a")); !r.Skipped {
+		t.Errorf("entry at the snapshot's index applied: %+v", r)
+	}
+}
+
+// values is dump without versions: an install does not carry them (see
+// FSM.Restore), and leaves out the reserved variables.
+func values(t *testing.T, m *shm.Memory) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for k, v := range dump(t, m) {
+		if !cluster.Reserved([]byte(k)) {
+			out[k] = v[:strings.LastIndexByte(v, '@')]
+		}
+	}
+	return out
+}

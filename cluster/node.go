@@ -1,0 +1,320 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dsm-dev/dsm/shm"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Peer is one voter of a cluster: its ID and its Raft address.
+type Peer struct {
+	ID   string
+	Addr string
+	// Listener, if set, is used instead of listening on Addr (which is
+	// then ignored): the node advertises the listener's address. Tests
+	// open listeners first to learn every voter's address.
+	Listener net.Listener
+}
+
+// Config describes a Node. Zero durations mean the defaults.
+type Config struct {
+	// ID is this node's ID, unique in its cluster.
+	ID string
+	// Addr is the TCP address Raft listens on ("host:port"; port 0 picks
+	// one, which Node.Addr reports). It is also the address other nodes
+	// reach this one at, so it must not be a wildcard address.
+	Addr string
+	// Listener, if set, is used instead of listening on Addr (which is
+	// then ignored): the node advertises the listener's address. Tests
+	// open listeners first to learn every voter's address.
+	Listener net.Listener
+	// Dir holds the Raft log, stable store and snapshots; DefaultDir of
+	// the memory file's path if empty.
+	Dir string
+	// Memory is the node's memory file; the node writes it, nobody else.
+	Memory *shm.Memory
+	// Voters bootstrap a cluster that has no state yet (this node among
+	// them); a node with state ignores them.
+	Voters []Peer
+	// HeartbeatTimeout and ElectionTimeout, default 1 s each; LeaderLease
+	// default 500 ms (Raft's defaults).
+	HeartbeatTimeout, ElectionTimeout, LeaderLease time.Duration
+	// SnapshotThreshold: log entries between snapshots, default 8192.
+	SnapshotThreshold uint64
+	// LogOutput receives Raft's log; nil discards it.
+	LogOutput io.Writer
+}
+
+// DefaultDir is where a node keeps its Raft data for the memory file path.
+func DefaultDir(path string) string { return path + ".raft" }
+
+// Tuning beyond Raft's defaults. An idle follower learns of a commit only
+// with the next append or within 2 x CommitTimeout (50 ms by default), so
+// a low one keeps follower reads prompt; raft-boltdb syncs once per batch
+// of appended entries, so a large batch makes writes fast.
+const (
+	commitTimeout    = 5 * time.Millisecond
+	maxAppendEntries = 512
+	snapshotsKept    = 2
+	transportPool    = 3
+	transportTimeout = 10 * time.Second
+)
+
+// Node is one member of a cluster: Raft over TCP, its log in raft-boltdb,
+// its snapshots in files, and an FSM over the node's memory file. It must
+// be stopped with Shutdown.
+type Node struct {
+	id    string
+	fsm   *FSM
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	store *raftboltdb.BoltStore
+}
+
+// NewNode starts a node. A node with no Raft state yet bootstraps a cluster
+// of cfg.Voters. If the memory file is behind the latest snapshot (it lost
+// writes that the snapshot holds), the snapshot is installed first; either
+// way Raft then replays the log after the file's applied index (entries at
+// or below it are skipped, see FSM.Apply).
+func NewNode(cfg Config) (*Node, error) {
+	if cfg.ID == "" || (cfg.Addr == "" && cfg.Listener == nil) || cfg.Memory == nil {
+		return nil, fmt.Errorf("%w: ID, Addr (or Listener) and Memory are required", ErrConfig)
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = DefaultDir(cfg.Memory.Path())
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	fsm, err := NewFSM(cfg.Memory)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{id: cfg.ID, fsm: fsm}
+	if err := n.start(cfg); err != nil {
+		n.closeStores()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) start(cfg Config) error {
+	logOut := cfg.LogOutput
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info})
+	var err error
+	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db")); err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsKept, logger)
+	if err != nil {
+		return err
+	}
+	if err := catchUpFromSnapshot(n.fsm, snaps); err != nil {
+		return err
+	}
+	if n.trans, err = newTransport(cfg, logger); err != nil {
+		return err
+	}
+	rc := raftConfig(cfg, logger)
+	has, err := raft.HasExistingState(n.store, n.store, snaps)
+	if err != nil {
+		return err
+	}
+	if !has && len(cfg.Voters) > 0 {
+		if err := bootstrap(rc, n.store, snaps, n.trans, cfg.Voters); err != nil {
+			return err
+		}
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans)
+	return err
+}
+
+func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, error) {
+	if cfg.Listener == nil {
+		tcp, err := net.ResolveTCPAddr("tcp", cfg.Addr)
+		if err != nil {
+			return nil, err
+		}
+		return raft.NewTCPTransportWithLogger(cfg.Addr, tcp, transportPool, transportTimeout, logger)
+	}
+	return raft.NewNetworkTransportWithLogger(&streamLayer{cfg.Listener}, transportPool, transportTimeout, logger), nil
+}
+
+// streamLayer is Raft's stream layer over a listener the caller opened.
+type streamLayer struct{ net.Listener }
+
+// Dial connects to another node's Raft address.
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+func raftConfig(cfg Config, logger hclog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.ID)
+	rc.Logger = logger
+	rc.CommitTimeout = commitTimeout
+	rc.MaxAppendEntries = maxAppendEntries
+	// The node trusts its file (its applied index says what it holds)
+	// rather than restore the latest snapshot over it at every start; see
+	// catchUpFromSnapshot for a file that is behind.
+	rc.NoSnapshotRestoreOnStart = true
+	if cfg.HeartbeatTimeout > 0 {
+		rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	}
+	if cfg.ElectionTimeout > 0 {
+		rc.ElectionTimeout = cfg.ElectionTimeout
+	}
+	if cfg.LeaderLease > 0 {
+		rc.LeaderLeaseTimeout = cfg.LeaderLease
+	}
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	return rc
+}
+
+func bootstrap(rc *raft.Config, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, trans raft.Transport, voters []Peer) error {
+	var c raft.Configuration
+	for _, p := range voters {
+		addr := raft.ServerAddress(p.Addr)
+		if raft.ServerID(p.ID) == rc.LocalID {
+			addr = trans.LocalAddr() // the port may have been picked at listen
+		}
+		c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: addr})
+	}
+	return raft.BootstrapCluster(rc, store, store, snaps, trans, c)
+}
+
+// catchUpFromSnapshot installs the latest snapshot if the file is behind
+// it: Raft, told not to restore at start, replays only the log after the
+// snapshot, which the file would then miss.
+func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore) error {
+	list, err := snaps.List()
+	if err != nil || len(list) == 0 || list[0].Index <= fsm.Applied() {
+		return err
+	}
+	_, rc, err := snaps.Open(list[0].ID)
+	if err != nil {
+		return err
+	}
+	return fsm.Restore(rc)
+}
+
+// ID returns the node's ID.
+func (n *Node) ID() string { return n.id }
+
+// Addr returns the node's Raft address.
+func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
+
+// FSM returns the node's state machine.
+func (n *Node) FSM() *FSM { return n.fsm }
+
+// Raft returns the underlying Raft instance, for membership changes and
+// for what Node does not wrap yet.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// Propose replicates a write command (its arguments as the server received
+// them) and returns its reply once this node has applied it. Only the
+// leader proposes: elsewhere it fails with ErrNotLeader naming the leader.
+// A command that fails on apply (a syntax error, INCR of a non-integer)
+// returns its error; so does a command whose outcome is unknown (ctx ends,
+// leadership lost after the entry was sent).
+func (n *Node) Propose(ctx context.Context, args [][]byte) (Reply, error) {
+	if len(args) == 0 {
+		return Reply{}, fmt.Errorf("%w: no command", ErrSyntax)
+	}
+	if n.raft.State() != raft.Leader {
+		addr, id := n.raft.LeaderWithID()
+		return Reply{}, fmt.Errorf("%w: the leader is %q at %q", ErrNotLeader, id, addr)
+	}
+	var timeout time.Duration
+	if d, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(d); timeout <= 0 {
+			return Reply{}, context.DeadlineExceeded
+		}
+	}
+	f := n.raft.Apply(EncodeEntry(args), timeout)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case <-ctx.Done():
+		return Reply{}, ctx.Err()
+	case err := <-done:
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return Reply{}, fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		if err != nil {
+			return Reply{}, err
+		}
+	}
+	res, ok := f.Response().(*Result)
+	if !ok {
+		return Reply{}, fmt.Errorf("%w: no result", ErrBadEntry)
+	}
+	r := res.Reply
+	r.Index = f.Index()
+	return r, res.Err
+}
+
+// Status is a node's view of its cluster.
+type Status struct {
+	ID, State            string
+	LeaderID, LeaderAddr string
+	Term                 uint64
+	CommitIndex          uint64 // highest index known committed
+	AppliedIndex         uint64 // Raft's last applied index (all entry types)
+	FileApplied          uint64 // last command entry applied to the file
+	LastContact          time.Time
+}
+
+// Status reports the node's role, leader, term and indexes.
+func (n *Node) Status() Status {
+	addr, id := n.raft.LeaderWithID()
+	return Status{
+		ID: n.id, State: n.raft.State().String(),
+		LeaderID: string(id), LeaderAddr: string(addr),
+		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
+		AppliedIndex: n.raft.AppliedIndex(), FileApplied: n.fsm.Applied(),
+		LastContact: n.raft.LastContact(),
+	}
+}
+
+// IsLeader reports whether the node is the leader.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Snapshot takes a snapshot now and compacts the log up to it.
+func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// Shutdown stops Raft, then closes the transport and the log store. The
+// memory file stays open: it belongs to the caller.
+func (n *Node) Shutdown() error {
+	var err error
+	if n.raft != nil {
+		err = n.raft.Shutdown().Error()
+	}
+	return errors.Join(err, n.closeStores())
+}
+
+func (n *Node) closeStores() error {
+	var errs []error
+	if n.trans != nil {
+		errs = append(errs, n.trans.Close())
+	}
+	if n.store != nil {
+		errs = append(errs, n.store.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,301 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+
+	"github.com/dsm-dev/dsm/shm"
+	"github.com/hashicorp/raft"
+)
+
+// SnapshotVersion is the snapshot format this node writes and the newest it
+// installs.
+//
+// Format 1, every integer a uvarint unless said otherwise:
+//
+//	magic "DSMSNAP\n", version byte
+//	applied index
+//	capacities: vars, name max, value max, group max
+//	count, then per variable: name length, name, version,
+//	    kind byte (1 integer: zigzag varint; 2 bytes: length, bytes)
+//	CRC-32C of everything before it, 4 bytes little-endian
+//
+// The reserved variables are not listed: the applied index has its field.
+const SnapshotVersion = 1
+
+const snapMagic = "DSMSNAP\n"
+
+const (
+	kindInt   = 1
+	kindBytes = 2
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// snapVar is one variable of a snapshot.
+type snapVar struct {
+	name    []byte
+	value   shm.Value
+	version uint64
+}
+
+// snapshot is a consistent copy of a file's variables.
+type snapshot struct {
+	applied uint64
+	limits  shm.Limits
+	vars    []snapVar
+}
+
+// takeSnapshot copies m's variables. The caller is the only writer of m
+// and does not write meanwhile, so the copy is consistent.
+func takeSnapshot(m *shm.Memory, applied uint64) (*snapshot, error) {
+	s := &snapshot{applied: applied, limits: m.Limits()}
+	names, err := liveNames(m)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		v, ver, err := m.Get(n)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %q: %w", n, err)
+		}
+		if v.IsInt() {
+			v = shm.Int(mustInt(v))
+		} else {
+			v = shm.Bytes(v.AppendText(nil))
+		}
+		s.vars = append(s.vars, snapVar{name: n, value: v, version: ver})
+	}
+	return s, nil
+}
+
+func mustInt(v shm.Value) int64 { n, _ := v.Int(); return n }
+
+// liveNames lists m's variables that have a value, reserved ones left out.
+func liveNames(m *shm.Memory) ([][]byte, error) {
+	var names [][]byte
+	var cursor uint64
+	for {
+		next, err := m.Scan(cursor, func(name []byte, _ uint64) bool {
+			if !Reserved(name) {
+				names = append(names, bytes.Clone(name))
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		if next == 0 {
+			return names, nil
+		}
+		cursor = next
+	}
+}
+
+// Persist writes the snapshot to sink and closes it, or cancels it on error.
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	w := bufio.NewWriter(sink)
+	if err := s.encode(w); err != nil {
+		sink.Cancel()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+// Release does nothing: the copy is garbage once Persist is done.
+func (s *snapshot) Release() {}
+
+// encode writes s in the current format.
+func (s *snapshot) encode(w io.Writer) error {
+	b := append([]byte(snapMagic), SnapshotVersion)
+	b = binary.AppendUvarint(b, s.applied)
+	for _, c := range []int{s.limits.Capacity, s.limits.NameMax, s.limits.ValueMax, s.limits.GroupMax} {
+		b = binary.AppendUvarint(b, uint64(c))
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.vars)))
+	for _, v := range s.vars {
+		b = binary.AppendUvarint(b, uint64(len(v.name)))
+		b = append(b, v.name...)
+		b = binary.AppendUvarint(b, v.version)
+		if n, ok := v.value.Int(); ok && v.value.IsInt() {
+			b = append(b, kindInt)
+			b = binary.AppendVarint(b, n)
+		} else {
+			b = append(b, kindBytes)
+			text := v.value.AppendText(nil)
+			b = binary.AppendUvarint(b, uint64(len(text)))
+			b = append(b, text...)
+		}
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	_, err := w.Write(b)
+	return err
+}
+
+// readSnapshot reads and checks a snapshot.
+func readSnapshot(r io.Reader) (*snapshot, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSnapshot(b)
+}
+
+// decodeSnapshot checks b's magic, version and checksum, then decodes it.
+func decodeSnapshot(b []byte) (*snapshot, error) {
+	if len(b) < len(snapMagic)+1+4 || string(b[:len(snapMagic)]) != snapMagic {
+		return nil, fmt.Errorf("%w: not a dsm snapshot", ErrBadSnapshot)
+	}
+	if v := b[len(snapMagic)]; v > SnapshotVersion {
+		return nil, fmt.Errorf("%w: snapshot format %d, this node knows up to %d", ErrEntryVersion, v, SnapshotVersion)
+	}
+	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
+	if crc32.Checksum(body, castagnoli) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
+	}
+	d := decoder{b: body[len(snapMagic)+1:]}
+	s := &snapshot{applied: d.uvarint()}
+	s.limits.Capacity, s.limits.NameMax = int(d.uvarint()), int(d.uvarint())
+	s.limits.ValueMax, s.limits.GroupMax = int(d.uvarint()), int(d.uvarint())
+	count := d.uvarint()
+	if count > uint64(len(d.b)) {
+		return nil, fmt.Errorf("%w: %d variables in %d bytes", ErrBadSnapshot, count, len(d.b))
+	}
+	for range count {
+		v := snapVar{name: d.bytes(), version: d.uvarint()}
+		switch d.byte() {
+		case kindInt:
+			v.value = shm.Int(d.varint())
+		case kindBytes:
+			v.value = shm.Bytes(d.bytes())
+		default:
+			d.fail()
+		}
+		s.vars = append(s.vars, v)
+	}
+	if d.err != nil || len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: malformed body", ErrBadSnapshot)
+	}
+	return s, nil
+}
+
+// decoder reads a snapshot body; after the first error every read is zero.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() { d.err, d.b = errors.New("malformed"), nil }
+
+func (d *decoder) uvarint() uint64 {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return n
+}
+
+func (d *decoder) varint() int64 {
+	n, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return n
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	out := d.b[:n:n]
+	d.b = d.b[n:]
+	return out
+}
+
+// installSnapshot installs s into m in place: one write lock group over
+// every variable of m and of s and the applied index sets s's values,
+// deletes m's variables that s lacks and records s's applied index, all in
+// one commit. So a local reader sees each variable (and any MGet) either
+// all old or all new, and a crash leaves one state or the other.
+//
+// Limits: the variables of m and s together (plus the applied index) must
+// fit in one group (the file's GroupMax), or it fails with
+// ErrSnapshotTooLarge. Versions are not carried over: each installed
+// variable takes its slot's next version, as a write would, so versions
+// after an install can differ from the leader's (values are identical).
+// Both limits need an shm primitive that installs a whole image in place.
+func installSnapshot(m *shm.Memory, s *snapshot) error {
+	l := m.Limits()
+	if l.Capacity != s.limits.Capacity || l.NameMax != s.limits.NameMax ||
+		l.ValueMax != s.limits.ValueMax || l.GroupMax != s.limits.GroupMax {
+		return fmt.Errorf("%w: capacities %+v differ from the file's", ErrBadSnapshot, s.limits)
+	}
+	local, err := liveNames(m)
+	if err != nil {
+		return err
+	}
+	inSnap := make(map[string]bool, len(s.vars))
+	names := make([][]byte, 0, len(s.vars)+len(local)+1)
+	for _, v := range s.vars {
+		if Reserved(v.name) {
+			return fmt.Errorf("%w: holds reserved %q", ErrBadSnapshot, v.name)
+		}
+		inSnap[string(v.name)] = true
+		names = append(names, v.name)
+	}
+	var gone [][]byte
+	for _, n := range local {
+		if !inSnap[string(n)] {
+			gone = append(gone, n)
+			names = append(names, n)
+		}
+	}
+	names = append(names, []byte(AppliedName))
+	if len(names) > l.GroupMax {
+		return fmt.Errorf("%w: %d variables, one group holds %d", ErrSnapshotTooLarge, len(names), l.GroupMax)
+	}
+	g, err := m.Lock(bgctx, names, true, true)
+	if err != nil {
+		return err
+	}
+	defer g.Unlock()
+	for _, v := range s.vars {
+		if err := g.Set(v.name, v.value); err != nil {
+			return err
+		}
+	}
+	for _, n := range gone {
+		if err := g.Delete(n); err != nil {
+			return err
+		}
+	}
+	if err := g.Set([]byte(AppliedName), shm.Int(int64(s.applied))); err != nil {
+		return err
+	}
+	return g.Commit()
+}
