@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 
@@ -111,5 +112,47 @@ func TestFailoverAndRestart(t *testing.T) {
 	r := c.propose("INCR count")
 	if r.N != 2*n+1 {
 		t.Errorf("INCR returned %d, want %d", r.N, 2*n+1)
+	}
+}
+
+// A node that lost its file and is behind the leader's compacted log
+// catches up from snapshots: its own at start, then the leader's.
+func TestCatchUpFromSnapshots(t *testing.T) {
+	c := newCluster(t, 3)
+	var last cluster.Reply
+	for i := range 10 {
+		last = c.propose(fmt.Sprintf("MSET k%d %d n %d", i, i, i))
+	}
+	c.converged(last.Index)
+	f := c.members[0]
+	if f == c.leader() {
+		f = c.members[1]
+	}
+	if err := f.node.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(f)
+	if err := os.Remove(f.path); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		last = c.propose(fmt.Sprintf("INCR n%d", i))
+	}
+	c.propose("DEL k0")
+	last = c.propose("SET k1 changed")
+	if err := c.leader().node.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	c.restart(f)
+	c.converged(last.Index)
+	want := values(t, c.leader().mem)
+	if got := values(t, f.mem); !maps.Equal(got, want) {
+		t.Errorf("caught-up node holds %v, the leader %v", got, want)
+	}
+	// It applies new entries on top.
+	last = c.propose("INCR n")
+	c.converged(last.Index)
+	if v, _, _ := f.mem.Get([]byte("n")); v.String() != "10" {
+		t.Errorf("n is %v, want 10", v)
 	}
 }

@@ -112,7 +112,7 @@ func (c *testCluster) start(m *member, ln net.Listener) {
 	cfg := cluster.Config{
 		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Voters: c.voters,
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
-		LeaderLease: 250 * time.Millisecond,
+		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2,
 	}
 	node, err := cluster.NewNode(cfg)
 	if err != nil {

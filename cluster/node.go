@@ -51,6 +51,10 @@ type Config struct {
 	HeartbeatTimeout, ElectionTimeout, LeaderLease time.Duration
 	// SnapshotThreshold: log entries between snapshots, default 8192.
 	SnapshotThreshold uint64
+	// TrailingLogs: log entries kept after a snapshot, for followers
+	// that are behind, default 10240; one further behind gets the
+	// snapshot.
+	TrailingLogs uint64
 	// LogOutput receives Raft's log; nil discards it.
 	LogOutput io.Writer
 }
@@ -182,6 +186,9 @@ func raftConfig(cfg Config, logger hclog.Logger) *raft.Config {
 	}
 	if cfg.SnapshotThreshold > 0 {
 		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
 	}
 	return rc
 }
