@@ -113,12 +113,14 @@ func (f *FSM) Apply(l *raft.Log) any {
 // Snapshot copies every variable (name, value, version) and the applied
 // index while apply is paused; Persist then writes the copy while apply
 // goes on. Local readers are not disturbed: the copy is read like any read.
+// A halted FSM refuses: Raft would label the copy with an index beyond what
+// the file holds and compact away the entries it still has to apply.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	s, err := takeSnapshot(f.m, f.Applied())
-	if err != nil {
-		return nil, err
+	applied, halted := f.state()
+	if halted != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHalted, halted)
 	}
-	return s, nil
+	return takeSnapshot(f.m, applied)
 }
 
 // Restore installs a snapshot in place into the FSM's file (see
@@ -129,6 +131,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	return f.install(s)
+}
+
+func (f *FSM) install(s *snapshot) error {
 	if err := installSnapshot(f.m, s); err != nil {
 		return err
 	}

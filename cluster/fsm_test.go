@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"maps"
 	"path/filepath"
 	"strings"
@@ -97,6 +98,9 @@ func TestNewerEntryRefused(t *testing.T) {
 	}
 	if r := apply(t, f, command(3, "SET a 3")); !errors.Is(r.Err, cluster.ErrHalted) {
 		t.Errorf("after a newer entry: %v, want ErrHalted", r.Err)
+	}
+	if _, err := f.Snapshot(); !errors.Is(err, cluster.ErrHalted) {
+		t.Errorf("snapshot of a halted FSM: %v, want ErrHalted", err)
 	}
 	if !errors.Is(f.Halted(), cluster.ErrEntryVersion) || f.Applied() != 1 {
 		t.Errorf("halted %v, applied %d", f.Halted(), f.Applied())
@@ -197,4 +201,43 @@ func values(t *testing.T, m *shm.Memory) map[string]string {
 		}
 	}
 	return out
+}
+
+// A snapshot of a newer format, or a damaged one, is refused and leaves
+// the file as it was.
+func TestSnapshotRefused(t *testing.T) {
+	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
+	defer m.Close()
+	f, _ := cluster.NewFSM(m)
+	apply(t, f, command(1, "SET a 1"))
+	snap, _ := f.Snapshot()
+	store := raft.NewInmemSnapshotStore()
+	sink, _ := store.Create(raft.SnapshotVersionMax, 1, 1, raft.Configuration{}, 1, nil)
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, _ := store.Open(sink.ID())
+	good, _ := io.ReadAll(rc)
+	apply(t, f, command(2, "SET a 2"))
+
+	newer := bytes.Clone(good)
+	newer[len("DSMSNAP\n")]++
+	damaged := bytes.Clone(good)
+	damaged[len(damaged)-6] ^= 1
+	for name, c := range map[string]struct {
+		b    []byte
+		want error
+	}{
+		"newer":     {newer, cluster.ErrEntryVersion},
+		"damaged":   {damaged, cluster.ErrBadSnapshot},
+		"truncated": {good[:len(good)-1], cluster.ErrBadSnapshot},
+		"foreign":   {[]byte("not a snapshot at all"), cluster.ErrBadSnapshot},
+	} {
+		if err := f.Restore(io.NopCloser(bytes.NewReader(c.b))); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	if v, _, _ := m.Get([]byte("a")); v.String() != "2" || f.Applied() != 2 {
+		t.Errorf("after refused snapshots a is %v at %d, want 2 at 2", v, f.Applied())
+	}
 }

@@ -207,7 +207,10 @@ func bootstrap(rc *raft.Config, store *raftboltdb.BoltStore, snaps raft.Snapshot
 
 // catchUpFromSnapshot installs the latest snapshot if the file is behind
 // it: Raft, told not to restore at start, replays only the log after the
-// snapshot, which the file would then miss.
+// snapshot, which the file would then miss. The snapshot's own applied
+// index decides, not Raft's: Raft's counts entries (no-ops, configuration)
+// that do not reach the FSM, and reinstalling what the file holds would
+// bump every version.
 func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore) error {
 	list, err := snaps.List()
 	if err != nil || len(list) == 0 || list[0].Index <= fsm.Applied() {
@@ -217,7 +220,12 @@ func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore) error {
 	if err != nil {
 		return err
 	}
-	return fsm.Restore(rc)
+	defer rc.Close()
+	s, err := readSnapshot(rc)
+	if err != nil || s.applied <= fsm.Applied() {
+		return err
+	}
+	return fsm.install(s)
 }
 
 // ID returns the node's ID.
