@@ -87,7 +87,7 @@
 //	44  uint32   procs: process slots
 //	48  uint32   lanes per process slot (Config.Lanes; dsmd's -lock-lanes)
 //	52  uint32   groupMax: most variables in one MGet or MSet
-//	56  uint64   hash seed
+//	56  uint64   hash seed (Config.Seed, or random)
 //	64  int64    creation time, Unix nanoseconds
 //	72  uint32   slotSize = roundup(64 + roundup(nameMax,8) + 2*(8+roundup(valueMax,8)), 64)
 //	76  uint32   indexSize: the least power of two >= 2*vars

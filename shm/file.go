@@ -97,11 +97,14 @@ func createFile(cfg Config) error {
 		procs: uint32(cfg.Procs), lanes: uint32(cfg.Lanes), groupMax: uint32(cfg.GroupMax),
 		created: time.Now().UnixNano(),
 	}
-	var seed [8]byte
-	if _, err := rand.Read(seed[:]); err != nil {
-		return err
+	m.seed = cfg.Seed
+	if m.seed == 0 {
+		var seed [8]byte
+		if _, err := rand.Read(seed[:]); err != nil {
+			return err
+		}
+		m.seed = binary.LittleEndian.Uint64(seed[:])
 	}
-	m.seed = binary.LittleEndian.Uint64(seed[:])
 	m.derive()
 	dir := filepath.Dir(cfg.Path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(cfg.Path)+".new-*")

@@ -33,6 +33,12 @@ type Config struct {
 	// FileGroup, if set, is the Unix group that owns a new file, which is
 	// then group-readable and -writable.
 	FileGroup string
+	// Seed, if not zero, is a new file's hash seed, which decides where
+	// each name sits in the file's index; zero picks a random one. Files
+	// that must be byte-for-byte alike after the same writes (the nodes of
+	// a cluster, whose snapshots copy the index) are created with the same
+	// seed. An existing file keeps its own.
+	Seed uint64
 	// Exclusive takes the one-daemon-per-file lock; Open fails with
 	// ErrLocked if another holds it. Local processes leave it false.
 	Exclusive bool
@@ -161,6 +167,9 @@ func (m *Memory) Close() error {
 
 // Path is the file's path.
 func (m *Memory) Path() string { return m.path }
+
+// Seed is the file's hash seed, fixed when it was created (Config.Seed).
+func (m *Memory) Seed() uint64 { return m.meta.seed }
 
 // Stats describes the file.
 type Stats struct {

@@ -467,3 +467,28 @@ func TestOpenNewerMetaWins(t *testing.T) {
 		})
 	}
 }
+
+// Files created with the same seed keep it, and so place the same writes
+// in the same slots; without one each file gets its own.
+func TestOpenSeed(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string, seed uint64) *shm.Memory {
+		m, err := shm.Open(shm.Config{Path: filepath.Join(dir, name), Vars: 64, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	a, b := open("a", 42), open("b", 42)
+	if a.Seed() != 42 || b.Seed() != 42 {
+		t.Fatalf("seeds %d and %d, want 42", a.Seed(), b.Seed())
+	}
+	if r1, r2 := open("r1", 0), open("r2", 0); r1.Seed() == r2.Seed() {
+		t.Errorf("two files without a seed share %d", r1.Seed())
+	}
+	a.Close()
+	if again := open("a", 7); again.Seed() != 42 {
+		t.Errorf("reopened file has seed %d, want its own 42", again.Seed())
+	}
+}
