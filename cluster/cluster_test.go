@@ -27,6 +27,7 @@ func writes(t *testing.T, c *testCluster) uint64 {
 		{"CAS b hello again", cluster.Reply{}},
 		{"MSET x 1 y 2 z 3", cluster.Reply{Stored: true}},
 		{"DEL y z nope", cluster.Reply{N: 2}},
+		{"SET z again", cluster.Reply{Stored: true}}, // a slot reused alike
 	}
 	var last uint64
 	for _, s := range steps {

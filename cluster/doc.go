@@ -9,7 +9,9 @@
 // goroutine is the only writer of a replicated file; local processes only
 // read it. Applying the same entries in the same order to files of the same
 // capacities gives every node the same variables, values, versions and
-// layout.
+// slots; with the same hash seed (BootstrapSeed, shm.Config.Seed) the same
+// index too, so a file's image is the same on every node. Snapshots carry
+// the capacities and the seed, and a node refuses one that differs.
 //
 // # Applied index
 //

@@ -241,3 +241,37 @@ func TestSnapshotRefused(t *testing.T) {
 		t.Errorf("after refused snapshots a is %v at %d, want 2 at 2", v, f.Applied())
 	}
 }
+
+// A snapshot from a file of another layout (hash seed) is refused.
+func TestSnapshotOtherSeedRefused(t *testing.T) {
+	dir := t.TempDir()
+	src := openMem(t, filepath.Join(dir, "src"))
+	defer src.Close()
+	fs, _ := cluster.NewFSM(src)
+	apply(t, fs, command(1, "SET a 1"))
+	snap, _ := fs.Snapshot()
+	store := raft.NewInmemSnapshotStore()
+	sink, _ := store.Create(raft.SnapshotVersionMax, 1, 1, raft.Configuration{}, 1, nil)
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	dst, err := shm.Open(shm.Config{Path: filepath.Join(dir, "dst"), Vars: 512, GroupMax: 64, Seed: testSeed + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	fd, _ := cluster.NewFSM(dst)
+	_, rc, _ := store.Open(sink.ID())
+	if err := fd.Restore(rc); !errors.Is(err, cluster.ErrBadSnapshot) {
+		t.Errorf("restore across seeds: %v, want ErrBadSnapshot", err)
+	}
+}
+
+func TestBootstrapSeed(t *testing.T) {
+	a := cluster.BootstrapSeed([]cluster.Peer{{ID: "n1", Addr: "h1:1"}, {ID: "n2", Addr: "h2:1"}})
+	b := cluster.BootstrapSeed([]cluster.Peer{{ID: "n2", Addr: "other:2"}, {ID: "n1"}})
+	c := cluster.BootstrapSeed([]cluster.Peer{{ID: "n1"}, {ID: "n3"}})
+	if a != b || a == c || a == 0 {
+		t.Errorf("seeds %#x %#x %#x: want the first two equal, the third other, none zero", a, b, c)
+	}
+}

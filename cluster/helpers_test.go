@@ -18,9 +18,13 @@ import (
 // for a loaded 2-core machine under -race.
 const wait = 15 * time.Second
 
+// testSeed is the hash seed of every test file, as BootstrapSeed gives a
+// cluster's nodes one seed.
+const testSeed = 0x5eed
+
 func openMem(tb testing.TB, path string) *shm.Memory {
 	tb.Helper()
-	m, err := shm.Open(shm.Config{Path: path, Vars: 512, GroupMax: 64})
+	m, err := shm.Open(shm.Config{Path: path, Vars: 512, GroupMax: 64, Seed: testSeed})
 	if err != nil {
 		tb.Fatal(err)
 	}

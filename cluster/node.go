@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -42,6 +44,8 @@ type Config struct {
 	// the memory file's path if empty.
 	Dir string
 	// Memory is the node's memory file; the node writes it, nobody else.
+	// Every node's file has the same capacities and hash seed (see
+	// BootstrapSeed), so that the same entries give the same layout.
 	Memory *shm.Memory
 	// Voters bootstrap a cluster that has no state yet (this node among
 	// them); a node with state ignores them.
@@ -57,6 +61,27 @@ type Config struct {
 	TrailingLogs uint64
 	// LogOutput receives Raft's log; nil discards it.
 	LogOutput io.Writer
+}
+
+// BootstrapSeed is the hash seed (shm.Config.Seed) of the memory files of
+// a cluster bootstrapped with voters: every node computes the same from the
+// same voter IDs, so their files share a layout. A node that joins later
+// must create its file with the cluster's seed (carried by snapshots).
+func BootstrapSeed(voters []Peer) uint64 {
+	ids := make([]string, len(voters))
+	for i, p := range voters {
+		ids[i] = p.ID
+	}
+	slices.Sort(ids)
+	h := fnv.New64a()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	if n := h.Sum64(); n != 0 {
+		return n
+	}
+	return 1 // zero would mean a random seed
 }
 
 // DefaultDir is where a node keeps its Raft data for the memory file path.

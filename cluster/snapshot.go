@@ -20,7 +20,7 @@ import (
 //
 //	magic "DSMSNAP\n", version byte
 //	applied index
-//	capacities: vars, name max, value max, group max
+//	capacities: vars, name max, value max, group max; hash seed
 //	count, then per variable: name length, name, version,
 //	    kind byte (1 integer: zigzag varint; 2 bytes: length, bytes)
 //	CRC-32C of everything before it, 4 bytes little-endian
@@ -48,13 +48,14 @@ type snapVar struct {
 type snapshot struct {
 	applied uint64
 	limits  shm.Limits
+	seed    uint64 // the file's hash seed: its layout
 	vars    []snapVar
 }
 
 // takeSnapshot copies m's variables. The caller is the only writer of m
 // and does not write meanwhile, so the copy is consistent.
 func takeSnapshot(m *shm.Memory, applied uint64) (*snapshot, error) {
-	s := &snapshot{applied: applied, limits: m.Limits()}
+	s := &snapshot{applied: applied, limits: m.Limits(), seed: m.Seed()}
 	names, err := liveNames(m)
 	if err != nil {
 		return nil, err
@@ -121,6 +122,7 @@ func (s *snapshot) encode(w io.Writer) error {
 	for _, c := range []int{s.limits.Capacity, s.limits.NameMax, s.limits.ValueMax, s.limits.GroupMax} {
 		b = binary.AppendUvarint(b, uint64(c))
 	}
+	b = binary.AppendUvarint(b, s.seed)
 	b = binary.AppendUvarint(b, uint64(len(s.vars)))
 	for _, v := range s.vars {
 		b = binary.AppendUvarint(b, uint64(len(v.name)))
@@ -166,6 +168,7 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	s := &snapshot{applied: d.uvarint()}
 	s.limits.Capacity, s.limits.NameMax = int(d.uvarint()), int(d.uvarint())
 	s.limits.ValueMax, s.limits.GroupMax = int(d.uvarint()), int(d.uvarint())
+	s.seed = d.uvarint()
 	count := d.uvarint()
 	if count > uint64(len(d.b)) {
 		return nil, fmt.Errorf("%w: %d variables in %d bytes", ErrBadSnapshot, count, len(d.b))
@@ -254,6 +257,9 @@ func installSnapshot(m *shm.Memory, s *snapshot) error {
 	if l.Capacity != s.limits.Capacity || l.NameMax != s.limits.NameMax ||
 		l.ValueMax != s.limits.ValueMax || l.GroupMax != s.limits.GroupMax {
 		return fmt.Errorf("%w: capacities %+v differ from the file's", ErrBadSnapshot, s.limits)
+	}
+	if s.seed != m.Seed() {
+		return fmt.Errorf("%w: hash seed %#x, the file's is %#x", ErrBadSnapshot, s.seed, m.Seed())
 	}
 	local, err := liveNames(m)
 	if err != nil {
