@@ -287,6 +287,9 @@ func (n *Node) Propose(ctx context.Context, args [][]byte) (Reply, error) {
 		}
 	}
 	f := n.raft.Apply(EncodeEntry(args), timeout)
+	// The waiter ends when Raft settles the future, which it does for
+	// every entry, at the latest at Shutdown; done is buffered so that it
+	// never blocks after ctx has ended the wait.
 	done := make(chan error, 1)
 	go func() { done <- f.Error() }()
 	select {
