@@ -1,43 +1,51 @@
 package cluster_test
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/dsm-dev/dsm/cluster"
 )
 
-// writes proposes a mix of every replicated command and checks the replies.
+// writes proposes a mix of the test applier's commands and checks the
+// replies the proposer gets back.
 func writes(t *testing.T, c *testCluster) uint64 {
 	t.Helper()
-	steps := []struct {
-		line string
-		want cluster.Reply
-	}{
-		{"SET a 1", cluster.Reply{Stored: true}},
-		{"SET a 2 NX", cluster.Reply{}},
-		{"SET b hello XX", cluster.Reply{}},
-		{"SET b hello", cluster.Reply{Stored: true}},
-		{"INCRBY a 5", cluster.Reply{N: 6}},
-		{"DECR a", cluster.Reply{N: 5}},
-		{"CAS b hello world", cluster.Reply{Stored: true}},
-		{"CAS b hello again", cluster.Reply{}},
-		{"MSET x 1 y 2 z 3", cluster.Reply{Stored: true}},
-		{"DEL y z nope", cluster.Reply{N: 2}},
-		{"SET z again", cluster.Reply{Stored: true}}, // a slot reused alike
+	steps := []struct{ line, want string }{
+		{"SET a 1", "OK"},
+		{"SET b hello", "OK"},
+		{"INCR a", "2"},
+		{"INCR a", "3"},
+		{"SET x 1", "OK"},
+		{"SET y 2", "OK"},
+		{"SET z 3", "OK"},
+		{"DEL y z nope z", "2"},
+		{"SET z again", "OK"}, // a slot reused alike
 	}
 	var last uint64
 	for _, s := range steps {
 		r := c.propose(s.line)
-		if r.Stored != s.want.Stored || r.N != s.want.N {
-			t.Fatalf("%s: got %+v, want %+v", s.line, r, s.want)
+		if string(r.Data) != s.want {
+			t.Fatalf("%s: got %q, want %q", s.line, r.Data, s.want)
 		}
 		last = r.Index
 	}
 	return last
+}
+
+// num is an INCR reply as a number.
+func num(tb testing.TB, r cluster.Reply) int64 {
+	tb.Helper()
+	n, err := strconv.ParseInt(string(r.Data), 10, 64)
+	if err != nil {
+		tb.Fatalf("reply %q at %d: %v", r.Data, r.Index, err)
+	}
+	return n
 }
 
 // sameEverywhere checks that every running node's file holds the same
@@ -64,7 +72,7 @@ func TestReplicates(t *testing.T) {
 	last := writes(t, c)
 	c.converged(last)
 	vars := sameEverywhere(t, c)
-	if vars["a"] != "5@3" || !strings.HasPrefix(vars["b"], "world@") || vars["x"] != "1@1" || vars["y"] != "" {
+	if vars["a"] != "3@3" || vars["b"] != "hello@1" || vars["x"] != "1@1" || vars["y"] != "" || !strings.HasPrefix(vars["z"], "again@") {
 		t.Errorf("variables %v", vars)
 	}
 	// The last write was the last entry: every node's file is at Raft's
@@ -75,12 +83,22 @@ func TestReplicates(t *testing.T) {
 			return s.FileApplied == s.AppliedIndex && s.FileApplied == last
 		})
 	}
-	// A failing command is refused alike everywhere and still applied.
+	// A failing command is refused alike everywhere and still applied:
+	// by the applier's Apply, by its Keys, and by the FSM for a reserved
+	// name before the applier sees it.
 	if _, err := c.leader().node.Propose(t.Context(), args("INCR b")); err == nil {
 		t.Error("INCR of a string succeeded")
 	}
-	if _, err := c.leader().node.Propose(t.Context(), [][]byte{[]byte("SET"), []byte(cluster.AppliedName), []byte("1")}); err == nil {
-		t.Error("SET of the reserved name succeeded")
+	if _, err := c.leader().node.Propose(t.Context(), args("CAS b hello x")); err == nil {
+		t.Error("a command the applier does not know succeeded")
+	}
+	for _, line := range [][][]byte{
+		{[]byte("SET"), []byte(cluster.AppliedName), []byte("1")},
+		{[]byte("DEL"), []byte("a"), []byte(cluster.AppliedName)},
+	} {
+		if _, err := c.leader().node.Propose(t.Context(), line); !errors.Is(err, cluster.ErrReservedName) {
+			t.Errorf("%q: %v, want ErrReservedName", line, err)
+		}
 	}
 	r := c.propose("INCR a")
 	c.converged(r.Index)
@@ -98,8 +116,8 @@ func TestFailoverAndRestart(t *testing.T) {
 	var last cluster.Reply
 	for i := range n {
 		last = c.propose("INCR count")
-		if last.N != int64(n+i+1) {
-			t.Fatalf("INCR after failover returned %d, want %d", last.N, n+i+1)
+		if got := num(t, last); got != int64(n+i+1) {
+			t.Fatalf("INCR after failover returned %d, want %d", got, n+i+1)
 		}
 	}
 	c.restart(old)
@@ -111,8 +129,8 @@ func TestFailoverAndRestart(t *testing.T) {
 		t.Errorf("count is %s, want %s", vars["count"], want)
 	}
 	r := c.propose("INCR count")
-	if r.N != 2*n+1 {
-		t.Errorf("INCR returned %d, want %d", r.N, 2*n+1)
+	if got := num(t, r); got != 2*n+1 {
+		t.Errorf("INCR returned %d, want %d", got, 2*n+1)
 	}
 }
 
@@ -122,7 +140,8 @@ func TestCatchUpFromSnapshots(t *testing.T) {
 	c := newCluster(t, 3)
 	var last cluster.Reply
 	for i := range 10 {
-		last = c.propose(fmt.Sprintf("MSET k%d %d n %d", i, i, i))
+		c.propose(fmt.Sprintf("SET k%d %d", i, i))
+		last = c.propose(fmt.Sprintf("SET n %d", i))
 	}
 	c.converged(last.Index)
 	f := c.members[0]

@@ -13,17 +13,35 @@
 // index too, so a file's image is the same on every node. Snapshots carry
 // the capacities and the seed, and a node refuses one that differs.
 //
+// # What the server provides
+//
+// The cluster does not know what a command means: it orders, stores and
+// applies entries, and asks an Applier (Config.Applier) for the rest. The
+// server builds its Applier from its command table, so each command is
+// written once and the cluster is one more user of it: Keys from the
+// table's key positions, Apply by running the command's handler over the
+// lock group (the same handlers that run over a LOCK or EXEC group) and
+// returning the reply it wrote. The Applier must be deterministic and the
+// same on every node. The reply reaches the proposer as opaque bytes
+// (Reply.Data); the cluster reads none of it.
+//
 // # Applied index
 //
 // Apply executes an entry as one shm lock group that also writes the
 // entry's index into the variable AppliedName, so the data and the applied
 // index move together, also across a crash (a crash before the group's
-// commit point leaves both old, after it recovery completes both). A
-// command that fails (INCR of a string) changes no data but still advances
-// the index, in a group of its own: every node fails it alike.
+// commit point leaves both old, after it recovery completes both). The
+// cluster, not the Applier, locks and commits that group: it asks
+// Applier.Keys for the names, adds AppliedName, locks them all, lets
+// Applier.Apply stage the writes, stages the index and commits. A command
+// that fails (Keys or Apply refuses it, it names a reserved variable, its
+// names do not fit one group) changes no data, whatever Apply staged
+// being discarded, but still advances the index, in a group of its own:
+// every node fails it alike.
 //
 // AppliedName starts with ReservedPrefix, "\x00dsm.": the FSM refuses any
-// replicated command that names such a variable, so clients cannot create
+// replicated command that names such a variable (among the names Keys
+// gives) before the Applier runs it, so clients cannot create
 // or change it through the cluster, and the server is to hide the prefix
 // from KEYS and SCAN and refuse it on its local paths.
 //
@@ -53,11 +71,27 @@
 // it), as one lock group: a local reader sees every variable, and any MGet,
 // either all old or all new.
 //
-// Limits of this first version: the variables of the file and of the
-// snapshot together must fit in one group (the file's GroupMax), or Restore
-// fails with ErrSnapshotTooLarge; and an installed variable takes its
-// slot's next version rather than the snapshot's, so after an install
-// versions (not values) can differ from the leader's. Both need an shm
-// primitive that installs a whole image in place; the snapshot format
-// already carries the versions.
+// # Limits
+//
+//   - A snapshot install is one lock group: the variables of the file and
+//     of the snapshot together must fit in it (the file's GroupMax), or
+//     Restore fails with ErrSnapshotTooLarge. Likewise one command's names
+//     and AppliedName must fit one group.
+//   - An installed variable takes its slot's next version rather than the
+//     snapshot's, so after an install versions (not values) can differ
+//     from the leader's. Both limits need an shm primitive that installs a
+//     whole image in place; the snapshot format already carries the
+//     versions.
+//   - Apply's writes must stay within the names Keys gave: the group
+//     refuses any other, failing the command.
+//
+// # Next steps
+//
+//   - The server's Applier over its command table (Keys from the key
+//     positions, Apply through heldVars), and its write path proposing to
+//     the leader (or naming it) while reads stay local.
+//   - The reserved prefix hidden from KEYS and SCAN and refused on the
+//     server's local paths.
+//   - An shm primitive to install a snapshot image in place, lifting both
+//     snapshot limits.
 package cluster

@@ -8,10 +8,8 @@ var (
 	ErrEntryVersion = errors.New("cluster: entry format newer than this node understands")
 	// ErrBadEntry: a log entry does not decode.
 	ErrBadEntry = errors.New("cluster: malformed log entry")
-	// ErrUnknownCommand: the entry names a command that is not replicated.
-	ErrUnknownCommand = errors.New("cluster: unknown replicated command")
-	// ErrSyntax: a replicated command has the wrong arguments.
-	ErrSyntax = errors.New("cluster: syntax error")
+	// ErrNoCommand: Propose was given no arguments.
+	ErrNoCommand = errors.New("cluster: no command")
 	// ErrReservedName: a command names a variable reserved for the cluster.
 	ErrReservedName = errors.New("cluster: reserved variable name")
 	// ErrHalted: the node met an entry it cannot apply and applies no more.

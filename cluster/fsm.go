@@ -10,9 +10,9 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Result is what FSM.Apply returns for a command entry: the command's reply
-// or its error. Skipped reports an entry at or below the file's applied
-// index, applied before a restart and not applied again.
+// Result is what FSM.Apply returns for a command entry: the Applier's
+// reply or the command's error. Skipped reports an entry at or below the
+// file's applied index, applied before a restart and not applied again.
 type Result struct {
 	Reply   Reply
 	Err     error
@@ -24,20 +24,24 @@ type Result struct {
 // once, and local processes do not write a replicated file.
 type FSM struct {
 	m *shm.Memory
+	a Applier
 
 	mu      sync.Mutex // guards applied and halted, read by other goroutines
 	applied uint64     // index of the last entry applied to the file
 	halted  error      // why apply stopped, if it did
 }
 
-// NewFSM returns the state machine of m, starting from the applied index
-// recorded in m.
-func NewFSM(m *shm.Memory) (*FSM, error) {
+// NewFSM returns the state machine of m, which executes commands through a,
+// starting from the applied index recorded in m.
+func NewFSM(m *shm.Memory, a Applier) (*FSM, error) {
+	if a == nil {
+		return nil, fmt.Errorf("%w: no Applier", ErrConfig)
+	}
 	n, err := appliedIndex(m)
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{m: m, applied: n}, nil
+	return &FSM{m: m, a: a, applied: n}, nil
 }
 
 // Applied returns the index of the last entry applied to the file.
@@ -101,13 +105,13 @@ func (f *FSM) Apply(l *raft.Log) any {
 		f.setApplied(l.Index)
 		return &Result{Err: err}
 	}
-	r, cmdErr, err := applyEntry(f.m, l.Index, args)
+	reply, cmdErr, err := applyEntry(f.m, f.a, l.Index, args)
 	if err != nil {
 		f.halt(fmt.Errorf("entry %d: %w", l.Index, err))
 		return &Result{Err: err}
 	}
 	f.setApplied(l.Index)
-	return &Result{Reply: r, Err: cmdErr}
+	return &Result{Reply: Reply{Data: reply}, Err: cmdErr}
 }
 
 // Snapshot copies every variable (name, value, version) and the applied

@@ -86,7 +86,7 @@ func FuzzDecodeEntry(f *testing.F) {
 func TestNewerEntryRefused(t *testing.T) {
 	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
 	defer m.Close()
-	f, err := cluster.NewFSM(m)
+	f, err := cluster.NewFSM(m, testApplier{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestNewerEntryRefused(t *testing.T) {
 func TestRestartSkipsApplied(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mem")
 	m := openMem(t, path)
-	f, _ := cluster.NewFSM(m)
+	f, _ := cluster.NewFSM(m, testApplier{})
 	for i := uint64(1); i <= 3; i++ {
 		apply(t, f, command(i, "INCR n"))
 	}
@@ -124,7 +124,7 @@ func TestRestartSkipsApplied(t *testing.T) {
 
 	m = openMem(t, path)
 	defer m.Close()
-	f, err := cluster.NewFSM(m)
+	f, err := cluster.NewFSM(m, testApplier{})
 	if err != nil || f.Applied() != 4 {
 		t.Fatalf("reopened FSM at %d, %v; want 4", f.Applied(), err)
 	}
@@ -133,7 +133,7 @@ func TestRestartSkipsApplied(t *testing.T) {
 			t.Errorf("entry %d applied again: %+v", i, r)
 		}
 	}
-	if r := apply(t, f, command(5, "INCR n")); r.Err != nil || r.Reply.N != 4 {
+	if r := apply(t, f, command(5, "INCR n")); r.Err != nil || string(r.Reply.Data) != "4" {
 		t.Errorf("entry 5: %+v, want n = 4", r)
 	}
 }
@@ -143,8 +143,8 @@ func TestRestartSkipsApplied(t *testing.T) {
 func TestSnapshotRestore(t *testing.T) {
 	src := openMem(t, filepath.Join(t.TempDir(), "src"))
 	defer src.Close()
-	fs, _ := cluster.NewFSM(src)
-	lines := []string{"SET a 1", "SET b hello", "INCRBY a 41", "MSET x 1 y two", "DEL x", "SET e ''"}
+	fs, _ := cluster.NewFSM(src, testApplier{})
+	lines := []string{"SET a 1", "SET b hello", "INCR a", "SET x 1", "SET y two", "DEL x", "SET e ''"}
 	for i, line := range lines {
 		if r := apply(t, fs, command(uint64(i+1), line)); r.Err != nil {
 			t.Fatal(line, r.Err)
@@ -167,8 +167,9 @@ func TestSnapshotRestore(t *testing.T) {
 
 	dst := openMem(t, filepath.Join(t.TempDir(), "dst"))
 	defer dst.Close()
-	fd, _ := cluster.NewFSM(dst)
-	apply(t, fd, command(1, "MSET stale 1 a 0"))
+	fd, _ := cluster.NewFSM(dst, testApplier{})
+	apply(t, fd, command(1, "SET stale 1"))
+	apply(t, fd, command(2, "SET a 0"))
 	_, rc, err := store.Open(sink.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +209,7 @@ func values(t *testing.T, m *shm.Memory) map[string]string {
 func TestSnapshotRefused(t *testing.T) {
 	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
 	defer m.Close()
-	f, _ := cluster.NewFSM(m)
+	f, _ := cluster.NewFSM(m, testApplier{})
 	apply(t, f, command(1, "SET a 1"))
 	snap, _ := f.Snapshot()
 	store := raft.NewInmemSnapshotStore()
@@ -247,7 +248,7 @@ func TestSnapshotOtherSeedRefused(t *testing.T) {
 	dir := t.TempDir()
 	src := openMem(t, filepath.Join(dir, "src"))
 	defer src.Close()
-	fs, _ := cluster.NewFSM(src)
+	fs, _ := cluster.NewFSM(src, testApplier{})
 	apply(t, fs, command(1, "SET a 1"))
 	snap, _ := fs.Snapshot()
 	store := raft.NewInmemSnapshotStore()
@@ -260,7 +261,7 @@ func TestSnapshotOtherSeedRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	fd, _ := cluster.NewFSM(dst)
+	fd, _ := cluster.NewFSM(dst, testApplier{})
 	_, rc, _ := store.Open(sink.ID())
 	if err := fd.Restore(rc); !errors.Is(err, cluster.ErrBadSnapshot) {
 		t.Errorf("restore across seeds: %v, want ErrBadSnapshot", err)
@@ -273,5 +274,36 @@ func TestBootstrapSeed(t *testing.T) {
 	c := cluster.BootstrapSeed([]cluster.Peer{{ID: "n1"}, {ID: "n3"}})
 	if a != b || a == c || a == 0 {
 		t.Errorf("seeds %#x %#x %#x: want the first two equal, the third other, none zero", a, b, c)
+	}
+}
+
+// failAfterSet stages a SET, then fails: the FSM must discard the staged
+// write and still advance the applied index.
+type failAfterSet struct{ testApplier }
+
+func (failAfterSet) Apply(g *shm.LockGroup, args [][]byte) ([]byte, error) {
+	if err := g.Set(args[1], shm.ParseValue(args[2])); err != nil {
+		return nil, err
+	}
+	return nil, errTestCommand
+}
+
+func TestFailedApplyDiscarded(t *testing.T) {
+	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
+	defer m.Close()
+	f, _ := cluster.NewFSM(m, testApplier{})
+	apply(t, f, command(1, "SET a 1"))
+	f, err := cluster.NewFSM(m, failAfterSet{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := apply(t, f, command(2, "SET a 2")); !errors.Is(r.Err, errTestCommand) {
+		t.Fatalf("failing apply: %+v", r)
+	}
+	if v, ver, _ := m.Get([]byte("a")); v.String() != "1" || ver != 1 || f.Applied() != 2 {
+		t.Errorf("a is %v@%d at applied %d, want 1@1 at 2", v, ver, f.Applied())
+	}
+	if _, err := cluster.NewFSM(m, nil); !errors.Is(err, cluster.ErrConfig) {
+		t.Errorf("NewFSM without an applier: %v, want ErrConfig", err)
 	}
 }

@@ -114,7 +114,7 @@ func newCluster(tb testing.TB, n int) *testCluster {
 func (c *testCluster) start(m *member, ln net.Listener) {
 	c.tb.Helper()
 	cfg := cluster.Config{
-		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Voters: c.voters,
+		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{}, Voters: c.voters,
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
 		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2,
 	}

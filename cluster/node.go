@@ -47,6 +47,9 @@ type Config struct {
 	// Every node's file has the same capacities and hash seed (see
 	// BootstrapSeed), so that the same entries give the same layout.
 	Memory *shm.Memory
+	// Applier executes the replicated commands (see Applier); the server
+	// supplies one from its command table. Every node must run the same.
+	Applier Applier
 	// Voters bootstrap a cluster that has no state yet (this node among
 	// them); a node with state ignores them.
 	Voters []Peer
@@ -116,8 +119,8 @@ type Node struct {
 // way Raft then replays the log after the file's applied index (entries at
 // or below it are skipped, see FSM.Apply).
 func NewNode(cfg Config) (*Node, error) {
-	if cfg.ID == "" || (cfg.Addr == "" && cfg.Listener == nil) || cfg.Memory == nil {
-		return nil, fmt.Errorf("%w: ID, Addr (or Listener) and Memory are required", ErrConfig)
+	if cfg.ID == "" || (cfg.Addr == "" && cfg.Listener == nil) || cfg.Memory == nil || cfg.Applier == nil {
+		return nil, fmt.Errorf("%w: ID, Addr (or Listener), Memory and Applier are required", ErrConfig)
 	}
 	if cfg.Dir == "" {
 		cfg.Dir = DefaultDir(cfg.Memory.Path())
@@ -125,7 +128,7 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	fsm, err := NewFSM(cfg.Memory)
+	fsm, err := NewFSM(cfg.Memory, cfg.Applier)
 	if err != nil {
 		return nil, err
 	}
@@ -269,12 +272,12 @@ func (n *Node) Raft() *raft.Raft { return n.raft }
 // Propose replicates a write command (its arguments as the server received
 // them) and returns its reply once this node has applied it. Only the
 // leader proposes: elsewhere it fails with ErrNotLeader naming the leader.
-// A command that fails on apply (a syntax error, INCR of a non-integer)
-// returns its error; so does a command whose outcome is unknown (ctx ends,
-// leadership lost after the entry was sent).
+// A command that fails on apply (the Applier refuses it, or it names a
+// reserved variable) returns its error; so does a command whose outcome
+// is unknown (ctx ends, leadership lost after the entry was sent).
 func (n *Node) Propose(ctx context.Context, args [][]byte) (Reply, error) {
 	if len(args) == 0 {
-		return Reply{}, fmt.Errorf("%w: no command", ErrSyntax)
+		return Reply{}, ErrNoCommand
 	}
 	if n.raft.State() != raft.Leader {
 		addr, id := n.raft.LeaderWithID()

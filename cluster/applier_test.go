@@ -1,0 +1,56 @@
+package cluster_test
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/dsm-dev/dsm/shm"
+)
+
+// testApplier is the least Applier that exercises the cluster: SET key
+// value, INCR key and DEL key [key ...], with text replies ("OK", a
+// number). The server's applier, from its command table, replaces it in
+// production.
+type testApplier struct{}
+
+var errTestCommand = errors.New("test applier: unknown command or wrong arguments")
+
+func (testApplier) Keys(args [][]byte) ([][]byte, error) {
+	switch {
+	case string(args[0]) == "SET" && len(args) == 3, string(args[0]) == "INCR" && len(args) == 2:
+		return args[1:2], nil
+	case string(args[0]) == "DEL" && len(args) >= 2:
+		return args[1:], nil
+	}
+	return nil, fmt.Errorf("%w: %q", errTestCommand, args)
+}
+
+// Apply validates before its first write, as shm's operations do, so a
+// failing command stages nothing.
+func (testApplier) Apply(g *shm.LockGroup, args [][]byte) ([]byte, error) {
+	switch string(args[0]) {
+	case "SET":
+		return []byte("OK"), g.Set(args[1], shm.ParseValue(args[2]))
+	case "INCR":
+		n, err := g.Add(args[1], 1)
+		return strconv.AppendInt(nil, n, 10), err
+	case "DEL":
+		n := 0
+		for _, k := range args[1:] {
+			it, err := g.Get(k)
+			if err != nil {
+				return nil, err
+			}
+			if !it.Found {
+				continue // missing, or deleted by an earlier repeat
+			}
+			if err := g.Delete(k); err != nil {
+				return nil, err
+			}
+			n++
+		}
+		return strconv.AppendInt(nil, int64(n), 10), nil
+	}
+	return nil, fmt.Errorf("%w: %q", errTestCommand, args[0])
+}
