@@ -85,7 +85,8 @@
 //     value: dsmd takes settings as flags. CONFIG RESETSTAT resets INFO's
 //     counters.
 //   - HELLO replies server "dsm", version 7.0.0 (the Redis whose replies are
-//     followed); INFO has redis_version 7.0.0 and dsm_version.
+//     followed); INFO has redis_version 7.0.0 and, from the binary's build
+//     information, dsm_version, dsm_git_sha1 and dsm_git_dirty.
 //   - Errors for a full file or a too long name or value name the file's
 //     limits, which are fixed when it is created.
 //

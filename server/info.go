@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -10,14 +11,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dsm-dev/dsm/internal/version"
 )
 
-// Versions reported to clients. redisVersion is the Redis release whose
-// replies the server follows; clients that check it see a Redis 7 server.
-const (
-	redisVersion = "7.0.0"
-	dsmVersion   = "0.1.0"
-)
+// redisVersion is the Redis release whose replies the server follows;
+// clients that check it see a Redis 7 server. dsm's own version, commit
+// and Go release come from internal/version.
+const redisVersion = "7.0.0"
 
 // configParam is one setting for CONFIG GET.
 type configParam struct{ name, value string }
@@ -49,6 +50,13 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func absPath(p string) string {
@@ -128,13 +136,18 @@ func infoServer(s *Server, b *infoWriter) {
 	_, port := s.hostPort()
 	up := time.Since(s.stats.started)
 	exe, _ := os.Executable()
+	v := version.Get()
 	b.field("redis_version", redisVersion)
-	b.field("dsm_version", dsmVersion)
+	b.field("redis_git_sha1", "00000000") // no Redis source here: Redis' value for "unknown"
+	b.field("redis_git_dirty", 0)
+	b.field("dsm_version", v.Version)
+	b.field("dsm_git_sha1", cmp.Or(v.Revision, "00000000"))
+	b.field("dsm_git_dirty", boolInt(v.Modified))
 	b.field("redis_mode", "standalone")
 	b.field("os", runtime.GOOS+" "+runtime.GOARCH)
 	b.field("arch_bits", strconv.Itoa(strconv.IntSize))
 	b.field("multiplexing_api", "go")
-	b.field("go_version", runtime.Version())
+	b.field("go_version", v.Go)
 	b.field("process_id", os.Getpid())
 	b.field("run_id", s.runID)
 	b.field("tcp_port", port)
