@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/version"
 	"github.com/dsm-dev/dsm/server"
 )
 
@@ -34,8 +35,12 @@ func main() {
 	}
 }
 
-// errUsage reports a command line that flag rejected (and explained).
-var errUsage = errors.New("usage")
+var (
+	// errUsage reports a command line that flag rejected (and explained).
+	errUsage = errors.New("usage")
+	// errVersion reports -version: print the version instead of serving.
+	errVersion = errors.New("version asked for")
+)
 
 // shutdownGrace bounds the graceful shutdown; connections still busy then
 // are closed.
@@ -43,6 +48,10 @@ const shutdownGrace = 30 * time.Second
 
 func run(args []string) error {
 	cfg, err := parseFlags(args)
+	if errors.Is(err, errVersion) {
+		fmt.Println(version.Get().Line("dsmd"))
+		return nil
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
@@ -126,7 +135,9 @@ func (ls *listeners) serve(srv *server.Server, log *slog.Logger) error {
 func parseFlags(args []string) (server.Config, error) {
 	var cfg server.Config
 	var allow, logFormat, logLevel string
+	var showVersion bool
 	fs := flag.NewFlagSet("dsmd", flag.ContinueOnError)
+	fs.BoolVar(&showVersion, "version", false, "print the version, the commit and the Go release, and exit")
 	fs.StringVar(&cfg.Addr, "listen", server.DefaultAddr, "`HOST:PORT` to listen on (both protocols; TLS too when enabled)")
 	fs.StringVar(&cfg.File, "file", "./dsm.mem", "memory file `PATH`, created on first start")
 	fs.TextVar(&cfg.Sync, "sync", server.SyncInterval, "durability: always (flush before each write's reply), interval or never")
@@ -158,6 +169,9 @@ func parseFlags(args []string) (server.Config, error) {
 			return cfg, err
 		}
 		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if showVersion {
+		return cfg, errVersion
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())

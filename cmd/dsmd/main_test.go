@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"flag"
 	"io"
@@ -157,5 +158,36 @@ func TestCapacityFlagsDiffer(t *testing.T) {
 	if want := `level=WARN msg="the file's capacities differ from those asked for; the file's are kept" file=` + file +
 		` file_has="vars 100 (asked 200)"`; !strings.Contains(logs.String(), want) {
 		t.Errorf("no warning\n%s\nin\n%s", want, logs.String())
+	}
+}
+
+// TestVersion: dsmd --version prints one line, the version, the commit and
+// the Go release that the binary's build information records, and exits 0
+// without serving.
+func TestVersion(t *testing.T) {
+	if _, err := parseFlags([]string{"--version"}); !errors.Is(err, errVersion) {
+		t.Fatalf("--version: %v", err)
+	}
+	bin := buildDsmd(t)
+	out, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("dsmd --version: %v", err)
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, modified := "unknown", ""
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision":
+			rev = s.Value
+		case s.Key == "vcs.modified" && s.Value == "true":
+			modified = " (modified)"
+		}
+	}
+	want := "dsmd " + bi.Main.Version + " commit " + rev + modified + " " + bi.GoVersion + "\n"
+	if string(out) != want {
+		t.Fatalf("dsmd --version = %q, want %q", out, want)
 	}
 }
