@@ -56,17 +56,17 @@ func cmdAuth(c *conn, args [][]byte) {
 			c.fail(msgNoPassword)
 			return
 		}
-		c.authReply(c.checkPassword([]byte("default"), args[1]))
+		c.authReply([]byte("default"), args[1])
 	case 3:
-		c.authReply(c.checkPassword(args[1], args[2]))
+		c.authReply(args[1], args[2])
 	default:
 		c.fail(msgSyntax)
 	}
 }
 
-func (c *conn) authReply(ok bool) {
-	if !ok {
-		c.fail(msgWrongPass)
+func (c *conn) authReply(user, pass []byte) {
+	if !c.checkPassword(user, pass) {
+		c.authFailed()
 		return
 	}
 	c.authenticate()
@@ -84,11 +84,16 @@ func (c *conn) checkPassword(user, pass []byte) bool {
 	}
 	got := sha256.Sum256(pass)
 	want := sha256.Sum256([]byte(c.s.cfg.Password))
-	ok := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	if !ok {
-		c.s.log.Warn("authentication failed", "addr", c.remote, "id", c.id)
-	}
-	return ok
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// authFailed answers a failed AUTH (or HELLO AUTH) and logs it: one
+// warning per attempt, whether the user or the password was wrong. The
+// user name is not logged: a client that puts the password first would
+// have it written to the log.
+func (c *conn) authFailed() {
+	c.s.log.Warn("authentication failed", "addr", c.remote, "id", c.id)
+	c.fail(msgWrongPass)
 }
 
 // helloArgs is a parsed HELLO [protover [AUTH user pass] [SETNAME name]].
@@ -106,7 +111,7 @@ func cmdHello(c *conn, args [][]byte) {
 	case msg != "":
 		c.fail(msg)
 	case h.auth && !c.checkPassword(h.user, h.pass):
-		c.fail(msgWrongPass)
+		c.authFailed()
 	case !h.auth && !c.authed:
 		c.fail(msgHelloNoAuth)
 	case h.setName && !validName(h.name):
