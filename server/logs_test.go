@@ -25,3 +25,18 @@ func TestAuthFailureLogsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsHaveNoNilErr: a clean run, from start to shutdown, logs no
+// err=<nil>.
+func TestLogsHaveNoNilErr(t *testing.T) {
+	logs := &lockedLog{}
+	ts := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	dialRaw(t, ts.addr).do("SET", "x", "1")
+	ts.stop(t)
+	if !strings.Contains(logs.String(), "memory closed") {
+		t.Fatalf("no shutdown in the logs:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), "<nil>") {
+		t.Errorf("the logs have a nil value:\n%s", logs)
+	}
+}

@@ -503,7 +503,11 @@ func (s *Server) finish() error {
 			err = cerr
 		}
 		s.closeErr = err
-		s.log.Info("memory closed", "file", s.cfg.File, "err", err)
+		if err != nil {
+			s.log.Error("memory closed with an error", "file", s.cfg.File, "err", err)
+		} else {
+			s.log.Info("memory closed", "file", s.cfg.File)
+		}
 	})
 	return s.closeErr
 }
