@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -183,7 +184,7 @@ func parseFlags(args []string) (server.Config, error) {
 	if cfg.Allow, err = parseAllow(allow); err != nil {
 		return cfg, err
 	}
-	cfg.Logger, err = newLogger(logFormat, logLevel)
+	cfg.Logger, err = newLogger(os.Stderr, logFormat, logLevel)
 	return cfg, err
 }
 
@@ -208,7 +209,8 @@ func parseAllow(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func newLogger(format, level string) (*slog.Logger, error) {
+// newLogger logs to w in the format and from the level asked for.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("-log-level: %w", err)
@@ -216,9 +218,19 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		opts.ReplaceAttr = durationString
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("-log-format: want text or json, not %q", format)
+}
+
+// durationString writes durations as text ("1.5s"), as the text format
+// does: JSON's default, integer nanoseconds, reads as a count of nothing.
+func durationString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

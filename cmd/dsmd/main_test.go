@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -189,5 +191,23 @@ func TestVersion(t *testing.T) {
 	want := "dsmd " + bi.Main.Version + " commit " + rev + modified + " " + bi.GoVersion + "\n"
 	if string(out) != want {
 		t.Fatalf("dsmd --version = %q, want %q", out, want)
+	}
+}
+
+// TestJSONLogDurations: the JSON log writes a duration as text, not as
+// integer nanoseconds, in groups too.
+func TestJSONLogDurations(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("client disconnected", "duration", 1500*time.Millisecond, slog.Group("g", "wait", 2*time.Millisecond))
+	var got struct {
+		Duration string
+		G        struct{ Wait string }
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || got.Duration != "1.5s" || got.G.Wait != "2ms" {
+		t.Fatalf("%v: %s", err, buf.Bytes())
 	}
 }
