@@ -25,6 +25,7 @@ type conn struct {
 	nc     net.Conn // the transport: raw, or TLS over raw
 	id     int64
 	remote string
+	logged bool // its connect and disconnect are logged (connlog.go); set once, by serve
 	local  string
 	since  time.Time
 	access access
@@ -82,7 +83,10 @@ func (c *conn) serve() {
 	guardFaults() // a fault in the mapping ends the server, not the process (storage.go)
 	defer c.endFaulted()
 	s := c.s
-	s.log.Info("client connected", "addr", c.remote, "id", c.id)
+	c.logged = s.connLog.admit()
+	if c.logged {
+		s.log.Info("client connected", "addr", c.remote, "id", c.id)
+	}
 	err := c.run()
 	flushed := c.flush() == nil
 	if errors.Is(err, errOutputLimit) {
@@ -93,9 +97,11 @@ func (c *conn) serve() {
 	c.releaseMem()
 	c.endLive()
 	s.untrackConn(c)
-	s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto,
-		"commands", c.commands.Load(), "duration", time.Since(c.since).Round(time.Millisecond),
-		"reason", c.reason(err))
+	if c.logged {
+		s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto,
+			"commands", c.commands.Load(), "duration", time.Since(c.since).Round(time.Millisecond),
+			"reason", c.reason(err))
+	}
 }
 
 // close closes the socket when the connection ends with err. A refusal

@@ -297,7 +297,10 @@
 // # Operations
 //
 // The server logs with log/slog one line per client connect and disconnect
-// with the client's address (the seed printed "[+] Connected"). Metrics for
+// with the client's address (the seed printed "[+] Connected"), and so
+// for refusals; past 100 connections in 10 s the rest are counted instead,
+// in one line at the end of the 10 s ("412 more connections in the last
+// 10s"). Metrics for
 // Prometheus, on the Server's own registry, and pprof are served by
 // ServeMetrics (ListenAndServe starts it when Config.MetricsAddr is set):
 // commands and errors by command, connections accepted and refused, clients,

@@ -26,6 +26,7 @@ import (
 type Server struct {
 	cfg     settings
 	log     *slog.Logger
+	connLog *connLog // which connections get log lines (connlog.go)
 	mem     *shm.Memory
 	cmds    *commandTable
 	metrics *metrics
@@ -83,7 +84,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: st, log: st.Logger, mem: mem, runID: newRunID(), redo: j,
+		cfg: st, log: st.Logger, connLog: newConnLog(st.Logger), mem: mem, runID: newRunID(), redo: j,
 		quit:    make(chan struct{}),
 		closers: map[io.Closer]struct{}{},
 		conns:   map[*conn]struct{}{},
@@ -343,7 +344,9 @@ func (s *Server) hangUp(nc net.Conn, reason, proto string) {
 func (s *Server) refused(nc net.Conn, reason, proto string) {
 	s.stats.rejected.Add(1)
 	s.metrics.rejected.WithLabelValues(reason).Inc()
-	s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason, "proto", proto)
+	if s.connLog.admit() {
+		s.log.Info("client refused", "addr", nc.RemoteAddr().String(), "reason", reason, "proto", proto)
+	}
 }
 
 // trackListener registers l to be closed by Shutdown and notes the first
@@ -493,6 +496,7 @@ func (s *Server) finish() error {
 			return
 		}
 		s.wg.Wait()
+		s.connLog.close()
 		err := s.syncFile()
 		if s.redo != nil && err == nil {
 			// The flush covers every change the redo log holds.

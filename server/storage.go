@@ -100,7 +100,9 @@ func (c *conn) endFaulted() {
 	c.endSubscriber() // its pusher goroutine; locks stay to lockd's recovery
 	c.s.untrackConn(c)
 	c.s.storageFailed(err)
-	c.s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto, "reason", "memory fault")
+	if c.logged {
+		c.s.log.Info("client disconnected", "addr", c.remote, "id", c.id, "proto", c.proto, "reason", "memory fault")
+	}
 }
 
 // recoverFault is deferred by the server's own goroutines that touch the
