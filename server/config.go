@@ -137,9 +137,21 @@ type Config struct {
 	TLSCertFile, TLSKeyFile string
 
 	// MetricsAddr, when set, makes ListenAndServe also serve Prometheus
-	// metrics at /metrics and pprof at /debug/pprof/ on this address.
-	// Zero means no metrics listener (Serve never starts one).
+	// metrics at /metrics, /healthz and /readyz on this address (see
+	// MetricsHandler). Zero means no metrics listener (Serve never starts
+	// one).
 	MetricsAddr string
+
+	// Pprof adds net/http/pprof's handlers, at /debug/pprof/, to the
+	// metrics listener. False (the default) leaves them out: a profile
+	// shows the command lines and the memory of the process.
+	Pprof bool
+
+	// ReadyCheck, when set, is asked by /readyz after the server's own
+	// checks; an error makes the server not ready, with the error's text
+	// as the reason. A cluster reports there that no leader is known.
+	// Nil means the server's own checks only.
+	ReadyCheck func() error
 
 	// Logger receives connection and lifecycle logs.
 	// Nil means slog.Default().

@@ -150,10 +150,11 @@ func TestSecondDsmdExits(t *testing.T) {
 	stopDaemon(t, d)
 }
 
-// TestDsmdMetricsFlag: dsmd -metrics serves Prometheus metrics and pprof.
+// TestDsmdMetricsFlag: dsmd -metrics serves Prometheus metrics and health,
+// and pprof with -pprof.
 func TestDsmdMetricsFlag(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "dsm.mem")
-	d := startDaemon(t, nil, "-listen", "127.0.0.1:0", "-file", file, "-metrics", "127.0.0.1:0")
+	d := startDaemon(t, nil, "-listen", "127.0.0.1:0", "-file", file, "-metrics", "127.0.0.1:0", "-pprof")
 	dialRaw(t, d.addr).do("SET", "a", "1")
 	re := regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
 	var addr string
@@ -165,7 +166,9 @@ func TestDsmdMetricsFlag(t *testing.T) {
 	if addr == "" {
 		t.Fatalf("no metrics address in the logs:\n%s", d.output())
 	}
-	for path, want := range map[string]string{"/metrics": `dsm_commands_total{command="set"} 1`, "/debug/pprof/": "goroutine"} {
+	for path, want := range map[string]string{
+		"/metrics": `dsm_commands_total{command="set"} 1`, "/debug/pprof/": "goroutine", "/healthz": "ok", "/readyz": "ok",
+	} {
 		res, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)

@@ -297,12 +297,12 @@
 // # Operations
 //
 // The server logs with log/slog one line per client connect and disconnect
-// with the client's address (the seed printed "[+] Connected"), and so
-// for refusals; past 100 connections in 10 s the rest are counted instead,
-// in one line at the end of the 10 s ("412 more connections in the last
-// 10s"). Metrics for
-// Prometheus, on the Server's own registry, and pprof are served by
-// ServeMetrics (ListenAndServe starts it when Config.MetricsAddr is set):
+// with the client's address (the seed printed "[+] Connected"), and so for
+// refusals; past 100 connections in 10 s the rest are counted instead, in
+// one line at the end of the 10 s ("412 more connections in the last
+// 10s"). ServeMetrics (which ListenAndServe starts when Config.MetricsAddr
+// is set) serves Prometheus metrics from the Server's own registry,
+// /healthz, /readyz (Ready) and, with Config.Pprof, pprof. The metrics:
 // commands and errors by command, connections accepted and refused, clients,
 // flush latency and failures, the file's capacity and size.
 package server

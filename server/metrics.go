@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -87,16 +89,47 @@ func (m *metrics) observeFlush(kind string, start time.Time, err error) {
 }
 
 // MetricsHandler returns the handler ServeMetrics serves: Prometheus metrics
-// at /metrics (from the server's own registry) and pprof at /debug/pprof/.
+// at /metrics (from the server's own registry), /healthz (200 while the
+// process answers), /readyz (200 while the server serves, see Ready), and,
+// with Config.Pprof, pprof at /debug/pprof/.
 func (s *Server) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := s.Ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	if s.cfg.Pprof {
+		addPprof(mux)
+	}
+	return mux
+}
+
+// Ready reports whether the server serves its file: nil while it is open
+// and neither closing nor stopped by a storage failure, and Config's
+// ReadyCheck, when set, agrees.
+func (s *Server) Ready() error {
+	switch {
+	case s.storageErr() != nil:
+		return fmt.Errorf("memory file failed: %w", s.storageErr())
+	case s.closing.Load():
+		return ErrServerClosed
+	case s.cfg.ReadyCheck != nil:
+		return s.cfg.ReadyCheck()
+	}
+	return nil
+}
+
+func addPprof(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return mux
 }
 
 // ServeMetrics serves MetricsHandler on l until Shutdown or Close, then

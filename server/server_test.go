@@ -265,7 +265,7 @@ func writeCert(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 
 // TestMetrics: the metrics handler serves the server's own registry.
 func TestMetrics(t *testing.T) {
-	ts := startServer(t, Config{})
+	ts := startServer(t, Config{Pprof: true})
 	rc := dialRaw(t, ts.addr)
 	rc.do("SET", "a", "1")
 	rc.do("INCR", "a")

@@ -52,6 +52,12 @@ func TestParseFlags(t *testing.T) {
 	if cfg, _ := parseFlags([]string{"-password", "flag"}); cfg.Password != "flag" || cfg.SeedOpen {
 		t.Errorf("-password did not win over DSM_PASSWORD, or the seed protocol is open by default: %+v", cfg)
 	}
+	if cfg.Pprof {
+		t.Errorf("pprof is on without -pprof")
+	}
+	if cfg, _ := parseFlags([]string{"-pprof"}); !cfg.Pprof {
+		t.Errorf("-pprof did not set Pprof")
+	}
 	if cfg, _ := parseFlags([]string{"-seed-open", "-strict"}); !cfg.SeedOpen || !cfg.Strict {
 		t.Errorf("-seed-open or -strict not set: %+v", cfg)
 	}
