@@ -161,7 +161,9 @@ func (c *conn) execute(args [][]byte) {
 		c.fail(msgNoAuth)
 	default:
 		c.count(cmd)
+		start := time.Now()
 		c.call(cmd, args)
+		c.s.metrics.latency[cmd.id].Observe(time.Since(start).Seconds())
 		c.dirty = c.dirty || cmd.flags&flagWrite != 0
 	}
 }

@@ -263,7 +263,8 @@ func writeCert(t testing.TB) (certFile, keyFile string, pool *x509.CertPool) {
 	return certFile, keyFile, pool
 }
 
-// TestMetrics: the metrics handler serves the server's own registry.
+// TestMetrics: the metrics handler serves the server's own registry, with
+// each command's count, errors and latency.
 func TestMetrics(t *testing.T) {
 	ts := startServer(t, Config{Pprof: true})
 	rc := dialRaw(t, ts.addr)
@@ -275,6 +276,7 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{
 		`dsm_commands_total{command="incr"} 1`, `dsm_command_errors_total{command="_unknown"} 1`,
 		"dsm_connected_clients 1", "dsm_connections_total 1", "dsm_variables 1", "go_goroutines",
+		`dsm_command_duration_seconds_count{command="incr"} 1`, `dsm_command_duration_seconds_bucket{command="set",le="+Inf"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
