@@ -4,9 +4,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // get returns the status and body of one GET of path from addr.
@@ -71,4 +73,52 @@ func TestNotReadyWhileClosing(t *testing.T) {
 	if err := ts.Ready(); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Ready while closing: %v", err)
 	}
+}
+
+// TestLockMetrics: LOCK's wait for locks another client holds, and each
+// hold until UNLOCK, are observed in the lock histograms by mode.
+func TestLockMetrics(t *testing.T) {
+	ts := startServer(t, Config{})
+	holder, waiter := dialRaw(t, ts.addr), dialRaw(t, ts.addr)
+	if got := holder.do("LOCK", "WRITE", "a"); got != okReply {
+		t.Fatalf("LOCK: %q", got)
+	}
+	waiter.send(encode("LOCK", "READ", "WAIT", "5000", "a"))
+	time.Sleep(100 * time.Millisecond)
+	holder.do("UNLOCK")
+	if got := waiter.reply(); got != okReply {
+		t.Fatalf("waiting LOCK: %q", got)
+	}
+	waiter.do("UNLOCK")
+	body := ts.scrapeMetrics(t)
+	for _, want := range []string{
+		`dsm_lock_wait_seconds_count{mode="write"} 1`, `dsm_lock_wait_seconds_count{mode="read"} 1`,
+		`dsm_lock_hold_seconds_count{mode="write"} 1`, `dsm_lock_hold_seconds_count{mode="read"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// The reader waited for the writer's hold: both at least 100 ms.
+	for _, name := range []string{`dsm_lock_wait_seconds_sum{mode="read"}`, `dsm_lock_hold_seconds_sum{mode="write"}`} {
+		if v := metricValue(t, body, name); v < 0.1 {
+			t.Errorf("%s = %v, want at least 0.1", name, v)
+		}
+	}
+}
+
+// metricValue is the value of the sample name in a scrape.
+func metricValue(t *testing.T, body, name string) float64 {
+	t.Helper()
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the metrics", name)
+	return 0
 }

@@ -41,6 +41,7 @@ type hold struct {
 	set   map[string]bool // the names locked; not changed after LOCK
 	names []string        // the same, sorted
 	write bool
+	since time.Time // when the locks were taken
 
 	mu    sync.Mutex     // guards the fields below: the lease timer releases from its own goroutine
 	g     *shm.LockGroup // nil once released: by the lease timer while the connection still holds h
@@ -112,7 +113,9 @@ func cmdLock(c *conn, args [][]byte) {
 		return
 	}
 	c.live.hold.Store(nil)
+	start := time.Now()
 	g, err := c.lockGroup(a)
+	c.s.metrics.lockWait.WithLabelValues(lockMode(a.write)).Observe(time.Since(start).Seconds())
 	if err != nil {
 		c.lockFailed(a, err)
 		return
@@ -194,7 +197,8 @@ func (s *Server) msgNoLane(holders bool) string {
 }
 
 func newHold(c *conn, g *shm.LockGroup, a lockArgs) *hold {
-	h := &hold{s: c.s, g: g, write: a.write, set: make(map[string]bool, len(a.names)), until: time.Now().Add(a.lease)}
+	now := time.Now()
+	h := &hold{s: c.s, g: g, write: a.write, since: now, set: make(map[string]bool, len(a.names)), until: now.Add(a.lease)}
 	for _, n := range a.names {
 		if !h.set[string(n)] {
 			h.set[string(n)] = true
@@ -240,6 +244,7 @@ func (h *hold) releaseLocked() {
 	h.g.Unlock()
 	h.g = nil
 	<-h.s.live.holders
+	h.s.metrics.lockHold.WithLabelValues(lockMode(h.write)).Observe(time.Since(h.since).Seconds())
 }
 
 // isLost reports whether the lease ended before the holder released the

@@ -24,6 +24,8 @@ type metrics struct {
 	rejected *prometheus.CounterVec
 	flush    *prometheus.HistogramVec
 	flushErr *prometheus.CounterVec
+	lockWait *prometheus.HistogramVec // by mode: read or write
+	lockHold *prometheus.HistogramVec // by mode: read or write
 
 	clientMemEvictions prometheus.Counter
 }
@@ -44,10 +46,20 @@ func newMetrics(s *Server) *metrics {
 	m.flushErr = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dsm_flush_errors_total", Help: "Failed flushes of the file.",
 	}, []string{"kind"})
+	m.lockWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "dsm_lock_wait_seconds",
+		Help:    "Time LOCK waited for its locks, whether it got them or not, by mode (read or write).",
+		Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10), // 10 us to 2.6 s
+	}, []string{"mode"})
+	m.lockHold = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "dsm_lock_hold_seconds",
+		Help:    "Time a client held the locks of one LOCK, until UNLOCK, its end or its lease's, by mode (read or write).",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10), // 100 us to 26 s
+	}, []string{"mode"})
 	m.clientMemEvictions = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "dsm_client_mem_evictions_total", Help: "Clients closed because all clients' buffers exceeded the bound (ClientMemMax).",
 	})
-	m.reg.MustRegister(m.conns, m.rejected, m.flush, m.flushErr, m.clientMemEvictions,
+	m.reg.MustRegister(m.conns, m.rejected, m.flush, m.flushErr, m.lockWait, m.lockHold, m.clientMemEvictions,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("dsm_connected_clients", "Clients connected now.", func() float64 { return float64(s.clientCount()) }),
@@ -96,6 +108,14 @@ func (m *metrics) observeFlush(kind string, start time.Time, err error) {
 		return
 	}
 	m.flush.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+}
+
+// lockMode is the mode label of the lock metrics.
+func lockMode(write bool) string {
+	if write {
+		return "write"
+	}
+	return "read"
 }
 
 // MetricsHandler returns the handler ServeMetrics serves: Prometheus metrics
