@@ -319,7 +319,8 @@ func TestRefusalsWaitingBounded(t *testing.T) {
 
 // TestMaxClientsRefusal: a seed client past MaxClients reads no byte (the
 // seed's client would print "-ERR" as the value 1381123373), while a RESP
-// client past it is told; both refusals are logged with the reason.
+// client past it is told; both refusals are logged and counted in the
+// metrics with the reason.
 func TestMaxClientsRefusal(t *testing.T) {
 	logs := &lockedLog{}
 	ts := startServer(t, Config{MaxClients: 1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -342,6 +343,9 @@ func TestMaxClientsRefusal(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log has no %s:\n%s", want, logs)
 		}
+	}
+	if want := `dsm_connections_rejected_total{reason="max_clients"} 2`; !strings.Contains(ts.scrapeMetrics(t), want) {
+		t.Errorf("metrics lack %s", want)
 	}
 }
 
