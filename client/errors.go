@@ -86,7 +86,10 @@ type Error struct {
 	Err error
 }
 
-// Error returns "op name: kind: cause", leaving out what is empty.
+// Error returns "op name: kind: cause", leaving out what is empty, and the
+// cause when it only repeats the kind: the daemon's "ERR value is not an
+// integer or out of range" says nothing that "value is not an integer"
+// does not.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)
@@ -95,12 +98,17 @@ func (e *Error) Error() string {
 		b.WriteString(e.Name)
 	}
 	for _, part := range []error{e.Kind, e.Err} {
-		if part != nil {
+		if part != nil && (part == e.Kind || !repeats(part, e.Kind)) {
 			b.WriteString(": ")
 			b.WriteString(part.Error())
 		}
 	}
 	return b.String()
+}
+
+// repeats reports whether cause says what kind says.
+func repeats(cause, kind error) bool {
+	return kind != nil && strings.Contains(strings.ToLower(cause.Error()), strings.ToLower(kind.Error()))
 }
 
 // Unwrap returns the kind and the cause, so errors.Is matches both.

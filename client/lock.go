@@ -102,10 +102,17 @@ func (l *Locked) Del(ctx context.Context, names ...string) (int64, error) {
 	return del(ctx, l.conn, names)
 }
 
-// Do sends any command on the locked connection and returns its reply.
+// Do sends any command on the locked connection and returns its reply, as
+// Client.Do does: a null reply is nil, and an error names the command.
 func (l *Locked) Do(ctx context.Context, args ...any) (any, error) {
+	if len(args) == 0 {
+		return nil, &Error{Op: "do", Kind: ErrInvalid, Err: fmt.Errorf("no command")}
+	}
 	v, err := l.conn.Do(ctx, args...).Result()
-	return v, wrapErr("do", fmt.Sprint(args...), err)
+	if err == redis.Nil {
+		return nil, nil
+	}
+	return v, wrapErr(fmt.Sprint(args[0]), "", err)
 }
 
 // Unlock releases the locks and the connection. It fails with ErrLockLost
