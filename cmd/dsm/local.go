@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -26,15 +27,39 @@ type local struct {
 func openLocal(path string, write bool) (*local, error) {
 	if !write {
 		if _, err := os.Stat(path); err != nil {
-			return nil, &client.Error{Op: "open", Name: path, Kind: client.ErrUnreachable, Err: err}
+			return nil, &fileError{path: path, err: err}
 		}
 	}
 	m, err := shm.Open(shm.Config{Path: path})
 	if err != nil {
-		return nil, &client.Error{Op: "open", Name: path, Kind: client.ErrUnreachable, Err: err}
+		return nil, &fileError{path: path, err: err}
 	}
 	return &local{m: m}, nil
 }
+
+// fileError is a memory file that cannot be opened. It exits as an
+// unreachable daemon does (the store is not there), but says what failed:
+// in local mode no daemon is involved.
+type fileError struct {
+	path string
+	err  error
+}
+
+// Error returns "open PATH: cause", without the path a *fs.PathError
+// would repeat.
+func (e *fileError) Error() string {
+	cause := e.err
+	var pe *fs.PathError
+	if errors.As(cause, &pe) && pe.Path == e.path {
+		cause = pe.Err
+	}
+	return "open " + e.path + ": " + cause.Error()
+}
+
+func (e *fileError) Unwrap() error { return e.err }
+
+// Is makes the exit code the one of client.ErrUnreachable.
+func (e *fileError) Is(target error) bool { return target == client.ErrUnreachable }
 
 // shmKinds maps shm's errors to the client's kinds, so that local and remote
 // failures print and exit alike.

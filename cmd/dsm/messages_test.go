@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -10,6 +11,7 @@ import (
 // reply that repeats its kind left out.
 func TestErrorMessages(t *testing.T) {
 	d := startDaemon(t, "")
+	missing := filepath.Join(t.TempDir(), "typo.mem")
 	tests := []struct {
 		name string
 		args []string
@@ -18,6 +20,7 @@ func TestErrorMessages(t *testing.T) {
 	}{
 		{"not an integer", at(d, "add", "greeting", "1"), "dsm: add greeting: value is not an integer\n", exitError},
 		{"unknown command under lock", at(d, "lock", "a", "--", "bogus", "x"), "dsm: bogus: ERR unknown command 'bogus', with args beginning with: 'x' \n", exitError},
+		{"local file missing", []string{"-file", missing, "get", "x"}, "dsm: open " + missing + ": no such file or directory\n", exitUnreachable},
 	}
 	if _, errOut, code := dsm(t, "", at(d, "set", "greeting", "hello")...); code != 0 {
 		t.Fatalf("set greeting: exit %d: %s", code, errOut)
