@@ -22,14 +22,14 @@ func runCheck(_ context.Context, cfg *config, args []string, stdout, stderr io.W
 	case len(args) == 1 && args[0] == "-repair":
 		repair = true
 	case len(args) > 0:
-		return fail(stderr, &usageError{msg: checkUsage})
+		return fail(stderr, cfg.format, &usageError{msg: checkUsage})
 	}
 	if cfg.file == "" {
-		return fail(stderr, &usageError{msg: "check reads the file itself: give it with -file PATH"})
+		return fail(stderr, cfg.format, &usageError{msg: "check reads the file itself: give it with -file PATH"})
 	}
 	l, err := openLocal(cfg.file, false)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	defer l.Close()
 	var r checkResult
@@ -39,10 +39,10 @@ func runCheck(_ context.Context, cfg *config, args []string, stdout, stderr io.W
 		r.remains = l.m.Check()
 	}
 	if err := write(stdout, cfg.format, r); err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	if r.remains != nil {
-		fmt.Fprintf(stderr, "dsm: %s is damaged\n", cfg.file)
+		fail(stderr, cfg.format, fmt.Errorf("%s is damaged", cfg.file))
 		return exitError
 	}
 	return exitOK

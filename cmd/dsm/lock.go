@@ -81,16 +81,16 @@ func splitOn(args []string, sep string) [][]string {
 func runLock(ctx context.Context, cfg *config, args []string, stdout, stderr io.Writer) int {
 	spec, err := parseLock(args, true)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	st, err := cfg.open(ctx, true)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	defer st.Close()
 	held, err := takeLocks(ctx, cfg, st, spec)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	code := exitOK
 	for _, cmd := range spec.commands {
@@ -99,14 +99,14 @@ func runLock(ctx context.Context, cfg *config, args []string, stdout, stderr io.
 			err = write(stdout, cfg.format, r)
 		}
 		if err != nil {
-			code = fail(stderr, err)
+			code = fail(stderr, cfg.format, err)
 			break
 		}
 	}
 	uctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
 	if err := held.Unlock(uctx); err != nil && code == exitOK {
-		code = fail(stderr, err)
+		code = fail(stderr, cfg.format, err)
 	}
 	return code
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -22,22 +23,22 @@ func runOneShot(ctx context.Context, cfg *config, args []string, stdout, stderr 
 	cmd := lookup(args[0])
 	if cmd != nil {
 		if err := cmd.check(args[1:]); err != nil {
-			return fail(stderr, err)
+			return fail(stderr, cfg.format, err)
 		}
 	} else if cfg.file != "" {
-		return fail(stderr, unknownCommand(args[0]))
+		return fail(stderr, cfg.format, unknownCommand(args[0]))
 	}
 	st, err := cfg.open(ctx, cmd == nil || cmd.write)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	defer st.Close()
 	r, err := execute(ctx, cfg.timeout, st, args)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	if err := write(stdout, cfg.format, r); err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	return exitOK
 }
@@ -77,8 +78,31 @@ func unknownCommand(name string) error {
 	return &usageError{msg: fmt.Sprintf("unknown command %q (try help)", name)}
 }
 
-// fail prints err and returns its exit code.
-func fail(stderr io.Writer, err error) int {
+// fail prints err and returns its exit code: "dsm: ERROR" as text, or with
+// -o json one object on stderr, so that a script reading JSON never has to
+// parse prose (see jsonError).
+func fail(stderr io.Writer, f format, err error) int {
+	code := exitCode(err)
+	if f == formatJSON {
+		json.NewEncoder(stderr).Encode(jsonError{Error: err.Error(), Kind: exitKinds[code], Exit: code})
+		return code
+	}
 	fmt.Fprintln(stderr, "dsm:", err)
-	return exitCode(err)
+	return code
+}
+
+// jsonError is an error as -o json prints it: the message, a kind a script
+// can switch on, and the exit code that goes with it.
+type jsonError struct {
+	Error string `json:"error"`
+	Kind  string `json:"kind"`
+	Exit  int    `json:"exit"`
+}
+
+// exitKinds names the exit codes for jsonError.
+var exitKinds = map[int]string{
+	exitError:       "error",
+	exitNotFound:    "not_found",
+	exitRefused:     "refused",
+	exitUnreachable: "unreachable",
 }

@@ -39,7 +39,7 @@ type prompt struct {
 func runPrompt(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr io.Writer) int {
 	st, err := cfg.open(ctx, true)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	defer st.Close()
 	in := newLineReader(stdin, stdout, stderr)
@@ -62,7 +62,7 @@ func (p *prompt) loop(ctx context.Context) int {
 		line, err := p.in.readLine(seedPrompt)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
-				return fail(p.in.errWriter(), err)
+				return fail(p.in.errWriter(), p.cfg.format, err)
 			}
 			return exitOK
 		}

@@ -34,13 +34,13 @@ type changeSource interface {
 func runWatch(ctx context.Context, cfg *config, args []string, stdout, stderr io.Writer) int {
 	count, names, err := parseWatch(args)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	src, err := openWatch(ctx, cfg, names)
 	if err != nil {
-		return fail(stderr, err)
+		return fail(stderr, cfg.format, err)
 	}
 	defer src.Close()
 	for i := 0; count == 0 || i < count; i++ {
@@ -49,10 +49,10 @@ func runWatch(ctx context.Context, cfg *config, args []string, stdout, stderr io
 			if ctx.Err() != nil {
 				return exitOK // interrupted: the normal end of a watch
 			}
-			return fail(stderr, err)
+			return fail(stderr, cfg.format, err)
 		}
 		if err := printChange(stdout, cfg.format, time.Now(), ch); err != nil {
-			return fail(stderr, err)
+			return fail(stderr, cfg.format, err)
 		}
 	}
 	return exitOK
