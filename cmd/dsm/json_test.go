@@ -1,10 +1,34 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/dsm-dev/dsm/client"
 )
+
+// TestJSONBinaryValue: a value that is not UTF-8 prints as base64 with
+// "encoding":"base64", so a script gets its bytes back; text stays text.
+func TestJSONBinaryValue(t *testing.T) {
+	d := startDaemon(t, "")
+	bin := "\xff\x00\xfe"
+	if _, errOut, code := dsm(t, "", at(d, "mset", "bin", bin, "txt", "héllo")...); code != 0 {
+		t.Fatalf("mset: exit %d: %s", code, errOut)
+	}
+	want := base64.StdEncoding.EncodeToString([]byte(bin))
+	objs := jsonLines(t, d, "get", "bin")
+	if len(objs) != 1 || objs[0]["value"] != want || objs[0]["encoding"] != "base64" {
+		t.Errorf("get of a binary value as JSON: %v, want value %s with encoding base64", objs, want)
+	}
+	objs = jsonLines(t, d, "mget", "bin", "txt")
+	if len(objs) != 2 || objs[0]["value"] != want || objs[0]["encoding"] != "base64" ||
+		objs[1]["value"] != "héllo" || objs[1]["encoding"] != nil {
+		t.Errorf("mget of a binary and a text value as JSON: %v", objs)
+	}
+}
 
 // TestJSONErrors: with -o json an error is one JSON object on stderr,
 // with its message, kind and exit code; stdout stays empty.
@@ -32,5 +56,19 @@ func TestJSONErrors(t *testing.T) {
 		if got != tt.want || code != tt.want.Exit || out != "" {
 			t.Errorf("dsm %s: exit %d, stdout %q, error %+v; want %+v", strings.Join(tt.args, " "), code, out, got, tt.want)
 		}
+	}
+}
+
+// TestJSONWatchBinaryValue: watch -o json prints a binary value as get
+// does.
+func TestJSONWatchBinaryValue(t *testing.T) {
+	var b strings.Builder
+	ch := client.Change{Name: "bin", Value: "\xff", Version: 3}
+	if err := printChange(&b, formatJSON, time.Unix(0, 0).UTC(), ch); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"time":"1970-01-01T00:00:00.000Z","name":"bin","value":"/w==","encoding":"base64","version":3,"deleted":false}` + "\n"
+	if b.String() != want {
+		t.Errorf("printChange = %s, want %s", b.String(), want)
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dsm-dev/dsm/client"
 )
@@ -58,13 +60,37 @@ func write(w io.Writer, f format, r result) error {
 
 // valueResult is a value that was read (get).
 type valueResult struct {
-	Name    string `json:"name"`
-	Value   string `json:"value"`
-	Version uint64 `json:"version,omitempty"`
+	Name    string
+	Value   string
+	Version uint64
 }
 
 func (r valueResult) plain() []string { return []string{r.Value} }
-func (r valueResult) objects() []any  { return []any{r} }
+func (r valueResult) objects() []any {
+	o := jsonValue{Name: r.Name, Version: r.Version}
+	o.setValue(r.Value)
+	return []any{o}
+}
+
+// jsonValue is a variable as -o json prints it. A value that is not valid
+// UTF-8 cannot be a JSON string without changing it (encoding/json would
+// replace its bytes), so it is base64 (standard, padded) and Encoding says
+// so; a missing variable's value is null.
+type jsonValue struct {
+	Name     string  `json:"name"`
+	Value    *string `json:"value"`
+	Encoding string  `json:"encoding,omitempty"`
+	Version  uint64  `json:"version,omitempty"`
+	Found    *bool   `json:"found,omitempty"`
+}
+
+func (o *jsonValue) setValue(v string) {
+	if !utf8.ValidString(v) {
+		v = base64.StdEncoding.EncodeToString([]byte(v))
+		o.Encoding = "base64"
+	}
+	o.Value = &v
+}
 
 // okResult is a write that succeeded (set, mset).
 type okResult struct{}
@@ -128,16 +154,11 @@ func (r itemsResult) plain() []string {
 }
 
 func (r itemsResult) objects() []any {
-	type item struct {
-		Name  string  `json:"name"`
-		Value *string `json:"value"`
-		Found bool    `json:"found"`
-	}
 	out := make([]any, len(r))
 	for i, it := range r {
-		o := item{Name: it.Name, Found: it.Found}
+		o := jsonValue{Name: it.Name, Found: &r[i].Found}
 		if it.Found {
-			o.Value = &r[i].Value
+			o.setValue(it.Value)
 		}
 		out[i] = o
 	}

@@ -114,14 +114,14 @@ func openWatch(ctx context.Context, cfg *config, names []string) (changeSource, 
 func printChange(w io.Writer, f format, at time.Time, ch client.Change) error {
 	stamp := at.Format("2006-01-02T15:04:05.000Z07:00")
 	if f == formatJSON {
-		return json.NewEncoder(w).Encode(struct {
-			Time    string `json:"time"`
-			Name    string `json:"name"`
-			Value   string `json:"value"`
-			Version uint64 `json:"version"`
+		o := struct {
+			Time string `json:"time"`
+			jsonValue
 			Deleted bool   `json:"deleted"`
 			Damage  string `json:"damage,omitempty"`
-		}{stamp, ch.Name, ch.Value, ch.Version, ch.Deleted, ch.Damage})
+		}{Time: stamp, jsonValue: jsonValue{Name: ch.Name, Version: ch.Version}, Deleted: ch.Deleted, Damage: ch.Damage}
+		o.setValue(ch.Value)
+		return json.NewEncoder(w).Encode(o)
 	}
 	value := ch.Value
 	switch {
