@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,25 @@ func TestJSONBinaryValue(t *testing.T) {
 	if len(objs) != 2 || objs[0]["value"] != want || objs[0]["encoding"] != "base64" ||
 		objs[1]["value"] != "héllo" || objs[1]["encoding"] != nil {
 		t.Errorf("mget of a binary and a text value as JSON: %v", objs)
+	}
+}
+
+// TestJSONMissingIsNull: with -o json a get of a missing variable prints
+// its value as null on stdout, nothing on stderr, and still exits 2.
+func TestJSONMissingIsNull(t *testing.T) {
+	d := startDaemon(t, "")
+	file := filepath.Join(t.TempDir(), "m.mem")
+	dsm(t, "", "-file", file, "set", "other", "1")
+	for _, args := range [][]string{
+		at(d, "-o", "json", "get", "nothing"),
+		{"-file", file, "-o", "json", "get", "nothing"},
+		at(d, "-o", "json", "lock", "nothing", "--", "get", "nothing"),
+	} {
+		out, errOut, code := dsm(t, "", args...)
+		if out != `{"name":"nothing","value":null}`+"\n" || errOut != "" || code != exitNotFound {
+			t.Errorf("dsm %s: exit %d, stdout %q, stderr %q; want exit 2 and a null value",
+				strings.Join(args, " "), code, out, errOut)
+		}
 	}
 }
 

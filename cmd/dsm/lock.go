@@ -95,11 +95,7 @@ func runLock(ctx context.Context, cfg *config, args []string, stdout, stderr io.
 	code := exitOK
 	for _, cmd := range spec.commands {
 		r, err := execute(ctx, cfg.timeout, held, cmd)
-		if err == nil {
-			err = write(stdout, cfg.format, r)
-		}
-		if err != nil {
-			code = fail(stderr, cfg.format, err)
+		if code = printResult(cfg.format, cmd, r, err, stdout, stderr); code != exitOK {
 			break
 		}
 	}

@@ -34,11 +34,23 @@ func runOneShot(ctx context.Context, cfg *config, args []string, stdout, stderr 
 	}
 	defer st.Close()
 	r, err := execute(ctx, cfg.timeout, st, args)
-	if err != nil {
-		return fail(stderr, cfg.format, err)
+	return printResult(cfg.format, args, r, err, stdout, stderr)
+}
+
+// printResult prints a command's result, or its error, and returns the
+// exit code.
+func printResult(f format, args []string, r result, err error, stdout, stderr io.Writer) int {
+	if null, ok := missingAsNull(f, args, err); ok {
+		if err := write(stdout, f, null); err != nil {
+			return fail(stderr, f, err)
+		}
+		return exitCode(err)
 	}
-	if err := write(stdout, cfg.format, r); err != nil {
-		return fail(stderr, cfg.format, err)
+	if err == nil {
+		err = write(stdout, f, r)
+	}
+	if err != nil {
+		return fail(stderr, f, err)
 	}
 	return exitOK
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -58,17 +59,21 @@ func write(w io.Writer, f format, r result) error {
 	return nil
 }
 
-// valueResult is a value that was read (get).
+// valueResult is a value that was read (get). With -o json a missing
+// variable is a null value (see missingAsNull).
 type valueResult struct {
 	Name    string
 	Value   string
 	Version uint64
+	Missing bool
 }
 
 func (r valueResult) plain() []string { return []string{r.Value} }
 func (r valueResult) objects() []any {
 	o := jsonValue{Name: r.Name, Version: r.Version}
-	o.setValue(r.Value)
+	if !r.Missing {
+		o.setValue(r.Value)
+	}
 	return []any{o}
 }
 
@@ -90,6 +95,16 @@ func (o *jsonValue) setValue(v string) {
 		o.Encoding = "base64"
 	}
 	o.Value = &v
+}
+
+// missingAsNull is the result of a get of a missing variable with -o json:
+// the null value rather than an error, so a script reads one object either
+// way (the exit code still says 2).
+func missingAsNull(f format, args []string, err error) (result, bool) {
+	if f != formatJSON || !errors.Is(err, client.ErrNotFound) || len(args) != 2 || lookup(args[0]) != lookup("get") {
+		return nil, false
+	}
+	return valueResult{Name: args[1], Missing: true}, true
 }
 
 // okResult is a write that succeeded (set, mset).
