@@ -42,7 +42,11 @@
 // {"ok":true} for set and mset, {"name":"x","value":6} for add,
 // {"name":"x","swapped":true} for cas, {"deleted":2} for del,
 // {"name":"a"} per name for list, {"name":"a","value":"1","found":true}
-// per variable for mget, and one object for info.
+// per variable for mget, and one object for info. A value that is not
+// valid UTF-8 is base64 with "encoding":"base64" beside it; get of a
+// missing variable prints {"name":"x","value":null} and exits 2. An error
+// is one object on stderr: {"error":MESSAGE,"kind":KIND,"exit":CODE}, KIND
+// one of error, not_found, refused, unreachable.
 //
 // # Watching and locking
 //
