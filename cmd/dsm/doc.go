@@ -4,7 +4,14 @@
 //
 // Usage:
 //
-//	dsm [-addr HOST:PORT] [-password P] [-file PATH] [-o json] [COMMAND ARGS...]
+//	dsm [-addr HOST:PORT] [-p PORT] [-password P] [-file PATH] [-o json] [COMMAND ARGS...]
+//
+// Flags may come before or after the command, with one dash or two
+// (-addr and --addr); after a "--" everything is the command's (dsm set --
+// x -addr stores "-addr"). -p replaces the port of -addr, as redis-cli's
+// -p does; $DSM_ADDR is the address when -addr is not given. dsm --help,
+// dsm -h and dsm help COMMAND print help on stdout; dsm completion
+// bash|zsh|fish prints a shell completion script.
 //
 // # The prompt
 //
@@ -98,5 +105,5 @@
 // and other processes use the file.
 //
 // The password may come from $DSM_PASSWORD instead of -password, which
-// keeps it out of the process list.
+// keeps it out of the process list, and the address from $DSM_ADDR.
 package main

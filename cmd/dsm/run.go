@@ -5,11 +5,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,28 +24,6 @@ const (
 	exitUnreachable = 4 // no daemon answers at the address, or the file cannot be opened
 )
 
-const usageText = `usage: dsm [-addr HOST:PORT] [-password P] [-file PATH] [-o json] [COMMAND ARGS...]
-
-With no command, dsm starts an interactive prompt that accepts the seed's
-R (read value), W (write value) and Q (quit), and every command below by name.
-
-Commands:
-%s
-Other commands are sent to the daemon as they are (ping, dbsize, ...).
-
-Flags:
-%s
-Environment:
-  DSM_PASSWORD   password, when -password is not given
-
-Exit codes:
-  0  success
-  1  usage or other error
-  2  no such variable
-  3  refused (authentication, access rules, limits)
-  4  unreachable (no daemon at the address, or the file cannot be opened)
-`
-
 // quietLibraryLogs silences go-redis' own logging, once per process: it
 // prints dial failures on stderr by itself, while dsm reports errors in its
 // own words (and the prompt says when it reconnects).
@@ -60,8 +36,10 @@ func (discardLogger) Printf(context.Context, string, ...any) {}
 // config is what the flags say.
 type config struct {
 	addr      string
+	port      int
 	password  string
 	file      string
+	output    string // -o as given
 	format    format
 	timeout   time.Duration
 	reconnect time.Duration
@@ -73,77 +51,14 @@ type config struct {
 // it with their own arguments and streams.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	quietLibraryLogs.Do(func() { redis.SetLogger(discardLogger{}) })
-	cfg, rest, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
+	code := exitOK
+	root := newRoot(&config{}, stdin, stdout, stderr, &code)
+	root.SetArgs(normalizeArgs(args, root))
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(stderr, "dsm: %v (see dsm --help)\n", err)
 		return exitError
 	}
-	ctx := context.Background()
-	if len(rest) == 0 {
-		return runPrompt(ctx, cfg, stdin, stdout, stderr)
-	}
-	if strings.EqualFold(rest[0], "help") {
-		fmt.Fprint(stdout, usage())
-		return exitOK
-	}
-	return runOneShot(ctx, cfg, rest, stdout, stderr)
-}
-
-func parseFlags(args []string, stderr io.Writer) (*config, []string, error) {
-	cfg := &config{}
-	var out string
-	fs := newFlagSet(cfg, &out)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage()) }
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, err
-	}
-	// The environment's password is read here, not as the flag's default,
-	// so that usage never prints it.
-	if cfg.password == "" {
-		cfg.password = os.Getenv("DSM_PASSWORD")
-	}
-	f, err := parseFormat(out)
-	if err != nil {
-		fmt.Fprintln(stderr, "dsm:", err)
-		return nil, nil, err
-	}
-	cfg.format = f
-	return cfg, fs.Args(), nil
-}
-
-// newFlagSet declares the flags, storing them in cfg and the output format
-// in out.
-func newFlagSet(cfg *config, out *string) *flag.FlagSet {
-	fs := flag.NewFlagSet("dsm", flag.ContinueOnError)
-	fs.StringVar(&cfg.addr, "addr", client.DefaultAddr, "daemon address `HOST:PORT`")
-	fs.StringVar(&cfg.password, "password", "", "daemon password `P` (default $DSM_PASSWORD)")
-	fs.StringVar(&cfg.file, "file", "", "work on the memory file at `PATH` directly, without the daemon")
-	fs.StringVar(out, "o", "text", "output `FORMAT`: text, or json (one object per line)")
-	fs.DurationVar(&cfg.timeout, "timeout", 5*time.Second, "time limit of each command")
-	fs.DurationVar(&cfg.reconnect, "reconnect", 30*time.Second, "at the prompt, how long to keep trying to reconnect to a lost daemon")
-	fs.BoolVar(&cfg.tls, "tls", false, "connect with TLS")
-	fs.StringVar(&cfg.cacert, "cacert", "", "with -tls, trust the CA certificates in `FILE` (PEM)")
-	return fs
-}
-
-// usage renders the usage text.
-func usage() string {
-	var cmds strings.Builder
-	for _, c := range commands {
-		fmt.Fprintf(&cmds, "  %-24s %s\n", strings.TrimSpace(c.name+" "+c.args), c.help)
-	}
-	for _, c := range append(sessionCommands, fileCommands...) {
-		fmt.Fprintf(&cmds, "  %-24s %s\n", c[0], c[1])
-	}
-	var flags strings.Builder
-	var out string
-	fs := newFlagSet(&config{}, &out)
-	fs.SetOutput(&flags)
-	fs.PrintDefaults()
-	return fmt.Sprintf(usageText, cmds.String(), flags.String())
+	return code
 }
 
 // clientOptions builds the client's options from the flags.
