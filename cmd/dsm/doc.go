@@ -94,6 +94,9 @@
 // (package shm), under the same locks as the daemon, so they work whether
 // or not a daemon serves the file. A read of a file that does not exist
 // fails (exit 4); a write creates the file, as dsmd does on first start.
+// Local mode needs Linux (shm is built on its futexes and file locks): dsm
+// builds for macOS and Windows as a remote client, and there -file says
+// so and exits 1.
 //
 // Opening a file checks only its header, so that it stays fast. dsm -file
 // PATH check [-repair] verifies the rest (shm's Check): every live slot's

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -6,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,15 +18,6 @@ import (
 	"github.com/dsm-dev/dsm/server"
 )
 
-// dsm runs the command line args with stdin and returns what it printed
-// and its exit code.
-func dsm(tb testing.TB, stdin string, args ...string) (stdout, stderr string, code int) {
-	tb.Helper()
-	var out, errOut bytes.Buffer
-	code = run(args, strings.NewReader(stdin), &out, &errOut)
-	return out.String(), errOut.String(), code
-}
-
 // startDaemon runs a daemon for the test, with password if not empty.
 func startDaemon(tb testing.TB, password string) *dsmtest.Daemon {
 	tb.Helper()
@@ -35,13 +27,6 @@ func startDaemon(tb testing.TB, password string) *dsmtest.Daemon {
 // at returns the flags that point dsm at d.
 func at(d *dsmtest.Daemon, args ...string) []string {
 	return append([]string{"-addr", d.Addr, "-timeout", "5s"}, args...)
-}
-
-func TestMain(m *testing.M) {
-	// The tests must not read or write the user's history or password.
-	os.Setenv("DSM_HISTFILE", "")
-	os.Unsetenv("DSM_PASSWORD")
-	os.Exit(m.Run())
 }
 
 // TestSeedSession replays the seed's client session through the prompt
