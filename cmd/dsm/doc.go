@@ -23,7 +23,10 @@
 // any other command goes to the daemon as it is, as redis-cli sends it.
 // Arguments may be quoted ("hello world", 'x'). On a terminal the prompt
 // edits lines and keeps a history (~/.dsm_history, or $DSM_HISTFILE; empty
-// turns it off); on a pipe it reads plain lines and prints no escape codes.
+// turns it off). On a pipe (dsm < script.txt) it reads plain lines and
+// prints no banner, no prompts and no escape codes, only the results, and
+// exits with the code of the first line that failed (0 if none did), so a
+// shell script can run a script of commands and test the outcome.
 // When the daemon restarts the prompt reconnects by itself and says so
 // ("reconnected to HOST:PORT"); a command typed while the daemon is away
 // waits up to -reconnect for it, and runs once it is back if that is safe

@@ -35,10 +35,8 @@ func at(d *dsmtest.Daemon, args ...string) []string {
 func TestSeedSession(t *testing.T) {
 	d := startDaemon(t, "")
 	out, errOut, code := dsm(t, "W\n20\nR\nQ\n", at(d)...)
-	want := "Connected to server.\nR -> Read\nW -> Write\nQ -> Quit\n" +
-		"\nEnter command (R/W/Q): Enter new value: Server: OK\n" +
-		"\nEnter command (R/W/Q): Shared Value: 20\n" +
-		"\nEnter command (R/W/Q): "
+	// Piped input gets no banner and no prompts, only the answers.
+	want := "Server: OK\nShared Value: 20\n"
 	if code != 0 || out != want || errOut != "" {
 		t.Fatalf("first prompt: exit %d\nstdout:\n%q\nwant:\n%q\nstderr: %s", code, out, want, errOut)
 	}
@@ -54,6 +52,7 @@ func TestPromptCommands(t *testing.T) {
 	steps := []struct {
 		line, out string
 		contains  bool
+		code      int // the exit code of a session of this line alone
 	}{
 		{line: "R", out: "Shared Value: 0\n"}, // a missing value reads 0, as the seed's int began
 		{line: `set greeting "hello world"`, out: "OK\n"},
@@ -66,37 +65,31 @@ func TestPromptCommands(t *testing.T) {
 		{line: "mget a nothing b", out: "1\n\n2\n"},
 		{line: "list [ab]", out: "a\nb\n"},
 		{line: "del a b", out: "2\n"},
-		{line: "get missing", out: ""}, // the error goes to stderr
+		{line: "get missing", out: "", code: exitNotFound}, // the error goes to stderr
 		{line: "ping", out: "PONG\n"},
-		{line: "W\nnot-a-number", out: "Enter new value: Invalid value", contains: true},
+		{line: "W\nnot-a-number", out: "Invalid value: want a whole number from -2147483648 to 2147483647\n", code: exitError},
 		{line: "help", out: "mset NAME VALUE...", contains: true},
-		{line: "exit"},
-		{line: "get never-reached"},
 	}
-	var in strings.Builder
 	for _, s := range steps {
-		in.WriteString(s.line + "\n")
-	}
-	out, errOut, code := dsm(t, in.String(), at(d)...)
-	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
-	}
-	// What follows the k-th prompt answers the k-th line.
-	segs := strings.Split(out, seedPrompt)
-	if len(segs) != len(steps) { // the banner, then one per line up to exit
-		t.Fatalf("%d prompts for %d lines up to exit:\n%s", len(segs)-1, len(steps)-1, out)
-	}
-	for i, s := range steps[:len(steps)-2] {
-		got := segs[i+1]
-		if got != s.out && !(s.contains && strings.Contains(got, s.out)) {
-			t.Errorf("%q printed %q, want %q", s.line, got, s.out)
+		out, errOut, code := dsm(t, s.line+"\n", at(d)...)
+		if (out != s.out && !(s.contains && strings.Contains(out, s.out))) || code != s.code {
+			t.Errorf("%q printed %q, exit %d; want %q, exit %d (stderr %q)", s.line, out, code, s.out, s.code, errOut)
 		}
+		if strings.Contains(out, "\x1b") {
+			t.Errorf("escape codes in piped output: %q", out)
+		}
+	}
+	// Nothing runs after exit, and no line failed before it.
+	out, errOut, code := dsm(t, "get greeting\nexit\nget never-reached\n", at(d)...)
+	if out != "hello world\n" || errOut != "" || code != 0 {
+		t.Errorf("exit then get: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = dsm(t, "get missing\nget greeting\n", at(d)...)
+	if out != "hello world\n" || code != exitNotFound {
+		t.Errorf("a failed line: exit %d, stdout %q; want exit 2 and the next line's result", code, out)
 	}
 	if !strings.Contains(errOut, "get missing: no such variable") {
 		t.Errorf("stderr lacks the missing variable's error:\n%s", errOut)
-	}
-	if strings.Contains(out, "\x1b") {
-		t.Errorf("escape codes in piped output: %q", out)
 	}
 }
 

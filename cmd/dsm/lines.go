@@ -22,9 +22,8 @@ import (
 // proxy here, and github.com/chzyer/readline is unmaintained; x/term is
 // maintained by the Go team and enough for a prompt.
 //
-// Elsewhere (a pipe, a file) it reads plain lines and prints prompts as
-// text, with no escape codes, so scripts and tests see exactly the seed's
-// output.
+// Elsewhere (a pipe, a file) it reads plain lines and prints no prompts,
+// so that the output of dsm < script.txt is the commands' results only.
 type lineReader interface {
 	io.Writer
 	// readLine prints prompt and returns the next line without its line
@@ -36,6 +35,10 @@ type lineReader interface {
 	// normal mode, so that Ctrl-C interrupts the command (cancelling the
 	// returned context) rather than arriving as a key. done ends it.
 	running(ctx context.Context) (_ context.Context, done func())
+	// interactive reports whether a person types the input: then the
+	// prompt prints its banner and prompts, and a failed command does not
+	// change the exit status.
+	interactive() bool
 	// close restores the terminal.
 	close()
 }
@@ -60,10 +63,8 @@ type plainReader struct {
 	stderr io.Writer
 }
 
-func (p *plainReader) readLine(prompt string) (string, error) {
-	if _, err := io.WriteString(p.Writer, prompt); err != nil {
-		return "", err
-	}
+// readLine leaves the prompt out: nobody reads it.
+func (p *plainReader) readLine(string) (string, error) {
 	line, err := p.in.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 		return "", err
@@ -73,6 +74,7 @@ func (p *plainReader) readLine(prompt string) (string, error) {
 
 func (p *plainReader) errWriter() io.Writer { return p.stderr }
 func (p *plainReader) close()               {}
+func (p *plainReader) interactive() bool    { return false }
 
 // running changes nothing on a pipe: Ctrl-C ends dsm, as it ends any
 // program in a pipeline.
@@ -134,6 +136,8 @@ func (t *termReader) running(ctx context.Context) (context.Context, func()) {
 		_, _ = term.MakeRaw(t.fd)
 	}
 }
+
+func (t *termReader) interactive() bool { return true }
 
 func (t *termReader) close() {
 	if h, ok := t.History.(*fileHistory); ok {

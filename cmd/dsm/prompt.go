@@ -33,6 +33,10 @@ type prompt struct {
 	seen int64
 	// held, after lock, runs the commands until unlock (prompt_lock.go).
 	held heldStore
+	// failed is the exit code of the first command that failed: with
+	// piped input it is dsm's, so that dsm < script.txt fails when a line
+	// of the script did.
+	failed int
 }
 
 // runPrompt runs the interactive prompt until Q or the end of input.
@@ -53,18 +57,14 @@ func runPrompt(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr
 }
 
 func (p *prompt) loop(ctx context.Context) int {
-	if _, ok := p.st.(*remote); ok {
-		fmt.Fprint(p.out, seedBanner)
-	} else {
-		fmt.Fprintf(p.out, "Opened %s.\n%s", p.st.Where(), strings.TrimPrefix(seedBanner, "Connected to server.\n"))
-	}
+	p.banner()
 	for {
 		line, err := p.in.readLine(seedPrompt)
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				return fail(p.in.errWriter(), p.cfg.format, err)
 			}
-			return exitOK
+			return p.exitCode()
 		}
 		args, err := splitArgs(line)
 		if err != nil {
@@ -75,8 +75,35 @@ func (p *prompt) loop(ctx context.Context) int {
 			continue
 		}
 		if quit := p.dispatch(ctx, args); quit {
-			return exitOK
+			return p.exitCode()
 		}
+	}
+}
+
+// banner greets a person at a terminal; piped input gets none.
+func (p *prompt) banner() {
+	switch _, ok := p.st.(*remote); {
+	case !p.in.interactive():
+	case ok:
+		fmt.Fprint(p.out, seedBanner)
+	default:
+		fmt.Fprintf(p.out, "Opened %s.\n%s", p.st.Where(), strings.TrimPrefix(seedBanner, "Connected to server.\n"))
+	}
+}
+
+// exitCode is the session's exit code: 0 at a terminal, where a person
+// saw each failure, and with piped input that of the first failure.
+func (p *prompt) exitCode() int {
+	if p.in.interactive() {
+		return exitOK
+	}
+	return p.failed
+}
+
+// noteFailure records a command's failure for exitCode.
+func (p *prompt) noteFailure(code int) {
+	if p.failed == exitOK {
+		p.failed = code
 	}
 }
 
@@ -104,6 +131,7 @@ func (p *prompt) dispatch(ctx context.Context, args []string) bool {
 	if cmd == nil {
 		if _, ok := p.st.(*remote); !ok {
 			fmt.Fprintf(p.out, "Invalid command %q (type help for the list)\n", args[0])
+			p.noteFailure(exitError)
 			return false
 		}
 	}
@@ -157,6 +185,7 @@ func (p *prompt) seedWrite(ctx context.Context) {
 	n, err := strconv.ParseInt(strings.TrimSpace(line), 10, 32)
 	if err != nil {
 		fmt.Fprintln(p.out, "Invalid value: want a whole number from -2147483648 to 2147483647")
+		p.noteFailure(exitError)
 		return
 	}
 	err = p.call(ctx, false, func(ctx context.Context) error {
@@ -186,6 +215,7 @@ func (p *prompt) help() {
 
 // report prints an error of one command; the session goes on.
 func (p *prompt) report(err error) {
+	p.noteFailure(exitCode(err))
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(p.in.errWriter(), "interrupted")
 		return

@@ -16,6 +16,7 @@ func (p *prompt) session(ctx context.Context, args []string) bool {
 		p.unlock(ctx)
 	case "watch":
 		fmt.Fprintln(p.out, "watch runs until interrupted: use it from the command line (dsm watch NAME...)")
+		p.noteFailure(exitError)
 	default:
 		return false
 	}
@@ -35,6 +36,7 @@ func (p *prompt) current() store {
 func (p *prompt) lock(ctx context.Context, args []string) {
 	if p.held != nil {
 		fmt.Fprintln(p.out, "Locks are held already: unlock first")
+		p.noteFailure(exitError)
 		return
 	}
 	spec, err := parseLock(args, false)
