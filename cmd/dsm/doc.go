@@ -16,14 +16,18 @@
 // # The prompt
 //
 // With no command, dsm connects to the daemon (default 127.0.0.1:12345) and
-// prints the seed's banner and prompt. R prints "Shared Value: N", the
+// prints a one-line hint and redis-cli's prompt, "dsm 127.0.0.1:12345> "
+// (the file's path in local mode). R prints "Shared Value: N", the
 // variable "value" read as the seed's 32-bit integer (0 when missing); W asks
 // "Enter new value: ", stores a 32-bit integer and prints "Server: OK"; Q
 // quits. Every command below works by name too ("get x", "set x 5"), and
 // any other command goes to the daemon as it is, as redis-cli sends it.
 // Arguments may be quoted ("hello world", 'x'). On a terminal the prompt
-// edits lines and keeps a history (~/.dsm_history, or $DSM_HISTFILE; empty
-// turns it off). On a pipe (dsm < script.txt) it reads plain lines and
+// edits lines (github.com/chzyer/readline), keeps a history searched with
+// Ctrl-R (~/.dsm_history, or $DSM_HISTFILE; empty turns it off), completes
+// command names and the daemon's variable names with Tab; Ctrl-C cancels
+// the running command (or drops the line being typed) and Ctrl-D ends the
+// session. On a pipe (dsm < script.txt) it reads plain lines and
 // prints no banner, no prompts and no escape codes, only the results, and
 // exits with the code of the first line that failed (0 if none did), so a
 // shell script can run a script of commands and test the outcome.

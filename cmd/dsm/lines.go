@@ -10,17 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/chzyer/readline"
 	"golang.org/x/term"
 )
 
 // lineReader reads the prompt's input lines and carries its output.
 //
-// On a terminal it is golang.org/x/term's Terminal: line editing, history
-// (up/down, kept in ~/.dsm_history) and Tab completion of command names,
-// with the terminal in raw mode until close. The issue suggested
-// github.com/ergochat/readline, but it is not available from the module
-// proxy here, and github.com/chzyer/readline is unmaintained; x/term is
-// maintained by the Go team and enough for a prompt.
+// On a terminal it is termReader (github.com/chzyer/readline).
 //
 // Elsewhere (a pipe, a file) it reads plain lines and prints no prompts,
 // so that the output of dsm < script.txt is the commands' results only.
@@ -45,11 +41,13 @@ type lineReader interface {
 
 // newLineReader picks the terminal reader when stdin and stdout are both a
 // terminal, the plain one otherwise.
-func newLineReader(stdin io.Reader, stdout, stderr io.Writer) lineReader {
+//
+// names lists the variable names that start with a prefix, for completion.
+func newLineReader(stdin io.Reader, stdout, stderr io.Writer, names func(prefix string) []string) lineReader {
 	in, inOK := stdin.(*os.File)
 	out, outOK := stdout.(*os.File)
 	if inOK && outOK && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(out.Fd())) {
-		if tr, err := newTermReader(in, out); err == nil {
+		if tr, err := newTermReader(in, out, names); err == nil {
 			return tr
 		}
 	}
@@ -82,100 +80,92 @@ func (p *plainReader) running(ctx context.Context) (context.Context, func()) {
 	return ctx, func() {}
 }
 
-// termReader is an interactive terminal.
+// termReader is an interactive terminal, through github.com/chzyer/readline:
+// line editing, history with Ctrl-R search (kept in ~/.dsm_history), and
+// Tab completion of command names and of the daemon's variable names. The
+// terminal is raw only while a line is read, so Ctrl-C during a command is
+// a SIGINT that running turns into cancelling the command.
 type termReader struct {
-	*term.Terminal
-	fd    int
-	saved *term.State
+	rl *readline.Instance
 }
 
-func newTermReader(in, out *os.File) (*termReader, error) {
-	fd := int(in.Fd())
-	saved, err := term.MakeRaw(fd)
+func newTermReader(in, out *os.File, names func(prefix string) []string) (*termReader, error) {
+	rl, err := readline.NewEx(&readline.Config{
+		HistoryFile:            historyPath(),
+		HistoryLimit:           historyMax,
+		DisableAutoSaveHistory: true, // readLine leaves AUTH lines out
+		HistorySearchFold:      true,
+		AutoComplete:           completer{names: names},
+		EOFPrompt:              "\n", // Ctrl-D leaves the shell's prompt on a line of its own
+		Stdin:                  in,
+		Stdout:                 out,
+		Stderr:                 out,
+	})
 	if err != nil {
 		return nil, err
 	}
-	t := term.NewTerminal(struct {
-		io.Reader
-		io.Writer
-	}{in, out}, "")
-	if w, h, err := term.GetSize(int(out.Fd())); err == nil {
-		_ = t.SetSize(w, h)
-	}
-	t.History = loadHistory(historyPath())
-	t.AutoCompleteCallback = complete
-	return &termReader{Terminal: t, fd: fd, saved: saved}, nil
+	return &termReader{rl: rl}, nil
 }
 
 func (t *termReader) readLine(prompt string) (string, error) {
-	// The seed's prompt starts with a newline; the terminal draws only the
-	// last line of a prompt well, so the newline is written first.
-	if rest, ok := strings.CutPrefix(prompt, "\n"); ok {
-		if _, err := t.Write([]byte("\n")); err != nil {
+	for {
+		t.rl.SetPrompt(prompt)
+		line, err := t.rl.Readline()
+		if errors.Is(err, readline.ErrInterrupt) {
+			continue // Ctrl-C at the prompt drops the line, as in a shell
+		}
+		if err != nil {
 			return "", err
 		}
-		prompt = rest
+		if keepInHistory(line) {
+			_ = t.rl.SaveHistory(line)
+		}
+		return line, nil
 	}
-	t.SetPrompt(prompt)
-	line, err := t.ReadLine()
-	if errors.Is(err, term.ErrPasteIndicator) {
-		err = nil
-	}
-	return line, err
 }
 
-// Errors go through the terminal too: in raw mode only it turns "\n" into
-// "\r\n".
-func (t *termReader) errWriter() io.Writer { return t.Terminal }
+func (t *termReader) Write(b []byte) (int, error) { return t.rl.Stdout().Write(b) }
+func (t *termReader) errWriter() io.Writer        { return t.rl.Stderr() }
+func (t *termReader) interactive() bool           { return true }
+func (t *termReader) close()                      { _ = t.rl.Close() }
 
 func (t *termReader) running(ctx context.Context) (context.Context, func()) {
-	_ = term.Restore(t.fd, t.saved)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	return ctx, func() {
-		stop()
-		_, _ = term.MakeRaw(t.fd)
-	}
+	return signal.NotifyContext(ctx, os.Interrupt)
 }
 
-func (t *termReader) interactive() bool { return true }
-
-func (t *termReader) close() {
-	if h, ok := t.History.(*fileHistory); ok {
-		h.close()
-	}
-	_ = term.Restore(t.fd, t.saved)
+// completer completes the first word from the command names and the
+// others from the variable names the daemon (or the file) has.
+type completer struct {
+	names func(prefix string) []string
 }
 
-// complete completes the command name under the cursor on Tab when one
-// command has that prefix.
-func complete(line string, pos int, key rune) (string, int, bool) {
-	if key != '\t' || strings.ContainsAny(line[:pos], " \t") {
-		return "", 0, false
+// promptWords are the words the prompt knows besides the commands.
+var promptWords = []string{"R", "W", "Q", "help", "lock", "unlock", "quit", "exit"}
+
+func (c completer) Do(line []rune, pos int) ([][]rune, int) {
+	before := string(line[:pos])
+	start := strings.LastIndexAny(before, " \t") + 1
+	word := before[start:]
+	var cands []string
+	if start == 0 {
+		for _, cmd := range commands {
+			cands = append(cands, cmd.name)
+		}
+		cands = append(cands, promptWords...)
+	} else if c.names != nil {
+		cands = c.names(word)
 	}
-	var match string
-	for _, c := range commands {
-		if strings.HasPrefix(c.name, strings.ToLower(line[:pos])) {
-			if match != "" {
-				return "", 0, false
-			}
-			match = c.name
+	var out [][]rune
+	for _, cand := range cands {
+		if strings.HasPrefix(strings.ToLower(cand), strings.ToLower(word)) && len(cand) >= len(word) {
+			out = append(out, []rune(cand[len(word):]+" "))
 		}
 	}
-	if match == "" {
-		return "", 0, false
-	}
-	return match + " " + line[pos:], len(match) + 1, true
+	return out, len([]rune(word))
 }
 
 // historyMax is how many lines the history keeps.
 const historyMax = 1000
-
-// fileHistory is the prompt's history, loaded from and appended to a file
-// so it lasts across sessions, as redis-cli's does.
-type fileHistory struct {
-	lines []string // oldest first
-	f     *os.File // nil when the file cannot be written
-}
 
 // historyPath is $DSM_HISTFILE, or ~/.dsm_history; empty turns the file off.
 func historyPath() string {
@@ -189,51 +179,9 @@ func historyPath() string {
 	return filepath.Join(home, ".dsm_history")
 }
 
-func loadHistory(path string) *fileHistory {
-	h := &fileHistory{}
-	if path == "" {
-		return h
-	}
-	if data, err := os.ReadFile(path); err == nil {
-		for line := range strings.Lines(string(data)) {
-			if line = strings.TrimRight(line, "\r\n"); line != "" {
-				h.lines = append(h.lines, line)
-			}
-		}
-		if len(h.lines) > historyMax {
-			h.lines = h.lines[len(h.lines)-historyMax:]
-		}
-	}
-	h.f, _ = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	return h
-}
-
-// Add records a line, skipping empty lines, repeats of the last one and
-// lines that carry a password (AUTH), as redis-cli does.
-func (h *fileHistory) Add(line string) {
-	if line == "" || (len(h.lines) > 0 && h.lines[len(h.lines)-1] == line) {
-		return
-	}
-	if f := strings.Fields(line); len(f) > 0 && strings.EqualFold(f[0], "auth") {
-		return
-	}
-	h.lines = append(h.lines, line)
-	if len(h.lines) > historyMax {
-		h.lines = h.lines[1:]
-	}
-	if h.f != nil {
-		_, _ = h.f.WriteString(line + "\n")
-	}
-}
-
-// Len returns the number of lines kept.
-func (h *fileHistory) Len() int { return len(h.lines) }
-
-// At returns a line, 0 being the most recent.
-func (h *fileHistory) At(i int) string { return h.lines[len(h.lines)-1-i] }
-
-func (h *fileHistory) close() {
-	if h.f != nil {
-		_ = h.f.Close()
-	}
+// keepInHistory leaves out empty lines and lines that carry a password
+// (AUTH), as redis-cli does.
+func keepInHistory(line string) bool {
+	f := strings.Fields(line)
+	return len(f) > 0 && !strings.EqualFold(f[0], "auth")
 }

@@ -13,10 +13,8 @@ import (
 	"github.com/dsm-dev/dsm/client"
 )
 
-// The seed's words, printed exactly as its client printed them.
+// The seed's words, printed as its client printed them.
 const (
-	seedBanner   = "Connected to server.\nR -> Read\nW -> Write\nQ -> Quit\n"
-	seedPrompt   = "\nEnter command (R/W/Q): "
 	seedAskValue = "Enter new value: "
 	seedVariable = "value" // the variable the seed's R and W read and write
 )
@@ -46,7 +44,7 @@ func runPrompt(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr
 		return fail(stderr, cfg.format, err)
 	}
 	defer st.Close()
-	in := newLineReader(stdin, stdout, stderr)
+	in := newLineReader(stdin, stdout, stderr, func(prefix string) []string { return completeNames(ctx, cfg, st, prefix) })
 	defer in.close()
 	p := &prompt{cfg: cfg, st: st, in: in, out: in}
 	if r, ok := st.(*remote); ok {
@@ -59,7 +57,7 @@ func runPrompt(ctx context.Context, cfg *config, stdin io.Reader, stdout, stderr
 func (p *prompt) loop(ctx context.Context) int {
 	p.banner()
 	for {
-		line, err := p.in.readLine(seedPrompt)
+		line, err := p.in.readLine(p.promptText())
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				return fail(p.in.errWriter(), p.cfg.format, err)
@@ -80,15 +78,45 @@ func (p *prompt) loop(ctx context.Context) int {
 	}
 }
 
-// banner greets a person at a terminal; piped input gets none.
+// banner greets a person at a terminal with one line; piped input gets
+// none.
 func (p *prompt) banner() {
-	switch _, ok := p.st.(*remote); {
-	case !p.in.interactive():
-	case ok:
-		fmt.Fprint(p.out, seedBanner)
-	default:
-		fmt.Fprintf(p.out, "Opened %s.\n%s", p.st.Where(), strings.TrimPrefix(seedBanner, "Connected to server.\n"))
+	if p.in.interactive() {
+		fmt.Fprintln(p.out, promptHint)
 	}
+}
+
+// promptHint says that the seed's keys still work.
+const promptHint = "R (read value), W (write value) and Q (quit) work as in the seed's client; help lists the commands."
+
+// promptText is redis-cli's prompt: "dsm 127.0.0.1:12345> ", or the file
+// in local mode.
+func (p *prompt) promptText() string {
+	return "dsm " + p.st.Where() + "> "
+}
+
+// completeNames lists the variables whose names start with prefix, for
+// Tab; it gives up quietly after a short while, or on error.
+func completeNames(ctx context.Context, cfg *config, st store, prefix string) []string {
+	ctx, cancel := context.WithTimeout(ctx, min(cfg.timeout, time.Second))
+	defer cancel()
+	names, err := st.List(ctx, globEscape(prefix)+"*")
+	if err != nil {
+		return nil
+	}
+	return names
+}
+
+// globEscape quotes the glob characters of s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // exitCode is the session's exit code: 0 at a terminal, where a person

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/dsm-dev/dsm/client"
@@ -60,14 +61,32 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
+// TestComplete: Tab completes a command name from the first word and a
+// variable name from the others.
 func TestComplete(t *testing.T) {
-	if line, pos, ok := complete("ge", 2, '\t'); !ok || line != "get " || pos != 4 {
-		t.Errorf("complete(ge) = %q, %d, %v", line, pos, ok)
+	c := completer{names: func(prefix string) []string {
+		if prefix != "gr" {
+			t.Errorf("names asked for %q, want gr", prefix)
+		}
+		return []string{"greeting", "group"}
+	}}
+	tests := []struct {
+		line string
+		want []string
+		n    int
+	}{
+		{"ge", []string{"t "}, 2},
+		{"s", []string{"et ", "tatus "}, 1},
+		{"get gr", []string{"eeting ", "oup "}, 2},
 	}
-	if _, _, ok := complete("s", 1, '\t'); ok {
-		t.Error("complete(s) is ambiguous (set, status) but completed")
-	}
-	if _, _, ok := complete("get x", 5, '\t'); ok {
-		t.Error("completed an argument")
+	for _, tt := range tests {
+		got, n := c.Do([]rune(tt.line), len(tt.line))
+		var gs []string
+		for _, g := range got {
+			gs = append(gs, string(g))
+		}
+		if !slices.Equal(gs, tt.want) || n != tt.n {
+			t.Errorf("Do(%q) = %q, %d; want %q, %d", tt.line, gs, n, tt.want, tt.n)
+		}
 	}
 }
