@@ -46,14 +46,14 @@ func DecodeEntry(b []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: format 0", ErrBadEntry)
 	}
 	b = b[1:]
-	argc, n := binary.Uvarint(b)
+	argc, n := uvarint(b)
 	if n <= 0 || argc == 0 || argc > maxArgs || argc > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: bad argument count", ErrBadEntry)
 	}
 	b = b[n:]
 	args := make([][]byte, 0, argc)
 	for range argc {
-		l, n := binary.Uvarint(b)
+		l, n := uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n) {
 			return nil, fmt.Errorf("%w: bad argument length", ErrBadEntry)
 		}
@@ -64,4 +64,15 @@ func DecodeEntry(b []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadEntry, len(b))
 	}
 	return args, nil
+}
+
+// uvarint is binary.Uvarint that also refuses a number written in more
+// bytes than it needs (a last byte of zero): every entry then has one
+// encoding, so no two byte strings in the log stand for the same command.
+func uvarint(b []byte) (uint64, int) {
+	v, n := binary.Uvarint(b)
+	if n > 1 && b[n-1] == 0 {
+		return 0, 0
+	}
+	return v, n
 }
