@@ -114,3 +114,39 @@ func startRedis(t *testing.T) string {
 	t.Fatalf("redis-server did not start on %s", addr)
 	return ""
 }
+
+// stringScript checks the string commands beyond GET and SET: arity,
+// integer arguments, missing variables, ranges and zero padding.
+var stringScript = [][]string{
+	{"SETNX", "sn", "1"}, {"SETNX", "sn", "2"}, {"GET", "sn"}, {"SETNX", "sn"}, {"SETNX", "a", "b", "c"},
+	{"STRLEN", "sn"}, {"STRLEN", "none"}, {"STRLEN"}, {"SET", "i", "-1234"}, {"STRLEN", "i"},
+	{"SET", "gd", "v"}, {"GETDEL", "gd"}, {"GETDEL", "gd"}, {"EXISTS", "gd"}, {"GETDEL"}, {"GETDEL", "a", "b"},
+	{"SET", "gi", "12"}, {"GETDEL", "gi"},
+	{"APPEND", "ap", "ab"}, {"APPEND", "ap", "c d"}, {"GET", "ap"}, {"APPEND", "ap", ""}, {"APPEND", "ap"},
+	{"SET", "an", "7"}, {"APPEND", "an", "1"}, {"INCR", "an"}, {"APPEND", "an", "x"}, {"INCR", "an"},
+	{"APPEND", "ae", ""}, {"EXISTS", "ae"}, {"GET", "ae"},
+	{"SET", "r", "Hello World"}, {"GETRANGE", "r", "0", "4"}, {"GETRANGE", "r", "-5", "-1"},
+	{"GETRANGE", "r", "-1", "-5"}, {"GETRANGE", "r", "5", "2"}, {"GETRANGE", "r", "0", "100"},
+	{"GETRANGE", "r", "-100", "2"}, {"GETRANGE", "r", "100", "200"}, {"GETRANGE", "r", "-100", "-50"},
+	{"GETRANGE", "none", "0", "-1"}, {"GETRANGE", "r", "x", "1"}, {"GETRANGE", "r", "0", "+1"},
+	{"GETRANGE", "none", "a", "1"}, {"GETRANGE", "r", "0"}, {"SET", "ri", "98765"}, {"GETRANGE", "ri", "1", "-2"},
+	{"SET", "e", ""}, {"GETRANGE", "e", "0", "-1"}, {"GETRANGE", "e", "-1", "0"},
+	{"SETRANGE", "r", "6", "Redis"}, {"GET", "r"}, {"SETRANGE", "r", "20", "!"}, {"GET", "r"},
+	{"SETRANGE", "sr", "3", "ab"}, {"GET", "sr"}, {"SETRANGE", "none2", "3", ""}, {"EXISTS", "none2"},
+	{"SETRANGE", "r", "0", ""}, {"SETRANGE", "r", "-1", "x"}, {"SETRANGE", "r", "x", "y"},
+	{"SETRANGE", "r", "-1", ""}, {"SETRANGE", "r", "1"}, {"SETRANGE", "ri", "0", "1"}, {"INCR", "ri"},
+	{"SETRANGE", "ri", "1", "x"}, {"GET", "ri"},
+}
+
+// TestStringCommandsMatchRedis runs stringScript against redis-server and
+// this server and compares the replies.
+func TestStringCommandsMatchRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, args := range stringScript {
+		if want, got := theirs.do(args...), ours.do(args...); got != want {
+			t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 var replayWant = map[string]string{
 	"pre": "again", "doomed": "", "a": "1", "ctr": "5", "m1": "x", "m2": "y",
 	"t1": "tx", "t2": "", "big": strings.Repeat("z", 200), "nx": "first",
+	"ap": "ab", "sr": "\x00\x00y", "gd": "",
 }
 
 // replayWrites makes acknowledged writes of every kind through go-redis.
@@ -56,6 +57,11 @@ func replayWrites(t *testing.T, ctx context.Context, rdb *redis.Client) {
 	must(rdb.Set(ctx, "big", replayWant["big"], 0).Err())
 	must(rdb.SetNX(ctx, "nx", "first", 0).Err())
 	must(rdb.SetNX(ctx, "nx", "second", 0).Err())
+	must(rdb.Append(ctx, "ap", "a").Err())
+	must(rdb.Append(ctx, "ap", "b").Err())
+	must(rdb.SetRange(ctx, "sr", 2, "y").Err())
+	must(rdb.Set(ctx, "gd", "1", 0).Err())
+	must(rdb.GetDel(ctx, "gd").Err())
 }
 
 // TestRedoLogReplay is the durability proof without a power cut. dsmd runs

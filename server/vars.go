@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -30,6 +31,9 @@ type varStore interface {
 	CompareAndSwap(name []byte, old, new shm.Value) (bool, error)
 	// Delete removes the variables that have a value and counts them.
 	Delete(names [][]byte) (int, error)
+	// Update changes one variable by what it holds, atomically, and
+	// returns what it held.
+	Update(name []byte, f update) (shm.Item, error)
 }
 
 // varHandler runs a variable command through v.
@@ -240,4 +244,51 @@ func (c *conn) varError(err error) {
 		return
 	}
 	c.memError(err)
+}
+
+// update is a read-modify-write of one variable (APPEND, SETRANGE,
+// GETDEL): f gets the variable as it is and returns what to store, or
+// write false to leave it. A write of no value (the zero Value) removes the
+// variable. Nothing else writes the variable between the read and the
+// write.
+type update func(old shm.Item) (new shm.Value, write bool)
+
+// Update runs f under a write lock of name alone, so that the change is
+// one commit: published and logged as any other write.
+func (v memVars) Update(name []byte, f update) (shm.Item, error) {
+	g, err := v.m.Lock(context.Background(), [][]byte{name}, true, true)
+	if err != nil {
+		return shm.Item{}, err
+	}
+	defer g.Unlock()
+	it, err := g.Get(name)
+	if err != nil {
+		return it, err
+	}
+	if err := applyUpdate(g, name, it, f); err != nil {
+		return it, err
+	}
+	return it, g.Commit()
+}
+
+// Update stages f's change in the group.
+func (v *heldVars) Update(name []byte, f update) (shm.Item, error) {
+	it, err := v.Get(name)
+	if err != nil {
+		return it, err
+	}
+	return it, v.fail(name, applyUpdate(v.g, name, it, f))
+}
+
+func applyUpdate(g *shm.LockGroup, name []byte, it shm.Item, f update) error {
+	nv, write := f(it)
+	switch {
+	case !write:
+		return nil
+	case nv.Valid():
+		return g.Set(name, nv)
+	case it.Found:
+		return g.Delete(name)
+	}
+	return nil
 }

@@ -1,0 +1,60 @@
+package server
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestStringWritesPublish: APPEND, SETRANGE, SETNX and GETDEL each publish
+// their change on __dsm__:NAME as SET and DEL do.
+func TestStringWritesPublish(t *testing.T) {
+	ts := startServer(t, Config{})
+	sub := dialRaw(t, ts.addr)
+	sub.do("PSUBSCRIBE", "__dsm__:s*")
+	other := dialRaw(t, ts.addr)
+	for _, step := range []struct {
+		args []string
+		text string // the value in the message, "" for a removal
+	}{
+		{[]string{"SETNX", "s1", "a"}, "a"},
+		{[]string{"APPEND", "s1", "bc"}, "abc"},
+		{[]string{"SETRANGE", "s1", "1", "X"}, "aXc"},
+		{[]string{"GETDEL", "s1"}, ""},
+	} {
+		other.do(step.args...)
+		got := sub.reply()
+		if !strings.Contains(got, "__dsm__:s1") {
+			t.Fatalf("after %q: message %q, want one on __dsm__:s1", step.args, got)
+		}
+		last := got[strings.LastIndex(strings.TrimSuffix(got, "\r\n"), "\r\n")+2:]
+		_, text, _ := strings.Cut(strings.TrimSuffix(last, "\r\n"), " ")
+		if text != step.text {
+			t.Errorf("after %q: message %q carries %q, want %q", step.args, got, text, step.text)
+		}
+	}
+}
+
+// TestAppendIsAtomic: concurrent APPENDs to one variable lose none of
+// their bytes, as a read then a write would.
+func TestAppendIsAtomic(t *testing.T) {
+	ts := startServer(t, Config{})
+	const clients, each = 4, 50
+	var wg sync.WaitGroup
+	for range clients {
+		c := dialRaw(t, ts.addr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				c.do("APPEND", "log", "x")
+			}
+		}()
+	}
+	wg.Wait()
+	c := dialRaw(t, ts.addr)
+	if got, want := c.do("STRLEN", "log"), ":"+strconv.Itoa(clients*each)+"\r\n"; got != want {
+		t.Errorf("STRLEN after %d APPENDs = %q, want %q", clients*each, got, want)
+	}
+}
