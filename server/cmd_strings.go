@@ -160,3 +160,21 @@ func cmdSetRange(c *conn, v varStore, args [][]byte) {
 	}
 	c.wr.Int(int64(n))
 }
+
+// cmdMSetNX: MSETNX key value... sets every variable, at once, only if none
+// exists, and answers 1 if it did.
+func cmdMSetNX(c *conn, v varStore, args [][]byte) {
+	if len(args)%2 != 1 {
+		c.fail("ERR wrong number of arguments for 'msetnx' command")
+		return
+	}
+	stored, err := v.MSetNX(args[1:])
+	switch {
+	case err != nil:
+		c.varError(err)
+	case stored:
+		c.wr.Int(1)
+	default:
+		c.wr.Int(0)
+	}
+}

@@ -136,6 +136,10 @@ var stringScript = [][]string{
 	{"SETRANGE", "r", "0", ""}, {"SETRANGE", "r", "-1", "x"}, {"SETRANGE", "r", "x", "y"},
 	{"SETRANGE", "r", "-1", ""}, {"SETRANGE", "r", "1"}, {"SETRANGE", "ri", "0", "1"}, {"INCR", "ri"},
 	{"SETRANGE", "ri", "1", "x"}, {"GET", "ri"},
+	{"MSETNX", "m1", "a", "m2", "b"}, {"MGET", "m1", "m2"}, {"MSETNX", "m3", "c", "m1", "z"}, {"MGET", "m1", "m3"},
+	{"MSETNX", "m4", "1", "m4", "2"}, {"GET", "m4"}, {"MSETNX", "m5", "1", "m6"}, {"MSETNX", "m5"}, {"MSETNX"},
+	{"EXISTS", "m5"}, {"MULTI"}, {"MSETNX", "t1", "1", "t2", "2"}, {"APPEND", "t1", "x"}, {"GETDEL", "t2"},
+	{"SETRANGE", "t3", "1", "y"}, {"GETRANGE", "t3", "0", "-1"}, {"SETNX", "t3", "z"}, {"STRLEN", "t1"}, {"EXEC"},
 }
 
 // TestStringCommandsMatchRedis runs stringScript against redis-server and

@@ -58,3 +58,30 @@ func TestAppendIsAtomic(t *testing.T) {
 		t.Errorf("STRLEN after %d APPENDs = %q, want %q", clients*each, got, want)
 	}
 }
+
+// TestMSetNXIsAtomic: of several clients racing MSETNX over the same two
+// names, exactly one stores, and both names hold its value.
+func TestMSetNXIsAtomic(t *testing.T) {
+	ts := startServer(t, Config{})
+	for round := range 20 {
+		a, b := "a"+strconv.Itoa(round), "b"+strconv.Itoa(round)
+		var wg sync.WaitGroup
+		wins := make([]string, 4)
+		for i := range wins {
+			c := dialRaw(t, ts.addr)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				wins[i] = c.do("MSETNX", a, strconv.Itoa(i), b, strconv.Itoa(i))
+			}()
+		}
+		wg.Wait()
+		if n := strings.Count(strings.Join(wins, ""), ":1\r\n"); n != 1 {
+			t.Fatalf("round %d: %d MSETNX stored (%q), want 1", round, n, wins)
+		}
+		c := dialRaw(t, ts.addr)
+		if got := c.do("MGET", a, b); strings.Count(got, got[len(got)-3:]) != 2 {
+			t.Fatalf("round %d: MGET = %q, want one client's value in both", round, got)
+		}
+	}
+}

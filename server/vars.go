@@ -26,6 +26,9 @@ type varStore interface {
 	SetWith(name []byte, v shm.Value, o shm.SetOptions) (old shm.Item, stored bool, err error)
 	// MSet stores every pair (name, value as text, name...) or none.
 	MSet(pairs [][]byte) error
+	// MSetNX stores the pairs as MSet, all or none, only if no name has a
+	// value, and reports whether it stored them.
+	MSetNX(pairs [][]byte) (bool, error)
 	Add(name []byte, delta int64) (int64, error)
 	// CompareAndSwap reports false for a variable without a value.
 	CompareAndSwap(name []byte, old, new shm.Value) (bool, error)
@@ -291,4 +294,34 @@ func applyUpdate(g *shm.LockGroup, name []byte, it shm.Item, f update) error {
 		return g.Delete(name)
 	}
 	return nil
+}
+
+// MSetNX stores every pair (as MSet) only if none of the names has a
+// value, under one write lock group of them all, and reports whether it
+// stored.
+func (v memVars) MSetNX(pairs [][]byte) (bool, error) {
+	names := make([][]byte, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		names = append(names, pairs[i])
+	}
+	g, err := v.m.Lock(context.Background(), names, true, true)
+	if err != nil {
+		return false, err
+	}
+	defer g.Unlock()
+	stored, err := (&heldVars{g: g, nameMax: v.m.Limits().NameMax}).MSetNX(pairs)
+	if !stored || err != nil {
+		return false, err
+	}
+	return true, g.Commit()
+}
+
+// MSetNX stages the pairs if none of the names has a value.
+func (v *heldVars) MSetNX(pairs [][]byte) (bool, error) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if it, err := v.Get(pairs[i]); err != nil || it.Found {
+			return false, err
+		}
+	}
+	return true, v.MSet(pairs)
 }
