@@ -455,6 +455,9 @@ func (c *conn) scan(a scanArgs) (names [][]byte, next uint64, ok bool) {
 		c.memError(err)
 		return nil, 0, false
 	}
+	if c.tx != nil {
+		names = c.tx.filter(names, next == 0, func(name []byte) bool { return match == nil || match.Match(name) })
+	}
 	return names, next, true
 }
 

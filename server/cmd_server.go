@@ -6,7 +6,13 @@ import (
 	"github.com/dsm-dev/dsm/internal/glob"
 )
 
-func cmdDBSize(c *conn, args [][]byte) { c.wr.Int(int64(c.s.mem.Len())) }
+func cmdDBSize(c *conn, args [][]byte) {
+	n := c.s.mem.Len()
+	if c.tx != nil {
+		n += c.tx.delta()
+	}
+	c.wr.Int(int64(n))
+}
 
 // cmdCommand answers the bare COMMAND: every command's description.
 func cmdCommand(c *conn, args [][]byte) {

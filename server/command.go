@@ -22,6 +22,7 @@ const (
 	flagTxControl  // runs at once inside MULTI instead of being queued
 	flagSubscribed // allowed in RESP2's subscribed context
 	flagHoldAware  // reads the connection's locked variables itself: not routed through its locks
+	flagWholeSpace // lists or counts every variable: inside EXEC it sees the staged writes (txview.go)
 )
 
 var flagNames = []struct {

@@ -28,8 +28,8 @@ func commandSpecs() []*command {
 		// server
 		commandCommand(),
 		configCommand(),
-		{name: "info", arity: -1, category: "server", since: "1.0.0", summary: "Returns the server's information and statistics.", args: []arg{argStr("section").opt().many()}, run: cmdInfo},
-		{name: "dbsize", arity: 1, flags: ro | fast, category: "server", since: "1.0.0", summary: "Returns the number of variables.", run: cmdDBSize},
+		{name: "info", arity: -1, flags: tx, category: "server", since: "1.0.0", summary: "Returns the server's information and statistics.", args: []arg{argStr("section").opt().many()}, run: cmdInfo},
+		{name: "dbsize", arity: 1, flags: ro | fast | tx | flagWholeSpace, category: "server", since: "1.0.0", summary: "Returns the number of variables.", run: cmdDBSize},
 		// variables
 		{name: "get", arity: 2, flags: ro | fast | tx, keys: [3]int{1, 1, 1}, category: "string", since: "1.0.0", summary: "Returns a variable's value.", args: []arg{argKey("key")}, vars: cmdGet},
 		{name: "set", arity: -3, flags: rw | tx, keys: [3]int{1, 1, 1}, category: "string", since: "1.0.0", summary: "Sets a variable; NX, XX and GET as in Redis. Variables do not expire.", args: []arg{argKey("key"), argStr("value"), argOneOf("condition", argToken("NX"), argToken("XX")).opt(), argToken("GET").opt(), argToken("KEEPTTL").opt()}, vars: cmdSet},
@@ -53,8 +53,8 @@ func commandSpecs() []*command {
 		{name: "decrby", arity: 3, flags: rw | fast | tx, keys: [3]int{1, 1, 1}, category: "string", since: "1.0.0", summary: "Subtracts an integer from an integer variable (created at 0).", args: []arg{argKey("key"), argInt("decrement")}, vars: cmdDecr},
 		{name: "cas", arity: 4, flags: rw | fast | tx, keys: [3]int{1, 1, 1}, category: "string", since: "dsm 1", summary: "Compare-and-swap: CAS key expected new sets new and returns 1 if the value is expected, else returns 0.", args: []arg{argKey("key"), argStr("expected"), argStr("new")}, vars: cmdCAS},
 		{name: "getver", arity: 2, flags: ro | fast | tx, keys: [3]int{1, 1, 1}, category: "string", since: "dsm 1", summary: "Returns a variable's value and version, or null if it does not exist.", args: []arg{argKey("key")}, vars: cmdGetVer},
-		{name: "keys", arity: 2, flags: ro, category: "keyspace", since: "1.0.0", summary: "Returns the variables whose names match a glob pattern.", args: []arg{argPattern("pattern")}, run: cmdKeys},
-		{name: "scan", arity: -2, flags: ro, category: "keyspace", since: "2.8.0", summary: "Iterates over the variables: cursor, MATCH, COUNT, TYPE.", args: []arg{argInt("cursor"), argPattern("pattern").tok("MATCH").opt(), argInt("count").tok("COUNT").opt(), argStr("type").tok("TYPE").opt()}, run: cmdScan},
+		{name: "keys", arity: 2, flags: ro | tx | flagWholeSpace, category: "keyspace", since: "1.0.0", summary: "Returns the variables whose names match a glob pattern.", args: []arg{argPattern("pattern")}, run: cmdKeys},
+		{name: "scan", arity: -2, flags: ro | tx | flagWholeSpace, category: "keyspace", since: "2.8.0", summary: "Iterates over the variables: cursor, MATCH, COUNT, TYPE.", args: []arg{argInt("cursor"), argPattern("pattern").tok("MATCH").opt(), argInt("count").tok("COUNT").opt(), argStr("type").tok("TYPE").opt()}, run: cmdScan},
 		{name: "type", arity: 2, flags: ro | fast | tx, keys: [3]int{1, 1, 1}, category: "keyspace", since: "1.0.0", summary: "Returns \"string\" for a variable, \"none\" if it does not exist.", args: []arg{argKey("key")}, vars: cmdType},
 		{name: "ttl", arity: 2, flags: ro | fast | tx, keys: [3]int{1, 1, 1}, category: "keyspace", since: "1.0.0", summary: "Returns -1 (variables do not expire) or -2 if missing.", args: []arg{argKey("key")}, vars: cmdTTL},
 		{name: "pttl", arity: 2, flags: ro | fast | tx, keys: [3]int{1, 1, 1}, category: "keyspace", since: "2.6.0", summary: "Returns -1 (variables do not expire) or -2 if missing.", args: []arg{argKey("key")}, vars: cmdTTL},
@@ -105,10 +105,10 @@ func commandCommand() *command {
 func configCommand() *command {
 	return container(
 		&command{name: "config", arity: -2, category: "server", since: "2.0.0", summary: "Reads the server's settings."},
-		&command{name: "get", arity: -3, flags: flagAdmin, since: "2.0.0", summary: "Returns the settings matching glob patterns.", args: []arg{argPattern("parameter").many()}, run: configGet},
-		&command{name: "set", arity: -4, flags: flagAdmin, since: "2.0.0", summary: "Accepts only a setting's current value: dsmd takes settings as flags.", args: []arg{argBlock("data", argStr("parameter"), argStr("value")).many()}, run: configSet},
-		&command{name: "resetstat", arity: 2, flags: flagAdmin, since: "2.0.0", summary: "Resets the statistics of INFO.", run: configResetStat},
-		&command{name: "rewrite", arity: 2, flags: flagAdmin, since: "2.8.0", summary: "Fails: dsmd has no configuration file.", run: configRewrite},
+		&command{name: "get", arity: -3, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Returns the settings matching glob patterns.", args: []arg{argPattern("parameter").many()}, run: configGet},
+		&command{name: "set", arity: -4, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Accepts only a setting's current value: dsmd takes settings as flags.", args: []arg{argBlock("data", argStr("parameter"), argStr("value")).many()}, run: configSet},
+		&command{name: "resetstat", arity: 2, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Resets the statistics of INFO.", run: configResetStat},
+		&command{name: "rewrite", arity: 2, flags: flagAdmin | flagMulti, since: "2.8.0", summary: "Fails: dsmd has no configuration file.", run: configRewrite},
 		&command{name: "help", arity: 2, since: "5.0.0", summary: "Lists the CONFIG subcommands.", run: cmdHelp},
 	)
 }

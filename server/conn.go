@@ -38,6 +38,7 @@ type conn struct {
 	keys    [][]byte // names gathered by prefetch (respconn.go)
 	pending [][]byte // scratch for the commands prefetch looks at
 	cur     *command // the command being executed
+	tx      *txView  // inside EXEC: the transaction's staged writes (txview.go)
 	looked  *command // the last command looked up (lookup)
 	proto   string   // "resp", "resp+tls" or "seed"
 

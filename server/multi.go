@@ -190,7 +190,11 @@ func (c *conn) execInGroup(g *shm.LockGroup, tx txState) {
 			return
 		}
 	}
+	if listsVars(tx.queue) {
+		c.tx = newTxView(v)
+	}
 	c.runQueued(tx.queue, v)
+	c.tx = nil
 	if err := g.Commit(); err != nil {
 		c.s.log.Error("transaction commit failed", "addr", c.remote, "id", c.id, "err", err)
 	}
@@ -217,6 +221,17 @@ func (c *conn) runQueued(q []queued, v *heldVars) {
 			e.cmd.run(c, e.args)
 		}
 	}
+}
+
+// listsVars reports whether a queued command lists or counts every
+// variable, and so needs a txView.
+func listsVars(q []queued) bool {
+	for _, e := range q {
+		if e.cmd.flags&flagWholeSpace != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // txNames is every variable the transaction names or watches, once each.

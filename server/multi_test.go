@@ -52,7 +52,7 @@ func TestMultiExecRaw(t *testing.T) {
 		{[]string{"GET"}, errReply("ERR wrong number of arguments for 'get' command")},
 		{[]string{"EXEC"}, errReply(msgExecAbort)},
 		{[]string{"MULTI"}, okReply},
-		{[]string{"KEYS", "*"}, errReply(msgNotInMulti)},
+		{[]string{"LOCK", "a"}, errReply(msgNotInMulti)},
 		{[]string{"EXEC"}, errReply(msgExecAbort)},
 		{[]string{"GET", "a"}, bulk("2")},
 		{[]string{"MULTI"}, okReply},
@@ -228,5 +228,19 @@ func TestExecAtomicForLocalReaders(t *testing.T) {
 	}
 	if reads.Load() == 0 {
 		t.Errorf("no local snapshot was read: the test checked nothing")
+	}
+}
+
+// TestMultiQueuesInfo: INFO is queued inside MULTI, and EXEC returns its
+// text, as Redis does.
+func TestMultiQueuesInfo(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := dialRaw(t, ts.addr)
+	c.do("MULTI")
+	if got := c.do("INFO", "clients"); got != simple("QUEUED") {
+		t.Fatalf("INFO inside MULTI = %q, want QUEUED", got)
+	}
+	if got := c.do("EXEC"); !strings.HasPrefix(got, "*1\r\n$") || !strings.Contains(got, "# Clients\r\nconnected_clients:") {
+		t.Errorf("EXEC = %q, want INFO's text", got)
 	}
 }

@@ -142,6 +142,29 @@ var stringScript = [][]string{
 	{"SETRANGE", "t3", "1", "y"}, {"GETRANGE", "t3", "0", "-1"}, {"SETNX", "t3", "z"}, {"STRLEN", "t1"}, {"EXEC"},
 }
 
+// multiScript checks that MULTI queues the server commands Redis queues
+// (CONFIG, KEYS, SCAN, DBSIZE) and EXEC returns each one's reply, the
+// listings and counts seeing the transaction's own writes.
+var multiScript = [][]string{
+	{"SET", "q1", "1"}, {"MULTI"}, {"CONFIG", "SET", "maxmemory", "0"}, {"CONFIG", "GET", "maxmemory"},
+	{"DBSIZE"}, {"KEYS", "q*"}, {"SCAN", "0", "MATCH", "q*"}, {"CONFIG", "RESETSTAT"}, {"CONFIG", "BOGUS"}, {"EXEC"},
+	{"MULTI"}, {"SET", "q2", "2"}, {"DBSIZE"}, {"KEYS", "q2"}, {"SCAN", "0", "MATCH", "*2"}, {"DEL", "q1"},
+	{"KEYS", "q*"}, {"DBSIZE"}, {"EXEC"}, {"DBSIZE"},
+}
+
+// TestMultiMatchesRedis runs multiScript against redis-server and this
+// server and compares the replies.
+func TestMultiMatchesRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, args := range multiScript {
+		if want, got := theirs.do(args...), ours.do(args...); got != want {
+			t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
+		}
+	}
+}
+
 // TestStringCommandsMatchRedis runs stringScript against redis-server and
 // this server and compares the replies.
 func TestStringCommandsMatchRedis(t *testing.T) {
