@@ -79,7 +79,8 @@ func (s *Server) hostPort() (string, string) {
 	return host, port
 }
 
-// infoSection writes one INFO section's fields.
+// infoSection writes one INFO section's fields under its title, Redis'
+// (the name capitalized, "CPU" for cpu).
 type infoSection struct {
 	name  string
 	write func(s *Server, b *infoWriter)
@@ -89,6 +90,13 @@ var infoSections = []infoSection{
 	{"server", infoServer}, {"clients", infoClients}, {"memory", infoMemory},
 	{"persistence", infoPersistence}, {"stats", infoStats},
 	{"replication", infoReplication}, {"cpu", infoCPU}, {"keyspace", infoKeyspace},
+}
+
+func (sec infoSection) title() string {
+	if sec.name == "cpu" {
+		return "CPU"
+	}
+	return strings.ToUpper(sec.name[:1]) + sec.name[1:]
 }
 
 type infoWriter struct {
@@ -126,7 +134,7 @@ func cmdInfo(c *conn, args [][]byte) {
 		if b.Len() > 0 {
 			b.WriteString("\r\n")
 		}
-		b.WriteString("# " + strings.ToUpper(sec.name[:1]) + sec.name[1:] + "\r\n")
+		b.WriteString("# " + sec.title() + "\r\n")
 		sec.write(c.s, &b)
 	}
 	c.wr.Verbatim("txt", b.String())
@@ -218,9 +226,21 @@ func infoStats(s *Server, b *infoWriter) {
 	b.field("evicted_clients", st.clientMemEvictions.Load()) // Redis' name: closed by maxmemory-clients
 }
 
+// infoReplication reports a master without replicas and without a
+// backlog, with every field of Redis' that tools read (master_repl_offset
+// and the rest); the replication id is the run id.
 func infoReplication(s *Server, b *infoWriter) {
 	b.field("role", "master")
 	b.field("connected_slaves", 0)
+	b.field("master_failover_state", "no-failover")
+	b.field("master_replid", s.runID)
+	b.field("master_replid2", strings.Repeat("0", 40))
+	b.field("master_repl_offset", 0)
+	b.field("second_repl_offset", -1)
+	b.field("repl_backlog_active", 0)
+	b.field("repl_backlog_size", 0)
+	b.field("repl_backlog_first_byte_offset", 0)
+	b.field("repl_backlog_histlen", 0)
 }
 
 func infoCPU(s *Server, b *infoWriter) {
@@ -230,6 +250,11 @@ func infoCPU(s *Server, b *infoWriter) {
 	}
 	b.field("used_cpu_sys", fmt.Sprintf("%.6f", tvSeconds(ru.Stime)))
 	b.field("used_cpu_user", fmt.Sprintf("%.6f", tvSeconds(ru.Utime)))
+	if syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru) != nil {
+		return
+	}
+	b.field("used_cpu_sys_children", fmt.Sprintf("%.6f", tvSeconds(ru.Stime)))
+	b.field("used_cpu_user_children", fmt.Sprintf("%.6f", tvSeconds(ru.Utime)))
 }
 
 func tvSeconds(tv syscall.Timeval) float64 {

@@ -3,7 +3,9 @@ package server
 import (
 	"net"
 	"os/exec"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,6 +176,42 @@ func TestStringCommandsMatchRedis(t *testing.T) {
 	for _, args := range stringScript {
 		if want, got := theirs.do(args...), ours.do(args...); got != want {
 			t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
+		}
+	}
+}
+
+// infoShape is an INFO reply's section titles and field names, in order,
+// without the values.
+func infoShape(reply string) []string {
+	var out []string
+	for line := range strings.Lines(reply) {
+		line = strings.TrimRight(line, "\r\n")
+		if name, _, ok := strings.Cut(line, ":"); ok && !strings.HasPrefix(line, "$") && !strings.HasPrefix(line, "=") {
+			out = append(out, name)
+		} else if strings.HasPrefix(line, "# ") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// TestInfoMatchesRedis: the sections tools parse have Redis' titles and
+// at least Redis' fields (but the main thread's CPU time: Go has no main
+// thread).
+func TestInfoMatchesRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, section := range []string{"replication", "cpu"} {
+		want, got := infoShape(theirs.do("INFO", section)), infoShape(ours.do("INFO", section))
+		if len(got) == 0 || len(want) == 0 || got[0] != want[0] {
+			t.Errorf("INFO %s: title %q, Redis' %q", section, got, want)
+			continue
+		}
+		for _, field := range want {
+			if !slices.Contains(got, field) && !strings.Contains(field, "main_thread") {
+				t.Errorf("INFO %s lacks Redis' %s", section, field)
+			}
 		}
 	}
 }
