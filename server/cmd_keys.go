@@ -24,7 +24,8 @@ func (c *conn) memError(err error) {
 	case errors.Is(err, shm.ErrValueTooLarge):
 		c.fail("ERR value is too large: the file allows " + itoa(c.s.mem.Limits().ValueMax) + " bytes (fixed at creation)")
 	case errors.Is(err, shm.ErrTooMany):
-		c.fail("ERR too many variables in one atomic group: the file allows " + itoa(c.s.mem.Limits().GroupMax))
+		c.fail("ERR too many variables in one atomic group: the file allows " + itoa(c.s.mem.Limits().GroupMax) +
+			" (fixed at creation: dsmd -group-max)")
 	case errors.Is(err, shm.ErrEmptyName):
 		c.fail("ERR empty variable name")
 	case errors.Is(err, shm.ErrClosed):

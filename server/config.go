@@ -53,6 +53,13 @@ type Config struct {
 	// daemon's go to LOCK holders. The count is recorded in the file, so it
 	// is ignored when the file exists. Zero means shm's default (16).
 	LockLanes int
+	// GroupMax sizes a new file's atomic groups: the most variables one
+	// MSET, MSETNX, MGET, LOCK or EXEC may name. Like LockLanes it is
+	// recorded in the file and ignored when the file exists. Each lock
+	// lane keeps room for that many locks (16 bytes each, in every lane of
+	// every process slot), so a large limit makes the file larger. Zero
+	// means shm's default (256).
+	GroupMax int
 
 	// FileGroup, when set, makes a new file group-readable and -writable
 	// (mode 0660) and gives it to this group. Zero means mode 0600.
@@ -205,7 +212,7 @@ func resolveFileSizes(s *settings) error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"Vars", s.Vars}, {"NameMax", s.NameMax}, {"ValueMax", s.ValueMax}, {"LockLanes", s.LockLanes}} {
+	}{{"Vars", s.Vars}, {"NameMax", s.NameMax}, {"ValueMax", s.ValueMax}, {"LockLanes", s.LockLanes}, {"GroupMax", s.GroupMax}} {
 		if f.v < 0 {
 			return invalid(f.name, "%d is negative", f.v)
 		}

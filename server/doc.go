@@ -60,9 +60,10 @@
 //     TTL and PTTL answer -1 for a variable and -2 for a missing one.
 //   - SELECT accepts only database 0.
 //   - MGET reads its variables at one instant and MSET writes all or none;
-//     both name at most the file's group limit (shm's GroupMax, 256 by
-//     default) and fail with "ERR too many variables in one atomic group"
-//     above it.
+//     both name at most the file's group limit (Config.GroupMax, dsmd
+//     -group-max, fixed when the file is created: 256 by default, 10001 to
+//     take the largest MSET Redis takes) and fail with "ERR too many
+//     variables in one atomic group" above it, naming the limit.
 //   - CAS key expected new stores new and replies 1 if the variable's value
 //     equals expected (by text: "5" equals 5), else replies 0. A missing
 //     variable replies 0, not an error.

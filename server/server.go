@@ -124,7 +124,7 @@ func checkFile(mem *shm.Memory, log *slog.Logger) error {
 
 func shmConfig(st settings) shm.Config {
 	c := shm.Config{
-		Path: st.File, Vars: st.Vars, NameMax: st.NameMax, ValueMax: st.ValueMax, Lanes: st.LockLanes,
+		Path: st.File, Vars: st.Vars, NameMax: st.NameMax, ValueMax: st.ValueMax, Lanes: st.LockLanes, GroupMax: st.GroupMax,
 		FileGroup: st.FileGroup, Exclusive: true,
 	}
 	if st.FileGroup != "" {

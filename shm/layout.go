@@ -28,7 +28,7 @@ const (
 	maxVars     = 1 << 28
 	maxNameMax  = 4096
 	maxValueMax = 1 << 24
-	maxGroup    = 4096
+	maxGroup    = 1 << 16 // Redis takes an MSET of 10,001 pairs
 )
 
 // Defaults for a new file.

@@ -162,6 +162,7 @@ func parseFlags(args []string) (server.Config, error) {
 	fs.IntVar(&cfg.NameMax, "name-max", 0, "longest variable name of a new file (0: shm's default)")
 	fs.IntVar(&cfg.ValueMax, "value-max", 0, "longest byte value of a new file (0: shm's default)")
 	fs.BoolVar(&cfg.Strict, "strict", false, "exit with an error, instead of warning, when -vars, -name-max or -value-max differ from the existing file's")
+	fs.IntVar(&cfg.GroupMax, "group-max", 0, "most variables one MSET, MGET, LOCK or EXEC of a new file may name (0: shm's default, 256; Redis takes 10001 pairs)")
 	fs.IntVar(&cfg.LockLanes, "lock-lanes", 0, "lock lanes per process of a new file: twice the clients that may hold LOCKs at once (0: shm's default, 16)")
 	fs.StringVar(&cfg.FileGroup, "group", "", "give a new file to this group, mode 0660 (default: mode 0600)")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
