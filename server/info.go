@@ -89,7 +89,8 @@ type infoSection struct {
 var infoSections = []infoSection{
 	{"server", infoServer}, {"clients", infoClients}, {"memory", infoMemory},
 	{"persistence", infoPersistence}, {"stats", infoStats},
-	{"replication", infoReplication}, {"cpu", infoCPU}, {"keyspace", infoKeyspace},
+	{"replication", infoReplication}, {"cpu", infoCPU}, {"errorstats", infoErrorstats},
+	{"keyspace", infoKeyspace},
 }
 
 func (sec infoSection) title() string {
@@ -259,6 +260,14 @@ func infoCPU(s *Server, b *infoWriter) {
 
 func tvSeconds(tv syscall.Timeval) float64 {
 	return float64(tv.Sec) + float64(tv.Usec)/1e6
+}
+
+// infoErrorstats counts the error replies by code, as Redis' errorstats.
+func infoErrorstats(s *Server, b *infoWriter) {
+	codes, counts := s.stats.errorCounts()
+	for _, code := range codes {
+		b.field("errorstat_"+code, "count="+strconv.FormatInt(counts[code], 10))
+	}
 }
 
 // infoKeyspace lists db0 only when it has variables, as Redis does.

@@ -215,3 +215,20 @@ func TestInfoMatchesRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorstatsMatchRedis: after the same failing commands, INFO
+// errorstats reads as Redis' does, byte for byte.
+func TestErrorstatsMatchRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, args := range [][]string{
+		{"CONFIG", "RESETSTAT"}, {"GET"}, {"SET", "s", "x"}, {"INCR", "s"}, {"NOSUCH"}, {"EXEC"},
+		{"AUTH", "default", "pw"}, {"MULTI"}, {"GET"}, {"EXEC"}, {"INFO", "errorstats"},
+		{"CONFIG", "RESETSTAT"}, {"INFO", "errorstats"},
+	} {
+		if want, got := theirs.do(args...), ours.do(args...); got != want {
+			t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
+		}
+	}
+}

@@ -211,6 +211,7 @@ type cmdRun struct {
 // fail writes an error reply and counts it against the current command.
 func (c *conn) fail(msg string) {
 	c.s.stats.errors.Add(1)
+	c.s.stats.noteError(msg)
 	if c.cur != nil {
 		c.s.metrics.errs[c.cur.id].Inc()
 	}

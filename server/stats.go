@@ -1,6 +1,10 @@
 package server
 
 import (
+	"maps"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,11 +27,47 @@ type stats struct {
 	outputLimit atomic.Int64 // clients closed for exceeding OutputLimit
 
 	clientMemEvictions atomic.Int64 // clients closed for the ClientMemMax bound
+
+	errMu    sync.Mutex       // guards errCodes
+	errCodes map[string]int64 // error replies by their first word, for INFO errorstats
+}
+
+// maxErrCodes is how many error codes errorstats tracks, Redis' bound: a
+// code first seen after that many is not counted there.
+const maxErrCodes = 128
+
+// noteError counts an error reply by its code, the message's first word
+// ("ERR", "WRONGTYPE"), as Redis' errorstats does.
+func (st *stats) noteError(msg string) {
+	code, _, _ := strings.Cut(msg, " ")
+	st.errMu.Lock()
+	defer st.errMu.Unlock()
+	if _, ok := st.errCodes[code]; !ok {
+		if len(st.errCodes) >= maxErrCodes {
+			return
+		}
+		if st.errCodes == nil {
+			st.errCodes = map[string]int64{}
+		}
+	}
+	st.errCodes[code]++
+}
+
+// errorCounts returns the counted error codes in name order, with their
+// counts.
+func (st *stats) errorCounts() ([]string, map[string]int64) {
+	st.errMu.Lock()
+	defer st.errMu.Unlock()
+	counts := maps.Clone(st.errCodes)
+	return slices.Sorted(maps.Keys(counts)), counts
 }
 
 // reset clears the counters (CONFIG RESETSTAT); gauges are not counters
 // and stay.
 func (st *stats) reset() {
+	st.errMu.Lock()
+	st.errCodes = nil
+	st.errMu.Unlock()
 	for _, c := range []*atomic.Int64{
 		&st.connections, &st.rejected, &st.commands, &st.errors, &st.hits,
 		&st.misses, &st.netIn, &st.netOut, &st.syncs, &st.syncErrors, &st.outputLimit,
