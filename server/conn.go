@@ -39,6 +39,7 @@ type conn struct {
 	pending [][]byte // scratch for the commands prefetch looks at
 	cur     *command // the command being executed
 	tx      *txView  // inside EXEC: the transaction's staged writes (txview.go)
+	refused bool     // the current command was refused before it ran (rejected)
 	looked  *command // the last command looked up (lookup)
 	proto   string   // "resp", "resp+tls" or "seed"
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,11 +87,15 @@ type infoSection struct {
 	write func(s *Server, b *infoWriter)
 }
 
+// extra reports whether the section is left out of the default INFO, as
+// Redis leaves commandstats: "all", "everything" or its name ask for it.
+func (sec infoSection) extra() bool { return sec.name == "commandstats" }
+
 var infoSections = []infoSection{
 	{"server", infoServer}, {"clients", infoClients}, {"memory", infoMemory},
 	{"persistence", infoPersistence}, {"stats", infoStats},
 	{"replication", infoReplication}, {"cpu", infoCPU}, {"errorstats", infoErrorstats},
-	{"keyspace", infoKeyspace},
+	{"keyspace", infoKeyspace}, {"commandstats", infoCommandstats},
 }
 
 func (sec infoSection) title() string {
@@ -126,10 +131,11 @@ func cmdInfo(c *conn, args [][]byte) {
 	for _, a := range args[1:] {
 		want[strings.ToLower(string(a))] = true
 	}
-	all := len(want) == 0 || want["default"] || want["all"] || want["everything"]
+	all := want["all"] || want["everything"]
+	def := all || len(want) == 0 || want["default"]
 	var b infoWriter
 	for _, sec := range infoSections {
-		if !all && !want[sec.name] {
+		if !want[sec.name] && !(def && !sec.extra()) && !all {
 			continue
 		}
 		if b.Len() > 0 {
@@ -267,6 +273,27 @@ func infoErrorstats(s *Server, b *infoWriter) {
 	codes, counts := s.stats.errorCounts()
 	for _, code := range codes {
 		b.field("errorstat_"+code, "count="+strconv.FormatInt(counts[code], 10))
+	}
+}
+
+// infoCommandstats lists each command that was called, refused or failed,
+// in name order, with Redis' fields.
+func infoCommandstats(s *Server, b *infoWriter) {
+	cmds := slices.Clone(s.cmds.all)
+	slices.SortFunc(cmds, func(x, y *command) int { return strings.Compare(x.name, y.name) })
+	for _, cmd := range cmds {
+		st := &s.stats.cmds[cmd.id]
+		calls, usec := st.calls.Load(), st.nanos.Load()/1000
+		rejected, failed := st.rejected.Load(), st.failed.Load()
+		if cmd.flags&flagHidden != 0 || calls+rejected+failed == 0 {
+			continue
+		}
+		perCall := 0.0
+		if calls > 0 {
+			perCall = float64(usec) / float64(calls)
+		}
+		b.field("cmdstat_"+cmd.name, fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
+			calls, usec, perCall, rejected, failed))
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -230,5 +231,44 @@ func TestErrorstatsMatchRedis(t *testing.T) {
 		if want, got := theirs.do(args...), ours.do(args...); got != want {
 			t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
 		}
+	}
+}
+
+// TestCommandstatsMatchRedis: after the same commands, INFO commandstats
+// has Redis' lines for them, the times aside; INFO leaves the section out
+// unless asked, as Redis does.
+func TestCommandstatsMatchRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, args := range [][]string{
+		{"CONFIG", "RESETSTAT"}, {"SET", "s", "x"}, {"GET", "s"}, {"GET"}, {"INCR", "s"}, {"GET", "s"},
+		{"CONFIG", "GET", "a", "b"}, {"CONFIG", "GET"},
+	} {
+		theirs.do(args...)
+		ours.do(args...)
+	}
+	times := regexp.MustCompile(`usec=\d+,usec_per_call=[\d.]+`)
+	lines := func(info string) []string {
+		var out []string
+		for line := range strings.Lines(times.ReplaceAllString(info, "usec=_")) {
+			for _, cmd := range []string{"get", "set", "incr", "config|get"} {
+				if strings.HasPrefix(line, "cmdstat_"+cmd+":") {
+					out = append(out, line)
+				}
+			}
+		}
+		slices.Sort(out) // Redis lists them in its hash table's order
+		return out
+	}
+	want, got := lines(theirs.do("INFO", "commandstats")), lines(ours.do("INFO", "commandstats"))
+	if len(want) != 4 || !slices.Equal(got, want) {
+		t.Errorf("commandstats:\n dsm   %q\n redis %q", got, want)
+	}
+	if got := ours.do("INFO"); strings.Contains(got, "cmdstat_") {
+		t.Errorf("INFO without sections lists commandstats")
+	}
+	if got := ours.do("INFO", "all"); !strings.Contains(got, "cmdstat_get:calls=2,") {
+		t.Errorf("INFO all lacks commandstats")
 	}
 }

@@ -160,12 +160,24 @@ func (c *conn) execute(args [][]byte) {
 		c.rejected()
 		c.fail(msgNoAuth)
 	default:
-		c.count(cmd)
 		start := time.Now()
+		c.count(cmd)
 		c.call(cmd, args)
-		c.s.metrics.latency[cmd.id].Observe(time.Since(start).Seconds())
+		c.timed(cmd, time.Since(start))
 		c.dirty = c.dirty || cmd.flags&flagWrite != 0
 	}
+}
+
+// timed records a command's run time: in its latency histogram, and in
+// INFO commandstats' figures (the pending run of count when it is in one,
+// else at once).
+func (c *conn) timed(cmd *command, d time.Duration) {
+	c.s.metrics.latency[cmd.id].Observe(d.Seconds())
+	if c.uncounted.cmd == cmd && c.uncounted.n > 0 {
+		c.uncounted.nanos += int64(d)
+		return
+	}
+	c.s.stats.cmds[cmd.id].nanos.Add(int64(d))
 }
 
 // count records one executed command. The data commands of a pipelined
@@ -197,6 +209,10 @@ func (c *conn) countDone() {
 	}
 	c.uncounted.n = 0
 	c.s.stats.commands.Add(n)
+	st := &c.s.stats.cmds[cmd.id]
+	st.calls.Add(n)
+	st.nanos.Add(c.uncounted.nanos)
+	c.uncounted.nanos = 0
 	c.s.metrics.calls[cmd.id].Add(float64(n))
 	c.commands.Add(n)
 	c.lastCmd.Store(&cmd.name)
@@ -204,8 +220,9 @@ func (c *conn) countDone() {
 
 // cmdRun is a run of executed commands not yet published (see count).
 type cmdRun struct {
-	cmd *command
-	n   int64
+	cmd   *command
+	n     int64
+	nanos int64 // their run time
 }
 
 // fail writes an error reply and counts it against the current command.
@@ -214,7 +231,13 @@ func (c *conn) fail(msg string) {
 	c.s.stats.noteError(msg)
 	if c.cur != nil {
 		c.s.metrics.errs[c.cur.id].Inc()
+		if c.refused {
+			c.s.stats.cmds[c.cur.id].rejected.Add(1)
+		} else {
+			c.s.stats.cmds[c.cur.id].failed.Add(1)
+		}
 	}
+	c.refused = false
 	c.wr.Error(msg)
 }
 

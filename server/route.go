@@ -62,6 +62,7 @@ func (c *conn) call(cmd *command, args [][]byte) {
 // wrong arity, not authenticated): inside MULTI that dooms the
 // transaction, as in Redis.
 func (c *conn) rejected() {
+	c.refused = true // for the error reply that follows (fail)
 	if c.live.tx.multi {
 		c.live.tx.failed = true
 	}

@@ -96,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 	s.metrics = newMetrics(s)
 	s.cmds = newCommandTable()
 	s.metrics.bindCommands(s.cmds.names())
+	s.stats.cmds = make([]cmdStat, len(s.cmds.all))
 	s.initLive()
 	s.goFunc(s.syncLoop)
 	// No count of the variables here: checkFile has just read every slot

@@ -28,8 +28,24 @@ type stats struct {
 
 	clientMemEvictions atomic.Int64 // clients closed for the ClientMemMax bound
 
+	cmds []cmdStat // by command id, for INFO commandstats; made once in New
+
 	errMu    sync.Mutex       // guards errCodes
 	errCodes map[string]int64 // error replies by their first word, for INFO errorstats
+}
+
+// cmdStat is one command's figures for INFO commandstats, Redis' fields:
+// the calls that ran and the time they took, the calls refused before
+// running (unknown subcommand, arity, AUTH) and those that ran and
+// answered an error.
+type cmdStat struct {
+	calls, nanos, rejected, failed atomic.Int64
+}
+
+func (cs *cmdStat) reset() {
+	for _, c := range []*atomic.Int64{&cs.calls, &cs.nanos, &cs.rejected, &cs.failed} {
+		c.Store(0)
+	}
 }
 
 // maxErrCodes is how many error codes errorstats tracks, Redis' bound: a
@@ -68,6 +84,9 @@ func (st *stats) reset() {
 	st.errMu.Lock()
 	st.errCodes = nil
 	st.errMu.Unlock()
+	for i := range st.cmds {
+		st.cmds[i].reset()
+	}
 	for _, c := range []*atomic.Int64{
 		&st.connections, &st.rejected, &st.commands, &st.errors, &st.hits,
 		&st.misses, &st.netIn, &st.netOut, &st.syncs, &st.syncErrors, &st.outputLimit,
