@@ -62,6 +62,8 @@ func commandSpecs() []*command {
 		{name: "subscribe", arity: -2, flags: sub, category: "pubsub", since: "2.0.0", summary: "Subscribes to channels; __dsm__:NAME carries the changes of variable NAME.", args: []arg{argStr("channel").many()}, run: cmdSubscribe},
 		{name: "psubscribe", arity: -2, flags: sub, category: "pubsub", since: "2.0.0", summary: "Subscribes to the channels matching glob patterns (__dsm__:* is every variable).", args: []arg{argPattern("pattern").many()}, run: cmdPSubscribe},
 		{name: "unsubscribe", arity: -1, flags: sub, category: "pubsub", since: "2.0.0", summary: "Unsubscribes from channels (all if none is given).", args: []arg{argStr("channel").opt().many()}, run: cmdUnsubscribe},
+		{name: "publish", arity: 3, flags: fast | tx, category: "pubsub", since: "2.0.0", summary: "Sends a message to a channel's subscribers (not on the memory's channels); returns how many received it.", args: []arg{argStr("channel"), argStr("message")}, run: cmdPublish},
+		pubsubCommand(),
 		{name: "punsubscribe", arity: -1, flags: sub, category: "pubsub", since: "2.0.0", summary: "Unsubscribes from patterns (all if none is given).", args: []arg{argPattern("pattern").opt().many()}, run: cmdPUnsubscribe},
 		// client-held locks (locks.go)
 		{name: "lock", arity: -2, category: "dsm", since: "dsm 1", summary: "LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name...: locks variables, all or none, until UNLOCK, disconnect or the lease's end.", args: []arg{argOneOf("mode", argToken("READ"), argToken("WRITE")).opt(), argInt("ms").tok("WAIT").opt(), argInt("ms").tok("LEASE").opt(), argKey("name").many()}, run: cmdLock},

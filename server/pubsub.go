@@ -312,18 +312,32 @@ func (sub *subscriber) names(pattern bool) []string {
 // pattern. A subscriber whose pending messages would exceed the output
 // limit is cut off: its connection is closed.
 func (sub *subscriber) offer(pattern, channel, payload string) {
+	sub.enqueue(pushMsg{pattern, channel, payload}, true)
+}
+
+// deliver queues a PUBLISHed message: unlike a change, it replaces none
+// pending, as Redis delivers every message.
+func (sub *subscriber) deliver(pattern, channel, payload string) {
+	sub.enqueue(pushMsg{pattern, channel, payload}, false)
+}
+
+// enqueue queues m, replacing the pending message of its channel and
+// pattern if latest is set and there is one.
+func (sub *subscriber) enqueue(m pushMsg, latest bool) {
 	sub.mu.Lock()
 	if sub.cut {
 		sub.mu.Unlock()
 		return
 	}
-	m := pushMsg{pattern, channel, payload}
+	pattern, channel, payload := m.pattern, m.channel, m.payload
 	k := pushKey{pattern, channel}
-	if i, ok := sub.index[k]; ok {
+	if i, ok := sub.index[k]; ok && latest {
 		sub.bytes += len(payload) - len(sub.pending[i].payload)
 		sub.pending[i].payload = payload
 	} else {
-		sub.index[k] = len(sub.pending)
+		if latest {
+			sub.index[k] = len(sub.pending)
+		}
 		sub.pending = append(sub.pending, m)
 		sub.bytes += m.size()
 	}

@@ -272,3 +272,44 @@ func TestCommandstatsMatchRedis(t *testing.T) {
 		t.Errorf("INFO all lacks commandstats")
 	}
 }
+
+// TestPubSubMatchesRedis: PUBLISH and PUBSUB answer as Redis' do, and the
+// subscribers get the same messages, in the same order.
+func TestPubSubMatchesRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	for _, resp3 := range []bool{false, true} {
+		subT, subO := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+		pubT, pubO := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+		both := func(c1, c2 *rawClient, args ...string) {
+			t.Helper()
+			if want, got := c1.do(args...), c2.do(args...); got != want {
+				t.Errorf("resp3=%v %q:\n dsm   %q\n redis %q", resp3, args, got, want)
+			}
+		}
+		if resp3 {
+			subT.do("HELLO", "3")
+			subO.do("HELLO", "3")
+		}
+		for _, args := range [][]string{{"SUBSCRIBE", "news"}, {"SUBSCRIBE", "more"}, {"PSUBSCRIBE", "n*"}, {"PSUBSCRIBE", "x?"}} {
+			both(subT, subO, args...)
+		}
+		for _, args := range [][]string{
+			{"PUBLISH", "news", "hi"}, {"PUBLISH", "news", "again"}, {"PUBLISH", "nothing", ""}, {"PUBLISH", "zz", "x"},
+			{"PUBLISH", "xy", "p"}, {"PUBLISH", "news"}, {"PUBLISH"}, {"PUBSUB"}, {"PUBSUB", "bogus"},
+			{"PUBSUB", "NUMSUB", "news", "zz", "more"}, {"PUBSUB", "NUMSUB"}, {"PUBSUB", "NUMPAT"}, {"PUBSUB", "NUMPAT", "x"},
+			{"PUBSUB", "CHANNELS", "ne*"}, {"PUBSUB", "CHANNELS", "q*"}, {"PUBSUB", "channels", "news", "x"},
+			{"MULTI"}, {"PUBLISH", "news", "tx"}, {"PUBSUB", "NUMPAT"}, {"EXEC"},
+		} {
+			both(pubT, pubO, args...)
+		}
+		for range 7 {
+			if want, got := subT.reply(), subO.reply(); got != want {
+				t.Errorf("resp3=%v message:\n dsm   %q\n redis %q", resp3, got, want)
+			}
+		}
+		for _, args := range [][]string{{"UNSUBSCRIBE", "news"}, {"UNSUBSCRIBE", "more"}, {"PUNSUBSCRIBE", "n*"}, {"PUNSUBSCRIBE", "x?"}} {
+			both(subT, subO, args...)
+		}
+	}
+}
