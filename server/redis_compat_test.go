@@ -141,6 +141,13 @@ var stringScript = [][]string{
 	{"SETRANGE", "ri", "1", "x"}, {"GET", "ri"},
 	{"MSETNX", "m1", "a", "m2", "b"}, {"MGET", "m1", "m2"}, {"MSETNX", "m3", "c", "m1", "z"}, {"MGET", "m1", "m3"},
 	{"MSETNX", "m4", "1", "m4", "2"}, {"GET", "m4"}, {"MSETNX", "m5", "1", "m6"}, {"MSETNX", "m5"}, {"MSETNX"},
+	{"INCRBYFLOAT", "f", "10.5"}, {"INCRBYFLOAT", "f", "0.1"}, {"INCRBYFLOAT", "f", "-5.0e3"}, {"GET", "f"},
+	{"INCRBYFLOAT", "f", "abc"}, {"INCRBYFLOAT", "f", " 1"}, {"INCRBYFLOAT", "f", "1_0"}, {"INCRBYFLOAT", "f", "0b1"},
+	{"INCRBYFLOAT", "f", "inf"}, {"INCRBYFLOAT", "f", "nan"}, {"INCRBYFLOAT", "f", ""}, {"INCRBYFLOAT", "f", "+.5"},
+	{"INCRBYFLOAT", "f", "5."}, {"INCRBYFLOAT", "big", "1e200"}, {"INCRBYFLOAT", "f"}, {"INCRBYFLOAT", "s1", "1"},
+	{"SET", "f2", "3"}, {"INCRBYFLOAT", "f2", "-3"}, {"INCR", "f2"}, {"INCRBYFLOAT", "f2", "0.1"}, {"INCRBYFLOAT", "f2", "0.2"},
+	{"INCRBYFLOAT", "f3", "1.23456789012345678"}, {"INCRBYFLOAT", "f4", "-0.0"}, {"INCRBYFLOAT", "f5", "1e20"},
+	{"SET", "f6", "1e3"}, {"INCRBYFLOAT", "f6", "1"}, {"SET", "f7", "x"}, {"INCRBYFLOAT", "f7", "abc"},
 	{"EXISTS", "m5"}, {"MULTI"}, {"MSETNX", "t1", "1", "t2", "2"}, {"APPEND", "t1", "x"}, {"GETDEL", "t2"},
 	{"SETRANGE", "t3", "1", "y"}, {"GETRANGE", "t3", "0", "-1"}, {"SETNX", "t3", "z"}, {"STRLEN", "t1"}, {"EXEC"},
 }
