@@ -1,10 +1,21 @@
 package server
 
 import (
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dsm-dev/dsm/internal/glob"
 )
+
+// cmdTime answers the server's clock: unix seconds and the microseconds
+// within the second, as two bulk strings.
+func cmdTime(c *conn, args [][]byte) {
+	now := time.Now()
+	c.wr.Array(2)
+	c.wr.BulkString(strconv.FormatInt(now.Unix(), 10))
+	c.wr.BulkString(strconv.Itoa(now.Nanosecond() / 1000))
+}
 
 func cmdDBSize(c *conn, args [][]byte) {
 	n := c.s.mem.Len()

@@ -320,3 +320,25 @@ func TestPubSubMatchesRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeMatchesRedis: TIME answers two bulk strings, seconds and
+// microseconds, near Redis' own clock reading; TIME with arguments fails
+// as in Redis.
+func TestTimeMatchesRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	if want, got := theirs.do("TIME", "x"), ours.do("TIME", "x"); got != want {
+		t.Errorf("TIME x:\n dsm   %q\n redis %q", got, want)
+	}
+	shape := regexp.MustCompile(`^\*2\r\n\$\d+\r\n(\d+)\r\n\$\d+\r\n(\d{1,6})\r\n$`)
+	want, got := shape.FindStringSubmatch(theirs.do("TIME")), shape.FindStringSubmatch(ours.do("TIME"))
+	if want == nil || got == nil {
+		t.Fatalf("TIME: dsm %q, redis %q", got, want)
+	}
+	ws, _ := strconv.ParseInt(want[1], 10, 64)
+	gs, _ := strconv.ParseInt(got[1], 10, 64)
+	if gs < ws || gs > ws+2 {
+		t.Errorf("TIME seconds: dsm %d, redis %d", gs, ws)
+	}
+}
