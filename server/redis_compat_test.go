@@ -148,8 +148,18 @@ var stringScript = [][]string{
 	{"SET", "f2", "3"}, {"INCRBYFLOAT", "f2", "-3"}, {"INCR", "f2"}, {"INCRBYFLOAT", "f2", "0.1"}, {"INCRBYFLOAT", "f2", "0.2"},
 	{"INCRBYFLOAT", "f3", "1.23456789012345678"}, {"INCRBYFLOAT", "f4", "-0.0"}, {"INCRBYFLOAT", "f5", "1e20"},
 	{"SET", "f6", "1e3"}, {"INCRBYFLOAT", "f6", "1"}, {"SET", "f7", "x"}, {"INCRBYFLOAT", "f7", "abc"},
+	{"SET", "rn", "v"}, {"RENAME", "rn", "rn2"}, {"GET", "rn"}, {"GET", "rn2"}, {"RENAME", "rn", "x"},
+	{"RENAME", "rn2", "rn2"}, {"RENAME", "none", "none"}, {"RENAME", "rn2"}, {"SET", "rn3", "w"},
+	{"RENAME", "rn2", "rn3"}, {"GET", "rn3"}, {"RENAMENX", "rn3", "rn4"}, {"SET", "rn5", "5"},
+	{"RENAMENX", "rn4", "rn5"}, {"GET", "rn4"}, {"RENAMENX", "rn4", "rn4"}, {"RENAMENX", "none", "rn9"},
+	{"RENAMENX", "none", "none"}, {"RENAMENX", "a"},
+	{"COPY", "rn5", "cp"}, {"GET", "cp"}, {"COPY", "rn4", "cp"}, {"COPY", "rn4", "cp", "REPLACE"}, {"GET", "cp"},
+	{"COPY", "none", "cp2"}, {"COPY", "cp", "cp"}, {"COPY", "cp", "cp3", "DB", "0"}, {"COPY", "cp", "cp4", "DB", "1"},
+	{"COPY", "cp", "cp5", "DB", "x"}, {"COPY", "cp", "cp6", "DB"}, {"COPY", "cp", "cp7", "bogus"}, {"COPY", "cp"},
+	{"COPY", "cp", "cp", "DB", "1"}, {"COPY", "cp", "cp8", "replace", "db", "0"}, {"MGET", "cp3", "cp8"},
 	{"EXISTS", "m5"}, {"MULTI"}, {"MSETNX", "t1", "1", "t2", "2"}, {"APPEND", "t1", "x"}, {"GETDEL", "t2"},
-	{"SETRANGE", "t3", "1", "y"}, {"GETRANGE", "t3", "0", "-1"}, {"SETNX", "t3", "z"}, {"STRLEN", "t1"}, {"EXEC"},
+	{"SETRANGE", "t3", "1", "y"}, {"GETRANGE", "t3", "0", "-1"}, {"SETNX", "t3", "z"}, {"STRLEN", "t1"},
+	{"RENAME", "t1", "t4"}, {"COPY", "t4", "t5"}, {"RENAMENX", "t5", "t4"}, {"EXEC"}, {"MGET", "t1", "t4", "t5"},
 }
 
 // multiScript checks that MULTI queues the server commands Redis queues

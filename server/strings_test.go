@@ -85,3 +85,32 @@ func TestMSetNXIsAtomic(t *testing.T) {
 		}
 	}
 }
+
+// TestRenameIsAtomic: while one client moves a value back and forth with
+// RENAME, a reader's MGET of both names always finds it in exactly one.
+func TestRenameIsAtomic(t *testing.T) {
+	ts := startServer(t, Config{})
+	mover, reader := dialRaw(t, ts.addr), dialRaw(t, ts.addr)
+	mover.do("SET", "here", "v")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			mover.do("RENAME", "here", "there")
+			mover.do("RENAME", "there", "here")
+		}
+	}()
+	for {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		got := reader.do("MGET", "here", "there")
+		if strings.Count(got, null2) != 1 {
+			t.Errorf("MGET here there = %q, want the value in exactly one", got)
+			<-done // the mover's client must not outlive the test
+			return
+		}
+	}
+}

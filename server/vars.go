@@ -37,6 +37,9 @@ type varStore interface {
 	// Update changes one variable by what it holds, atomically, and
 	// returns what it held.
 	Update(name []byte, f update) (shm.Item, error)
+	// UpdateAll changes several different variables by what they hold,
+	// all at once.
+	UpdateAll(names [][]byte, f updates) error
 }
 
 // varHandler runs a variable command through v.
@@ -324,4 +327,51 @@ func (v *heldVars) MSetNX(pairs [][]byte) (bool, error) {
 		}
 	}
 	return true, v.MSet(pairs)
+}
+
+// updates is a read-modify-write of several variables at once (RENAME,
+// COPY): f gets each name's variable and returns what to store in each
+// (the zero Value removes it), or write false to leave them all.
+type updates func(old []shm.Item) (new []shm.Value, write bool)
+
+// UpdateAll runs f under one write lock group of the names (which must
+// differ), so that its changes are one commit.
+func (v memVars) UpdateAll(names [][]byte, f updates) error {
+	g, err := v.m.Lock(context.Background(), names, true, true)
+	if err != nil {
+		return err
+	}
+	defer g.Unlock()
+	if err := (&heldVars{g: g, nameMax: v.m.Limits().NameMax}).UpdateAll(names, f); err != nil {
+		return err
+	}
+	return g.Commit()
+}
+
+// UpdateAll stages f's changes in the group.
+func (v *heldVars) UpdateAll(names [][]byte, f updates) error {
+	old := make([]shm.Item, len(names))
+	for i, name := range names {
+		var err error
+		if old[i], err = v.Get(name); err != nil {
+			return err
+		}
+	}
+	vals, write := f(old)
+	if !write {
+		return nil
+	}
+	for i, name := range names {
+		var err error
+		switch {
+		case vals[i].Valid():
+			err = v.Set(name, vals[i])
+		case old[i].Found:
+			err = v.fail(name, v.g.Delete(name))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
