@@ -29,6 +29,7 @@ func commandSpecs() []*command {
 		commandCommand(),
 		configCommand(),
 		{name: "info", arity: -1, flags: tx, category: "server", since: "1.0.0", summary: "Returns the server's information and statistics.", args: []arg{argStr("section").opt().many()}, run: cmdInfo},
+		memoryCommand(),
 		{name: "time", arity: 1, flags: fast | tx, category: "server", since: "2.6.0", summary: "Returns the server's time: unix seconds and microseconds.", run: cmdTime},
 		{name: "dbsize", arity: 1, flags: ro | fast | tx | flagWholeSpace, category: "server", since: "1.0.0", summary: "Returns the number of variables.", run: cmdDBSize},
 		// variables

@@ -352,3 +352,43 @@ func TestTimeMatchesRedis(t *testing.T) {
 		t.Errorf("TIME seconds: dsm %d, redis %d", gs, ws)
 	}
 }
+
+// TestMemoryUsageMatchesRedis: MEMORY USAGE's errors and nulls are Redis';
+// its figure is dsm's own (a slot of the file), an integer.
+func TestMemoryUsageMatchesRedis(t *testing.T) {
+	redisAddr := startRedis(t)
+	ts := startServer(t, Config{})
+	theirs, ours := dialRaw(t, redisAddr), dialRaw(t, ts.addr)
+	for _, args := range [][]string{
+		{"SET", "k", "v"}, {"MEMORY", "USAGE", "none"}, {"MEMORY", "USAGE"}, {"MEMORY", "USAGE", "k", "SAMPLES"},
+		{"MEMORY", "USAGE", "k", "SAMPLES", "x"}, {"MEMORY", "USAGE", "k", "SAMPLES", "-1"}, {"MEMORY", "USAGE", "k", "bogus"},
+		{"MEMORY", "USAGE", "none", "samples", "0"}, {"MEMORY", "bogus"}, {"MEMORY"},
+	} {
+		if want, got := theirs.do(args...), ours.do(args...); got != want {
+			t.Errorf("%q:\n dsm   %q\n redis %q", args, got, want)
+		}
+	}
+	if got := ours.do("MEMORY", "USAGE", "k", "SAMPLES", "5"); !regexp.MustCompile(`^:[1-9]\d*\r\n$`).MatchString(got) {
+		t.Errorf("MEMORY USAGE k = %q, want a positive integer", got)
+	}
+}
+
+// TestRedisCliKeyStats: redis-cli --bigkeys and --memkeys run over dsm
+// without a warning or an error.
+func TestRedisCliKeyStats(t *testing.T) {
+	cli, err := exec.LookPath("redis-cli")
+	if err != nil {
+		ci.NeedOrSkip(t, "redis-cli is not installed (apt-get install redis-tools)")
+	}
+	ts := startServer(t, Config{})
+	c := dialRaw(t, ts.addr)
+	c.do("MSET", "a", "1", "bb", "some text", "ccc", strings.Repeat("x", 100))
+	host, port, _ := net.SplitHostPort(ts.addr)
+	for _, mode := range []string{"--bigkeys", "--memkeys"} {
+		out, err := exec.Command(cli, "-h", host, "-p", port, mode).CombinedOutput()
+		text := strings.ToLower(string(out))
+		if err != nil || strings.Contains(text, "warning") || strings.Contains(text, "err") || !strings.Contains(text, "3 keys") {
+			t.Errorf("redis-cli %s: %v\n%s", mode, err, out)
+		}
+	}
+}
