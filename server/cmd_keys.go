@@ -307,10 +307,16 @@ func addDelta(args [][]byte, sign int64) (int64, string) {
 // integer 5. A missing variable never matches.
 func cmdCAS(c *conn, v varStore, args [][]byte) {
 	ok, err := v.CompareAndSwap(args[1], shm.ParseValue(args[2]), shm.ParseValue(args[3]))
+	c.flag(ok, err)
+}
+
+// flag answers a command whose reply is whether it acted: 1 or 0, or the
+// error that stopped it.
+func (c *conn) flag(acted bool, err error) {
 	switch {
 	case err != nil:
 		c.varError(err)
-	case ok:
+	case acted:
 		c.wr.Int(1)
 	default:
 		c.wr.Int(0)

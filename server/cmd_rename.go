@@ -104,12 +104,5 @@ func cmdCopy(c *conn, v varStore, args [][]byte) {
 		copied = true
 		return []shm.Value{old[0].Value, old[0].Value}, true
 	})
-	switch {
-	case err != nil:
-		c.varError(err)
-	case copied:
-		c.wr.Int(1)
-	default:
-		c.wr.Int(0)
-	}
+	c.flag(copied, err)
 }

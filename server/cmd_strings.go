@@ -13,14 +13,7 @@ const msgOffsetRange = "ERR offset is out of range"
 // it did.
 func cmdSetNX(c *conn, v varStore, args [][]byte) {
 	_, stored, err := v.SetWith(args[1], shm.ParseValue(args[2]), shm.SetOptions{IfAbsent: true})
-	switch {
-	case err != nil:
-		c.varError(err)
-	case stored:
-		c.wr.Int(1)
-	default:
-		c.wr.Int(0)
-	}
+	c.flag(stored, err)
 }
 
 // cmdStrlen answers the length of the value's text, 0 if missing.
@@ -169,12 +162,5 @@ func cmdMSetNX(c *conn, v varStore, args [][]byte) {
 		return
 	}
 	stored, err := v.MSetNX(args[1:])
-	switch {
-	case err != nil:
-		c.varError(err)
-	case stored:
-		c.wr.Int(1)
-	default:
-		c.wr.Int(0)
-	}
+	c.flag(stored, err)
 }
