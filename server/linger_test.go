@@ -63,6 +63,11 @@ func TestErrorLineSurvivesInput(t *testing.T) {
 func TestLingerFreesClients(t *testing.T) {
 	ts := startServer(t, Config{MaxClients: 1})
 	rc := dialRaw(t, ts.addr)
+	// A reply proves the server took the connection: a count of 0 could
+	// otherwise mean it has not accepted it yet.
+	if got := rc.do("PING"); got != simple("PONG") {
+		t.Fatalf("PING: %q", got)
+	}
 	sendAll(rc.c, tooBig)
 	waitFor(t, "the server to end the connection", func() bool { return ts.clientCount() == 0 })
 	if got := dialRaw(t, ts.addr).do("PING"); got != simple("PONG") {
