@@ -335,10 +335,11 @@ func (s *Server) refuse(nc net.Conn, reason, msg string) {
 }
 
 // hangUp closes a refused connection without a word (a seed client would
-// read any text as a value), then counts and logs the refusal.
+// read any text as a value), after it counts and logs the refusal: a test
+// (or an operator) that sees the connection end finds it logged.
 func (s *Server) hangUp(nc net.Conn, reason, proto string) {
+	s.refused(nc, reason, proto) // before the client sees the end
 	nc.Close()
-	s.refused(nc, reason, proto)
 }
 
 // refused counts and logs a refusal.
