@@ -172,6 +172,12 @@ func (c *conn) setReply(get bool, old shm.Item, stored bool) {
 
 func cmdGetSet(c *conn, v varStore, args [][]byte) {
 	old, _, err := v.SetWith(args[1], shm.ParseValue(args[2]), shm.SetOptions{})
+	c.oldValue(old, err)
+}
+
+// oldValue answers a command that replies with the value a variable had:
+// the value, null if it had none, or the error that stopped it.
+func (c *conn) oldValue(old shm.Item, err error) {
 	switch {
 	case err != nil:
 		c.varError(err)

@@ -35,26 +35,25 @@ func cmdGetDel(c *conn, v varStore, args [][]byte) {
 	}
 	old, err := v.Update(args[1], func(shm.Item) (shm.Value, bool) { return shm.Value{}, true })
 	c.s.stats.hit(old.Found)
-	switch {
-	case err != nil:
-		c.varError(err)
-	case old.Found:
-		c.bulkValue(old.Value)
-	default:
-		c.wr.Null()
-	}
+	c.oldValue(old, err)
 }
 
 // cmdAppend appends to a variable's text, creating it, and answers the new
 // length.
 func cmdAppend(c *conn, v varStore, args [][]byte) {
+	c.editText(v, args[1], func(text []byte) []byte { return append(text, args[2]...) })
+}
+
+// editText replaces a variable's text (empty if it is missing) with what
+// edit makes of it, in one commit, and answers the new length.
+func (c *conn) editText(v varStore, name []byte, edit func(text []byte) []byte) {
 	n := 0
-	_, err := v.Update(args[1], func(old shm.Item) (shm.Value, bool) {
-		text := old.Value.AppendText(nil)
-		if !old.Found {
-			text = nil
+	_, err := v.Update(name, func(old shm.Item) (shm.Value, bool) {
+		var text []byte
+		if old.Found {
+			text = old.Value.AppendText(nil)
 		}
-		text = append(text, args[2]...)
+		text = edit(text)
 		n = len(text)
 		return shm.ParseValue(text), true
 	})
@@ -134,24 +133,13 @@ func cmdSetRange(c *conn, v varStore, args [][]byte) {
 		c.memError(shm.ErrValueTooLarge)
 		return
 	}
-	n := 0
-	_, err := v.Update(args[1], func(old shm.Item) (shm.Value, bool) {
-		var text []byte
-		if old.Found {
-			text = old.Value.AppendText(nil)
-		}
+	c.editText(v, args[1], func(text []byte) []byte {
 		if end := int(off) + len(val); end > len(text) {
 			text = append(text, make([]byte, end-len(text))...)
 		}
 		copy(text[off:], val)
-		n = len(text)
-		return shm.ParseValue(text), true
+		return text
 	})
-	if err != nil {
-		c.varError(err)
-		return
-	}
-	c.wr.Int(int64(n))
 }
 
 // cmdMSetNX: MSETNX key value... sets every variable, at once, only if none
