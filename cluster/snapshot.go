@@ -200,7 +200,7 @@ type decoder struct {
 func (d *decoder) fail() { d.err, d.b = errors.New("malformed"), nil }
 
 func (d *decoder) uvarint() uint64 {
-	n, k := binary.Uvarint(d.b)
+	n, k := uvarint(d.b)
 	if k <= 0 {
 		d.fail()
 		return 0
