@@ -53,9 +53,22 @@ var (
 	ErrTooLarge = &kind{msg: "name or value too large"}
 
 	// ErrUnreachable means the daemon could not be reached or the connection
-	// broke. A write that fails with ErrUnreachable after it was sent may or
-	// may not have taken effect.
+	// broke. A write whose connection broke after it was sent may or may not
+	// have taken effect: its error is also ErrUncertain.
 	ErrUnreachable = &kind{msg: "daemon unreachable"}
+
+	// ErrUncertain means a write may or may not have taken effect: the
+	// cluster answered UNCERTAIN (its leader changed before the write was
+	// known to be committed), or the connection broke after the write was
+	// sent (then the error is also ErrUnreachable). Such a write is never
+	// repeated by the Client; the caller decides, for example by reading
+	// the variable back.
+	ErrUncertain = &kind{msg: "outcome unknown, it may or may not have taken effect"}
+
+	// ErrClusterDown means the cluster had no leader (CLUSTERDOWN) for as
+	// long as the call could wait, or kept redirecting it (MOVED). The
+	// request was not applied.
+	ErrClusterDown = &kind{msg: "cluster has no leader"}
 
 	// ErrClosed means the Client was closed.
 	ErrClosed = &kind{msg: "client closed"}
@@ -160,6 +173,9 @@ var replyKinds = []struct {
 	{prefix: "NOAUTH", kind: ErrAuth},
 	{prefix: "TIMEOUT", kind: ErrLockTimeout},
 	{prefix: "LOCKLOST", kind: ErrLockLost},
+	{prefix: "UNCERTAIN", kind: ErrUncertain},
+	{prefix: "CLUSTERDOWN", kind: ErrClusterDown},
+	{prefix: "MOVED", kind: ErrClusterDown},
 	{prefix: "WRONGPASS", kind: ErrAuth},
 	{fragment: "invalid password", kind: ErrAuth},
 	{fragment: "without any password configured", kind: ErrAuth},
