@@ -27,8 +27,8 @@ const scanCount = 1000
 // decimal). It fails with ErrNotFound if there is no such variable.
 func (c *Client) Get(ctx context.Context, name string) (string, error) {
 	var v string
-	err := c.read(ctx, "get", name, func() (err error) {
-		v, err = c.rdb.Get(ctx, name).Result()
+	err := c.read(ctx, "get", name, func(r *redis.Client) (err error) {
+		v, err = r.Get(ctx, name).Result()
 		return err
 	})
 	return v, err
@@ -37,43 +37,76 @@ func (c *Client) Get(ctx context.Context, name string) (string, error) {
 // Set stores value in the variable name, creating it if needed. A value
 // that is a canonical decimal integer ("42", "-7") is stored as an integer.
 func (c *Client) Set(ctx context.Context, name, value string) error {
-	return wrapErr("set", name, c.rdb.Set(ctx, name, value, 0).Err())
+	return c.write(ctx, "set", name, func(r *redis.Client) error {
+		return r.Set(ctx, name, value, 0).Err()
+	})
 }
 
 // Add adds delta to the integer variable name (created at 0 if missing) and
 // returns the new value. It fails with ErrNotInteger if the value is not an
 // integer and with ErrOverflow if the sum does not fit in 64 bits.
 func (c *Client) Add(ctx context.Context, name string, delta int64) (int64, error) {
-	n, err := c.rdb.IncrBy(ctx, name, delta).Result()
-	return n, wrapErr("add", name, err)
+	var n int64
+	err := c.write(ctx, "add", name, func(r *redis.Client) (err error) {
+		n, err = r.IncrBy(ctx, name, delta).Result()
+		return err
+	})
+	return n, err
 }
 
 // CAS sets the variable name to new if its value is old (compared as text,
 // so "5" matches the integer 5), and reports whether it did. It is the
 // daemon's command CAS key expected new.
 func (c *Client) CAS(ctx context.Context, name, old, new string) (bool, error) {
-	return cas(ctx, c.rdb, name, old, new)
+	var ok bool
+	err := c.write(ctx, "cas", name, func(r *redis.Client) (err error) {
+		ok, err = cas(ctx, r, name, old, new)
+		return err
+	})
+	return ok, err
 }
 
 // MGet returns the variables names, in order, read at one instant. Missing
 // variables come back with Found false.
 func (c *Client) MGet(ctx context.Context, names ...string) ([]Item, error) {
-	return mget(ctx, c.rdb, names, func(do func() error) error { return c.read(ctx, "mget", "", do) })
+	if err := checkNames("mget", names); err != nil {
+		return nil, err
+	}
+	var items []Item
+	err := c.read(ctx, "mget", "", func(r *redis.Client) (err error) {
+		items, err = mget(ctx, r, names)
+		return err
+	})
+	return items, err
 }
 
 // MSet stores several variables at once, all or none: nameValues alternates
 // names and values ("a", "1", "b", "2").
 func (c *Client) MSet(ctx context.Context, nameValues ...string) error {
-	return mset(ctx, c.rdb, nameValues)
+	if err := checkPairs(nameValues); err != nil {
+		return err
+	}
+	return c.write(ctx, "mset", "", func(r *redis.Client) error {
+		return mset(ctx, r, nameValues)
+	})
 }
 
 // Del deletes the variables names and returns how many existed.
 func (c *Client) Del(ctx context.Context, names ...string) (int64, error) {
-	return del(ctx, c.rdb, names)
+	if err := checkNames("del", names); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := c.write(ctx, "del", "", func(r *redis.Client) (err error) {
+		n, err = r.Del(ctx, names...).Result()
+		return err
+	})
+	return n, err
 }
 
 // The bodies of the commands that Client and Locked share, over a pooled
-// client or the one connection that holds the locks.
+// client or the one connection that holds the locks. They return
+// go-redis' errors as they are, for the caller to classify and name.
 
 // doer is go-redis' Do, which its Client and Conn have and Cmdable lacks.
 type doer interface {
@@ -82,25 +115,31 @@ type doer interface {
 
 func cas(ctx context.Context, r doer, name, old, new string) (bool, error) {
 	n, err := r.Do(ctx, "CAS", name, old, new).Int64()
-	return n == 1, wrapErr("cas", name, err)
+	return n == 1, err
 }
 
-// mget checks names, runs MGET on r through wrap (which may retry it and
-// names its errors) and turns the reply into items.
-func mget(ctx context.Context, r redis.Cmdable, names []string, wrap func(func() error) error) ([]Item, error) {
+func checkNames(op string, names []string) error {
 	if len(names) == 0 {
-		return nil, &Error{Op: "mget", Kind: ErrInvalid, Err: fmt.Errorf("no names")}
+		return &Error{Op: op, Kind: ErrInvalid, Err: fmt.Errorf("no names")}
 	}
-	var vals []any
-	err := wrap(func() (err error) {
-		vals, err = r.MGet(ctx, names...).Result()
-		return err
-	})
+	return nil
+}
+
+func checkPairs(nameValues []string) error {
+	if len(nameValues) == 0 || len(nameValues)%2 != 0 {
+		return &Error{Op: "mset", Kind: ErrInvalid, Err: fmt.Errorf("want name value pairs, got %d arguments", len(nameValues))}
+	}
+	return nil
+}
+
+// mget runs MGET on r and turns the reply into items.
+func mget(ctx context.Context, r redis.Cmdable, names []string) ([]Item, error) {
+	vals, err := r.MGet(ctx, names...).Result()
 	if err != nil {
 		return nil, err
 	}
 	if len(vals) != len(names) {
-		return nil, &Error{Op: "mget", Err: fmt.Errorf("daemon returned %d values for %d names", len(vals), len(names))}
+		return nil, fmt.Errorf("daemon returned %d values for %d names", len(vals), len(names))
 	}
 	items := make([]Item, len(names))
 	for i, v := range vals {
@@ -127,22 +166,11 @@ func text(v any) (string, bool) {
 }
 
 func mset(ctx context.Context, r redis.Cmdable, nameValues []string) error {
-	if len(nameValues) == 0 || len(nameValues)%2 != 0 {
-		return &Error{Op: "mset", Kind: ErrInvalid, Err: fmt.Errorf("want name value pairs, got %d arguments", len(nameValues))}
-	}
 	args := make([]any, len(nameValues))
 	for i, s := range nameValues {
 		args[i] = s
 	}
-	return wrapErr("mset", "", r.MSet(ctx, args...).Err())
-}
-
-func del(ctx context.Context, r redis.Cmdable, names []string) (int64, error) {
-	if len(names) == 0 {
-		return 0, &Error{Op: "del", Kind: ErrInvalid, Err: fmt.Errorf("no names")}
-	}
-	n, err := r.Del(ctx, names...).Result()
-	return n, wrapErr("del", "", err)
+	return r.MSet(ctx, args...).Err()
 }
 
 // List returns the names of the variables that match the glob pattern
@@ -155,10 +183,16 @@ func (c *Client) List(ctx context.Context, pattern string) ([]string, error) {
 	}
 	var names []string
 	var cursor uint64
+	var walked *redis.Client // the node's pool that the cursor belongs to
 	for {
 		var keys []string
-		err := c.read(ctx, "list", pattern, func() (err error) {
-			keys, cursor, err = c.rdb.Scan(ctx, cursor, pattern, scanCount).Result()
+		err := c.read(ctx, "list", pattern, func(r *redis.Client) (err error) {
+			// A cursor means nothing to another node: the walk starts
+			// over there.
+			if r != walked {
+				walked, cursor, names = r, 0, nil
+			}
+			keys, cursor, err = r.Scan(ctx, cursor, pattern, scanCount).Result()
 			return err
 		})
 		if err != nil {
@@ -176,14 +210,20 @@ func (c *Client) List(ctx context.Context, pattern string) ([]string, error) {
 
 // Do sends any command to the daemon and returns its reply as go-redis
 // decodes it (string, int64, []any, map[any]any, nil for a null reply...).
-// It is the escape hatch for commands this package has no method for.
+// It is the escape hatch for commands this package has no method for. As
+// the Client cannot tell whether the command writes, it repeats it only
+// when it was certainly not applied.
 func (c *Client) Do(ctx context.Context, args ...any) (any, error) {
 	if len(args) == 0 {
 		return nil, &Error{Op: "do", Kind: ErrInvalid, Err: fmt.Errorf("no command")}
 	}
-	v, err := c.rdb.Do(ctx, args...).Result()
-	if err == redis.Nil {
-		return nil, nil
-	}
-	return v, wrapErr(fmt.Sprint(args[0]), "", err)
+	var v any
+	err := c.write(ctx, fmt.Sprint(args[0]), "", func(r *redis.Client) (err error) {
+		v, err = r.Do(ctx, args...).Result()
+		if err == redis.Nil {
+			return nil
+		}
+		return err
+	})
+	return v, err
 }

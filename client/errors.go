@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -203,6 +204,17 @@ func classifyReply(msg string) error {
 		}
 	}
 	return nil
+}
+
+// uncertain marks e, the error of a write whose connection broke after it
+// was sent, as ErrUncertain too, keeping ErrUnreachable as its kind.
+func uncertain(e *Error) *Error {
+	if e.Err == nil {
+		e.Err = ErrUncertain
+	} else {
+		e.Err = fmt.Errorf("%w: %w", ErrUncertain, e.Err)
+	}
+	return e
 }
 
 // isTransport reports whether err comes from the network rather than from

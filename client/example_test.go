@@ -11,7 +11,12 @@ import (
 	"github.com/dsm-dev/dsm/client"
 	"github.com/dsm-dev/dsm/internal/dsmtest"
 	"github.com/dsm-dev/dsm/server"
+	"github.com/redis/go-redis/v9"
 )
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // daemonAddr is the address of the daemon the examples talk to: TestMain
 // starts one for them, as dsmd would run on a host of yours.
@@ -22,6 +27,8 @@ func TestMain(m *testing.M) {
 }
 
 func runWithDaemon(m *testing.M) int {
+	// go-redis logs every refused dial by itself; the tests refuse many.
+	redis.SetLogger(quiet{})
 	dir, err := os.MkdirTemp("", "dsm-client-examples")
 	if err != nil {
 		log.Fatal(err)
@@ -53,6 +60,20 @@ func Example() {
 	}
 	fmt.Println(v)
 	// Output: hello
+}
+
+// A cluster's nodes are given as several addresses: the Client uses the
+// first that answers (here the first has no daemon) and moves to another
+// when its node fails.
+func ExampleDial_cluster() {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, "127.0.0.1:1,"+daemonAddr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Println(c.Addr() == daemonAddr)
+	// Output: true
 }
 
 func ExampleClient_Add() {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Info is the daemon's INFO reply: each "field:value" line by field name.
@@ -35,8 +37,8 @@ type ClientInfo struct {
 // the default ones).
 func (c *Client) Info(ctx context.Context, sections ...string) (Info, error) {
 	var raw string
-	err := c.read(ctx, "info", "", func() (err error) {
-		raw, err = c.rdb.Info(ctx, sections...).Result()
+	err := c.read(ctx, "info", "", func(r *redis.Client) (err error) {
+		raw, err = r.Info(ctx, sections...).Result()
 		return err
 	})
 	if err != nil {
@@ -65,8 +67,8 @@ func ParseInfo(raw string) Info {
 // including this one.
 func (c *Client) Clients(ctx context.Context) ([]ClientInfo, error) {
 	var raw string
-	err := c.read(ctx, "client list", "", func() (err error) {
-		raw, err = c.rdb.ClientList(ctx).Result()
+	err := c.read(ctx, "client list", "", func(r *redis.Client) (err error) {
+		raw, err = r.ClientList(ctx).Result()
 		return err
 	})
 	if err != nil {

@@ -37,7 +37,9 @@ type Locked struct {
 // Lock takes locks on the named variables, all of them or none, waiting
 // for them as opts says. Whatever the order of names, concurrent Locks
 // never deadlock. It fails with ErrLockTimeout when the locks are not free
-// within the wait.
+// within the wait. It takes them on the node in use (moving on as any
+// write does when that node cannot be reached or has no leader), and the
+// Locked stays on that node: if its connection breaks, the locks are gone.
 func (c *Client) Lock(ctx context.Context, opts LockOptions, names ...string) (*Locked, error) {
 	op := "lock"
 	if len(names) == 0 {
@@ -56,10 +58,17 @@ func (c *Client) Lock(ctx context.Context, opts LockOptions, names ...string) (*
 	for _, n := range names {
 		args = append(args, n)
 	}
-	conn := c.rdb.Conn()
-	if err := conn.Do(ctx, args...).Err(); err != nil {
-		conn.Close()
-		return nil, wrapErr(op, strings.Join(names, " "), err)
+	var conn *redis.Conn
+	err := c.write(ctx, op, strings.Join(names, " "), func(r *redis.Client) error {
+		conn = r.Conn()
+		err := conn.Do(ctx, args...).Err()
+		if err != nil {
+			conn.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Locked{conn: conn, names: names}, nil
 }
@@ -83,23 +92,35 @@ func (l *Locked) Add(ctx context.Context, name string, delta int64) (int64, erro
 
 // CAS is Client.CAS on the locked connection.
 func (l *Locked) CAS(ctx context.Context, name, old, new string) (bool, error) {
-	return cas(ctx, l.conn, name, old, new)
+	ok, err := cas(ctx, l.conn, name, old, new)
+	return ok, wrapErr("cas", name, err)
 }
 
 // MGet is Client.MGet on the locked connection (not repeated if the
 // connection breaks: the locks went with it).
 func (l *Locked) MGet(ctx context.Context, names ...string) ([]Item, error) {
-	return mget(ctx, l.conn, names, func(do func() error) error { return wrapErr("mget", "", do()) })
+	if err := checkNames("mget", names); err != nil {
+		return nil, err
+	}
+	items, err := mget(ctx, l.conn, names)
+	return items, wrapErr("mget", "", err)
 }
 
 // MSet is Client.MSet on the locked connection.
 func (l *Locked) MSet(ctx context.Context, nameValues ...string) error {
-	return mset(ctx, l.conn, nameValues)
+	if err := checkPairs(nameValues); err != nil {
+		return err
+	}
+	return wrapErr("mset", "", mset(ctx, l.conn, nameValues))
 }
 
 // Del is Client.Del on the locked connection.
 func (l *Locked) Del(ctx context.Context, names ...string) (int64, error) {
-	return del(ctx, l.conn, names)
+	if err := checkNames("del", names); err != nil {
+		return 0, err
+	}
+	n, err := l.conn.Del(ctx, names...).Result()
+	return n, wrapErr("del", "", err)
 }
 
 // Do sends any command on the locked connection and returns its reply, as

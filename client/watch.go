@@ -60,9 +60,12 @@ func ParseChange(channel, payload string) (Change, error) {
 	return ch, nil
 }
 
-// Subscription delivers changes. It owns a connection of its own (go-redis
-// PubSub underneath, which reconnects and subscribes again if the
-// connection breaks; changes made while it was broken are not delivered).
+// Subscription delivers changes. It owns a connection of its own to the
+// node that was in use when it began (go-redis PubSub underneath, which
+// reconnects to that node and subscribes again if the connection breaks;
+// changes made while it was broken are not delivered). It does not move to
+// another node: when its node is gone, Next fails with ErrUnreachable, and
+// a new Subscribe finds a node that answers.
 // It must be closed with Close. Next is for one goroutine at a time.
 type Subscription struct {
 	ps *redis.PubSub
@@ -72,17 +75,17 @@ type Subscription struct {
 // the daemon confirmed every subscription, so every change after that is
 // delivered.
 func (c *Client) Subscribe(ctx context.Context, names ...string) (*Subscription, error) {
-	return c.subscribe(ctx, "subscribe", names, c.rdb.Subscribe)
+	return c.subscribe(ctx, "subscribe", names, (*redis.Client).Subscribe)
 }
 
 // PSubscribe delivers the changes of every variable whose name matches one
 // of the glob patterns (* ? [abc]).
 func (c *Client) PSubscribe(ctx context.Context, patterns ...string) (*Subscription, error) {
-	return c.subscribe(ctx, "psubscribe", patterns, c.rdb.PSubscribe)
+	return c.subscribe(ctx, "psubscribe", patterns, (*redis.Client).PSubscribe)
 }
 
 func (c *Client) subscribe(ctx context.Context, op string, names []string,
-	open func(context.Context, ...string) *redis.PubSub) (*Subscription, error) {
+	open func(*redis.Client, context.Context, ...string) *redis.PubSub) (*Subscription, error) {
 	if len(names) == 0 {
 		return nil, &Error{Op: op, Kind: ErrInvalid, Err: fmt.Errorf("no variable named")}
 	}
@@ -90,18 +93,34 @@ func (c *Client) subscribe(ctx context.Context, op string, names []string,
 	for i, n := range names {
 		channels[i] = ChannelPrefix + n
 	}
-	ps := open(ctx, channels...)
-	for confirmed := 0; confirmed < len(channels); {
+	var ps *redis.PubSub
+	// Subscribing twice is harmless, so it is repeated as a read is.
+	err := c.read(ctx, op, strings.Join(names, " "), func(r *redis.Client) error {
+		ps = open(r, ctx, channels...)
+		if err := confirm(ctx, ps, len(channels)); err != nil {
+			ps.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Subscription{ps: ps}, nil
+}
+
+// confirm waits for the daemon to confirm n subscriptions on ps.
+func confirm(ctx context.Context, ps *redis.PubSub, n int) error {
+	for confirmed := 0; confirmed < n; {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
-			ps.Close()
-			return nil, wrapErr(op, strings.Join(names, " "), err)
+			return err
 		}
 		if _, ok := msg.(*redis.Subscription); ok {
 			confirmed++
 		}
 	}
-	return &Subscription{ps: ps}, nil
+	return nil
 }
 
 // Next waits for the next change, until ctx ends.
