@@ -25,8 +25,12 @@ Flags may come before or after the command; after a "--" everything is the
 command's. The single-dash spellings (-addr, -password, -file, -timeout, ...)
 work as well as the double-dash ones.
 
+With several addresses (--addr a:1,b:2,c:3, the nodes of one cluster) dsm
+uses the first node that answers, moves to another when that one fails, and
+shows the node in use in its prompt and status.
+
 Environment:
-  DSM_ADDR       daemon address, when --addr is not given
+  DSM_ADDR       daemon address (or addresses), when --addr is not given
   DSM_PASSWORD   password, when --password is not given
 
 Exit codes:
@@ -34,7 +38,8 @@ Exit codes:
   1  usage or other error
   2  no such variable
   3  refused (authentication, access rules, limits)
-  4  unreachable (no daemon at the address, or the file cannot be opened)`
+  4  unreachable (no daemon at the address, no leader in the cluster, or
+     the file cannot be opened)`
 
 // newRoot builds the command tree. Every command's exit code goes to code:
 // cobra only knows failure or success, and dsm documents four failures.
@@ -93,8 +98,8 @@ func subcommand(name, args, help string) *cobra.Command {
 
 // addFlags declares the flags, storing them in cfg.
 func addFlags(fs *pflag.FlagSet, cfg *config) {
-	fs.StringVar(&cfg.addr, "addr", client.DefaultAddr, "daemon address `HOST:PORT` ($DSM_ADDR when not given)")
-	fs.IntVarP(&cfg.port, "port", "p", 0, "daemon `PORT`, on the host of --addr (as redis-cli -p)")
+	fs.StringVar(&cfg.addr, "addr", client.DefaultAddr, "daemon address `HOST:PORT`, or several nodes of one cluster separated by commas ($DSM_ADDR when not given)")
+	fs.IntVarP(&cfg.port, "port", "p", 0, "daemon `PORT`, on the host (or hosts) of --addr (as redis-cli -p)")
 	fs.StringVar(&cfg.password, "password", "", "daemon password `P` ($DSM_PASSWORD when not given)")
 	fs.StringVar(&cfg.file, "file", "", "work on the memory file at `PATH` directly, without the daemon")
 	fs.StringVarP(&cfg.output, "output", "o", "text", "output `FORMAT`: text, or json (one object per line)")
@@ -120,15 +125,24 @@ func (cfg *config) resolve(fs *pflag.FlagSet) error {
 		if cfg.port <= 0 || cfg.port > 65535 {
 			return fmt.Errorf("-p %d: not a port", cfg.port)
 		}
-		host, _, err := net.SplitHostPort(cfg.addr)
-		if err != nil {
-			host = cfg.addr
-		}
-		cfg.addr = net.JoinHostPort(host, strconv.Itoa(cfg.port))
+		cfg.addr = withPort(cfg.addr, cfg.port)
 	}
 	f, err := parseFormat(cfg.output)
 	cfg.format = f
 	return err
+}
+
+// withPort gives every address that addr lists the port.
+func withPort(addr string, port int) string {
+	addrs := client.SplitAddrs(addr)
+	for i, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			host = a
+		}
+		addrs[i] = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	return strings.Join(addrs, ",")
 }
 
 // globalFlags are the flags normalizeArgs knows, by name without dashes,

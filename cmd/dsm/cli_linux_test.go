@@ -27,6 +27,7 @@ func TestFlagsAnywhere(t *testing.T) {
 		{"cas with negatives", []string{"-addr", d.Addr, "cas", "x", "-2", "-3"}, "", "1\n"},
 		{"-p on the host of --addr", []string{"get", "x", "--addr", host + ":1", "-p", port}, "", "-3\n"},
 		{"-p alone", []string{"-p", port, "get", "x"}, "", "-3\n"},
+		{"-p on every host of --addr", []string{"get", "x", "--addr", freeAddr(t) + "," + host + ":1", "-p", port}, "", "-3\n"},
 		{"DSM_ADDR", []string{"get", "x"}, d.Addr, "-3\n"},
 		{"--addr over DSM_ADDR", []string{"get", "x", "--addr", d.Addr}, freeAddr(t), "-3\n"},
 		{"-o json after", []string{"get", "x", "-o", "json", "-addr", d.Addr}, "", `{"name":"x","value":"-3"}` + "\n"},

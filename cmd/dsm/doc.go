@@ -4,14 +4,22 @@
 //
 // Usage:
 //
-//	dsm [-addr HOST:PORT] [-p PORT] [-password P] [-file PATH] [-o json] [COMMAND ARGS...]
+//	dsm [-addr HOST:PORT[,HOST:PORT...]] [-p PORT] [-password P] [-file PATH] [-o json] [COMMAND ARGS...]
 //
 // Flags may come before or after the command, with one dash or two
 // (-addr and --addr); after a "--" everything is the command's (dsm set --
 // x -addr stores "-addr"). -p replaces the port of -addr, as redis-cli's
-// -p does; $DSM_ADDR is the address when -addr is not given. dsm --help,
+// -p does (of every address); $DSM_ADDR is the address when -addr is not
+// given. dsm --help,
 // dsm -h and dsm help COMMAND print help on stdout; dsm completion
 // bash|zsh|fish prints a shell completion script.
+//
+// Several addresses, separated by commas, are the nodes of one cluster: dsm
+// uses the first that answers, and when that node fails moves to another
+// (package client says when a command is sent again and when not: a read,
+// or a write that certainly was not applied, is; a write that may have
+// been applied is not, and fails saying so). The prompt and the status
+// show the node in use.
 //
 // # The prompt
 //
@@ -31,8 +39,9 @@
 // prints no banner, no prompts and no escape codes, only the results, and
 // exits with the code of the first line that failed (0 if none did), so a
 // shell script can run a script of commands and test the outcome.
-// When the daemon restarts the prompt reconnects by itself and says so
-// ("reconnected to HOST:PORT"); a command typed while the daemon is away
+// When the daemon restarts, or the prompt moves to another node of a
+// cluster, it reconnects by itself and says so ("reconnected to
+// HOST:PORT"); a command typed while the daemon is away
 // waits up to -reconnect for it, and runs once it is back if that is safe
 // (a read, or a write that never left).
 //
@@ -93,7 +102,8 @@
 //	1  usage or other error
 //	2  no such variable
 //	3  refused (authentication, access rules, limits)
-//	4  unreachable (no daemon at the address, or the file cannot be opened)
+//	4  unreachable (no daemon at the address, no leader in the cluster, or
+//	   the file cannot be opened)
 //
 // # Local mode
 //

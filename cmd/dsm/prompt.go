@@ -89,8 +89,8 @@ func (p *prompt) banner() {
 // promptHint says that the seed's keys still work.
 const promptHint = "R (read value), W (write value) and Q (quit) work as in the seed's client; help lists the commands."
 
-// promptText is redis-cli's prompt: "dsm 127.0.0.1:12345> ", or the file
-// in local mode.
+// promptText is redis-cli's prompt: "dsm 127.0.0.1:12345> " (the node in
+// use, of a cluster), or the file in local mode.
 func (p *prompt) promptText() string {
 	return "dsm " + p.st.Where() + "> "
 }
@@ -273,10 +273,10 @@ func (p *prompt) call(ctx context.Context, read bool, f func(context.Context) er
 			}
 			return err
 		}
+		// A write that was sent fails as it is: its error says that it
+		// may or may not have taken effect (client.ErrUncertain).
 		if read || neverSent(err) {
 			err = f(ctx)
-		} else {
-			err = fmt.Errorf("%w (it may or may not have taken effect)", err)
 		}
 	}
 	if isRemote {

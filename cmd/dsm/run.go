@@ -21,7 +21,7 @@ const (
 	exitError       = 1 // usage or any other error
 	exitNotFound    = 2 // no such variable
 	exitRefused     = 3 // authentication, access rules, limits
-	exitUnreachable = 4 // no daemon answers at the address, or the file cannot be opened
+	exitUnreachable = 4 // no daemon answers, no leader in the cluster, or the file cannot be opened
 )
 
 // quietLibraryLogs silences go-redis' own logging, once per process: it
@@ -110,7 +110,7 @@ func exitCode(err error) int {
 		return exitNotFound
 	case errors.Is(err, client.ErrRefused):
 		return exitRefused
-	case errors.Is(err, client.ErrUnreachable):
+	case errors.Is(err, client.ErrUnreachable), errors.Is(err, client.ErrClusterDown):
 		return exitUnreachable
 	}
 	return exitError

@@ -51,6 +51,8 @@ func TestExitCode(t *testing.T) {
 		{&client.Error{Op: "dial", Kind: client.ErrAuth}, exitRefused},
 		{&client.Error{Op: "dial", Kind: client.ErrRefused}, exitRefused},
 		{&client.Error{Op: "get", Kind: client.ErrUnreachable}, exitUnreachable},
+		{&client.Error{Op: "set", Kind: client.ErrClusterDown}, exitUnreachable},
+		{&client.Error{Op: "set", Kind: client.ErrUncertain}, exitError},
 		{&client.Error{Op: "add", Kind: client.ErrNotInteger}, exitError},
 		{errors.New("other"), exitError},
 	}
