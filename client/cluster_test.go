@@ -90,8 +90,13 @@ func TestAllDead(t *testing.T) {
 // counts once across both nodes.
 func TestNodeKilled(t *testing.T) {
 	d1, d2 := startDaemon(t, ""), startDaemon(t, "")
-	c := dialAddrs(t, d1.Addr+","+d2.Addr, &client.Options{PoolSize: 2})
 	ctx := ctxT(t)
+	// The two single hosts share no data: n exists on the second from the
+	// start, so that a read there finds it.
+	if err := dialAddrs(t, d2.Addr, nil).Set(ctx, "n", "0"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialAddrs(t, d1.Addr+","+d2.Addr, &client.Options{PoolSize: 2})
 	var added, uncertain, afterKill atomic.Int64
 	killed := make(chan struct{})
 	done := make(chan error, 1)
