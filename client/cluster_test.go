@@ -347,6 +347,24 @@ func TestBrokenWriteNotRepeated(t *testing.T) {
 			}
 		})
 	}
+	// A Locked's writes are not repeated either, and say so.
+	locking := startResponder(t, func(args []string) string {
+		if args[0] == "LOCK" {
+			return "+OK\r\n"
+		}
+		return ""
+	})
+	l, err := dialAddrs(t, locking.addr, nil).Lock(ctx, client.LockOptions{}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Set(ctx, "x", "1")
+	wantKind(t, err, client.ErrUncertain)
+	wantKind(t, err, client.ErrUnreachable)
+	if n := locking.count("SET"); n != 1 {
+		t.Fatalf("the locking node received %d SETs, want 1", n)
+	}
+
 	wantValue(t, d.Addr, "x", "5")
 	if v, err := c.Get(ctx, "x"); err != nil || v != "5" {
 		t.Fatalf("Get = %q, %v; want the other node's 5", v, err)

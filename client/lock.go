@@ -27,7 +27,9 @@ type LockOptions struct {
 // Locked holds the daemon's locks on some variables, on a connection of
 // its own: commands through it (Get, Set, Add, Do) run on that connection,
 // so they pass the locks, while every other client's and local process'
-// writes (and, for write locks, reads) of those variables wait. It must be
+// writes (and, for write locks, reads) of those variables wait. Its
+// commands are never repeated: a write whose connection broke fails with
+// ErrUnreachable and ErrUncertain, and the locks are gone. It must be
 // released with Unlock. It is for one goroutine at a time.
 type Locked struct {
 	conn  *redis.Conn
@@ -81,19 +83,19 @@ func (l *Locked) Get(ctx context.Context, name string) (string, error) {
 
 // Set stores a value on the locked connection.
 func (l *Locked) Set(ctx context.Context, name, value string) error {
-	return wrapErr("set", name, l.conn.Set(ctx, name, value, 0).Err())
+	return wrapWrite("set", name, l.conn.Set(ctx, name, value, 0).Err())
 }
 
 // Add adds delta to an integer variable on the locked connection.
 func (l *Locked) Add(ctx context.Context, name string, delta int64) (int64, error) {
 	n, err := l.conn.IncrBy(ctx, name, delta).Result()
-	return n, wrapErr("add", name, err)
+	return n, wrapWrite("add", name, err)
 }
 
 // CAS is Client.CAS on the locked connection.
 func (l *Locked) CAS(ctx context.Context, name, old, new string) (bool, error) {
 	ok, err := cas(ctx, l.conn, name, old, new)
-	return ok, wrapErr("cas", name, err)
+	return ok, wrapWrite("cas", name, err)
 }
 
 // MGet is Client.MGet on the locked connection (not repeated if the
@@ -111,7 +113,7 @@ func (l *Locked) MSet(ctx context.Context, nameValues ...string) error {
 	if err := checkPairs(nameValues); err != nil {
 		return err
 	}
-	return wrapErr("mset", "", mset(ctx, l.conn, nameValues))
+	return wrapWrite("mset", "", mset(ctx, l.conn, nameValues))
 }
 
 // Del is Client.Del on the locked connection.
@@ -120,7 +122,7 @@ func (l *Locked) Del(ctx context.Context, names ...string) (int64, error) {
 		return 0, err
 	}
 	n, err := l.conn.Del(ctx, names...).Result()
-	return n, wrapErr("del", "", err)
+	return n, wrapWrite("del", "", err)
 }
 
 // Do sends any command on the locked connection and returns its reply, as
@@ -133,7 +135,7 @@ func (l *Locked) Do(ctx context.Context, args ...any) (any, error) {
 	if err == redis.Nil {
 		return nil, nil
 	}
-	return v, wrapErr(fmt.Sprint(args[0]), "", err)
+	return v, wrapWrite(fmt.Sprint(args[0]), "", err)
 }
 
 // Unlock releases the locks and the connection. It fails with ErrLockLost

@@ -172,11 +172,22 @@ func (c *Client) next(ctx context.Context, n *node, t *tries, err error) error {
 	return err
 }
 
-// wrapTry names the error that ended a call, marking a write whose
-// connection broke after it was sent as uncertain.
+// wrapTry names the error that ended a call.
 func wrapTry(op, name string, t *tries, err error) error {
+	if t.read {
+		return wrapErr(op, name, err)
+	}
+	return wrapWrite(op, name, err)
+}
+
+// wrapWrite is wrapErr for a write: one whose connection broke after it
+// was sent is also uncertain.
+func wrapWrite(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
 	e := wrapErr(op, name, err).(*Error)
-	if !t.read && failureOf(err) == failBroken {
+	if failureOf(err) == failBroken {
 		uncertain(e)
 	}
 	return e
