@@ -11,8 +11,13 @@ import (
 // control block is not zero), every publish appends the slot to a ring in the
 // control block and moves the feed sequence, whose low 32 bits are a futex
 // word. A watcher that falls more than a ring behind, or catches an entry
-// being overwritten, compares every slot's version with the ones it saw
-// last: it may miss intermediate values, never the latest one.
+// being overwritten, compares every slot's version and incarnation with the
+// ones it saw last: it may miss intermediate values, never the latest one.
+//
+// A slot's version rises with every change within one incarnation of its
+// variable. A new incarnation (a delete and a create, or an Install that
+// replaces a variable with a version that does not rise) may start lower,
+// so the feed tells a change by a higher version or another incarnation.
 const (
 	ctlFeedSeq      = 128 // uint64: changes appended
 	ctlFeedWatchers = 136 // uint32: feeds open, in any process
@@ -54,9 +59,26 @@ type Change struct {
 // process. It must be closed with Close. A Feed is used by one goroutine.
 type Feed struct {
 	m      *Memory
-	next   uint64            // the next feed sequence to read
-	seen   map[uint32]uint64 // slot -> version last reported or known
+	next   uint64              // the next feed sequence to read
+	seen   map[uint32]feedMark // slot -> state last reported or known
 	closed bool
+}
+
+// feedMark is a slot's state as a feed last knew it.
+type feedMark struct {
+	ver uint64
+	inc uint32
+}
+
+// markOf returns slot s's state now.
+func (m *Memory) markOf(s uint32) feedMark {
+	return feedMark{ver: atomic.LoadUint64(m.version(s)), inc: atomic.LoadUint32(m.stateWord(s)) & incMask}
+}
+
+// after reports whether k is a later state of the slot than the one o
+// marks: a higher version, or another incarnation.
+func (k feedMark) after(o feedMark) bool {
+	return k.inc != o.inc || k.ver > o.ver
 }
 
 // Feed opens a change feed starting now.
@@ -66,17 +88,17 @@ func (m *Memory) Feed() (*Feed, error) {
 	}
 	defer m.life.RUnlock()
 	atomic.AddUint32(m.feedWatchers(), 1)
-	f := &Feed{m: m, seen: make(map[uint32]uint64)}
+	f := &Feed{m: m, seen: make(map[uint32]feedMark)}
 	f.next = atomic.LoadUint64(m.feedSeq())
 	f.snapshot()
 	return f, nil
 }
 
-// snapshot notes every slot's version, the basis of a rescan.
+// snapshot notes every slot's state, the basis of a rescan.
 func (f *Feed) snapshot() {
 	for s := uint32(0); s < f.m.meta.vars; s++ {
-		if v := atomic.LoadUint64(f.m.version(s)); v != 0 {
-			f.seen[s] = v
+		if k := f.m.markOf(s); k != (feedMark{}) {
+			f.seen[s] = k
 		}
 	}
 }
@@ -144,7 +166,7 @@ func (f *Feed) collect(seq uint64) []Change {
 	if lost {
 		slots = slots[:0]
 		for s := uint32(0); s < m.meta.vars; s++ {
-			if atomic.LoadUint64(m.version(s)) != f.seen[s] {
+			if m.markOf(s) != f.seen[s] {
 				slots = append(slots, s)
 			}
 		}
@@ -175,10 +197,11 @@ func (f *Feed) read(s uint32) (Change, bool) {
 				continue
 			}
 		}
-		if it.Version <= f.seen[s] {
+		k := feedMark{ver: it.Version, inc: state & incMask}
+		if !k.after(f.seen[s]) {
 			return Change{}, false
 		}
-		f.seen[s] = it.Version
+		f.seen[s] = k
 		if atomic.LoadUint32(m.stateWord(s)) != state {
 			continue
 		}
