@@ -244,6 +244,9 @@ func (p *Proc) wait(ctx context.Context, l Lock, st state, b *backoff) error {
 		runtime.Gosched()
 		return nil
 	}
+	if st.writer() && p.reclaimRecovered(l, st.writerOwner()) {
+		return nil
+	}
 	if b.lastAudit.IsZero() {
 		b.lastAudit = time.Now()
 	}

@@ -179,6 +179,21 @@ func (p *Proc) reclaimIfDead(l Lock, o Owner) {
 	p.reclaimWrite(l, o, 0, false)
 }
 
+// reclaimRecovered releases l at once, without the poll interval an audit
+// waits, if its writer o is dead and o's slot already recovered (its
+// generation moved on): nothing is left to find out. A process that died
+// holding many plain write locks (a whole-file write of package shm holds
+// every variable's) then costs one poll interval in all, for the first
+// lock whose waiter recovers its slot, not one per lock. It reports
+// whether it released l.
+func (p *Proc) reclaimRecovered(l Lock, o Owner) bool {
+	if o == p.owner || o.Slot() >= p.lay.Procs || p.procGen(o.Slot())&genMask == o.Gen() {
+		return false
+	}
+	p.reclaimWrite(l, o, 0, false)
+	return true
+}
+
 // census counts the live read holds and waiting writers recorded for l,
 // skipping slot exclude, and lists the slots that record l but are dead.
 func (p *Proc) census(l Lock, exclude int) (readers, waiting int, deadSlots []int) {
