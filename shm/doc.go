@@ -27,6 +27,18 @@
 // is one daemon per file; local processes do not take it and work whether a
 // daemon runs or not.
 //
+// # Whole-file writes
+//
+// Install replaces the whole content of the file in place with an image
+// (each variable with exactly its version, every other variable deleted;
+// a cluster node installs its snapshot so), and Flush deletes every
+// variable. Both take every variable's lock and the index lock, as
+// writers with writer priority, so readers in every process see each
+// variable, and every MGet, all old or all new. They are not one commit:
+// the header is marked while one runs, and Open refuses a file left
+// marked by a crash with ErrInstallIncomplete (see whole.go and
+// Config.AllowIncomplete).
+//
 // # Durability
 //
 // Writes reach the page cache at once and survive the crash of any process.
@@ -78,7 +90,7 @@
 //
 //	0   [8]byte  magic "DSMMEM\x00\x01"
 //	8   uint32   format version (1)
-//	12  uint32   flags (0)
+//	12  uint32   flags: bit 0 an Install or Flush under way (see whole.go)
 //	16  uint32   page size (4096)
 //	24  uint64   txid: higher is newer
 //	32  uint32   vars: capacity in variables
@@ -154,6 +166,10 @@
 // Delete) writes over it.
 //
 // # Caveats
+//
+// A process that has the file open when an Install or Flush dies in
+// another process reads the part-installed state once the dead writer's
+// locks are recovered; only the next Open reports it.
 //
 // Linux only (futexes, OFD locks). Capacities are fixed when the file is
 // created. Len and Stats read every slot (Limits does not). DEL of several names removes each

@@ -32,6 +32,16 @@ var (
 	ErrTruncated = errors.New("shm: file is truncated")
 	ErrConfig    = errors.New("shm: invalid configuration")
 
+	// ErrInstallIncomplete: an Install or Flush into the file was cut
+	// short (its process died): the file holds part of the old content
+	// and part of the new. Open refuses it unless Config.AllowIncomplete
+	// is set; an Install or Flush that completes ends the state.
+	ErrInstallIncomplete = errors.New("shm: an install into the file was cut short; install again")
+	// ErrImage: an image given to Install does not fit the file (another
+	// hash seed or capacities) or is malformed (a name twice, a variable
+	// without a value or with version 0).
+	ErrImage = errors.New("shm: image does not fit the file")
+
 	// ErrRedoRecord: a redo log record given to Restore does not fit the file
 	// (its slot is out of range or holds another name).
 	ErrRedoRecord = errors.New("shm: redo log record does not match the memory file")

@@ -36,6 +36,9 @@ const (
 	// repair of a dead holder's index change) has cleared the index and
 	// placed no slot yet.
 	FailRebuilding = "rebuilding"
+	// FailInstalling: an Install or Flush has marked the file and written
+	// one more of its variables; the others are not yet written.
+	FailInstalling = "installing"
 	// FailBeforeFlush: about to flush the file (msync).
 	FailBeforeFlush = "before-flush"
 	// FailAfterFlush: the flush returned.
@@ -44,4 +47,4 @@ const (
 
 // FailPoints lists every failure point.
 var FailPoints = []string{FailLocked, FailBeforeValue, FailValueWritten, FailPublished, FailUnlocked,
-	FailGroupHalf, FailGroupCommitted, FailRebuilding, FailBeforeFlush, FailAfterFlush}
+	FailGroupHalf, FailGroupCommitted, FailRebuilding, FailInstalling, FailBeforeFlush, FailAfterFlush}

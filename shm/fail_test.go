@@ -104,8 +104,9 @@ func TestFailpoints(t *testing.T) {
 		{shm.FailGroupHalf, "mset", 2*failHit - 1, failHit, false},
 		{shm.FailGroupCommitted, "mset", 2*failHit - 1, failHit, true},
 	}
-	// A rebuild is no write: TestRepairKilled kills one.
-	covered := map[string]bool{shm.FailRebuilding: true}
+	// A rebuild is no write: TestRepairKilled kills one. A whole-file
+	// write is refused at the next Open: TestInstallKilled kills one.
+	covered := map[string]bool{shm.FailRebuilding: true, shm.FailInstalling: true}
 	for _, c := range cases {
 		covered[c.point] = true
 		t.Run(c.point+"/"+c.op, func(t *testing.T) {

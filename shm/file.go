@@ -67,12 +67,12 @@ func readMeta(f *os.File) (meta, error) {
 	case errA == nil && errB == nil:
 		m = a
 		if b.txid > a.txid {
-			m = b
+			m, m.page = b, 1
 		}
 	case errA == nil:
 		m = a
 	case errB == nil:
-		m = b
+		m, m.page = b, 1
 	case errors.Is(errA, ErrNotDSM) && errors.Is(errB, ErrNotDSM):
 		return meta{}, ErrNotDSM
 	case errors.Is(errA, ErrVersion):

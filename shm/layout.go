@@ -23,6 +23,13 @@ const (
 	controlPage = 3
 )
 
+// Meta flags.
+const (
+	// flagInstalling: a whole-file write (Install, Flush) has begun and not
+	// ended; see whole.go.
+	flagInstalling = 1 << 0
+)
+
 // Limits on what a file may declare; a header outside them is corrupt.
 const (
 	maxVars     = 1 << 28
@@ -62,6 +69,8 @@ type meta struct {
 	indexOff  uint64
 	slotsOff  uint64
 	fileSize  uint64
+	// page is the meta page (0 or 1) this copy was read from; not stored.
+	page uint64
 }
 
 func align(n, a uint64) uint64 { return (n + a - 1) / a * a }

@@ -42,6 +42,12 @@ type Config struct {
 	// Exclusive takes the one-daemon-per-file lock; Open fails with
 	// ErrLocked if another holds it. Local processes leave it false.
 	Exclusive bool
+	// AllowIncomplete opens a file whose last Install or Flush was cut
+	// short, which Open otherwise refuses with ErrInstallIncomplete. The
+	// caller (a cluster node that installs its snapshot again) must end
+	// that state with an Install or Flush before anything reads the file;
+	// Incomplete reports it meanwhile.
+	AllowIncomplete bool
 }
 
 func (c *Config) fill() error {
@@ -79,6 +85,8 @@ type Memory struct {
 
 	redo atomic.Pointer[redoBox] // see SetRedoLog
 
+	incomplete atomic.Bool // the file's last install was cut short (whole.go)
+
 	// life is held (read) by operations that may block for long (Wait,
 	// Feed.Next) or walk every slot, so that Close can wake them and wait for
 	// them before it unmaps the file. Short operations only check closed:
@@ -102,6 +110,12 @@ func Open(cfg Config) (*Memory, error) {
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", cfg.Path, err)
+	}
+	if hdr.flags&flagInstalling != 0 {
+		if err := m.settleInstall(cfg.AllowIncomplete); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("open %s: %w", cfg.Path, err)
+		}
 	}
 	return m, nil
 }

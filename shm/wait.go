@@ -13,7 +13,11 @@ const waitSlice = time.Second
 // Wait blocks until name's version is greater than after, and returns the
 // new version. A change by any process wakes it (a futex on the version
 // word, no polling). It returns ErrNotFound if the variable does not exist
-// or is deleted while waiting, and ctx.Err() if ctx ends first.
+// or is deleted while waiting, and ctx.Err() if ctx ends first. An Install
+// that gives the variable a version not above its current one replaces it
+// in a new incarnation, which ends the wait as a delete does
+// (ErrNotFound): versions are compared within one incarnation only, and a
+// Get finds the new one. Flush ends every wait so.
 func (m *Memory) Wait(ctx context.Context, name []byte, after uint64) (uint64, error) {
 	if !m.enter() {
 		return 0, ErrClosed
