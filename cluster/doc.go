@@ -68,20 +68,28 @@
 // index and the file's capacities while apply is paused; Persist writes
 // the copy while apply goes on. FSM.Restore installs a snapshot in place,
 // into the file local processes have mapped (never a new file renamed over
-// it), as one lock group: a local reader sees every variable, and any MGet,
-// either all old or all new.
+// it), as one shm.Install with AppliedName in the same image: every
+// variable takes exactly the snapshot's version, so versions after an
+// install are the leader's; a local reader sees every variable, and any
+// MGet, either all old or all new. A crash in the middle of an install
+// leaves the file marked: shm.Open then fails with
+// shm.ErrInstallIncomplete, and the node must reopen it with
+// shm.Config.AllowIncomplete and install its latest snapshot again.
 //
 // # Limits
 //
-//   - A snapshot install is one lock group: the variables of the file and
-//     of the snapshot together must fit in it (the file's GroupMax), or
-//     Restore fails with ErrSnapshotTooLarge. Likewise one command's names
-//     and AppliedName must fit one group.
-//   - An installed variable takes its slot's next version rather than the
-//     snapshot's, so after an install versions (not values) can differ
-//     from the leader's. Both limits need an shm primitive that installs a
-//     whole image in place; the snapshot format already carries the
-//     versions.
+//   - A snapshot install has no group limit: it holds at most the file's
+//     capacity. One command's names and AppliedName must fit one group
+//     (the file's GroupMax).
+//   - Snapshots carry each variable's version but not its slot, nor the
+//     versions of free slots: a variable created after an install may take
+//     another slot than on the leader and so start from another version.
+//     Versions are equal on every node right after an install and for
+//     every variable that existed in it, not yet for variables created
+//     after it (the snapshot format needs the slot layout for that).
+//   - A node whose daemon died in an install does not yet reinstall by
+//     itself: the daemon must open the file with AllowIncomplete and the
+//     node install its snapshot whatever the file's applied index says.
 //   - Apply's writes must stay within the names Keys gave: the group
 //     refuses any other, failing the command.
 //
@@ -92,6 +100,7 @@
 //     the leader (or naming it) while reads stay local.
 //   - The reserved prefix hidden from KEYS and SCAN and refused on the
 //     server's local paths.
-//   - An shm primitive to install a snapshot image in place, lifting both
-//     snapshot limits.
+//   - Snapshot format 2 with the slot layout (each variable's slot, the
+//     free slots' versions and the free list), so that versions stay equal
+//     for variables created after an install too.
 package cluster

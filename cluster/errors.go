@@ -16,9 +16,6 @@ var (
 	ErrHalted = errors.New("cluster: apply halted")
 	// ErrBadSnapshot: a snapshot does not decode or does not fit this file.
 	ErrBadSnapshot = errors.New("cluster: bad snapshot")
-	// ErrSnapshotTooLarge: a snapshot holds more variables than one lock
-	// group can install at once (see FSM.Restore).
-	ErrSnapshotTooLarge = errors.New("cluster: snapshot too large to install in one group")
 	// ErrNotLeader: Propose was called on a node that is not the leader.
 	ErrNotLeader = errors.New("cluster: not the leader")
 	// ErrConfig: a Config is incomplete or wrong.

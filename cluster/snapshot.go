@@ -240,68 +240,35 @@ func (d *decoder) bytes() []byte {
 	return out
 }
 
-// installSnapshot installs s into m in place: one write lock group over
-// every variable of m and of s and the applied index sets s's values,
-// deletes m's variables that s lacks and records s's applied index, all in
-// one commit. So a local reader sees each variable (and any MGet) either
-// all old or all new, and a crash leaves one state or the other.
-//
-// Limits: the variables of m and s together (plus the applied index) must
-// fit in one group (the file's GroupMax), or it fails with
-// ErrSnapshotTooLarge. Versions are not carried over: each installed
-// variable takes its slot's next version, as a write would, so versions
-// after an install can differ from the leader's (values are identical).
-// Both limits need an shm primitive that installs a whole image in place.
+// installSnapshot installs s into m in place, as one shm.Install: the
+// file then holds exactly s's variables, each with s's value and version
+// (so versions match the leader's, which WATCH and EXEC compare), plus
+// AppliedName set to s's applied index, at its next version (a reserved
+// variable: its version is the node's own). Variables the snapshot lacks
+// are deleted. There is no size limit beyond the file's capacity. A local
+// reader sees each variable, and any MGet, all old or all new. A crash in
+// the middle leaves the file marked, and the next shm.Open reports
+// shm.ErrInstallIncomplete: the node must open it with
+// shm.Config.AllowIncomplete and install its snapshot again.
 func installSnapshot(m *shm.Memory, s *snapshot) error {
-	l := m.Limits()
-	if l.Capacity != s.limits.Capacity || l.NameMax != s.limits.NameMax ||
-		l.ValueMax != s.limits.ValueMax || l.GroupMax != s.limits.GroupMax {
-		return fmt.Errorf("%w: capacities %+v differ from the file's", ErrBadSnapshot, s.limits)
-	}
-	if s.seed != m.Seed() {
-		return fmt.Errorf("%w: hash seed %#x, the file's is %#x", ErrBadSnapshot, s.seed, m.Seed())
-	}
-	local, err := liveNames(m)
-	if err != nil {
-		return err
-	}
-	inSnap := make(map[string]bool, len(s.vars))
-	names := make([][]byte, 0, len(s.vars)+len(local)+1)
+	img := shm.Image{Seed: s.seed, Capacity: s.limits.Capacity, NameMax: s.limits.NameMax,
+		ValueMax: s.limits.ValueMax, GroupMax: s.limits.GroupMax, Vars: make([]shm.ImageVar, 0, len(s.vars)+1)}
 	for _, v := range s.vars {
 		if Reserved(v.name) {
 			return fmt.Errorf("%w: holds reserved %q", ErrBadSnapshot, v.name)
 		}
-		inSnap[string(v.name)] = true
-		names = append(names, v.name)
+		img.Vars = append(img.Vars, shm.ImageVar{Name: v.name, Value: v.value, Version: v.version})
 	}
-	var gone [][]byte
-	for _, n := range local {
-		if !inSnap[string(n)] {
-			gone = append(gone, n)
-			names = append(names, n)
-		}
-	}
-	names = append(names, []byte(AppliedName))
-	if len(names) > l.GroupMax {
-		return fmt.Errorf("%w: %d variables, one group holds %d", ErrSnapshotTooLarge, len(names), l.GroupMax)
-	}
-	g, err := m.Lock(bgctx, names, true, true)
-	if err != nil {
+	_, ver, err := m.Get([]byte(AppliedName))
+	if err != nil && !errors.Is(err, shm.ErrNotFound) {
 		return err
 	}
-	defer g.Unlock()
-	for _, v := range s.vars {
-		if err := g.Set(v.name, v.value); err != nil {
-			return err
+	img.Vars = append(img.Vars, shm.ImageVar{Name: []byte(AppliedName), Value: shm.Int(int64(s.applied)), Version: ver + 1})
+	if err := m.Install(bgctx, img); err != nil {
+		if errors.Is(err, shm.ErrImage) {
+			return fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 		}
-	}
-	for _, n := range gone {
-		if err := g.Delete(n); err != nil {
-			return err
-		}
-	}
-	if err := g.Set([]byte(AppliedName), shm.Int(int64(s.applied))); err != nil {
 		return err
 	}
-	return g.Commit()
+	return nil
 }
