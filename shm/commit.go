@@ -20,7 +20,7 @@ type write struct {
 // slots, and each ver is above its slot's version.
 //
 // Each value goes first to the buffer its version selects, which no reader
-// takes as current while the version is older; storing the version is then
+// takes as current while the version is older (spare sees to it); storing the version is then
 // the commit point of that variable, after which its waiters are woken and
 // the change feed told. A crash before the store leaves the old value,
 // after it the new one.
@@ -31,6 +31,9 @@ type write struct {
 // any version is stored. A crash before it leaves every old value; after
 // it, recovery stores the versions not yet stored (Memory.repair).
 func (m *Memory) commit(ln *lockd.Lane, ws []write) {
+	for i := range ws {
+		m.spare(&ws[i])
+	}
 	for i := range ws {
 		m.stage(&ws[i])
 		if ln != nil {
@@ -49,6 +52,20 @@ func (m *Memory) commit(ln *lockd.Lane, ws []write) {
 	}
 	if ln != nil {
 		ln.Uncommit()
+	}
+}
+
+// spare makes the buffer w's version selects the spare one. A version
+// one above the slot's does; only a variable created at a group's create
+// version (LockGroup.SetCreateVersion) can take a version further above,
+// and if its parity selects the current buffer, which a reader may be
+// copying, the slot first passes through the next version, still without
+// a value (a created variable has none). That step is a write of its own,
+// before the group's commit point: a crash after it leaves the variable
+// without a value, one version on.
+func (m *Memory) spare(w *write) {
+	if cur := atomic.LoadUint64(m.version(w.slot)); (w.ver-cur)%2 == 0 {
+		m.commitOne(w.slot, cur+1, &Value{})
 	}
 }
 

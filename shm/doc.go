@@ -6,7 +6,11 @@
 //
 // A variable has a name of at most NameMax bytes, a value (a signed 64-bit
 // integer or a byte string of at most ValueMax bytes) and a version that
-// rises by one on every change, deletion included. Every operation on one
+// rises by one on every change, deletion included. Versions count per
+// slot: a variable created in a slot starts from the slot's next version,
+// unless a lock group that creates it gives it a version of its own
+// (LockGroup.SetCreateVersion, which a cluster uses to give a variable
+// the same version on every node). Every operation on one
 // variable is linearizable; MGet reads several at one instant and MSet writes
 // several all or nothing, also across a crash. Every access goes through the
 // variable's writer-priority lock of package lockd: writers take it, Get is an

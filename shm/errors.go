@@ -25,6 +25,12 @@ var (
 	// variable it does not hold, or a write through a read group.
 	ErrNotHeld = errors.New("shm: variable not locked by this group")
 
+	// ErrCreateVersion is returned by LockGroup.Commit when the group's
+	// create version (LockGroup.SetCreateVersion) is not above the
+	// version of a slot it would create a variable in: versions would
+	// fall. The error names the variable and both versions.
+	ErrCreateVersion = errors.New("shm: create version is not above the slot's version")
+
 	// File errors, returned by Open.
 	ErrNotDSM    = errors.New("shm: not a dsm memory file")
 	ErrVersion   = errors.New("shm: file format is newer than this program")

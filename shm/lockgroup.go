@@ -31,6 +31,8 @@ type LockGroup struct {
 
 	created []ref // variables this group created, reclaimed if it fails
 	deleted []ref // variables a commit left without a value, freed at Unlock
+
+	createVer uint64 // version of the variables a commit creates; 0: the slot's next
 }
 
 // Lock takes the named variables' locks (write or read) as one group,
@@ -296,7 +298,8 @@ func (g *LockGroup) Get(name []byte) (Item, error) {
 		return Item{}, err
 	}
 	if v, ok := g.staged[r.slot]; ok {
-		return Item{Value: v, Version: atomic.LoadUint64(g.m.version(r.slot)) + 1, Found: v.Valid()}, nil
+		ver, _ := g.nextVersion(r, v)
+		return Item{Value: v, Version: ver, Found: v.Valid()}, nil
 	}
 	it := g.m.readLocked(r)
 	return it, it.err
@@ -351,9 +354,49 @@ func (g *LockGroup) Add(name []byte, delta int64) (int64, error) {
 	return n, g.Set(name, Int(n))
 }
 
+// SetCreateVersion makes every later Commit of the group give each
+// variable it creates exactly version v, instead of the next version of the
+// variable's slot; 0, the default, turns it off. A variable is created when
+// it has no value (it was missing, or the group or another left it without
+// one, as a committed Delete does) and the commit gives it one. Every other
+// write keeps its rule: a variable that has a value, or keeps none, moves
+// to its current version plus one, once per commit however many writes the
+// group staged for it.
+//
+// Versions count per slot, so without it a variable's first version
+// depends on which slot it takes and on that slot's past, which differ
+// between files holding the same variables (after an Install, say). With
+// it, files that apply the same writes with the same create versions give
+// every variable the same version, whatever their slots.
+//
+// A slot's version only rises, from one incarnation of its variable to
+// the next too, as every other write keeps it: v must be above the
+// version of the created variable's slot, or Commit fails with
+// ErrCreateVersion and writes nothing. A caller that gives each commit a
+// rising v must keep it above every version its earlier commits can have
+// left in a slot: a commit moves a slot by one (or to v), and freeing a
+// variable left without a value (at Unlock, after a Delete or for a
+// variable created but never set) moves the slot by one more.
+func (g *LockGroup) SetCreateVersion(v uint64) { g.createVer = v }
+
+// nextVersion is the version a commit gives r when it writes v: the
+// create version if that is set, r has no value and v is one, else r's
+// version plus one. ok is false if the create version is not above r's
+// version.
+func (g *LockGroup) nextVersion(r ref, v Value) (ver uint64, ok bool) {
+	cur := atomic.LoadUint64(g.m.version(r.slot))
+	if g.createVer == 0 || !v.Valid() || g.m.loadBuf(r.slot, cur).kind != kindAbsent {
+		return cur + 1, true
+	}
+	return g.createVer, g.createVer > cur
+}
+
 // Commit makes the staged writes visible, all at once, through the lane's
 // commit point (see Memory.commit): a crash before it leaves every old
-// value; after it, recovery publishes the rest.
+// value; after it, recovery publishes the rest. It fails with
+// ErrCreateVersion, having written nothing, if the group's create version
+// (SetCreateVersion) is not above the version of a slot it would create a
+// variable in; the writes stay staged until Unlock.
 func (g *LockGroup) Commit() error {
 	if g.done {
 		return ErrClosed
@@ -365,12 +408,21 @@ func (g *LockGroup) Commit() error {
 	vals := make([]Value, 0, len(g.staged))
 	ws := make([]write, 0, len(g.staged))
 	for _, r := range g.order {
-		if v, ok := g.staged[r.slot]; ok {
-			if !v.Valid() {
-				g.deleted = append(g.deleted, r)
-			}
-			vals = append(vals, v)
-			ws = append(ws, write{slot: r.slot, ver: atomic.LoadUint64(m.version(r.slot)) + 1, val: &vals[len(vals)-1]})
+		v, staged := g.staged[r.slot]
+		if !staged {
+			continue
+		}
+		ver, ok := g.nextVersion(r, v)
+		if !ok {
+			return fmt.Errorf("%w: %q would be created at version %d, its slot %d is at version %d",
+				ErrCreateVersion, m.name(r.slot), ver, r.slot, atomic.LoadUint64(m.version(r.slot)))
+		}
+		vals = append(vals, v)
+		ws = append(ws, write{slot: r.slot, ver: ver, val: &vals[len(vals)-1]})
+	}
+	for _, r := range g.order {
+		if v, ok := g.staged[r.slot]; ok && !v.Valid() {
+			g.deleted = append(g.deleted, r)
 		}
 	}
 	m.commit(g.ln, ws)

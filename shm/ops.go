@@ -461,7 +461,12 @@ func (m *Memory) repair(l lockd.Lock, aux uint64, committed bool) {
 	if !ok || !committed || aux == 0 {
 		return
 	}
-	if v := atomic.LoadUint64(m.version(s)); v+1 == aux {
+	// aux is the version the group's commit gave the slot: usually the
+	// next one, further on for a variable created at a group's create
+	// version, always an odd step on, so that it selects the buffer the
+	// commit filled (see Memory.spare). A version already at aux was
+	// published before the crash.
+	if v := atomic.LoadUint64(m.version(s)); v < aux && (aux-v)%2 == 1 {
 		atomic.StoreUint64(m.version(s), aux)
 	}
 }
