@@ -90,10 +90,10 @@ func refusedAlike(err error) bool {
 
 // applyEntry executes args through a and records index in AppliedName, all
 // in one lock group, so data and applied index move together also across a
-// crash. A command that fails (cmdErr) still advances the applied index,
-// through a group of the index alone: every node fails it alike. err
-// reports that the file could not be written at all; the node must then
-// stop applying.
+// crash; the variables it creates take CreateVersion(index). A command
+// that fails (cmdErr) still advances the applied index, through a group of
+// the index alone: every node fails it alike. err reports that the file
+// could not be written at all; the node must then stop applying.
 func applyEntry(m *shm.Memory, a Applier, index uint64, args [][]byte) (reply []byte, cmdErr, err error) {
 	ks, cmdErr := keys(a, args)
 	if cmdErr != nil {
@@ -107,6 +107,7 @@ func applyEntry(m *shm.Memory, a Applier, index uint64, args [][]byte) (reply []
 		return nil, nil, err
 	}
 	defer g.Unlock()
+	g.SetCreateVersion(CreateVersion(index))
 	if reply, cmdErr = a.Apply(g, args); cmdErr != nil {
 		g.Unlock() // discards what Apply staged
 		return nil, cmdErr, recordApplied(m, index)
@@ -128,11 +129,45 @@ func recordApplied(m *shm.Memory, index uint64) error {
 		return err
 	}
 	defer g.Unlock()
+	g.SetCreateVersion(CreateVersion(index))
 	if err := g.Set([]byte(AppliedName), shm.Int(int64(index))); err != nil {
 		return err
 	}
 	return g.Commit()
 }
+
+// CreateVersion is the version that the entry at index gives every
+// variable it creates, on every node: 2*index. Versions count per slot in
+// shm, and after a snapshot install a node's slots differ from the
+// leader's (which slot holds which variable, the versions of the free
+// ones), so a variable's first version must not come from its slot.
+// Later changes count on from it alike everywhere, one per entry that
+// writes the variable.
+//
+// It is safe, that is, above every version the new variable's slot ever
+// had (a slot's versions must rise, and shm refuses the commit with
+// shm.ErrCreateVersion otherwise), because once the entry at index i is
+// applied no slot's version exceeds 2i+1, on any node:
+//
+//   - An entry is one lock group committed once, so it moves a slot by at
+//     most two: one for its commit (a write, a delete), one more if the
+//     group leaves the variable without a value and Unlock frees the slot
+//     (a delete, a variable created only to be locked). A failed command
+//     only frees, then moves AppliedName alone. A slot at most 2i-1
+//     before entry i is at most 2i+1 after it, and a variable the entry
+//     creates takes 2i, above 2i-1.
+//   - A snapshot install at index S leaves its variables at the leader's
+//     versions, at most 2S+1 by the same argument, and the node's own
+//     slots at most one above their bound 2A+1 for its applied index
+//     A < S (a dropped variable, AppliedName), so at most 2S+1 too.
+//   - Raft indexes that apply nothing (no-ops, configuration) only widen
+//     the margin.
+//
+// The factor 2 is what the free adds: with the index itself, a variable
+// written by entry i-1 and deleted by entry i would leave its slot at
+// i+1, and entry i+1 creating a variable there (the free list is last in,
+// first out) would be refused.
+func CreateVersion(index uint64) uint64 { return 2 * index }
 
 // appliedIndex reads the applied index recorded in m; 0 if none.
 func appliedIndex(m *shm.Memory) (uint64, error) {

@@ -6,15 +6,14 @@ import (
 	"maps"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/dsm-dev/dsm/cluster"
 )
 
-// writes proposes a mix of the test applier's commands and checks the
-// replies the proposer gets back.
-func writes(t *testing.T, c *testCluster) uint64 {
+// writes proposes a mix of the test applier's commands, checks the
+// replies the proposer gets back and returns their log indexes.
+func writes(t *testing.T, c *testCluster) []uint64 {
 	t.Helper()
 	steps := []struct{ line, want string }{
 		{"SET a 1", "OK"},
@@ -27,15 +26,15 @@ func writes(t *testing.T, c *testCluster) uint64 {
 		{"DEL y z nope z", "2"},
 		{"SET z again", "OK"}, // a slot reused alike
 	}
-	var last uint64
+	var at []uint64
 	for _, s := range steps {
 		r := c.propose(s.line)
 		if string(r.Data) != s.want {
 			t.Fatalf("%s: got %q, want %q", s.line, r.Data, s.want)
 		}
-		last = r.Index
+		at = append(at, r.Index)
 	}
-	return last
+	return at
 }
 
 // num is an INCR reply as a number.
@@ -69,10 +68,14 @@ func sameEverywhere(t *testing.T, c *testCluster) map[string]string {
 
 func TestReplicates(t *testing.T) {
 	c := newCluster(t, 3)
-	last := writes(t, c)
+	at := writes(t, c)
+	last := at[len(at)-1]
 	c.converged(last)
 	vars := sameEverywhere(t, c)
-	if vars["a"] != "3@3" || vars["b"] != "hello@1" || vars["x"] != "1@1" || vars["y"] != "" || !strings.HasPrefix(vars["z"], "again@") {
+	// A variable starts at its creating entry's CreateVersion.
+	cv := func(i int) uint64 { return cluster.CreateVersion(at[i]) }
+	if vars["a"] != fmt.Sprintf("3@%d", cv(0)+2) || vars["b"] != fmt.Sprintf("hello@%d", cv(1)) ||
+		vars["x"] != fmt.Sprintf("1@%d", cv(4)) || vars["y"] != "" || vars["z"] != fmt.Sprintf("again@%d", cv(8)) {
 		t.Errorf("variables %v", vars)
 	}
 	// The last write was the last entry: every node's file is at Raft's
@@ -108,7 +111,8 @@ func TestReplicates(t *testing.T) {
 func TestFailoverAndRestart(t *testing.T) {
 	c := newCluster(t, 3)
 	const n = 20
-	for range n {
+	first := c.propose("INCR count")
+	for range n - 1 {
 		c.propose("INCR count")
 	}
 	old := c.leader()
@@ -125,7 +129,7 @@ func TestFailoverAndRestart(t *testing.T) {
 	// The restarted node replayed the log from its own applied index:
 	// an entry applied twice would show in the count or its version.
 	vars := sameEverywhere(t, c)
-	if want := fmt.Sprintf("%d@%d", 2*n, 2*n); vars["count"] != want {
+	if want := fmt.Sprintf("%d@%d", 2*n, cluster.CreateVersion(first.Index)+2*n-1); vars["count"] != want {
 		t.Errorf("count is %s, want %s", vars["count"], want)
 	}
 	r := c.propose("INCR count")

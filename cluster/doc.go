@@ -8,10 +8,11 @@
 // entry is committed, executes it on its own file (FSM.Apply). Raft's apply
 // goroutine is the only writer of a replicated file; local processes only
 // read it. Applying the same entries in the same order to files of the same
-// capacities gives every node the same variables, values, versions and
-// slots; with the same hash seed (BootstrapSeed, shm.Config.Seed) the same
-// index too, so a file's image is the same on every node. Snapshots carry
-// the capacities and the seed, and a node refuses one that differs.
+// capacities gives every node the same variables, values and versions (see
+// Versions); until a node installs a snapshot, the same slots too, and with
+// the same hash seed (BootstrapSeed, shm.Config.Seed) the same index.
+// Snapshots carry the capacities and the seed, and a node refuses one that
+// differs.
 //
 // # What the server provides
 //
@@ -52,6 +53,24 @@
 // (it lost writes, as after a power loss without the redo log) gets the
 // snapshot installed first.
 //
+// # Versions
+//
+// WATCH and EXEC compare a variable's (name, version) on each node at
+// apply, so every node must give every variable the same version. shm
+// counts versions per slot, and a snapshot carries each variable's
+// version but not its slot nor the versions of free slots: after an
+// install a node's slots differ from the leader's. So the FSM does not
+// let a slot choose a new variable's version: every lock group it
+// commits gives the variables it creates the version CreateVersion of
+// the entry's index (shm.LockGroup.SetCreateVersion), and every later
+// change moves a variable by one, on every node alike. Versions are
+// therefore equal everywhere, after an install as before, for the
+// variables the install brought and those created since. CreateVersion
+// documents why such a version is always above any its slot had; shm
+// refuses one that is not (shm.ErrCreateVersion) and the FSM then halts
+// rather than diverge. The reserved variables' versions are each node's
+// own.
+//
 // # Formats
 //
 // Log entries and snapshots begin with a format version (EntryVersion,
@@ -81,12 +100,6 @@
 //   - A snapshot install has no group limit: it holds at most the file's
 //     capacity. One command's names and AppliedName must fit one group
 //     (the file's GroupMax).
-//   - Snapshots carry each variable's version but not its slot, nor the
-//     versions of free slots: a variable created after an install may take
-//     another slot than on the leader and so start from another version.
-//     Versions are equal on every node right after an install and for
-//     every variable that existed in it, not yet for variables created
-//     after it (the snapshot format needs the slot layout for that).
 //   - A node whose daemon died in an install does not yet reinstall by
 //     itself: the daemon must open the file with AllowIncomplete and the
 //     node install its snapshot whatever the file's applied index says.
@@ -100,7 +113,4 @@
 //     the leader (or naming it) while reads stay local.
 //   - The reserved prefix hidden from KEYS and SCAN and refused on the
 //     server's local paths.
-//   - Snapshot format 2 with the slot layout (each variable's slot, the
-//     free slots' versions and the free list), so that versions stay equal
-//     for variables created after an install too.
 package cluster

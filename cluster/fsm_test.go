@@ -300,8 +300,8 @@ func TestFailedApplyDiscarded(t *testing.T) {
 	if r := apply(t, f, command(2, "SET a 2")); !errors.Is(r.Err, errTestCommand) {
 		t.Fatalf("failing apply: %+v", r)
 	}
-	if v, ver, _ := m.Get([]byte("a")); v.String() != "1" || ver != 1 || f.Applied() != 2 {
-		t.Errorf("a is %v@%d at applied %d, want 1@1 at 2", v, ver, f.Applied())
+	if v, ver, _ := m.Get([]byte("a")); v.String() != "1" || ver != cluster.CreateVersion(1) || f.Applied() != 2 {
+		t.Errorf("a is %v@%d at applied %d, want 1@%d at 2", v, ver, f.Applied(), cluster.CreateVersion(1))
 	}
 	if _, err := cluster.NewFSM(m, nil); !errors.Is(err, cluster.ErrConfig) {
 		t.Errorf("NewFSM without an applier: %v, want ErrConfig", err)
