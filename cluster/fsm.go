@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,9 @@ import (
 )
 
 // Result is what FSM.Apply returns for a command entry: the Applier's
-// reply or the command's error. Skipped reports an entry at or below the
-// file's applied index, applied before a restart and not applied again.
+// reply or the command's error; an error wrapping ErrHalted means the FSM
+// could not apply the entry at all. Skipped reports an entry at or below
+// the file's applied index, applied before a restart and not applied again.
 type Result struct {
 	Reply   Reply
 	Err     error
@@ -26,9 +28,10 @@ type FSM struct {
 	m *shm.Memory
 	a Applier
 
-	mu      sync.Mutex // guards applied and halted, read by other goroutines
-	applied uint64     // index of the last entry applied to the file
-	halted  error      // why apply stopped, if it did
+	mu      sync.Mutex    // guards applied, halted and changed
+	applied uint64        // index of the last entry applied to the file
+	halted  error         // why apply stopped, if it did
+	changed chan struct{} // closed (and replaced) when either changes
 }
 
 // NewFSM returns the state machine of m, which executes commands through a,
@@ -41,7 +44,7 @@ func NewFSM(m *shm.Memory, a Applier) (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{m: m, a: a, applied: n}, nil
+	return &FSM{m: m, a: a, applied: n, changed: make(chan struct{})}, nil
 }
 
 // Applied returns the index of the last entry applied to the file.
@@ -64,16 +67,52 @@ func (f *FSM) state() (uint64, error) {
 	return f.applied, f.halted
 }
 
+// watch returns the applied index, why apply halted (if it did) and a
+// channel closed at the next change of either: a waiter needs no polling.
+func (f *FSM) watch() (applied uint64, changed <-chan struct{}, halted error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applied, f.changed, f.halted
+}
+
+// broadcastLocked wakes the waiters of watch; f.mu must be held.
+func (f *FSM) broadcastLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
 func (f *FSM) setApplied(n uint64) {
 	f.mu.Lock()
 	f.applied = n
+	f.broadcastLocked()
 	f.mu.Unlock()
 }
 
 func (f *FSM) halt(err error) {
 	f.mu.Lock()
 	f.halted = err
+	f.broadcastLocked()
 	f.mu.Unlock()
+}
+
+// WaitApplied waits until the FSM has applied the entry at index (or a
+// later one, or installed a snapshot that holds it). It fails if ctx ends
+// first or if apply halts below index.
+func (f *FSM) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		applied, changed, halted := f.watch()
+		switch {
+		case applied >= index:
+			return nil
+		case halted != nil:
+			return fmt.Errorf("%w: %w", ErrHalted, halted)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Apply applies one committed entry and returns a *Result. An entry at or
@@ -96,11 +135,11 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if err != nil {
 		if errors.Is(err, ErrEntryVersion) {
 			f.halt(fmt.Errorf("entry %d: %w", l.Index, err))
-			return &Result{Err: err}
+			return &Result{Err: fmt.Errorf("%w: %w", ErrHalted, err)}
 		}
 		if err := recordApplied(f.m, l.Index); err != nil {
 			f.halt(err)
-			return &Result{Err: err}
+			return &Result{Err: fmt.Errorf("%w: %w", ErrHalted, err)}
 		}
 		f.setApplied(l.Index)
 		return &Result{Err: err}
@@ -108,7 +147,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	reply, cmdErr, err := applyEntry(f.m, f.a, l.Index, args)
 	if err != nil {
 		f.halt(fmt.Errorf("entry %d: %w", l.Index, err))
-		return &Result{Err: err}
+		return &Result{Err: fmt.Errorf("%w: %w", ErrHalted, err)}
 	}
 	f.setApplied(l.Index)
 	return &Result{Reply: Reply{Data: reply}, Err: cmdErr}
@@ -144,6 +183,7 @@ func (f *FSM) install(s *snapshot) error {
 	}
 	f.mu.Lock()
 	f.applied, f.halted = s.applied, nil
+	f.broadcastLocked()
 	f.mu.Unlock()
 	return nil
 }

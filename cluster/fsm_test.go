@@ -2,12 +2,14 @@ package cluster_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/cluster"
 	"github.com/dsm-dev/dsm/shm"
@@ -305,5 +307,42 @@ func TestFailedApplyDiscarded(t *testing.T) {
 	}
 	if _, err := cluster.NewFSM(m, nil); !errors.Is(err, cluster.ErrConfig) {
 		t.Errorf("NewFSM without an applier: %v, want ErrConfig", err)
+	}
+}
+
+// WaitApplied wakes on the apply that reaches its index, fails when ctx
+// ends first, and fails at once when apply halts below its index.
+func TestWaitApplied(t *testing.T) {
+	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
+	defer m.Close()
+	f, err := cluster.NewFSM(m, testApplier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- f.WaitApplied(context.Background(), 2) }()
+	apply(t, f, command(1, "SET a 1"))
+	select {
+	case err := <-done:
+		t.Fatalf("WaitApplied(2) returned %v at index 1", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	apply(t, f, command(2, "SET a 2"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := f.WaitApplied(ctx, 3); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitApplied past ctx: %v", err)
+	}
+	go func() { done <- f.WaitApplied(context.Background(), 4) }()
+	newer := command(3, "SET a 3")
+	newer.Data[0] = cluster.EntryVersion + 1
+	if r := apply(t, f, newer); !errors.Is(r.Err, cluster.ErrHalted) || !errors.Is(r.Err, cluster.ErrEntryVersion) {
+		t.Errorf("newer entry's result: %v, want ErrHalted and ErrEntryVersion", r.Err)
+	}
+	if err := <-done; !errors.Is(err, cluster.ErrHalted) {
+		t.Errorf("WaitApplied when apply halts: %v, want ErrHalted", err)
 	}
 }
