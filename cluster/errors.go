@@ -20,4 +20,7 @@ var (
 	ErrNotLeader = errors.New("cluster: not the leader")
 	// ErrConfig: a Config is incomplete or wrong.
 	ErrConfig = errors.New("cluster: bad config")
+	// ErrAuth: a connection to a cluster port failed the handshake: a
+	// side does not know the cluster secret, or the peer is not a node.
+	ErrAuth = errors.New("cluster: authentication failed")
 )

@@ -80,13 +80,20 @@ type testCluster struct {
 	tb      testing.TB
 	members []*member
 	voters  []cluster.Peer
+	opts    []option
 }
+
+// option changes the config of every node of a test cluster.
+type option func(*cluster.Config)
+
+// testSecret is the cluster secret of test clusters.
+var testSecret = []byte("test secret")
 
 // newCluster starts n nodes on loopback, each with its own file, and
 // bootstraps them as voters of one cluster.
-func newCluster(tb testing.TB, n int) *testCluster {
+func newCluster(tb testing.TB, n int, opts ...option) *testCluster {
 	tb.Helper()
-	c := &testCluster{tb: tb}
+	c := &testCluster{tb: tb, opts: opts}
 	var lns []net.Listener
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -116,7 +123,10 @@ func (c *testCluster) start(m *member, ln net.Listener) {
 	cfg := cluster.Config{
 		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{}, Voters: c.voters,
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
-		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2,
+		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2, Secret: testSecret,
+	}
+	for _, o := range c.opts {
+		o(&cfg)
 	}
 	node, err := cluster.NewNode(cfg)
 	if err != nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -32,14 +33,27 @@ type Peer struct {
 type Config struct {
 	// ID is this node's ID, unique in its cluster.
 	ID string
-	// Addr is the TCP address Raft listens on ("host:port"; port 0 picks
-	// one, which Node.Addr reports). It is also the address other nodes
-	// reach this one at, so it must not be a wildcard address.
+	// Addr is the node's cluster port ("host:port"; port 0 picks one,
+	// which Node.Addr reports): Raft's traffic and the node's own
+	// requests share it. It is also the address other nodes reach this
+	// one at, so it must not be a wildcard address.
 	Addr string
 	// Listener, if set, is used instead of listening on Addr (which is
 	// then ignored): the node advertises the listener's address. Tests
-	// open listeners first to learn every voter's address.
+	// open listeners first to learn every voter's address. The node
+	// closes it at Shutdown.
 	Listener net.Listener
+	// Secret is the cluster secret: every connection to the cluster
+	// port, either way, proves knowledge of it before anything else is
+	// read (see auth.go); it never crosses the wire. Empty is a valid
+	// (empty) key: whether to allow that is the daemon's choice.
+	Secret []byte
+	// TLS, if set, wraps the cluster port in TLS, for both the
+	// connections the node accepts and those it dials; it verifies the
+	// other side's certificate as configured (ClientAuth for the ones it
+	// accepts, RootCAs for the ones it dials). The secret handshake runs
+	// inside it all the same.
+	TLS *tls.Config
 	// Dir holds the Raft log, stable store and snapshots; DefaultDir of
 	// the memory file's path if empty.
 	Dir string
@@ -102,15 +116,18 @@ const (
 	transportTimeout = 10 * time.Second
 )
 
-// Node is one member of a cluster: Raft over TCP, its log in raft-boltdb,
-// its snapshots in files, and an FSM over the node's memory file. It must
-// be stopped with Shutdown.
+// Node is one member of a cluster: Raft and the node's own requests on one
+// authenticated cluster port, its log in raft-boltdb, its snapshots in
+// files, and an FSM over the node's memory file. It must be stopped with
+// Shutdown.
 type Node struct {
-	id    string
-	fsm   *FSM
-	raft  *raft.Raft
-	trans *raft.NetworkTransport
-	store *raftboltdb.BoltStore
+	id     string
+	logger hclog.Logger
+	fsm    *FSM
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	store  *raftboltdb.BoltStore
+	mux    *mux
 }
 
 // NewNode starts a node. A node with no Raft state yet bootstraps a cluster
@@ -132,8 +149,16 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{id: cfg.ID, fsm: fsm}
+	logOut := cfg.LogOutput
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	n := &Node{
+		id: cfg.ID, fsm: fsm,
+		logger: hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info}),
+	}
 	if err := n.start(cfg); err != nil {
+		n.closeTransport()
 		n.closeStores()
 		return nil, err
 	}
@@ -141,11 +166,7 @@ func NewNode(cfg Config) (*Node, error) {
 }
 
 func (n *Node) start(cfg Config) error {
-	logOut := cfg.LogOutput
-	if logOut == nil {
-		logOut = io.Discard
-	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info})
+	logger := n.logger
 	var err error
 	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db")); err != nil {
 		return err
@@ -157,7 +178,7 @@ func (n *Node) start(cfg Config) error {
 	if err := catchUpFromSnapshot(n.fsm, snaps); err != nil {
 		return err
 	}
-	if n.trans, err = newTransport(cfg, logger); err != nil {
+	if err := n.listen(cfg); err != nil {
 		return err
 	}
 	rc := raftConfig(cfg, logger)
@@ -174,23 +195,25 @@ func (n *Node) start(cfg Config) error {
 	return err
 }
 
-func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, error) {
-	if cfg.Listener == nil {
-		tcp, err := net.ResolveTCPAddr("tcp", cfg.Addr)
-		if err != nil {
-			return nil, err
+// listen opens the cluster port: the mux authenticates every connection,
+// Raft's transport gets the Raft streams. No requests are served on RPC
+// streams yet: they are closed once authenticated.
+func (n *Node) listen(cfg Config) error {
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return err
 		}
-		return raft.NewTCPTransportWithLogger(cfg.Addr, tcp, transportPool, transportTimeout, logger)
 	}
-	return raft.NewNetworkTransportWithLogger(&streamLayer{cfg.Listener}, transportPool, transportTimeout, logger), nil
-}
-
-// streamLayer is Raft's stream layer over a listener the caller opened.
-type streamLayer struct{ net.Listener }
-
-// Dial connects to another node's Raft address.
-func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	d := dialer{secret: cfg.Secret, tls: cfg.TLS}
+	n.mux = newMux(ln, cfg.Secret, cfg.TLS, n.logger.Named("cluster-port"))
+	layer := &raftLayer{m: n.mux, dial: d.dial, closed: make(chan struct{})}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: transportPool, Timeout: transportTimeout, Logger: n.logger,
+	})
+	n.mux.start(func(net.Conn) {})
+	return nil
 }
 
 func raftConfig(cfg Config, logger hclog.Logger) *raft.Config {
@@ -259,7 +282,7 @@ func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore) error {
 // ID returns the node's ID.
 func (n *Node) ID() string { return n.id }
 
-// Addr returns the node's Raft address.
+// Addr returns the node's cluster port's address (its Raft address).
 func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
 
 // FSM returns the node's state machine.
@@ -344,23 +367,37 @@ func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 // Snapshot takes a snapshot now and compacts the log up to it.
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 
-// Shutdown stops Raft, then closes the transport and the log store. The
-// memory file stays open: it belongs to the caller.
+// Shutdown stops Raft, then closes the cluster port with every connection
+// it accepted and the log store. The memory file stays open: it belongs
+// to the caller.
 func (n *Node) Shutdown() error {
 	var err error
 	if n.raft != nil {
 		err = n.raft.Shutdown().Error()
 	}
-	return errors.Join(err, n.closeStores())
+	return errors.Join(err, n.closeTransport(), n.closeStores())
+}
+
+// closeTransport closes Raft's transport, its pooled streams and the
+// cluster port with every connection it accepted.
+func (n *Node) closeTransport() error {
+	var err error
+	if n.trans != nil {
+		n.trans.CloseStreams()
+		n.trans.Close()
+	}
+	if n.mux != nil {
+		err = n.mux.Close()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	}
+	return err
 }
 
 func (n *Node) closeStores() error {
-	var errs []error
-	if n.trans != nil {
-		errs = append(errs, n.trans.Close())
-	}
 	if n.store != nil {
-		errs = append(errs, n.store.Close())
+		return n.store.Close()
 	}
-	return errors.Join(errs...)
+	return nil
 }
