@@ -23,4 +23,6 @@ var (
 	// ErrAuth: a connection to a cluster port failed the handshake: a
 	// side does not know the cluster secret, or the peer is not a node.
 	ErrAuth = errors.New("cluster: authentication failed")
+	// ErrShutdown: the node was shut down.
+	ErrShutdown = errors.New("cluster: node shut down")
 )

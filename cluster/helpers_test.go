@@ -89,6 +89,9 @@ type option func(*cluster.Config)
 // testSecret is the cluster secret of test clusters.
 var testSecret = []byte("test secret")
 
+// clientAddr is the client address a test node advertises.
+func clientAddr(id string) string { return "client-of-" + id + ":6379" }
+
 // newCluster starts n nodes on loopback, each with its own file, and
 // bootstraps them as voters of one cluster.
 func newCluster(tb testing.TB, n int, opts ...option) *testCluster {
@@ -124,6 +127,7 @@ func (c *testCluster) start(m *member, ln net.Listener) {
 		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{}, Voters: c.voters,
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
 		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2, Secret: testSecret,
+		ClientAddr: clientAddr(m.id),
 	}
 	for _, o := range c.opts {
 		o(&cfg)
@@ -207,6 +211,19 @@ func (c *testCluster) converged(index uint64) {
 			c.tb.Fatalf("%s: file records applied %v (%v), the FSM %d", m.id, v, err, m.node.FSM().Applied())
 		}
 	}
+}
+
+// followers returns the running members that are not the leader.
+func (c *testCluster) followers() []*member {
+	c.tb.Helper()
+	l := c.leader()
+	var out []*member
+	for _, m := range c.members {
+		if m.node != nil && m != l {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func waitFor(tb testing.TB, what string, ok func() bool) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -35,8 +36,9 @@ type Config struct {
 	ID string
 	// Addr is the node's cluster port ("host:port"; port 0 picks one,
 	// which Node.Addr reports): Raft's traffic and the node's own
-	// requests share it. It is also the address other nodes reach this
-	// one at, so it must not be a wildcard address.
+	// requests (forwarded writes, read indexes, membership, Hello) share
+	// it. It is also the address other nodes reach this one at, so it
+	// must not be a wildcard address.
 	Addr string
 	// Listener, if set, is used instead of listening on Addr (which is
 	// then ignored): the node advertises the listener's address. Tests
@@ -54,6 +56,9 @@ type Config struct {
 	// accepts, RootCAs for the ones it dials). The secret handshake runs
 	// inside it all the same.
 	TLS *tls.Config
+	// ClientAddr is the node's client (RESP) address, advertised to the
+	// other nodes (Hello, Status.LeaderClientAddr, Members).
+	ClientAddr string
 	// Dir holds the Raft log, stable store and snapshots; DefaultDir of
 	// the memory file's path if empty.
 	Dir string
@@ -76,7 +81,8 @@ type Config struct {
 	// that are behind, default 10240; one further behind gets the
 	// snapshot.
 	TrailingLogs uint64
-	// LogOutput receives Raft's log; nil discards it.
+	// LogOutput receives Raft's and the cluster port's log; nil discards
+	// it.
 	LogOutput io.Writer
 }
 
@@ -121,20 +127,33 @@ const (
 // files, and an FSM over the node's memory file. It must be stopped with
 // Shutdown.
 type Node struct {
-	id     string
-	logger hclog.Logger
-	fsm    *FSM
-	raft   *raft.Raft
-	trans  *raft.NetworkTransport
-	store  *raftboltdb.BoltStore
-	mux    *mux
+	id         string
+	clientAddr string
+	logger     hclog.Logger
+
+	fsm      *FSM
+	raft     *raft.Raft
+	trans    *raft.NetworkTransport
+	store    *raftboltdb.BoltStore
+	mux      *mux
+	rpc      *rpcClient
+	observer *raft.Observer
+
+	// ctx ends at Shutdown: it bounds every wait and request handler.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // goroutines the node started
+
+	peersMu sync.Mutex          // guards peers
+	peers   map[string]peerInfo // what Hello told of other nodes, by ID
 }
 
 // NewNode starts a node. A node with no Raft state yet bootstraps a cluster
-// of cfg.Voters. If the memory file is behind the latest snapshot (it lost
-// writes that the snapshot holds), the snapshot is installed first; either
-// way Raft then replays the log after the file's applied index (entries at
-// or below it are skipped, see FSM.Apply).
+// of cfg.Voters. If the memory
+// file is behind the latest snapshot (it lost writes that the snapshot
+// holds), the snapshot is installed first; either way Raft then replays the
+// log after the file's applied index (entries at or below it are skipped,
+// see FSM.Apply).
 func NewNode(cfg Config) (*Node, error) {
 	if cfg.ID == "" || (cfg.Addr == "" && cfg.Listener == nil) || cfg.Memory == nil || cfg.Applier == nil {
 		return nil, fmt.Errorf("%w: ID, Addr (or Listener), Memory and Applier are required", ErrConfig)
@@ -154,24 +173,26 @@ func NewNode(cfg Config) (*Node, error) {
 		logOut = io.Discard
 	}
 	n := &Node{
-		id: cfg.ID, fsm: fsm,
+		id: cfg.ID, clientAddr: cfg.ClientAddr, fsm: fsm, peers: make(map[string]peerInfo),
 		logger: hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info}),
 	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.start(cfg); err != nil {
+		n.cancel()
 		n.closeTransport()
 		n.closeStores()
 		return nil, err
 	}
+	n.watchRaft()
 	return n, nil
 }
 
 func (n *Node) start(cfg Config) error {
-	logger := n.logger
 	var err error
 	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db")); err != nil {
 		return err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsKept, logger)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsKept, n.logger)
 	if err != nil {
 		return err
 	}
@@ -181,7 +202,10 @@ func (n *Node) start(cfg Config) error {
 	if err := n.listen(cfg); err != nil {
 		return err
 	}
-	rc := raftConfig(cfg, logger)
+	rc := raftConfig(cfg, n.logger)
+	if err := raft.ValidateConfig(rc); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	has, err := raft.HasExistingState(n.store, n.store, snaps)
 	if err != nil {
 		return err
@@ -195,9 +219,8 @@ func (n *Node) start(cfg Config) error {
 	return err
 }
 
-// listen opens the cluster port: the mux authenticates every connection,
-// Raft's transport gets the Raft streams. No requests are served on RPC
-// streams yet: they are closed once authenticated.
+// listen opens the cluster port: the mux authenticates every connection
+// and serves the RPC streams, Raft's transport gets the Raft streams.
 func (n *Node) listen(cfg Config) error {
 	ln := cfg.Listener
 	if ln == nil {
@@ -208,11 +231,12 @@ func (n *Node) listen(cfg Config) error {
 	}
 	d := dialer{secret: cfg.Secret, tls: cfg.TLS}
 	n.mux = newMux(ln, cfg.Secret, cfg.TLS, n.logger.Named("cluster-port"))
+	n.rpc = newRPCClient(d)
 	layer := &raftLayer{m: n.mux, dial: d.dial, closed: make(chan struct{})}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: transportPool, Timeout: transportTimeout, Logger: n.logger,
 	})
-	n.mux.start(func(net.Conn) {})
+	n.mux.start(n.serveRPC)
 	return nil
 }
 
@@ -285,11 +309,13 @@ func (n *Node) ID() string { return n.id }
 // Addr returns the node's cluster port's address (its Raft address).
 func (n *Node) Addr() string { return string(n.trans.LocalAddr()) }
 
+// ClientAddr returns the client address the node advertises.
+func (n *Node) ClientAddr() string { return n.clientAddr }
+
 // FSM returns the node's state machine.
 func (n *Node) FSM() *FSM { return n.fsm }
 
-// Raft returns the underlying Raft instance, for membership changes and
-// for what Node does not wrap yet.
+// Raft returns the underlying Raft instance, for what Node does not wrap.
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
 // Propose replicates a write command (its arguments as the server received
@@ -338,48 +364,30 @@ func (n *Node) Propose(ctx context.Context, args [][]byte) (Reply, error) {
 	return r, res.Err
 }
 
-// Status is a node's view of its cluster.
-type Status struct {
-	ID, State            string
-	LeaderID, LeaderAddr string
-	Term                 uint64
-	CommitIndex          uint64 // highest index known committed
-	AppliedIndex         uint64 // Raft's last applied index (all entry types)
-	FileApplied          uint64 // last command entry applied to the file
-	LastContact          time.Time
-}
-
-// Status reports the node's role, leader, term and indexes.
-func (n *Node) Status() Status {
-	addr, id := n.raft.LeaderWithID()
-	return Status{
-		ID: n.id, State: n.raft.State().String(),
-		LeaderID: string(id), LeaderAddr: string(addr),
-		Term: n.raft.CurrentTerm(), CommitIndex: n.raft.CommitIndex(),
-		AppliedIndex: n.raft.AppliedIndex(), FileApplied: n.fsm.Applied(),
-		LastContact: n.raft.LastContact(),
-	}
-}
-
 // IsLeader reports whether the node is the leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
 // Snapshot takes a snapshot now and compacts the log up to it.
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
 
-// Shutdown stops Raft, then closes the cluster port with every connection
-// it accepted and the log store. The memory file stays open: it belongs
-// to the caller.
+// Shutdown stops the node's requests, Raft, the cluster port and the log
+// store, in that order, and waits for the node's goroutines. The memory
+// file stays open: it belongs to the caller. It does not leave the
+// cluster.
 func (n *Node) Shutdown() error {
+	n.cancel()
 	var err error
 	if n.raft != nil {
 		err = n.raft.Shutdown().Error()
+		n.raft.DeregisterObserver(n.observer)
 	}
-	return errors.Join(err, n.closeTransport(), n.closeStores())
+	errs := []error{err, n.closeTransport()}
+	n.wg.Wait()
+	return errors.Join(append(errs, n.closeStores())...)
 }
 
-// closeTransport closes Raft's transport, its pooled streams and the
-// cluster port with every connection it accepted.
+// closeTransport closes Raft's transport, its pooled streams, the cluster
+// port with every connection it accepted, and the node's RPC streams.
 func (n *Node) closeTransport() error {
 	var err error
 	if n.trans != nil {
@@ -391,6 +399,9 @@ func (n *Node) closeTransport() error {
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
 		}
+	}
+	if n.rpc != nil {
+		n.rpc.close()
 	}
 	return err
 }

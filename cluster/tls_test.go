@@ -58,4 +58,20 @@ func TestClusterOverTLS(t *testing.T) {
 	if vars := sameEverywhere(t, c); vars["n"] != "3@3" {
 		t.Errorf("n is %s, want 3@3", vars["n"])
 	}
+	f := c.followers()[0]
+	d := cluster.Dialer{Secret: testSecret, TLS: conf}
+	if h, err := d.Probe(t.Context(), f.addr); err != nil || h.ID != f.id {
+		t.Errorf("Probe over TLS: %+v, %v", h, err)
+	}
+	// Without TLS, or without a client certificate, the right secret
+	// is not enough.
+	if _, err := cluster.Probe(t.Context(), f.addr, testSecret); err == nil {
+		t.Error("Probe without TLS succeeded")
+	}
+	noCert := conf.Clone()
+	noCert.Certificates = nil
+	d.TLS = noCert
+	if _, err := d.Probe(t.Context(), f.addr); err == nil {
+		t.Error("Probe without a client certificate succeeded")
+	}
 }

@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// watchTick is how often the watch goroutine looks again without an
+// observation: Raft drops observations when the channel is full, and a
+// learner's promotion to voter is not one.
+const watchTick = time.Second
+
+// watchRaft registers an observer of leader and state changes and starts
+// the goroutine that acts on them: it learns the leader's client address.
+func (n *Node) watchRaft() {
+	ch := make(chan raft.Observation, 64)
+	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.LeaderObservation, raft.RaftState:
+			return true
+		}
+		return false
+	})
+	n.raft.RegisterObserver(n.observer)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		tick := time.NewTicker(watchTick)
+		defer tick.Stop()
+		var leader string
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-ch:
+			case <-tick.C:
+				n.learnPeers()
+			}
+			if l := n.leaderID(); l != leader {
+				if l != "" {
+					n.learnLeader()
+				}
+				leader = l
+			}
+		}
+	}()
+}
+
+// spawn runs f on a goroutine Shutdown waits for.
+func (n *Node) spawn(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+func (n *Node) leaderID() string {
+	_, id := n.raft.LeaderWithID()
+	return string(id)
+}
+
+// role is the node's role as INFO reports it: a follower that is not a
+// voter is a learner.
+func (n *Node) role() string {
+	switch n.raft.State() {
+	case raft.Leader:
+		return "leader"
+	case raft.Candidate:
+		return "candidate"
+	case raft.Shutdown:
+		return "shutdown"
+	}
+	if !n.isVoter() {
+		return "learner"
+	}
+	return "follower"
+}
+
+func (n *Node) isVoter() bool {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	for _, s := range f.Configuration().Servers {
+		if s.ID == raft.ServerID(n.id) {
+			return s.Suffrage == raft.Voter
+		}
+	}
+	return false
+}
