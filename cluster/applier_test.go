@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 )
 
 // testApplier is the least Applier that exercises the cluster: SET key
-// value, INCR key and DEL key [key ...], with text replies ("OK", a
-// number). The server's applier, from its command table, replaces it in
+// value, INCR key, DEL key [key ...] and SLOW key ms (which holds up
+// apply), with text replies ("OK", a number). The server's applier, from its command table, replaces it in
 // production.
 type testApplier struct{}
 
@@ -18,7 +19,8 @@ var errTestCommand = errors.New("test applier: unknown command or wrong argument
 
 func (testApplier) Keys(args [][]byte) ([][]byte, error) {
 	switch {
-	case string(args[0]) == "SET" && len(args) == 3, string(args[0]) == "INCR" && len(args) == 2:
+	case string(args[0]) == "SET" && len(args) == 3, string(args[0]) == "INCR" && len(args) == 2,
+		string(args[0]) == "SLOW" && len(args) == 3:
 		return args[1:2], nil
 	case string(args[0]) == "DEL" && len(args) >= 2:
 		return args[1:], nil
@@ -32,6 +34,13 @@ func (testApplier) Apply(g *shm.LockGroup, args [][]byte) ([]byte, error) {
 	switch string(args[0]) {
 	case "SET":
 		return []byte("OK"), g.Set(args[1], shm.ParseValue(args[2]))
+	case "SLOW": // SLOW key ms: sets key to 1 after ms, holding up apply
+		ms, err := strconv.Atoi(string(args[2]))
+		if err != nil {
+			return nil, err
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return []byte("OK"), g.Set(args[1], shm.Int(1))
 	case "INCR":
 		n, err := g.Add(args[1], 1)
 		return strconv.AppendInt(nil, n, 10), err

@@ -20,6 +20,20 @@ var (
 	ErrNotLeader = errors.New("cluster: not the leader")
 	// ErrConfig: a Config is incomplete or wrong.
 	ErrConfig = errors.New("cluster: bad config")
+	// ErrNoLeader: the cluster had no leader this node could reach within
+	// the bounded wait (Config.LeaderWait or the caller's context). A write
+	// that fails with it was certainly not applied.
+	ErrNoLeader = errors.New("cluster: no leader")
+	// ErrUnknownOutcome: a write may or may not have been applied: its
+	// entry may have been appended, but leadership was lost, the
+	// connection to the leader broke or the context ended before the
+	// outcome was known. The caller must not report it as a failure.
+	ErrUnknownOutcome = errors.New("cluster: outcome unknown")
+	// ErrCommand: a write was applied as a failed command (the Applier
+	// refused it, it names a reserved variable, its names do not fit one
+	// group), alike on every node. The text after this error's own is
+	// the apply error's message, for the client.
+	ErrCommand = errors.New("cluster: command failed")
 	// ErrAuth: a connection to a cluster port failed the handshake: a
 	// side does not know the cluster secret, or the peer is not a node.
 	ErrAuth = errors.New("cluster: authentication failed")

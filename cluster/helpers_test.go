@@ -18,6 +18,10 @@ import (
 // for a loaded 2-core machine under -race.
 const wait = 15 * time.Second
 
+// leaderWait is the test clusters' Config.LeaderWait, below the default
+// to keep the tests that find no leader short.
+const leaderWait = time.Second
+
 // testSeed is the hash seed of every test file, as BootstrapSeed gives a
 // cluster's nodes one seed.
 const testSeed = 0x5eed
@@ -127,7 +131,7 @@ func (c *testCluster) start(m *member, ln net.Listener) {
 		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{}, Voters: c.voters,
 		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
 		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2, Secret: testSecret,
-		ClientAddr: clientAddr(m.id),
+		ClientAddr: clientAddr(m.id), LeaderWait: leaderWait,
 	}
 	for _, o := range c.opts {
 		o(&cfg)
@@ -213,6 +217,13 @@ func (c *testCluster) converged(index uint64) {
 	}
 }
 
+// write writes line through m's node.
+func (c *testCluster) write(m *member, line string) (cluster.Reply, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	return m.node.Write(ctx, args(line))
+}
+
 // followers returns the running members that are not the leader.
 func (c *testCluster) followers() []*member {
 	c.tb.Helper()
@@ -224,6 +235,19 @@ func (c *testCluster) followers() []*member {
 		}
 	}
 	return out
+}
+
+// get reads name from m's file as text ("" if missing).
+func get(tb testing.TB, m *member, name string) string {
+	tb.Helper()
+	v, _, err := m.mem.Get([]byte(name))
+	if errors.Is(err, shm.ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return v.String()
 }
 
 func waitFor(tb testing.TB, what string, ok func() bool) {

@@ -75,6 +75,9 @@ type Config struct {
 	// HeartbeatTimeout and ElectionTimeout, default 1 s each; LeaderLease
 	// default 500 ms (Raft's defaults).
 	HeartbeatTimeout, ElectionTimeout, LeaderLease time.Duration
+	// LeaderWait bounds how long Write waits for a leader before it fails
+	// with ErrNoLeader; default DefaultLeaderWait.
+	LeaderWait time.Duration
 	// SnapshotThreshold: log entries between snapshots, default 8192.
 	SnapshotThreshold uint64
 	// TrailingLogs: log entries kept after a snapshot, for followers
@@ -85,6 +88,10 @@ type Config struct {
 	// it.
 	LogOutput io.Writer
 }
+
+// DefaultLeaderWait is many election rounds: a write that finds no
+// leader outlasts a failover, even one with split votes.
+const DefaultLeaderWait = 3 * time.Second
 
 // BootstrapSeed is the hash seed (shm.Config.Seed) of the memory files of
 // a cluster bootstrapped with voters: every node computes the same from the
@@ -129,6 +136,7 @@ const (
 type Node struct {
 	id         string
 	clientAddr string
+	leaderWait time.Duration
 	logger     hclog.Logger
 
 	fsm      *FSM
@@ -143,6 +151,9 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // goroutines the node started
+
+	leaderMu      sync.Mutex    // guards leaderChanged
+	leaderChanged chan struct{} // closed (and replaced) when the leader or role may have changed
 
 	peersMu sync.Mutex          // guards peers
 	peers   map[string]peerInfo // what Hello told of other nodes, by ID
@@ -173,8 +184,12 @@ func NewNode(cfg Config) (*Node, error) {
 		logOut = io.Discard
 	}
 	n := &Node{
-		id: cfg.ID, clientAddr: cfg.ClientAddr, fsm: fsm, peers: make(map[string]peerInfo),
+		id: cfg.ID, clientAddr: cfg.ClientAddr, leaderWait: cfg.LeaderWait,
 		logger: hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info}),
+		fsm:    fsm, leaderChanged: make(chan struct{}), peers: make(map[string]peerInfo),
+	}
+	if n.leaderWait <= 0 {
+		n.leaderWait = DefaultLeaderWait
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if err := n.start(cfg); err != nil {
@@ -318,57 +333,31 @@ func (n *Node) FSM() *FSM { return n.fsm }
 // Raft returns the underlying Raft instance, for what Node does not wrap.
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
-// Propose replicates a write command (its arguments as the server received
-// them) and returns its reply once this node has applied it. Only the
-// leader proposes: elsewhere it fails with ErrNotLeader naming the leader.
-// A command that fails on apply (the Applier refuses it, or it names a
-// reserved variable) returns its error; so does a command whose outcome
-// is unknown (ctx ends, leadership lost after the entry was sent).
-func (n *Node) Propose(ctx context.Context, args [][]byte) (Reply, error) {
-	if len(args) == 0 {
-		return Reply{}, ErrNoCommand
-	}
-	if n.raft.State() != raft.Leader {
-		addr, id := n.raft.LeaderWithID()
-		return Reply{}, fmt.Errorf("%w: the leader is %q at %q", ErrNotLeader, id, addr)
-	}
-	var timeout time.Duration
-	if d, ok := ctx.Deadline(); ok {
-		if timeout = time.Until(d); timeout <= 0 {
-			return Reply{}, context.DeadlineExceeded
-		}
-	}
-	f := n.raft.Apply(EncodeEntry(args), timeout)
-	// The waiter ends when Raft settles the future, which it does for
-	// every entry, at the latest at Shutdown; done is buffered so that it
-	// never blocks after ctx has ended the wait.
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
-	select {
-	case <-ctx.Done():
-		return Reply{}, ctx.Err()
-	case err := <-done:
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return Reply{}, fmt.Errorf("%w: %w", ErrNotLeader, err)
-		}
-		if err != nil {
-			return Reply{}, err
-		}
-	}
-	res, ok := f.Response().(*Result)
-	if !ok {
-		return Reply{}, fmt.Errorf("%w: no result", ErrBadEntry)
-	}
-	r := res.Reply
-	r.Index = f.Index()
-	return r, res.Err
-}
-
 // IsLeader reports whether the node is the leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
 
 // Snapshot takes a snapshot now and compacts the log up to it.
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
+
+// WaitApplied waits until the node's file holds the entry at index (see
+// FSM.WaitApplied); it fails with ctx's error when ctx ends first and with
+// ErrShutdown when the node stops.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	err := n.fsm.WaitApplied(ctx, index)
+	if err != nil && n.ctx.Err() != nil {
+		return ErrShutdown
+	}
+	return err
+}
+
+// bound returns ctx that also ends at Shutdown.
+func (n *Node) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(n.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
 
 // Shutdown stops the node's requests, Raft, the cluster port and the log
 // store, in that order, and waits for the node's goroutines. The memory

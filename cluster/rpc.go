@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,12 +29,17 @@ const maxFrame = 64 << 20
 // Request ops.
 const (
 	opHello byte = 1 // Hello of the caller → Hello of the callee
+	opWrite byte = 2 // entry (EncodeEntry) → index, reply data
 )
 
 // Response statuses; every one but statusOK carries a message.
 const (
-	statusOK     byte = 0
-	statusFailed byte = 5 // any failure
+	statusOK        byte = 0
+	statusCommand   byte = 1 // ErrCommand: index, message
+	statusNotLeader byte = 2 // not done; the callee is not the leader
+	statusUnknown   byte = 3 // ErrUnknownOutcome
+	statusNoLeader  byte = 4 // ErrNoLeader
+	statusFailed    byte = 5 // any other failure
 )
 
 // maxIdlePerPeer bounds the idle RPC streams kept to one peer.
@@ -63,6 +69,10 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+func appendBytes(b, p []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
 }
 
 func appendString(b []byte, s string) []byte {
@@ -190,12 +200,21 @@ func (n *Node) handle(ctx context.Context, op byte, d *fields) []byte {
 	switch op {
 	case opHello:
 		return n.handleHello(d)
+	case opWrite:
+		return n.handleWrite(ctx, d)
 	}
 	return encodeError(nil, fmt.Errorf("cluster: unknown request %d", op))
 }
 
-// dialDeadlineKey is the context key of a deadline for connecting only.
+// dialDeadlineKey is the context key of a deadline for connecting only:
+// a call that waits for a leader gives up connecting to one that does not
+// answer when its wait for a leader ends, even if the request itself,
+// once sent, may take longer.
 type dialDeadlineKey struct{}
+
+func withDialDeadline(ctx context.Context, d time.Time) context.Context {
+	return context.WithValue(ctx, dialDeadlineKey{}, d)
+}
 
 func dialDeadline(ctx context.Context) time.Time {
 	d, _ := ctx.Value(dialDeadlineKey{}).(time.Time)
@@ -345,11 +364,57 @@ func ctxOr(ctx context.Context, err error) error {
 
 // statusError turns a response that is not statusOK into an error; msg is
 // the peer's message.
-func statusError(_ byte, msg string) error {
-	return fmt.Errorf("cluster: remote: %s", msg)
+func statusError(status byte, msg string) error {
+	switch status {
+	case statusCommand:
+		return fmt.Errorf("%w: %s", ErrCommand, msg)
+	case statusNotLeader:
+		return fmt.Errorf("%w: %s", ErrNotLeader, msg)
+	case statusUnknown:
+		return fmt.Errorf("%w: %s", ErrUnknownOutcome, msg)
+	case statusNoLeader:
+		return fmt.Errorf("%w: %s", ErrNoLeader, msg)
+	default:
+		return fmt.Errorf("cluster: remote: %s", msg)
+	}
 }
 
-// encodeError appends a response carrying err.
+// errorStatus is the status that carries err to a caller.
+func errorStatus(err error) byte {
+	switch {
+	case errors.Is(err, ErrCommand):
+		return statusCommand
+	case errors.Is(err, ErrNotLeader):
+		return statusNotLeader
+	case errors.Is(err, ErrUnknownOutcome):
+		return statusUnknown
+	case errors.Is(err, ErrNoLeader):
+		return statusNoLeader
+	default:
+		return statusFailed
+	}
+}
+
+// encodeError appends a response carrying err: its status and the text
+// after its sentinel's.
 func encodeError(b []byte, err error) []byte {
-	return appendString(append(b, statusFailed), err.Error())
+	status := errorStatus(err)
+	msg := err.Error()
+	for _, s := range []error{ErrCommand, ErrNotLeader, ErrUnknownOutcome, ErrNoLeader} {
+		if errors.Is(err, s) {
+			msg = after(err, s)
+			break
+		}
+	}
+	return appendString(append(b, status), msg)
+}
+
+// after returns err's text after sentinel's (and ": "), where the wrapped
+// message begins; or all of it.
+func after(err, sentinel error) string {
+	s := err.Error()
+	if i := strings.Index(s, sentinel.Error()+": "); i >= 0 {
+		return s[i+len(sentinel.Error())+2:]
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -12,7 +13,8 @@ import (
 const watchTick = time.Second
 
 // watchRaft registers an observer of leader and state changes and starts
-// the goroutine that acts on them: it learns the leader's client address.
+// the goroutine that acts on them: it wakes the waiters for a leader and
+// learns the leader's client address.
 func (n *Node) watchRaft() {
 	ch := make(chan raft.Observation, 64)
 	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
@@ -37,6 +39,7 @@ func (n *Node) watchRaft() {
 			case <-tick.C:
 				n.learnPeers()
 			}
+			n.wakeLeaderWaiters()
 			if l := n.leaderID(); l != leader {
 				if l != "" {
 					n.learnLeader()
@@ -54,6 +57,22 @@ func (n *Node) spawn(f func()) {
 		defer n.wg.Done()
 		f()
 	}()
+}
+
+// leaderWatch returns a channel closed at the next leader or state change
+// the node observes; take it before reading the leader, so that no change
+// between the two is missed.
+func (n *Node) leaderWatch() <-chan struct{} {
+	n.leaderMu.Lock()
+	defer n.leaderMu.Unlock()
+	return n.leaderChanged
+}
+
+func (n *Node) wakeLeaderWaiters() {
+	n.leaderMu.Lock()
+	close(n.leaderChanged)
+	n.leaderChanged = make(chan struct{})
+	n.leaderMu.Unlock()
 }
 
 func (n *Node) leaderID() string {
@@ -89,4 +108,23 @@ func (n *Node) isVoter() bool {
 		}
 	}
 	return false
+}
+
+// leaderRetry is how often a call that found no usable leader looks again
+// when no change was observed meanwhile (the leader it knows may be one
+// that just stopped, which refuses connections until an election).
+const leaderRetry = 20 * time.Millisecond
+
+// awaitLeader waits for a leader change seen since changed was taken, or
+// leaderRetry, and reports false once ctx has ended.
+func (n *Node) awaitLeader(ctx context.Context, changed <-chan struct{}) bool {
+	t := time.NewTimer(leaderRetry)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	return ctx.Err() == nil
 }
