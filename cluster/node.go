@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -75,8 +76,8 @@ type Config struct {
 	// HeartbeatTimeout and ElectionTimeout, default 1 s each; LeaderLease
 	// default 500 ms (Raft's defaults).
 	HeartbeatTimeout, ElectionTimeout, LeaderLease time.Duration
-	// LeaderWait bounds how long Write waits for a leader before it fails
-	// with ErrNoLeader; default DefaultLeaderWait.
+	// LeaderWait bounds how long Write and ReadBarrier wait for a leader
+	// before they fail with ErrNoLeader; default DefaultLeaderWait.
 	LeaderWait time.Duration
 	// SnapshotThreshold: log entries between snapshots, default 8192.
 	SnapshotThreshold uint64
@@ -89,8 +90,8 @@ type Config struct {
 	LogOutput io.Writer
 }
 
-// DefaultLeaderWait is many election rounds: a write that finds no
-// leader outlasts a failover, even one with split votes.
+// DefaultLeaderWait is many election rounds: a write or read that finds
+// no leader outlasts a failover, even one with split votes.
 const DefaultLeaderWait = 3 * time.Second
 
 // BootstrapSeed is the hash seed (shm.Config.Seed) of the memory files of
@@ -150,13 +151,16 @@ type Node struct {
 	// ctx ends at Shutdown: it bounds every wait and request handler.
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // goroutines the node started
+	wg     sync.WaitGroup // goroutines the node started (watch, reads, barriers)
 
 	leaderMu      sync.Mutex    // guards leaderChanged
 	leaderChanged chan struct{} // closed (and replaced) when the leader or role may have changed
 
 	peersMu sync.Mutex          // guards peers
 	peers   map[string]peerInfo // what Hello told of other nodes, by ID
+
+	reads       readRounds
+	barrierTerm atomic.Uint64 // latest term in which a barrier completed as leader
 }
 
 // NewNode starts a node. A node with no Raft state yet bootstraps a cluster

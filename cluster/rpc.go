@@ -28,8 +28,9 @@ const maxFrame = 64 << 20
 
 // Request ops.
 const (
-	opHello byte = 1 // Hello of the caller → Hello of the callee
-	opWrite byte = 2 // entry (EncodeEntry) → index, reply data
+	opHello     byte = 1 // Hello of the caller → Hello of the callee
+	opWrite     byte = 2 // entry (EncodeEntry) → index, reply data
+	opReadIndex byte = 3 // → read index (see readIndex)
 )
 
 // Response statuses; every one but statusOK carries a message.
@@ -202,6 +203,8 @@ func (n *Node) handle(ctx context.Context, op byte, d *fields) []byte {
 		return n.handleHello(d)
 	case opWrite:
 		return n.handleWrite(ctx, d)
+	case opReadIndex:
+		return n.handleReadIndex(ctx)
 	}
 	return encodeError(nil, fmt.Errorf("cluster: unknown request %d", op))
 }

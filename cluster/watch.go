@@ -13,8 +13,9 @@ import (
 const watchTick = time.Second
 
 // watchRaft registers an observer of leader and state changes and starts
-// the goroutine that acts on them: it wakes the waiters for a leader and
-// learns the leader's client address.
+// the goroutine that acts on them: it wakes the waiters for a leader,
+// runs a barrier when the node becomes leader (so that reads are ready
+// early) and learns the leader's client address.
 func (n *Node) watchRaft() {
 	ch := make(chan raft.Observation, 64)
 	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
@@ -31,6 +32,7 @@ func (n *Node) watchRaft() {
 		tick := time.NewTicker(watchTick)
 		defer tick.Stop()
 		var leader string
+		var leading bool
 		for {
 			select {
 			case <-n.ctx.Done():
@@ -45,6 +47,12 @@ func (n *Node) watchRaft() {
 					n.learnLeader()
 				}
 				leader = l
+			}
+			if now := n.raft.State() == raft.Leader; now != leading {
+				if now {
+					n.spawn(func() { n.barrier(n.ctx) })
+				}
+				leading = now
 			}
 		}
 	}()

@@ -121,7 +121,8 @@ func TestWriteFailover(t *testing.T) {
 	}
 }
 
-// A node cut off from the majority answers ErrNoLeader within the bound.
+// A node cut off from the majority answers ErrNoLeader within the bound,
+// for writes and reads.
 func TestMinorityNoLeader(t *testing.T) {
 	c := newCluster(t, 3)
 	r, err := c.write(c.leader(), "SET k v")
@@ -143,6 +144,7 @@ func TestMinorityNoLeader(t *testing.T) {
 			_, err := lone.node.Write(ctx, args("SET k w"))
 			return err
 		},
+		"ReadBarrier": lone.node.ReadBarrier,
 	} {
 		start := time.Now()
 		err := op(context.Background())

@@ -1,0 +1,78 @@
+package cluster_test
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dsm-dev/dsm/cluster"
+)
+
+// After ReadBarrier on a follower, its own file holds every write
+// acknowledged before the call, by whichever node: each goroutine writes
+// through one node and reads through a follower, and must see at least
+// the count its write returned.
+func TestReadBarrierSeesAcknowledgedWrites(t *testing.T) {
+	c := newCluster(t, 3)
+	followers := c.followers()
+	writers := []*member{c.leader(), followers[0], followers[1]}
+	const goroutines, rounds = 6, 25
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		w := writers[g%len(writers)]
+		reader := followers[0]
+		if w == reader {
+			reader = followers[1]
+		}
+		key := fmt.Sprintf("ctr%d", g%2) // goroutines share counters
+		wg.Go(func() {
+			for range rounds {
+				r, err := c.write(w, "INCR "+key)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				acked := num(t, r)
+				if err := reader.node.ReadBarrier(t.Context()); err != nil {
+					t.Error(err)
+					return
+				}
+				got, _ := strconv.ParseInt(get(t, reader, key), 10, 64)
+				if got < acked {
+					t.Errorf("%s read %s = %d after ReadBarrier; %d was acknowledged through %s before", reader.id, key, got, acked, w.id)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// ReadBarrier on the leader, and on a node that just became leader,
+// sees what was acknowledged before.
+func TestReadBarrierOnLeaderAfterFailover(t *testing.T) {
+	// Raft's default timing takes up to 2 s to elect a new leader.
+	c := newCluster(t, 3, func(cfg *cluster.Config) { cfg.LeaderWait = 3 * time.Second })
+	var acked int64
+	for _, m := range c.members {
+		r, err := c.write(m, "INCR n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked = num(t, r)
+	}
+	c.stop(c.leader())
+	for _, m := range c.members {
+		if m.node == nil {
+			continue
+		}
+		if err := m.node.ReadBarrier(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, m, "n"); got != fmt.Sprint(acked) {
+			t.Errorf("%s reads n = %s after ReadBarrier, %d was acknowledged", m.id, got, acked)
+		}
+	}
+}
