@@ -4,11 +4,17 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 	"github.com/hashicorp/raft"
 )
+
+// opJoinRoute asks any member to add a node (JoinVia): unlike opJoin,
+// which only the leader serves, the member routes it to the leader.
+const opJoinRoute byte = 7
 
 // Hello is what a node tells of itself and of the leader it knows.
 type Hello struct {
@@ -178,6 +184,26 @@ func (d Dialer) Probe(ctx context.Context, clusterAddr string) (Hello, error) {
 	return callHello(ctx, c, clusterAddr, (&Hello{}).encode(nil))
 }
 
+// JoinVia asks the member at clusterAddr (its cluster port) to add the
+// node id, reachable at raftAddr, to its cluster (see Node.Join).
+func JoinVia(ctx context.Context, clusterAddr string, secret []byte, id, raftAddr string) error {
+	return Dialer{Secret: secret}.JoinVia(ctx, clusterAddr, id, raftAddr)
+}
+
+// JoinVia is the package's JoinVia through d.
+func (d Dialer) JoinVia(ctx context.Context, clusterAddr, id, raftAddr string) error {
+	c := newRPCClient(dialer{secret: d.Secret, tls: d.TLS})
+	defer c.close()
+	status, dec, err := c.call(ctx, clusterAddr, opJoinRoute, appendString(appendString(nil, id), raftAddr))
+	if err != nil {
+		return err
+	}
+	if status != statusOK {
+		return statusError(status, dec.string())
+	}
+	return nil
+}
+
 // Member is one server of a cluster's configuration.
 type Member struct {
 	ID, RaftAddr string
@@ -245,4 +271,179 @@ func (n *Node) Status() Status {
 		AppliedIndex: n.raft.AppliedIndex(), FileApplied: n.fsm.Applied(),
 		LastContact: n.raft.LastContact(),
 	}
+}
+
+// Join adds the node id, whose cluster port is raftAddr, to the cluster,
+// from any member (the leader does it): first as a non-voter, then, once
+// its file has caught up with the leader's (from a snapshot if the log
+// was compacted), as a voter. Membership changes run one at a time. A
+// node already a voter at that address is left alone.
+func (n *Node) Join(ctx context.Context, id, raftAddr string) error {
+	body := appendString(appendString(nil, id), raftAddr)
+	return n.leaderCall(ctx, opJoin, body, func(ctx context.Context) error { return n.joinLocal(ctx, id, raftAddr) })
+}
+
+// Remove removes the node id from the cluster, from any member. Removing
+// a node that is not a member does nothing.
+func (n *Node) Remove(ctx context.Context, id string) error {
+	return n.leaderCall(ctx, opRemove, appendString(nil, id), func(ctx context.Context) error { return n.removeLocal(ctx, id) })
+}
+
+// Transfer hands leadership to the voter id ("" for any), from any
+// member, and returns once it has moved.
+func (n *Node) Transfer(ctx context.Context, id string) error {
+	return n.leaderCall(ctx, opTransfer, appendString(nil, id), func(ctx context.Context) error { return n.transferLocal(ctx, id) })
+}
+
+// leaderCall runs local on the leader, here or, through op, there.
+func (n *Node) leaderCall(ctx context.Context, op byte, body []byte, local func(context.Context) error) error {
+	return n.routeToLeader(ctx, func(ctx context.Context, addr string, self bool) (bool, error) {
+		if self {
+			err := local(ctx)
+			return errors.Is(err, ErrNotLeader), err
+		}
+		status, d, err := n.rpc.call(ctx, addr, op, body)
+		if err != nil {
+			err = callFailure(err)
+			return errors.Is(err, errNotSent), err
+		}
+		if status == statusOK {
+			return false, nil
+		}
+		return status == statusNotLeader, statusError(status, d.string())
+	})
+}
+
+// handleMembership runs a membership request on the leader (opJoinRoute
+// on any member).
+func (n *Node) handleMembership(ctx context.Context, d *fields, local func(context.Context) error) []byte {
+	if d.err != nil {
+		return encodeError(nil, d.err)
+	}
+	if err := local(ctx); err != nil {
+		return encodeError(nil, err)
+	}
+	return []byte{statusOK}
+}
+
+// lockMembership takes the right to change the configuration, one change
+// at a time; the returned func gives it back.
+func (n *Node) lockMembership(ctx context.Context) (func(), error) {
+	select {
+	case n.memberSem <- struct{}{}:
+		return func() { <-n.memberSem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// leaderConfig returns the latest configuration, or ErrNotLeader.
+func (n *Node) leaderConfig() (raft.Configuration, error) {
+	if n.raft.State() != raft.Leader {
+		return raft.Configuration{}, ErrNotLeader
+	}
+	f := n.raft.GetConfiguration()
+	return f.Configuration(), f.Error()
+}
+
+// catchUpSlack is how far behind the leader's applied index a learner may
+// be when it is promoted: close enough that it votes soon after, without
+// waiting for a busy leader to pause.
+const catchUpSlack = 64
+
+// catchUpPoll is how often the leader asks a learner how far it is.
+const catchUpPoll = 50 * time.Millisecond
+
+func (n *Node) joinLocal(ctx context.Context, id, addr string) error {
+	unlock, err := n.lockMembership(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cfg, err := n.leaderConfig()
+	if err != nil {
+		return err
+	}
+	learner := false
+	for _, s := range cfg.Servers {
+		switch {
+		case string(s.ID) != id:
+		case string(s.Address) != addr:
+			// The node moved: it rejoins at its new address.
+			if err := waitFuture(ctx, n.raft.RemoveServer(s.ID, 0, 0)); err != nil {
+				return leadershipError(err)
+			}
+		case s.Suffrage == raft.Voter:
+			return nil
+		default:
+			learner = true
+		}
+	}
+	if !learner {
+		if err := waitFuture(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0)); err != nil {
+			return leadershipError(err)
+		}
+	}
+	if err := n.awaitCatchUp(ctx, id, addr, n.fsm.Applied()); err != nil {
+		return err
+	}
+	return leadershipError(waitFuture(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0)))
+}
+
+// awaitCatchUp waits until the node id at addr has applied target (what
+// this leader had applied when it was added) and is within catchUpSlack
+// of what this leader has applied now.
+func (n *Node) awaitCatchUp(ctx context.Context, id, addr string, target uint64) error {
+	t := time.NewTicker(catchUpPoll)
+	defer t.Stop()
+	for {
+		if n.raft.State() != raft.Leader {
+			return ErrNotLeader
+		}
+		h, err := n.helloPeer(ctx, addr)
+		if err == nil && h.ID == id && h.Applied >= target && h.Applied+catchUpSlack >= n.fsm.Applied() {
+			return nil
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: %s did not catch up (last: %v): %w", id, err, ctx.Err())
+		}
+	}
+}
+
+func (n *Node) removeLocal(ctx context.Context, id string) error {
+	unlock, err := n.lockMembership(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cfg, err := n.leaderConfig()
+	if err != nil {
+		return err
+	}
+	for _, s := range cfg.Servers {
+		if string(s.ID) == id {
+			return leadershipError(waitFuture(ctx, n.raft.RemoveServer(s.ID, 0, 0)))
+		}
+	}
+	return nil
+}
+
+func (n *Node) transferLocal(ctx context.Context, id string) error {
+	cfg, err := n.leaderConfig()
+	switch {
+	case err != nil:
+		return err
+	case id == "":
+		return leadershipError(waitFuture(ctx, n.raft.LeadershipTransfer()))
+	case id == n.id:
+		return nil
+	}
+	for _, s := range cfg.Servers {
+		if string(s.ID) == id {
+			return leadershipError(waitFuture(ctx, n.raft.LeadershipTransferToServer(s.ID, s.Address)))
+		}
+	}
+	return fmt.Errorf("cluster: %q is not a member", id)
 }

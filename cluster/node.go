@@ -71,13 +71,15 @@ type Config struct {
 	// supplies one from its command table. Every node must run the same.
 	Applier Applier
 	// Voters bootstrap a cluster that has no state yet (this node among
-	// them); a node with state ignores them.
+	// them); a node with state ignores them. A node with neither waits
+	// to be added to a cluster (Join).
 	Voters []Peer
 	// HeartbeatTimeout and ElectionTimeout, default 1 s each; LeaderLease
 	// default 500 ms (Raft's defaults).
 	HeartbeatTimeout, ElectionTimeout, LeaderLease time.Duration
-	// LeaderWait bounds how long Write and ReadBarrier wait for a leader
-	// before they fail with ErrNoLeader; default DefaultLeaderWait.
+	// LeaderWait bounds how long Write, ReadBarrier and the membership
+	// calls wait for a leader before they fail with ErrNoLeader; default
+	// DefaultLeaderWait.
 	LeaderWait time.Duration
 	// SnapshotThreshold: log entries between snapshots, default 8192.
 	SnapshotThreshold uint64
@@ -161,10 +163,12 @@ type Node struct {
 
 	reads       readRounds
 	barrierTerm atomic.Uint64 // latest term in which a barrier completed as leader
+
+	memberSem chan struct{} // one membership change at a time (a 1-slot semaphore)
 }
 
 // NewNode starts a node. A node with no Raft state yet bootstraps a cluster
-// of cfg.Voters. If the memory
+// of cfg.Voters; without Voters it waits to be added (Join). If the memory
 // file is behind the latest snapshot (it lost writes that the snapshot
 // holds), the snapshot is installed first; either way Raft then replays the
 // log after the file's applied index (entries at or below it are skipped,
@@ -191,6 +195,7 @@ func NewNode(cfg Config) (*Node, error) {
 		id: cfg.ID, clientAddr: cfg.ClientAddr, leaderWait: cfg.LeaderWait,
 		logger: hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info}),
 		fsm:    fsm, leaderChanged: make(chan struct{}), peers: make(map[string]peerInfo),
+		memberSem: make(chan struct{}, 1),
 	}
 	if n.leaderWait <= 0 {
 		n.leaderWait = DefaultLeaderWait
@@ -366,7 +371,7 @@ func (n *Node) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 // Shutdown stops the node's requests, Raft, the cluster port and the log
 // store, in that order, and waits for the node's goroutines. The memory
 // file stays open: it belongs to the caller. It does not leave the
-// cluster.
+// cluster (see Remove).
 func (n *Node) Shutdown() error {
 	n.cancel()
 	var err error

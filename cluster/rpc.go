@@ -31,6 +31,9 @@ const (
 	opHello     byte = 1 // Hello of the caller → Hello of the callee
 	opWrite     byte = 2 // entry (EncodeEntry) → index, reply data
 	opReadIndex byte = 3 // → read index (see readIndex)
+	opJoin      byte = 4 // id, raft address → nothing
+	opRemove    byte = 5 // id → nothing
+	opTransfer  byte = 6 // id ("" for any) → nothing
 )
 
 // Response statuses; every one but statusOK carries a message.
@@ -205,6 +208,18 @@ func (n *Node) handle(ctx context.Context, op byte, d *fields) []byte {
 		return n.handleWrite(ctx, d)
 	case opReadIndex:
 		return n.handleReadIndex(ctx)
+	case opJoin:
+		id, addr := d.string(), d.string()
+		return n.handleMembership(ctx, d, func(ctx context.Context) error { return n.joinLocal(ctx, id, addr) })
+	case opRemove:
+		id := d.string()
+		return n.handleMembership(ctx, d, func(ctx context.Context) error { return n.removeLocal(ctx, id) })
+	case opJoinRoute:
+		id, addr := d.string(), d.string()
+		return n.handleMembership(ctx, d, func(ctx context.Context) error { return n.Join(ctx, id, addr) })
+	case opTransfer:
+		id := d.string()
+		return n.handleMembership(ctx, d, func(ctx context.Context) error { return n.transferLocal(ctx, id) })
 	}
 	return encodeError(nil, fmt.Errorf("cluster: unknown request %d", op))
 }
