@@ -129,9 +129,7 @@ func (c *testCluster) start(m *member, ln net.Listener) {
 	c.tb.Helper()
 	cfg := cluster.Config{
 		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{}, Voters: c.voters,
-		HeartbeatTimeout: 500 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond,
-		LeaderLease: 250 * time.Millisecond, TrailingLogs: 2, Secret: testSecret,
-		ClientAddr: clientAddr(m.id), LeaderWait: leaderWait,
+		Secret: testSecret, ClientAddr: clientAddr(m.id), TrailingLogs: 2, LeaderWait: leaderWait,
 	}
 	for _, o := range c.opts {
 		o(&cfg)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/dsm-dev/dsm/cluster"
@@ -153,7 +154,16 @@ func TestJoinCatchesUpAndVotes(t *testing.T) {
 // Transfer and Remove work from any node; Status and Members tell every
 // node's client address and the leader's.
 func TestTransferRemoveStatus(t *testing.T) {
-	c := newCluster(t, 3)
+	var mu sync.Mutex
+	roles := map[string][]string{}
+	c := newCluster(t, 3, func(cfg *cluster.Config) {
+		id := cfg.ID
+		cfg.OnRoleChange = func(role, leader string) {
+			mu.Lock()
+			roles[id] = append(roles[id], role+"/"+leader)
+			mu.Unlock()
+		}
+	})
 	l := c.leader()
 	for _, m := range c.members {
 		waitFor(t, m.id+" to learn the leader's client address", func() bool {
@@ -198,5 +208,13 @@ func TestTransferRemoveStatus(t *testing.T) {
 	}
 	if _, err := c.write(stay, "SET after remove"); err != nil {
 		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(roles[f[0].id]) < 2 || !slices.Contains(roles[f[0].id], "leader/"+f[0].id) {
+		t.Errorf("%s's role changes: %v", f[0].id, roles[f[0].id])
+	}
+	if got := stay.node.Metrics().LeaderChanges; got < 2 {
+		t.Errorf("LeaderChanges = %d after two transfers", got)
 	}
 }

@@ -111,6 +111,7 @@ func (n *Node) readLoop() {
 			return
 		}
 		rs.mu.Unlock()
+		n.metrics.readRounds.Add(1)
 		r.index, r.err = n.readRound()
 		close(r.done)
 	}

@@ -5,9 +5,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/dsm-dev/dsm/cluster"
 )
 
 // After ReadBarrier on a follower, its own file holds every write
@@ -48,13 +45,17 @@ func TestReadBarrierSeesAcknowledgedWrites(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	var total uint64
+	for _, m := range c.members {
+		total += m.node.Metrics().ReadRounds
+	}
+	t.Logf("%d read barriers took %d rounds", goroutines*rounds, total)
 }
 
 // ReadBarrier on the leader, and on a node that just became leader,
 // sees what was acknowledged before.
 func TestReadBarrierOnLeaderAfterFailover(t *testing.T) {
-	// Raft's default timing takes up to 2 s to elect a new leader.
-	c := newCluster(t, 3, func(cfg *cluster.Config) { cfg.LeaderWait = 3 * time.Second })
+	c := newCluster(t, 3)
 	var acked int64
 	for _, m := range c.members {
 		r, err := c.write(m, "INCR n")

@@ -2,10 +2,44 @@ package cluster
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 )
+
+// Metrics are a node's counters since it started, for the daemon to
+// export.
+type Metrics struct {
+	// LeaderChanges counts the times the node saw a leader other than
+	// the one it saw last, a re-elected leader after a time without one
+	// included.
+	LeaderChanges uint64
+	// Proposals counts the entries this node proposed as leader, its own
+	// writes and the ones forwarded to it.
+	Proposals uint64
+	// ForwardedWrites counts the writes this node sent to the leader.
+	ForwardedWrites uint64
+	// ReadRounds counts the read-index rounds this node ran (each serves
+	// every ReadBarrier that joined it).
+	ReadRounds uint64
+	// RefusedConns counts connections to the cluster port that failed
+	// the handshake.
+	RefusedConns uint64
+}
+
+type counters struct {
+	leaderChanges, proposals, forwardedWrites, readRounds atomic.Uint64
+}
+
+// Metrics returns the node's counters.
+func (n *Node) Metrics() Metrics {
+	return Metrics{
+		LeaderChanges: n.metrics.leaderChanges.Load(), Proposals: n.metrics.proposals.Load(),
+		ForwardedWrites: n.metrics.forwardedWrites.Load(), ReadRounds: n.metrics.readRounds.Load(),
+		RefusedConns: n.mux.refused.Load(),
+	}
+}
 
 // watchTick is how often the watch goroutine looks again without an
 // observation: Raft drops observations when the channel is full, and a
@@ -14,8 +48,8 @@ const watchTick = time.Second
 
 // watchRaft registers an observer of leader and state changes and starts
 // the goroutine that acts on them: it wakes the waiters for a leader,
-// runs a barrier when the node becomes leader (so that reads are ready
-// early) and learns the leader's client address.
+// reports role changes, runs a barrier when the node becomes leader (so
+// that reads are ready early) and learns the leader's client address.
 func (n *Node) watchRaft() {
 	ch := make(chan raft.Observation, 64)
 	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
@@ -31,8 +65,7 @@ func (n *Node) watchRaft() {
 		defer n.wg.Done()
 		tick := time.NewTicker(watchTick)
 		defer tick.Stop()
-		var leader string
-		var leading bool
+		var role, leader string
 		for {
 			select {
 			case <-n.ctx.Done():
@@ -42,18 +75,18 @@ func (n *Node) watchRaft() {
 				n.learnPeers()
 			}
 			n.wakeLeaderWaiters()
-			if l := n.leaderID(); l != leader {
-				if l != "" {
-					n.learnLeader()
-				}
-				leader = l
+			r, l := n.role(), n.leaderID()
+			if l != leader && l != "" {
+				n.metrics.leaderChanges.Add(1)
+				n.learnLeader()
 			}
-			if now := n.raft.State() == raft.Leader; now != leading {
-				if now {
-					n.spawn(func() { n.barrier(n.ctx) })
-				}
-				leading = now
+			if r == "leader" && role != "leader" {
+				n.spawn(func() { n.barrier(n.ctx) })
 			}
+			if (r != role || l != leader) && n.onRole != nil {
+				n.onRole(r, l)
+			}
+			role, leader = r, l
 		}
 	}()
 }

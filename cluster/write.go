@@ -100,6 +100,7 @@ func (n *Node) propose(ctx context.Context, entry []byte) (Reply, error) {
 	if err := ctx.Err(); err != nil {
 		return Reply{}, fmt.Errorf("%w: %w", errNotSent, err)
 	}
+	n.metrics.proposals.Add(1)
 	f := n.raft.Apply(entry, 0)
 	if err := waitFuture(ctx, f); err != nil {
 		// Raft refuses with ErrNotLeader before it appends anything;
@@ -145,6 +146,7 @@ func (n *Node) forwardWrite(ctx context.Context, addr string, entry []byte) (Rep
 	if len(entry) > maxFrame-16 {
 		return Reply{}, fmt.Errorf("cluster: a command of %d bytes exceeds what a forwarded write carries (%d)", len(entry), maxFrame-16)
 	}
+	n.metrics.forwardedWrites.Add(1)
 	status, d, err := n.rpc.call(ctx, addr, opWrite, entry)
 	if err != nil {
 		return Reply{}, callFailure(err)

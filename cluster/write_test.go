@@ -32,6 +32,13 @@ func TestWriteFromEveryNode(t *testing.T) {
 			}
 		}
 	}
+	f := c.followers()[0]
+	if got := f.node.Metrics().ForwardedWrites; got < 3 {
+		t.Errorf("a follower forwarded %d writes, want at least 3", got)
+	}
+	if got := c.leader().node.Metrics().Proposals; got < 9 {
+		t.Errorf("the leader proposed %d entries, want at least 9", got)
+	}
 }
 
 // A command refused at apply comes back as ErrCommand with the apply
@@ -85,8 +92,7 @@ func TestWriteUnknownOutcome(t *testing.T) {
 // Killing the leader: a write through a survivor succeeds within the
 // bounded wait, and no acknowledged write is lost.
 func TestWriteFailover(t *testing.T) {
-	// Raft's default timing takes up to 2 s to elect a new leader.
-	c := newCluster(t, 3, func(cfg *cluster.Config) { cfg.LeaderWait = 3 * time.Second })
+	c := newCluster(t, 3)
 	acked := 0
 	for _, m := range c.members {
 		if _, err := c.write(m, "INCR count"); err != nil {
@@ -98,7 +104,7 @@ func TestWriteFailover(t *testing.T) {
 	survivor := c.followers()[0]
 	c.stop(old) // without leaving the cluster
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), leaderWait+time.Second)
 	r, err := survivor.node.Write(ctx, args("INCR count"))
 	cancel()
 	took := time.Since(start)
