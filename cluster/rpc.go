@@ -370,9 +370,14 @@ func (c *rpcClient) call(ctx context.Context, addr string, op byte, body []byte)
 }
 
 // ctxOr returns ctx's error if it has ended (it caused err), else err.
+// The stream's deadline is ctx's, and the stream may see it pass before
+// ctx's own timer has ended ctx: that is ctx's deadline too.
 func ctxOr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
 	}
 	if err == nil {
 		return io.ErrUnexpectedEOF
