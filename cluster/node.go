@@ -89,9 +89,9 @@ type Config struct {
 	// snapshot.
 	TrailingLogs uint64
 	// OnRoleChange, if set, is called with the node's role ("leader",
-	// "follower", "candidate", "learner" or "shutdown") and the leader's
-	// ID ("" if none is known) each time either changes. It runs on the
-	// node's watch goroutine and must return promptly.
+	// "follower", "candidate" or "learner", as Status.Role) and the
+	// leader's ID ("" if none is known) each time either changes. It
+	// runs on the node's watch goroutine and must return promptly.
 	OnRoleChange func(role, leaderID string)
 	// LogOutput receives Raft's and the cluster port's log; nil discards
 	// it.
@@ -192,6 +192,9 @@ type Node struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // goroutines the node started (watch, reads, barriers)
+
+	spawnMu  sync.Mutex // guards stopping and orders wg.Add before Shutdown's wg.Wait
+	stopping bool       // Shutdown has begun: no more goroutines
 
 	leaderMu      sync.Mutex    // guards leaderChanged
 	leaderChanged chan struct{} // closed (and replaced) when the leader or role may have changed
@@ -421,6 +424,7 @@ func (n *Node) Shutdown() error {
 		n.raft.DeregisterObserver(n.observer)
 	}
 	errs := []error{err, n.closeTransport()}
+	n.stopSpawning()
 	n.wg.Wait()
 	return errors.Join(append(errs, n.closeStores())...)
 }

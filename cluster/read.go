@@ -85,8 +85,11 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 	}
 	r := rs.next
 	if !rs.running {
+		if !n.spawn(n.readLoop) {
+			rs.mu.Unlock()
+			return 0, ErrShutdown
+		}
 		rs.running = true
-		n.spawn(n.readLoop)
 	}
 	rs.mu.Unlock()
 	select {

@@ -91,13 +91,27 @@ func (n *Node) watchRaft() {
 	}()
 }
 
-// spawn runs f on a goroutine Shutdown waits for.
-func (n *Node) spawn(f func()) {
+// spawn runs f on a goroutine Shutdown waits for, unless Shutdown has
+// begun: it reports whether f runs.
+func (n *Node) spawn(f func()) bool {
+	n.spawnMu.Lock()
+	defer n.spawnMu.Unlock()
+	if n.stopping {
+		return false
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		f()
 	}()
+	return true
+}
+
+// stopSpawning makes spawn refuse, so that Shutdown's wait is final.
+func (n *Node) stopSpawning() {
+	n.spawnMu.Lock()
+	n.stopping = true
+	n.spawnMu.Unlock()
 }
 
 // leaderWatch returns a channel closed at the next leader or state change
