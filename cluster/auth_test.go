@@ -109,10 +109,10 @@ func TestClusterPortRefusesWrongSecret(t *testing.T) {
 		t.Fatalf("refused connections grew the log to %d", got)
 	}
 	deadline := time.Now().Add(wait)
-	for n.mux.refused.Load() < 3 && time.Now().Before(deadline) {
+	for n.Metrics().RefusedConns < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := n.mux.refused.Load(); got != 3 {
+	if got := n.Metrics().RefusedConns; got != 3 {
 		t.Errorf("RefusedConns = %d, want 3", got)
 	}
 	// The right secret makes it append and apply.
@@ -120,7 +120,7 @@ func TestClusterPortRefusesWrongSecret(t *testing.T) {
 	if err := appendOne(t, n.Addr(), right); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.fsm.WaitApplied(t.Context(), 1); err != nil {
+	if err := n.WaitApplied(t.Context(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if v, _, err := n.fsm.m.Get([]byte("k")); err != nil || v.String() != "v" {

@@ -50,15 +50,18 @@ func testTLS(tb testing.TB) *tls.Config {
 func TestClusterOverTLS(t *testing.T) {
 	conf := testTLS(t)
 	c := newCluster(t, 3, func(cfg *cluster.Config) { cfg.TLS = conf })
-	var r cluster.Reply
-	for range 3 {
-		r = c.propose("INCR n")
-	}
-	c.converged(r.Index)
-	if vars := sameEverywhere(t, c); vars["n"] != "3@3" {
-		t.Errorf("n is %s, want 3@3", vars["n"])
+	for _, m := range c.members {
+		if _, err := c.write(m, "INCR n"); err != nil {
+			t.Fatalf("%s: %v", m.id, err)
+		}
 	}
 	f := c.followers()[0]
+	if err := f.node.ReadBarrier(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, f, "n"); got != "3" {
+		t.Errorf("n = %s, want 3", got)
+	}
 	d := cluster.Dialer{Secret: testSecret, TLS: conf}
 	if h, err := d.Probe(t.Context(), f.addr); err != nil || h.ID != f.id {
 		t.Errorf("Probe over TLS: %+v, %v", h, err)
