@@ -54,8 +54,9 @@ type Applier interface {
 type Reply struct {
 	// Data is the Applier's reply.
 	Data []byte
-	// Index is the command's log index (set by Node.Propose): once a
-	// node's FSM.Applied reaches it, the node's file holds the write.
+	// Index is the command's log index (set by Node.Write and
+	// Node.Propose): once a node's FSM.Applied reaches it, the node's
+	// file holds the write.
 	Index uint64
 }
 
