@@ -179,15 +179,28 @@ func (c *conn) execInHold(h *hold, tx txState) {
 	c.execInGroup(h.g, tx)
 }
 
-// execInGroup checks the watches and runs the queue through g, then
-// commits. A changed watched variable aborts with a null reply.
+// execInGroup runs the transaction through g (runTx), then commits.
 func (c *conn) execInGroup(g *shm.LockGroup, tx txState) {
-	v := c.s.heldVars(g)
+	if !c.runTx(c.s.heldVars(g), tx) {
+		return
+	}
+	if err := g.Commit(); err != nil {
+		c.s.log.Error("transaction commit failed", "addr", c.remote, "id", c.id, "err", err)
+	}
+	c.dirty = true
+}
+
+// runTx checks the watches and runs the queue through v, the variables of
+// a group that holds every name the transaction uses, staging its writes.
+// A changed watched variable aborts with a null reply, and runTx reports
+// false: nothing was staged. The caller commits; a cluster node's apply
+// does it for a replicated EXEC (replicate.go).
+func (c *conn) runTx(v *heldVars, tx txState) bool {
 	for name, mark := range tx.watched {
 		it, err := v.Get([]byte(name))
 		if err != nil || !mark.matches(it) {
 			c.wr.NullArray()
-			return
+			return false
 		}
 	}
 	if listsVars(tx.queue) {
@@ -195,10 +208,7 @@ func (c *conn) execInGroup(g *shm.LockGroup, tx txState) {
 	}
 	c.runQueued(tx.queue, v)
 	c.tx = nil
-	if err := g.Commit(); err != nil {
-		c.s.log.Error("transaction commit failed", "addr", c.remote, "id", c.id, "err", err)
-	}
-	c.dirty = true
+	return true
 }
 
 func (m watchMark) matches(it shm.Item) bool {
