@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/dsm-dev/dsm/cluster"
 	"github.com/dsm-dev/dsm/internal/glob"
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -448,7 +449,7 @@ func (c *conn) scan(a scanArgs) (names [][]byte, next uint64, ok bool) {
 	}
 	visited, work, gone := 0, 0, false
 	next, err := c.s.mem.Scan(a.cursor, func(name []byte, _ uint64) bool {
-		if match == nil || match.Match(name) {
+		if (match == nil || match.Match(name)) && !cluster.Reserved(name) {
 			names = append(names, append([]byte(nil), name...))
 		}
 		visited++

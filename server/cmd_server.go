@@ -18,7 +18,7 @@ func cmdTime(c *conn, args [][]byte) {
 }
 
 func cmdDBSize(c *conn, args [][]byte) {
-	n := c.s.mem.Len()
+	n := c.s.varCount()
 	if c.tx != nil {
 		n += c.tx.delta()
 	}

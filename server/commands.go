@@ -23,6 +23,8 @@ func commandSpecs() []*command {
 		{name: "quit", arity: -1, flags: fast | flagNoAuth | sub | flagTxControl, category: "connection", since: "1.0.0", summary: "Closes the connection after replying.", run: cmdQuit},
 		{name: "auth", arity: -2, flags: fast | flagNoAuth, category: "connection", since: "1.0.0", summary: "Authenticates the connection.", args: []arg{argStr("username").opt(), argStr("password")}, run: cmdAuth},
 		{name: "hello", arity: -1, flags: fast | flagNoAuth, category: "connection", since: "6.0.0", summary: "Handshakes: selects the protocol (2 or 3), authenticates, names the client.", args: []arg{argBlock("arguments", argInt("protover"), argBlock("auth", argStr("username"), argStr("password")).tok("AUTH").opt(), argStr("clientname").tok("SETNAME").opt()).opt()}, run: cmdHello},
+		{name: "readonly", arity: 1, flags: fast | tx, category: "cluster", since: "3.0.0", summary: "Serves this connection's reads from the node's own state: possibly stale, never torn.", run: cmdReadOnly},
+		{name: "readwrite", arity: 1, flags: fast | tx, category: "cluster", since: "3.0.0", summary: "Makes this connection's reads linearizable again (the default).", run: cmdReadWrite},
 		{name: "select", arity: 2, flags: fast | tx, category: "connection", since: "1.0.0", summary: "Selects database 0, the only one.", args: []arg{argInt("index")}, run: cmdSelect},
 		clientCommand(),
 		// server
@@ -30,6 +32,8 @@ func commandSpecs() []*command {
 		configCommand(),
 		{name: "info", arity: -1, flags: tx, category: "server", since: "1.0.0", summary: "Returns the server's information and statistics.", args: []arg{argStr("section").opt().many()}, run: cmdInfo},
 		memoryCommand(),
+		clusterCommand(),
+		{name: "role", arity: 1, flags: fast, category: "server", since: "2.8.12", summary: "Returns the node's replication role: master (a single host, or a cluster's leader) or slave.", run: cmdRole},
 		{name: "time", arity: 1, flags: fast | tx, category: "server", since: "2.6.0", summary: "Returns the server's time: unix seconds and microseconds.", run: cmdTime},
 		{name: "dbsize", arity: 1, flags: ro | fast | tx | flagWholeSpace, category: "server", since: "1.0.0", summary: "Returns the number of variables.", run: cmdDBSize},
 		// variables

@@ -160,6 +160,12 @@ type Config struct {
 	// Nil means the server's own checks only.
 	ReadyCheck func() error
 
+	// Cluster, when set, makes the server a node of a cluster: the same
+	// variables on every node, written through a Raft log (see
+	// ClusterConfig and the package documentation's Cluster). Nil means
+	// a single host.
+	Cluster *ClusterConfig
+
 	// Logger receives connection and lifecycle logs.
 	// Nil means slog.Default().
 	Logger *slog.Logger

@@ -40,8 +40,17 @@ type conn struct {
 	cur     *command // the command being executed
 	tx      *txView  // inside EXEC: the transaction's staged writes (txview.go)
 	refused bool     // the current command was refused before it ran (rejected)
-	looked  *command // the last command looked up (lookup)
-	proto   string   // "resp", "resp+tls" or "seed"
+
+	// A cluster node's (cluster.go): applying marks the applier's
+	// scratch connections, whose replies travel to the proposer and whose
+	// errors are counted there; readonly is READONLY's stale reads; seen
+	// is the applied index of the newest write or read this connection
+	// was answered, below which its stale reads never go.
+	applying bool
+	readonly bool
+	seen     uint64
+	looked   *command // the last command looked up (lookup)
+	proto    string   // "resp", "resp+tls" or "seed"
 
 	authed  bool
 	dirty   bool   // a write since the last flush of replies

@@ -94,8 +94,8 @@ func (sec infoSection) extra() bool { return sec.name == "commandstats" }
 var infoSections = []infoSection{
 	{"server", infoServer}, {"clients", infoClients}, {"memory", infoMemory},
 	{"persistence", infoPersistence}, {"stats", infoStats},
-	{"replication", infoReplication}, {"cpu", infoCPU}, {"errorstats", infoErrorstats},
-	{"keyspace", infoKeyspace}, {"commandstats", infoCommandstats},
+	{"replication", infoReplication}, {"cpu", infoCPU}, {"cluster", infoCluster},
+	{"errorstats", infoErrorstats}, {"keyspace", infoKeyspace}, {"commandstats", infoCommandstats},
 }
 
 func (sec infoSection) title() string {
@@ -115,7 +115,7 @@ type infoWriter struct {
 // slot of the file, and two sections report the count.
 func (b *infoWriter) varCount(s *Server) int {
 	if !b.counted {
-		b.vars, b.counted = s.mem.Len(), true
+		b.vars, b.counted = s.varCount(), true
 	}
 	return b.vars
 }
@@ -237,6 +237,10 @@ func infoStats(s *Server, b *infoWriter) {
 // backlog, with every field of Redis' that tools read (master_repl_offset
 // and the rest); the replication id is the run id.
 func infoReplication(s *Server, b *infoWriter) {
+	if s.cl != nil {
+		infoReplicationCluster(s, b)
+		return
+	}
 	b.field("role", "master")
 	b.field("connected_slaves", 0)
 	b.field("master_failover_state", "no-failover")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -140,14 +141,16 @@ func (s *Server) MetricsHandler() http.Handler {
 }
 
 // Ready reports whether the server serves its file: nil while it is open
-// and neither closing nor stopped by a storage failure, and Config's
-// ReadyCheck, when set, agrees.
+// and neither closing nor stopped by a storage failure, on a cluster node
+// while it knows a leader, and Config's ReadyCheck, when set, agrees.
 func (s *Server) Ready() error {
 	switch {
 	case s.storageErr() != nil:
 		return fmt.Errorf("memory file failed: %w", s.storageErr())
 	case s.closing.Load():
 		return ErrServerClosed
+	case s.cl != nil && s.cl.node.Status().LeaderID == "":
+		return errors.New("cluster: no leader known")
 	case s.cfg.ReadyCheck != nil:
 		return s.cfg.ReadyCheck()
 	}

@@ -227,6 +227,15 @@ type cmdRun struct {
 
 // fail writes an error reply and counts it against the current command.
 func (c *conn) fail(msg string) {
+	if !c.applying { // an applied command's error counts where it is answered (propose)
+		c.countError(msg)
+	}
+	c.refused = false
+	c.wr.Error(msg)
+}
+
+// countError counts an error reply against the current command.
+func (c *conn) countError(msg string) {
 	c.s.stats.errors.Add(1)
 	c.s.stats.noteError(msg)
 	if c.cur != nil {
@@ -237,8 +246,6 @@ func (c *conn) fail(msg string) {
 			c.s.stats.cmds[c.cur.id].failed.Add(1)
 		}
 	}
-	c.refused = false
-	c.wr.Error(msg)
 }
 
 // unknownCommand words the error as Redis 7 does: the name and the

@@ -65,6 +65,11 @@ func (c *conn) seedRequest(br *bufio.Reader, op byte) error {
 // low 32 bits.
 func (c *conn) seedRead() error {
 	c.count(c.s.cmds.seedRead)
+	if cl := c.s.cl; cl != nil {
+		if err := cl.node.ReadBarrier(c.s.live.ctx); err != nil {
+			return fmt.Errorf("seed read: %w", err)
+		}
+	}
 	v, _, err := c.s.mem.Get(seedVar)
 	if err != nil && !errors.Is(err, shm.ErrNotFound) {
 		return err
@@ -81,6 +86,13 @@ func (c *conn) seedRead() error {
 func (c *conn) seedWrite(n int32) error {
 	c.count(c.s.cmds.seedWrite)
 	c.dirty = true
+	if c.s.cl != nil {
+		if err := c.seedWriteReplicated(n); err != nil {
+			return err
+		}
+		c.wr.Raw(seedOK)
+		return nil
+	}
 	if _, err := c.s.mem.Set(seedVar, shm.Int(int64(n))); err != nil {
 		return err
 	}

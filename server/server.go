@@ -35,6 +35,7 @@ type Server struct {
 	nameMax int          // the file's longest name; fixed at creation
 	live    liveServer   // subscriptions, client-held locks, transactions (route.go)
 	redo    *redolog.Log // the redo log under SyncAlways, else nil
+	cl      *clusterNode // the node's membership in a cluster, nil on a single host
 
 	scanHook atomic.Pointer[func()] // unset but in tests: called at each variable a KEYS or SCAN visits
 
@@ -66,7 +67,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	mem, err := shm.Open(shmConfig(st))
+	shmCfg := shmConfig(st)
+	if cc := st.Cluster; cc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
+		shmCfg.Seed, err = clusterSeed(ctx, cc, st.Password)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
+	mem, err := shm.Open(shmCfg)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +108,14 @@ func New(cfg Config) (*Server, error) {
 	s.metrics.bindCommands(s.cmds.names())
 	s.stats.cmds = make([]cmdStat, len(s.cmds.all))
 	s.initLive()
+	if st.Cluster != nil {
+		if err := s.startCluster(st.Cluster); err != nil {
+			s.live.stop()
+			s.redo.Close()
+			mem.Close()
+			return nil, err
+		}
+	}
 	s.goFunc(s.syncLoop)
 	// No count of the variables here: checkFile has just read every slot
 	// (8 ms for 65536 on a warm page cache; on a cold one, the whole file),
@@ -432,6 +450,7 @@ func (s *Server) listenAddr() net.Addr {
 // ends first, the remaining connections are closed at once and Shutdown
 // returns ctx's error after the file is flushed and closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.handOver(ctx)
 	s.stopListening()
 	err := s.drain(ctx)
 	if cerr := s.finish(); err == nil {
@@ -499,7 +518,10 @@ func (s *Server) finish() error {
 		}
 		s.wg.Wait()
 		s.connLog.close()
-		err := s.syncFile()
+		err := s.stopCluster()
+		if serr := s.syncFile(); err == nil {
+			err = serr
+		}
 		if s.redo != nil && err == nil {
 			// The flush covers every change the redo log holds.
 			s.mem.SetRedoLog(nil)
