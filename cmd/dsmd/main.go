@@ -65,6 +65,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cc := cfg.Cluster; cc != nil && cc.ClientAddr == "" {
+		if cc.ClientAddr, err = clientAddr(ls.main.Addr().String(), cc.Addr); err != nil {
+			ls.close()
+			return err
+		}
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		ls.close()
@@ -137,7 +143,9 @@ func parseFlags(args []string) (server.Config, error) {
 	var cfg server.Config
 	var allow, logFormat, logLevel string
 	var showVersion bool
+	var cf clusterFlags
 	fs := flag.NewFlagSet("dsmd", flag.ContinueOnError)
+	cf.register(fs)
 	fs.BoolVar(&showVersion, "version", false, "print the version, the commit and the Go release, and exit")
 	fs.StringVar(&cfg.Addr, "listen", server.DefaultAddr, "`HOST:PORT` to listen on (both protocols; TLS too when enabled)")
 	fs.StringVar(&cfg.File, "file", "./dsm.mem", "memory file `PATH`, created on first start")
@@ -184,6 +192,9 @@ func parseFlags(args []string) (server.Config, error) {
 	}
 	var err error
 	if cfg.Allow, err = parseAllow(allow); err != nil {
+		return cfg, err
+	}
+	if cfg.Cluster, err = cf.config(); err != nil {
 		return cfg, err
 	}
 	cfg.Logger, err = newLogger(os.Stderr, logFormat, logLevel)
