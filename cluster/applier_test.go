@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/dsm-dev/dsm/shm"
@@ -13,7 +14,10 @@ import (
 // value, INCR key, DEL key [key ...] and SLOW key ms (which holds up
 // apply), with text replies ("OK", a number). The server's applier, from its command table, replaces it in
 // production.
-type testApplier struct{}
+//
+// lag, if set, delays every Apply by its duration: a node whose apply
+// lags behind its commit index.
+type testApplier struct{ lag *atomic.Int64 }
 
 var errTestCommand = errors.New("test applier: unknown command or wrong arguments")
 
@@ -30,7 +34,10 @@ func (testApplier) Keys(args [][]byte) ([][]byte, error) {
 
 // Apply validates before its first write, as shm's operations do, so a
 // failing command stages nothing.
-func (testApplier) Apply(g *shm.LockGroup, args [][]byte) ([]byte, error) {
+func (a testApplier) Apply(g *shm.LockGroup, args [][]byte) ([]byte, error) {
+	if a.lag != nil {
+		time.Sleep(time.Duration(a.lag.Load()))
+	}
 	switch string(args[0]) {
 	case "SET":
 		return []byte("OK"), g.Set(args[1], shm.ParseValue(args[2]))

@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,6 +79,7 @@ type member struct {
 	id, addr, path string
 	mem            *shm.Memory
 	node           *cluster.Node
+	lag            atomic.Int64 // delays each apply (testApplier.lag)
 }
 
 type testCluster struct {
@@ -128,7 +130,7 @@ func newCluster(tb testing.TB, n int, opts ...option) *testCluster {
 func (c *testCluster) start(m *member, ln net.Listener) {
 	c.tb.Helper()
 	cfg := cluster.Config{
-		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{}, Voters: c.voters,
+		ID: m.id, Addr: m.addr, Listener: ln, Memory: m.mem, Applier: testApplier{lag: &m.lag}, Voters: c.voters,
 		Secret: testSecret, ClientAddr: clientAddr(m.id), TrailingLogs: 2, LeaderWait: leaderWait,
 	}
 	for _, o := range c.opts {

@@ -52,18 +52,25 @@ type readRounds struct {
 }
 
 // readRound is one read-index round; done is closed when index and err
-// are set.
+// are set. It runs while some call still waits for it: the last one to
+// give up (its ctx ended) cancels it, so no caller's context bounds the
+// others' and a round with nobody left stops.
 type readRound struct {
 	done  chan struct{}
 	index uint64
 	err   error
+
+	// Guarded by readRounds.mu:
+	waiters int                // calls waiting for the round
+	cancel  context.CancelFunc // ends the running round; nil until it begins
 }
 
 // ReadBarrier returns nil once this node's file holds every write
 // acknowledged, by any node, before the call began: the local reads that
 // follow are linearizable. It fails with ErrNoLeader when no leader (or
 // only a minority) is reachable within Config.LeaderWait, or with ctx's
-// error.
+// error. Once a leader is reached, how long the leader and this node take
+// to apply what came before is bounded by ctx alone.
 func (n *Node) ReadBarrier(ctx context.Context) error {
 	ctx, cancel := n.bound(ctx)
 	defer cancel()
@@ -91,11 +98,17 @@ func (n *Node) readIndex(ctx context.Context) (uint64, error) {
 		}
 		rs.running = true
 	}
+	r.waiters++
 	rs.mu.Unlock()
 	select {
 	case <-r.done:
 		return r.index, r.err
 	case <-ctx.Done():
+		rs.mu.Lock()
+		if r.waiters--; r.waiters == 0 && r.cancel != nil {
+			r.cancel()
+		}
+		rs.mu.Unlock()
 		return 0, ctx.Err()
 	}
 }
@@ -113,20 +126,22 @@ func (n *Node) readLoop() {
 			rs.mu.Unlock()
 			return
 		}
+		ctx, cancel := context.WithCancel(n.ctx)
+		r.cancel = cancel
+		if r.waiters == 0 {
+			cancel() // everyone left before it began
+		}
 		rs.mu.Unlock()
 		n.metrics.readRounds.Add(1)
-		r.index, r.err = n.readRound()
+		r.index, r.err = n.readRound(ctx)
+		cancel()
 		close(r.done)
 	}
 }
 
 // readRound gets a read index from the leader, this node or another,
-// waiting up to LeaderWait for one.
-func (n *Node) readRound() (uint64, error) {
-	// The round serves many calls, so none of their contexts bounds it:
-	// LeaderWait does, also when a leader is known but does not answer.
-	ctx, cancel := context.WithTimeout(n.ctx, n.leaderWait)
-	defer cancel()
+// waiting up to LeaderWait for one to be reachable.
+func (n *Node) readRound(ctx context.Context) (uint64, error) {
 	var index uint64
 	err := n.routeToLeader(ctx, func(ctx context.Context, addr string, self bool) (bool, error) {
 		var err error

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // After ReadBarrier on a follower, its own file holds every write
@@ -74,6 +75,38 @@ func TestReadBarrierOnLeaderAfterFailover(t *testing.T) {
 		}
 		if got := get(t, m, "n"); got != fmt.Sprint(acked) {
 			t.Errorf("%s reads n = %s after ReadBarrier, %d was acknowledged", m.id, got, acked)
+		}
+	}
+}
+
+// A new leader whose apply lags behind what the old leader acknowledged
+// serves no read index until it has applied it: the barrier it runs in
+// its term waits for that. The followers' applies are slowed so that the
+// new leader is elected well before it has applied the last write.
+func TestReadBarrierWaitsForLaggingNewLeader(t *testing.T) {
+	c := newCluster(t, 3)
+	old := c.leader()
+	if _, err := c.write(old, "SET k 0"); err != nil {
+		t.Fatal(err)
+	}
+	c.converged(old.node.FSM().Applied())
+	for _, f := range c.followers() {
+		f.lag.Store(int64(2500 * time.Millisecond))
+	}
+	r, err := c.write(old, "INCR k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.stop(old) // acknowledged by its own apply; the others lag
+	for _, m := range c.members {
+		if m.node == nil {
+			continue
+		}
+		if err := m.node.ReadBarrier(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, m, "k"); got != string(r.Data) {
+			t.Errorf("%s reads k = %s after ReadBarrier; %s was acknowledged", m.id, got, r.Data)
 		}
 	}
 }
