@@ -157,3 +157,15 @@ func TestDialerRefusesImpostor(t *testing.T) {
 }
 
 const wait = 15 * time.Second
+
+// An empty secret is an empty key, not no handshake: a dialer must still
+// prove it knows that the secret is empty.
+func TestEmptySecretStillAuthenticates(t *testing.T) {
+	n := newLoneNode(t, nil)
+	if _, err := (dialer{}).dial(n.Addr(), kindRPC, time.Second); err != nil {
+		t.Errorf("empty secret on both sides: %v", err)
+	}
+	if _, err := (dialer{secret: []byte("x")}).dial(n.Addr(), kindRPC, time.Second); !errors.Is(err, ErrAuth) {
+		t.Errorf("a secret against an empty one: %v, want ErrAuth", err)
+	}
+}

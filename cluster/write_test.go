@@ -89,6 +89,31 @@ func TestWriteUnknownOutcome(t *testing.T) {
 	}
 }
 
+// A forwarded write in flight when the leader stops has an unknown
+// outcome, not a failure: here it was committed, and the survivors apply
+// it.
+func TestWriteUnknownOutcomeLeaderStops(t *testing.T) {
+	c := newCluster(t, 3)
+	l, f := c.leader(), c.followers()[0]
+	proposed := l.node.Metrics().Proposals
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.write(f, "SLOW stopped 600")
+		done <- err
+	}()
+	waitFor(t, "the write to reach the leader", func() bool { return l.node.Metrics().Proposals > proposed })
+	c.stop(l)
+	if err := <-done; !errors.Is(err, cluster.ErrUnknownOutcome) {
+		t.Fatalf("write in flight when the leader stopped: %v, want ErrUnknownOutcome", err)
+	}
+	if err := f.node.ReadBarrier(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, f, "stopped"); got != "1" {
+		t.Errorf("the write of unknown outcome: stopped = %q", got)
+	}
+}
+
 // Killing the leader: a write through a survivor succeeds within the
 // bounded wait, and no acknowledged write is lost.
 func TestWriteFailover(t *testing.T) {
