@@ -185,7 +185,9 @@ func (d Dialer) Probe(ctx context.Context, clusterAddr string) (Hello, error) {
 }
 
 // JoinVia asks the member at clusterAddr (its cluster port) to add the
-// node id, reachable at raftAddr, to its cluster (see Node.Join).
+// node id, reachable at raftAddr, to its cluster (see Node.Join). ctx's
+// deadline travels with the request and bounds the join on the member;
+// without one the member works on after ctx is cancelled.
 func JoinVia(ctx context.Context, clusterAddr string, secret []byte, id, raftAddr string) error {
 	return Dialer{Secret: secret}.JoinVia(ctx, clusterAddr, id, raftAddr)
 }
@@ -277,7 +279,9 @@ func (n *Node) Status() Status {
 // from any member (the leader does it): first as a non-voter, then, once
 // its file has caught up with the leader's (from a snapshot if the log
 // was compacted), as a voter. Membership changes run one at a time. A
-// node already a voter at that address is left alone.
+// node already a voter at that address is left alone. ctx bounds the
+// whole join, the catch-up included: a node that never catches up stays
+// a non-voter (Remove takes it out).
 func (n *Node) Join(ctx context.Context, id, raftAddr string) error {
 	body := appendString(appendString(nil, id), raftAddr)
 	return n.leaderCall(ctx, opJoin, body, func(ctx context.Context) error { return n.joinLocal(ctx, id, raftAddr) })
