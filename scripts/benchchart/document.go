@@ -66,7 +66,7 @@ func (res *results) writeRemote(b *strings.Builder, rows []row, svgRef string) {
 		return
 	}
 	b.WriteString("## dsmd against Redis\n\n")
-	b.WriteString(table(rows))
+	b.WriteString(table(rows, "Redis", "dsmd"))
 	fmt.Fprintf(b, "\n![dsmd vs Redis ratios](%s)\n\n", svgRef)
 	met, with := 0, 0
 	var missed []string

@@ -57,7 +57,7 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	rows := res.summary()
-	if err := os.WriteFile(*svgPath, []byte(chart(rows)), 0o644); err != nil {
+	if err := os.WriteFile(*svgPath, []byte(chart(rows, "dsmd vs Redis, ratio of medians (above 1: dsmd better)", "1.0 (Redis)")), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(*docPath, []byte(res.document(rows, *svgRef)), 0o644)

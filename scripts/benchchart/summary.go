@@ -5,16 +5,19 @@ import (
 	"strings"
 )
 
-// row is one line of the comparison table: the medians of both servers and
-// their ratio, oriented so that above 1 means dsmd does better.
+// row is one line of a comparison table: the medians of dsm and of the
+// peer it is compared with (Redis, etcd), and their ratio, oriented so that
+// above 1 means dsm does better.
 type row struct {
-	label       string
-	unit        string
-	redis, dsmd float64
-	ratio       float64
-	target      string // what the issue asks; "" for none
-	met         bool
-	redisNA     bool // a dsmd-only figure: no Redis value, no ratio
+	label      string
+	unit       string
+	peer, dsmd float64
+	ratio      float64
+	target     string // what the issue asks; "" for none
+	met        bool
+	peerNA     bool    // a dsm-only figure: no peer's value, no ratio
+	noRatio    bool    // both values, but no ratio (counts of events)
+	goal       float64 // the ratio the target asks, drawn on the chart; 0 for none
 
 	// lo and hi are the lowest and highest ratio of a single round (the
 	// servers' figures of the same round), if spread is set.
@@ -48,7 +51,7 @@ func (res *results) summary() []row {
 	if gs := res.idleGo["dsmd"]; len(gs) > 0 {
 		d := median(gs)
 		rows = append(rows, row{label: "Go heap and stacks per idle connection (dsmd only)", unit: "KiB",
-			dsmd: d, redisNA: true, target: "≤ 32 KiB", met: d <= 32})
+			dsmd: d, peerNA: true, target: "≤ 32 KiB", met: d <= 32})
 	}
 	return rows
 }
@@ -68,8 +71,8 @@ func (res *results) testRows(t testKey, label string) []row {
 		p99r.lo, p99r.hi, p99r.spread = roundRatios(rs, ds, p99)
 		return []row{p50r, p99r}
 	}
-	r := row{label: name, unit: "req/s", redis: medianOf(rs, rps), dsmd: medianOf(ds, rps), target: "≥ 1.00"}
-	r.ratio = safeDiv(r.dsmd, r.redis)
+	r := row{label: name, unit: "req/s", peer: medianOf(rs, rps), dsmd: medianOf(ds, rps), target: "≥ 1.00"}
+	r.ratio = safeDiv(r.dsmd, r.peer)
 	r.met = r.ratio >= 1
 	r.lo, r.hi, r.spread = roundRatios(ds, rs, rps)
 	return []row{r}
@@ -78,7 +81,7 @@ func (res *results) testRows(t testKey, label string) []row {
 // latencyRow compares latencies: the ratio is Redis' over dsmd's, so that
 // above 1 means dsmd answers sooner.
 func latencyRow(label string, redis, dsmd float64, target bool) row {
-	r := row{label: label, unit: "ms", redis: redis, dsmd: dsmd, ratio: safeDiv(redis, dsmd)}
+	r := row{label: label, unit: "ms", peer: redis, dsmd: dsmd, ratio: safeDiv(redis, dsmd)}
 	if target {
 		r.target = "≥ 1.00"
 		r.met = dsmd <= redis
@@ -92,8 +95,8 @@ func (res *results) idleRow() (row, bool) {
 	if len(rs) == 0 || len(ds) == 0 {
 		return row{}, false
 	}
-	r := row{label: "memory per idle connection", unit: "KiB", redis: median(rs), dsmd: median(ds), target: "dsmd ≤ 32 KiB"}
-	r.ratio = safeDiv(r.redis, r.dsmd)
+	r := row{label: "memory per idle connection", unit: "KiB", peer: median(rs), dsmd: median(ds), target: "dsmd ≤ 32 KiB"}
+	r.ratio = safeDiv(r.peer, r.dsmd)
 	r.met = r.dsmd <= 32
 	return r, true
 }
@@ -127,21 +130,25 @@ func (r row) verdict() string {
 	return "**missed**"
 }
 
-// table renders rows as a markdown table.
-func table(rows []row) string {
+// table renders rows as a markdown table whose columns name the peer and
+// dsm's server.
+func table(rows []row, peer, ours string) string {
 	var b strings.Builder
-	b.WriteString("| benchmark | unit | Redis | dsmd | ratio (>1: dsmd better) | one round's ratio, lowest–highest | target | |\n")
+	fmt.Fprintf(&b, "| benchmark | unit | %s | %s | ratio (>1: %s better) | one round's ratio, lowest–highest | target | |\n", peer, ours, ours)
 	b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |\n")
 	for _, r := range rows {
-		redis, ratio, spread := format(r.redis, r.unit), fmt.Sprintf("%.2f", r.ratio), ""
-		if r.redisNA {
-			redis, ratio = "–", "–"
+		peer, ratio, spread := format(r.peer, r.unit), fmt.Sprintf("%.2f", r.ratio), ""
+		switch {
+		case r.peerNA:
+			peer, ratio = "–", "–"
+		case r.noRatio:
+			ratio = "–"
 		}
 		if r.spread {
 			spread = fmt.Sprintf("%.2f–%.2f", r.lo, r.hi)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n",
-			r.label, r.unit, redis, format(r.dsmd, r.unit), ratio, spread, r.target, r.verdict())
+			r.label, r.unit, peer, format(r.dsmd, r.unit), ratio, spread, r.target, r.verdict())
 	}
 	return b.String()
 }

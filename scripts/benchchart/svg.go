@@ -17,18 +17,19 @@ const (
 )
 
 // chart draws one horizontal bar per row, its length the ratio (above 1:
-// dsmd better), with a line at 1.0. Bars that meet their target are green,
-// those that miss it red, rows without a target grey.
-func chart(all []row) string {
+// dsm better), with a dashed line at 1.0 (labelled ref) and a tick at each
+// row's goal. Bars that meet their target are green, those that miss it
+// red, rows without a target grey.
+func chart(all []row, title, ref string) string {
 	var rows []row
 	for _, r := range all {
-		if !r.redisNA {
+		if !r.peerNA && !r.noRatio {
 			rows = append(rows, r)
 		}
 	}
 	top := 1.0
 	for _, r := range rows {
-		top = math.Max(top, r.ratio)
+		top = math.Max(top, math.Max(r.ratio, r.goal))
 	}
 	top = math.Ceil(top*4) / 4
 	scale := chartBarW / top
@@ -37,17 +38,21 @@ func chart(all []row) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">dsmd vs Redis, ratio of medians (above 1: dsmd better)</text>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	for i, r := range rows {
 		y := chartTop + i*chartRowH
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", chartLabelW-8, y+15, html.EscapeString(r.label))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", chartLabelW, y+3, r.ratio*scale, chartRowH-6, barColor(r))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%.2f</text>`+"\n", chartLabelW+r.ratio*scale+4, y+15, r.ratio)
+		if r.goal > 0 {
+			gx := chartLabelW + r.goal*scale
+			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="2"/>`+"\n", gx, y+1, gx, y+chartRowH-1)
+		}
 	}
 	x1 := chartLabelW + scale
 	bottom := chartTop + len(rows)*chartRowH
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-dasharray="4 3"/>`+"\n", x1, chartTop-4, x1, bottom+4)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">1.0 (Redis)</text>`+"\n", x1, bottom+20)
+	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x1, bottom+20, html.EscapeString(ref))
 	b.WriteString("</svg>\n")
 	return b.String()
 }
