@@ -97,3 +97,75 @@ func TestBend(t *testing.T) {
 		}
 	}
 }
+
+const clusterRecords = "meta\tcluster run (scripts/bench cluster)\tsmoke\n" +
+	"cluster-leaders\tdsm\tidle\t60\t0\t0\n" +
+	"cluster-leaders\tetcd\tidle\t60\t1\t1\n" +
+	"cluster-load\tc50\tput\tdsm\t1\t9000\t5\t9\t0\n" +
+	"cluster-load\tc50\tput\tetcd\t1\t2000\t20\t60\t0\n" +
+	"cluster-load\tc50\tput\tetcd\t2\t3000\t20\t60\t0\n" +
+	"cluster-load\tc50\tput\tdsm\t2\t6000\t5\t9\t2\n" +
+	"cluster-load\tc50\tsget\tdsm\t1\t40000\t1\t2\t0\n" +
+	"cluster-load\tc50\tsget\tetcd\t1\t5000\t5\t50\t0\n" +
+	"cluster-load\tc1\tget\tdsm\t1\t2000\t0.5\t1\t0\n" +
+	"cluster-load\tc1\tget\tetcd\t1\t800\t1\t6\t0\n" +
+	"cluster-leaders\tdsm\tload\t130\t-\t0\n" +
+	"cluster-leaders\tetcd\tload\t130\t0\t0\n" +
+	"cluster-failover\tdsm\t1\t400\n" +
+	"cluster-failover\tetcd\t1\t1100\n" +
+	"cluster-failover\tetcd\t2\t1300\n" +
+	"cluster-failover\tdsm\t2\t800\n"
+
+func TestClusterDocument(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cluster.tsv")
+	if err := os.WriteFile(in, []byte(clusterRecords), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc, svg, csvg := filepath.Join(dir, "B.md"), filepath.Join(dir, "r.svg"), filepath.Join(dir, "c.svg")
+	if err := run([]string{"-doc", doc, "-svg", svg, "-cluster-svg", csvg, "-cluster-svg-ref", "bench/c.svg", in}, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(doc)
+	for _, want := range []string{
+		"## Cluster: dsm against etcd",
+		"| benchmark | unit | etcd | dsm | ratio (>1: dsm better) |",
+		// medians dsm 7500, etcd 2500: 3.00, met; rounds 4.50 and 2.00.
+		"| put (SET; Put), 50 clients | ops/s | 2500 | 7500 | 3.00 | 2.00–4.50 | ≥ 3.00 | met |",
+		"| stale get (GET after READONLY; serializable Get), 50 clients | ops/s | 5000 | 40000 | 8.00 | 8.00–8.00 | ≥ 10.00 | **missed** |",
+		// latency: etcd/dsm, no target.
+		"| linearizable get, 1 client, p99 | ms | 6.000 | 1.000 | 6.00 | 6.00–6.00 |  |  |",
+		// failover: medians etcd 1200, dsm 600: 2.00, met; reps 2.75 and 1.63.
+		"| failover: kill -9 of the leader to the next acknowledged write | ms | 1200 | 600 | 2.00 | 1.62–2.75 | ≥ 2.00 (dsm ≤ ½ etcd's) | met |",
+		"| leader changes during the load runs | changes | 0 | not known | – |  | dsm: 0 | **missed** |",
+		"| leader changes while idle | changes | 1 | 0 | – |  | dsm: 0 | met |",
+		"![dsm vs etcd ratios](bench/c.svg)",
+		"Targets met: 3 of 5. Missed: stale get",
+		"| 50 | put | dsm | 2 | 7500 | 5.000 | 9.000 | 2 |",
+		"| dsm | 2 | 600 | 400–800 | 400, 800 |",
+		"| dsm | load | 130 | not known | 0 |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("document lacks %q:\n%s", want, md)
+		}
+	}
+	img, _ := os.ReadFile(csvg)
+	// put, sget, get p50 and p99, failover; ticks at the goals of three.
+	if strings.Count(string(img), "<rect") != 1+5 || strings.Count(string(img), `stroke-width="2"`) != 3 {
+		t.Errorf("cluster chart: want a background, 5 bars and 3 goal ticks:\n%s", img)
+	}
+}
+
+func TestBadClusterRecord(t *testing.T) {
+	var res results
+	for _, line := range []string{
+		"cluster-load\tc50\tput\tdsm\t1\t9000\t5\t9",
+		"cluster-load\tmany\tput\tdsm\t1\t9000\t5\t9\t0",
+		"cluster-failover\tdsm\t1\tx",
+		"cluster-leaders\tdsm\tidle\t60\tx\t0",
+	} {
+		if err := res.add(line); err == nil {
+			t.Errorf("%q: no error", line)
+		}
+	}
+}

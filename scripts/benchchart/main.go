@@ -1,9 +1,11 @@
 // Command benchchart turns the raw results that scripts/bench records into
-// docs/BENCHMARKS.md and an SVG bar chart of the dsmd/Redis ratios.
+// docs/BENCHMARKS.md, an SVG bar chart of the dsmd/Redis ratios and one of
+// the ratios of a dsm cluster to an etcd cluster.
 //
 // Usage:
 //
-//	benchchart -doc docs/BENCHMARKS.md -svg docs/bench/ratios.svg RESULTS.tsv...
+//	benchchart -doc docs/BENCHMARKS.md -svg docs/bench/ratios.svg \
+//		-cluster-svg docs/bench/cluster.svg RESULTS.tsv...
 //
 // Each results file holds tab-separated records, one per line:
 //
@@ -12,6 +14,8 @@
 //	remote GROUP TEST SERVER ROUND RPS P50 P99   one redis-benchmark line
 //	idle   SERVER CONNS RSS_BEFORE_KB RSS_AFTER_KB
 //	gobench PACKAGE LINE                  one line of go test -bench output
+//	cluster-load, cluster-failover, cluster-leaders   scripts/bench cluster's
+//	                                      (see cluster.go)
 //
 // Figures are summarised by their median over the rounds, and the ratio of
 // the two servers is taken between medians, so drift between rounds (the
@@ -44,6 +48,8 @@ func run(args []string, stderr io.Writer) error {
 	docPath := fs.String("doc", "docs/BENCHMARKS.md", "markdown `FILE` to write")
 	svgPath := fs.String("svg", "docs/bench/ratios.svg", "SVG chart `FILE` to write")
 	svgRef := fs.String("svg-ref", "bench/ratios.svg", "path of the chart as the document links it")
+	clusterSvg := fs.String("cluster-svg", "", "SVG chart `FILE` of the cluster comparison to write, if there are cluster records")
+	clusterRef := fs.String("cluster-svg-ref", "bench/cluster.svg", "path of the cluster chart as the document links it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +66,16 @@ func run(args []string, stderr io.Writer) error {
 	if err := os.WriteFile(*svgPath, []byte(chart(rows, "dsmd vs Redis, ratio of medians (above 1: dsmd better)", "1.0 (Redis)")), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(*docPath, []byte(res.document(rows, *svgRef)), 0o644)
+	crows := res.clusterRows()
+	if *clusterSvg == "" || !hasRatios(crows) {
+		*clusterRef = ""
+	} else {
+		svg := chart(crows, "dsm vs etcd, three nodes each: ratio of medians (above 1: dsm better)", "1.0 (etcd)")
+		if err := os.WriteFile(*clusterSvg, []byte(svg), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(*docPath, []byte(res.document(rows, *svgRef, crows, *clusterRef)), 0o644)
 }
 
 // load reads one results file into res.
@@ -97,6 +112,12 @@ func (res *results) add(line string) error {
 		return res.addIdle(f)
 	case "gobench":
 		return res.addGoBench(f)
+	case "cluster-load":
+		return res.addClusterLoad(f)
+	case "cluster-failover":
+		return res.addClusterFailover(f)
+	case "cluster-leaders":
+		return res.addClusterLeaders(f)
 	}
 	return fmt.Errorf("unknown record %q", f[0])
 }

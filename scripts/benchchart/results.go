@@ -19,6 +19,7 @@ type results struct {
 	idleGo    map[string][]float64 // Go heap and stacks KiB per connection
 	bench     map[string][]goBench
 	benchSeq  []string // benchmark names in the order first seen
+	cluster   clusterData
 }
 
 type cmdLine struct{ group, text string }

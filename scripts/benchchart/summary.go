@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -111,10 +112,15 @@ func safeDiv(a, b float64) float64 {
 // format prints a figure with precision that suits its unit.
 func format(v float64, unit string) string {
 	switch unit {
-	case "req/s":
+	case "req/s", "ops/s":
 		return fmt.Sprintf("%.0f", v)
 	case "ms":
+		if v >= 100 {
+			return fmt.Sprintf("%.0f", v)
+		}
 		return fmt.Sprintf("%.3f", v)
+	case "changes":
+		return count(v)
 	}
 	return fmt.Sprintf("%.1f", v)
 }
@@ -152,3 +158,9 @@ func table(rows []row, peer, ours string) string {
 	}
 	return b.String()
 }
+
+// hasRatio reports whether the row has a ratio to draw.
+func (r row) hasRatio() bool { return !r.peerNA && !r.noRatio }
+
+// hasRatios reports whether some row has a ratio to draw.
+func hasRatios(rows []row) bool { return slices.ContainsFunc(rows, row.hasRatio) }

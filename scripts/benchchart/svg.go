@@ -23,7 +23,7 @@ const (
 func chart(all []row, title, ref string) string {
 	var rows []row
 	for _, r := range all {
-		if !r.peerNA && !r.noRatio {
+		if r.hasRatio() {
 			rows = append(rows, r)
 		}
 	}
