@@ -166,6 +166,9 @@ func steady(ctx context.Context, put func() error, limit time.Duration) error {
 	ok := 0
 	var last error
 	for ok < failoverSteady {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if time.Now().After(end) {
 			return fmt.Errorf("writes do not succeed: %w", last)
 		}
@@ -175,9 +178,6 @@ func steady(ctx context.Context, put func() error, limit time.Duration) error {
 			continue
 		}
 		ok++
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 	}
 	return nil
 }
