@@ -5,11 +5,13 @@ import (
 	"html"
 	"math"
 	"strings"
+	"unicode/utf8"
 )
 
 // Chart geometry, in SVG user units.
 const (
-	chartLabelW = 330 // room for the row labels
+	chartLabelW = 330 // room for the row labels, at least
+	chartCharW  = 6.5 // the width of a label's character, about, at 12 px
 	chartBarW   = 420 // the bar area
 	chartRowH   = 22
 	chartTop    = 40
@@ -33,23 +35,27 @@ func chart(all []row, title, ref string) string {
 	}
 	top = math.Ceil(top*4) / 4
 	scale := chartBarW / top
+	labelW := chartLabelW
+	for _, r := range rows {
+		labelW = max(labelW, int(math.Ceil(float64(utf8.RuneCountInString(r.label))*chartCharW))+16)
+	}
 	h := chartTop + len(rows)*chartRowH + chartBottom
-	w := chartLabelW + chartBarW + 60
+	w := labelW + chartBarW + 60
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", html.EscapeString(title))
 	for i, r := range rows {
 		y := chartTop + i*chartRowH
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", chartLabelW-8, y+15, html.EscapeString(r.label))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", chartLabelW, y+3, r.ratio*scale, chartRowH-6, barColor(r))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%.2f</text>`+"\n", chartLabelW+r.ratio*scale+4, y+15, r.ratio)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`+"\n", labelW-8, y+15, html.EscapeString(r.label))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>`+"\n", labelW, y+3, r.ratio*scale, chartRowH-6, barColor(r))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d">%.2f</text>`+"\n", float64(labelW)+r.ratio*scale+4, y+15, r.ratio)
 		if r.goal > 0 {
-			gx := chartLabelW + r.goal*scale
+			gx := float64(labelW) + r.goal*scale
 			fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-width="2"/>`+"\n", gx, y+1, gx, y+chartRowH-1)
 		}
 	}
-	x1 := chartLabelW + scale
+	x1 := float64(labelW) + scale
 	bottom := chartTop + len(rows)*chartRowH
 	fmt.Fprintf(&b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="black" stroke-dasharray="4 3"/>`+"\n", x1, chartTop-4, x1, bottom+4)
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x1, bottom+20, html.EscapeString(ref))
