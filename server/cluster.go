@@ -107,6 +107,7 @@ func (s *Server) startCluster(cc *ClusterConfig) error {
 		return err
 	}
 	s.cl = &clusterNode{node: node, redirect: cc.Redirect}
+	registerClusterMetrics(s.metrics.reg, node)
 	s.log.Info("cluster node started", "node", cc.NodeID, "cluster", node.Addr(), "applied", node.FSM().Applied())
 	if cc.Join != "" && !inConfiguration(node) {
 		if err := s.join(ctx, cc); err != nil {

@@ -502,6 +502,31 @@ func TestClusterInfoAndRole(t *testing.T) {
 			t.Errorf("follower's %s = %q, not a number", k, fi[k])
 		}
 	}
+	// The same figures reach Prometheus.
+	gathered := func(i int) map[string]float64 {
+		mfs, err := tc.nodes[i].metrics.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				switch {
+				case m.GetGauge() != nil:
+					out[mf.GetName()] = m.GetGauge().GetValue()
+				case m.GetCounter() != nil:
+					out[mf.GetName()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+		return out
+	}
+	tc.client(f).Get(ctx, "x") // a linearizable read: the follower has applied the write
+	lm, fm := gathered(l), gathered(f)
+	if lm["dsm_cluster_leader"] != 1 || fm["dsm_cluster_leader"] != 0 || lm["dsm_cluster_proposals_total"] < 1 ||
+		fm["dsm_cluster_applied_index"] < 1 || lm["dsm_cluster_term"] < 1 {
+		t.Errorf("cluster metrics: leader %v, follower %v", lm, fm)
+	}
 	role, err := tc.client(f).Do(ctx, "ROLE").Slice()
 	if err != nil || role[0] != "slave" {
 		t.Fatalf("ROLE on a follower: %v, %v", role, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dsm-dev/dsm/cluster"
 	"github.com/dsm-dev/dsm/resp"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // infoCluster is INFO's cluster section: Redis' cluster_enabled, then the
@@ -322,4 +323,36 @@ func readMemberReply(br *bufio.Reader) (string, error) {
 		return string(b[:n]), nil
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
+}
+
+// registerClusterMetrics adds the node's figures to the server's metrics:
+// its events as counters, its indexes, lag and role as gauges.
+func registerClusterMetrics(reg *prometheus.Registry, n *cluster.Node) {
+	counter := func(name, help string, f func(cluster.Metrics) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(n.Metrics())) })
+	}
+	status := func(name, help string, f func(cluster.Status) float64) prometheus.Collector {
+		return gauge(name, help, func() float64 { return f(n.Status()) })
+	}
+	reg.MustRegister(
+		counter("dsm_cluster_leader_changes_total", "Times this node saw a new leader.", func(m cluster.Metrics) uint64 { return m.LeaderChanges }),
+		counter("dsm_cluster_proposals_total", "Entries this node proposed as leader.", func(m cluster.Metrics) uint64 { return m.Proposals }),
+		counter("dsm_cluster_forwarded_writes_total", "Writes this node forwarded to the leader.", func(m cluster.Metrics) uint64 { return m.ForwardedWrites }),
+		counter("dsm_cluster_read_rounds_total", "Read-index rounds this node ran for linearizable reads.", func(m cluster.Metrics) uint64 { return m.ReadRounds }),
+		counter("dsm_cluster_refused_connections_total", "Connections to the cluster port that failed authentication.", func(m cluster.Metrics) uint64 { return m.RefusedConns }),
+		status("dsm_cluster_term", "The node's Raft term.", func(st cluster.Status) float64 { return float64(st.Term) }),
+		status("dsm_cluster_commit_index", "Highest log index the node knows committed.", func(st cluster.Status) float64 { return float64(st.CommitIndex) }),
+		status("dsm_cluster_applied_index", "Last log entry applied to the node's file.", func(st cluster.Status) float64 { return float64(st.FileApplied) }),
+		status("dsm_cluster_apply_lag", "Committed log entries the node has not applied yet.", func(st cluster.Status) float64 {
+			return float64(st.CommitIndex - min(st.AppliedIndex, st.CommitIndex))
+		}),
+		status("dsm_cluster_leader", "1 while the node leads, else 0.", func(st cluster.Status) float64 { return float64(b2i(st.Role == "leader")) }),
+		status("dsm_cluster_last_contact_seconds", "Seconds since the leader was last heard from (0 on the leader, -1 never).", func(st cluster.Status) float64 {
+			if ms := lastContactMS(st); ms >= 0 {
+				return float64(ms) / 1000
+			}
+			return -1
+		}),
+	)
 }
