@@ -618,3 +618,40 @@ func TestClusterMinorityRefuses(t *testing.T) {
 		t.Fatalf("READONLY GET on a minority node = %d, %v; want its own 1", got, err)
 	}
 }
+
+// A leader stopping gracefully hands leadership over before it goes, so
+// that the others need not wait out an election timeout, and logs it.
+func TestClusterGracefulStopHandsOver(t *testing.T) {
+	var logs lockedLog
+	tc := startCluster(t, 3, func(cfg *Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	l := tc.leader()
+	nd := tc.nodes[l]
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := nd.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-nd.served
+	nd.Server = nil
+	if !strings.Contains(logs.String(), "leadership handed over before stopping") {
+		t.Fatalf("no log line of the hand-over:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "cluster role changed") {
+		t.Errorf("no log line of the role changes:\n%s", logs.String())
+	}
+	// The node handed to leads already, or within a moment: well before
+	// an election timeout would have passed without a leader.
+	stopped := time.Now()
+	for time.Since(stopped) < 5*time.Second {
+		for i, other := range tc.nodes {
+			if i != l && other.cl.node.IsLeader() {
+				t.Logf("a new leader %v after the old one stopped", time.Since(stopped))
+				return
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no node leads after the leader's graceful stop")
+}
