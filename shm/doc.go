@@ -31,6 +31,22 @@
 // is one daemon per file; local processes do not take it and work whether a
 // daemon runs or not.
 //
+// # Replicated files
+//
+// A cluster node's file is replicated (MarkReplicated, which its daemon
+// calls when the node starts): only the daemon, whose apply executes what
+// the cluster commits, writes it. Local processes still map it and read
+// it at memory speed: what the node has applied, never torn, possibly
+// behind the leader; SyncReads makes the reads after it linearizable.
+// Their writes (Set, SetWith, Add, CompareAndSwap, CompareVersionAndSwap,
+// Delete, MSet and a Handle's) are sent to the daemon over the Unix
+// socket beside the file (SocketPath: the file's path plus ".sock") and
+// return once the node has applied them, with the results and versions
+// they would have had here; with the daemon down they fail with
+// ErrNoDaemon while reads go on. Write lock groups, Install, Flush and
+// Restore fail with ErrReplicated outside the daemon. See replicated.go
+// and remote.go.
+//
 // # Whole-file writes
 //
 // Install replaces the whole content of the file in place with an image
@@ -93,8 +109,9 @@
 // A meta page:
 //
 //	0   [8]byte  magic "DSMMEM\x00\x01"
-//	8   uint32   format version (1)
-//	12  uint32   flags: bit 0 an Install or Flush under way (see whole.go)
+//	8   uint32   format version: 1, or 2 for a replicated file
+//	12  uint32   flags: bit 0 an Install or Flush under way (see whole.go),
+//	             bit 1 replicated (set in format 2 and only there)
 //	16  uint32   page size (4096)
 //	24  uint64   txid: higher is newer
 //	32  uint32   vars: capacity in variables
@@ -113,6 +130,12 @@
 //	104 uint64   slotsOff = roundup(indexOff + 4*indexSize, 4096)
 //	112 uint64   file size = roundup(slotsOff + vars*slotSize, 4096)
 //	136 uint32   CRC-32C (Castagnoli) of bytes 0..135
+//
+// Format 2 is format 1's layout with the replicated flag: a file carries
+// the lowest format that describes it, so files of one host stay
+// readable by older programs, while a program that reads only format 1
+// refuses a replicated file (both meta pages are rewritten as format 2),
+// rather than write around the cluster's log.
 //
 // Open checks, in order: the magic (ErrNotDSM), the format version
 // (ErrVersion), the checksum (ErrCorrupt), the ranges of the capacities and

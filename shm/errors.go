@@ -31,6 +31,23 @@ var (
 	// fall. The error names the variable and both versions.
 	ErrCreateVersion = errors.New("shm: create version is not above the slot's version")
 
+	// ErrReplicated: a write lock group (Lock with write or create),
+	// Install, Flush or Restore on a replicated file (a cluster node's,
+	// MarkReplicated) from a process other than the node's daemon. Only
+	// the node's apply writes the file; the single-variable writes and
+	// MSet of a local process go through the daemon instead.
+	ErrReplicated = errors.New("shm: the file is replicated: only the node's daemon writes it, and write lock groups, Install and Flush are its own")
+	// ErrNoDaemon: a write (or SyncReads) on a replicated file from a local
+	// process found the node's daemon not running, or lost it before its
+	// reply (the error then says that the write may have been applied).
+	// Reads from the mapping go on.
+	ErrNoDaemon = errors.New("shm: the node's daemon is not running: writes to a replicated file go through it")
+	// ErrDaemon: the node's daemon refused a local process' write or
+	// SyncReads for a reason that is none of this package's errors (no
+	// leader, an outcome it cannot know, a protocol failure); the error
+	// carries the daemon's words.
+	ErrDaemon = errors.New("shm: the node's daemon refused the request")
+
 	// File errors, returned by Open.
 	ErrNotDSM    = errors.New("shm: not a dsm memory file")
 	ErrVersion   = errors.New("shm: file format is newer than this program")

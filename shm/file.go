@@ -40,7 +40,10 @@ func openFile(cfg Config) (*os.File, meta, error) {
 
 // readMeta reads both meta pages with pread (never through a mapping, so a
 // short file cannot raise SIGBUS) and returns the newer valid one.
-func readMeta(f *os.File) (meta, error) {
+func readMeta(f *os.File) (meta, error) { return readMetaUpTo(f, formatVersion) }
+
+// readMetaUpTo is readMeta for a program that reads formats up to newest.
+func readMetaUpTo(f *os.File, newest uint32) (meta, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return meta{}, err
@@ -60,8 +63,8 @@ func readMeta(f *os.File) (meta, error) {
 	if _, err := f.ReadAt(buf, 0); err != nil && err != io.EOF {
 		return meta{}, err
 	}
-	a, errA := decodeMeta(buf[:pageSize])
-	b, errB := decodeMeta(buf[pageSize:])
+	a, errA := decodeMeta(buf[:pageSize], newest)
+	b, errB := decodeMeta(buf[pageSize:], newest)
 	var m meta
 	switch {
 	case errA == nil && errB == nil:
@@ -92,7 +95,7 @@ func readMeta(f *os.File) (meta, error) {
 
 func createFile(cfg Config) error {
 	m := meta{
-		version: formatVersion, txid: 1,
+		version: formatPlain, txid: 1,
 		vars: uint32(cfg.Vars), nameMax: uint32(cfg.NameMax), valueMax: uint32(cfg.ValueMax),
 		procs: uint32(cfg.Procs), lanes: uint32(cfg.Lanes), groupMax: uint32(cfg.GroupMax),
 		created: time.Now().UnixNano(),

@@ -191,5 +191,8 @@ func (m *Memory) MSet(names [][]byte, vals []Value) error {
 			return err
 		}
 	}
+	if m.viaDaemon() {
+		return m.msetRemote(names, vals)
+	}
 	return m.mset(names, vals)
 }

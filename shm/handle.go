@@ -15,6 +15,8 @@ type Handle struct {
 	create bool
 	r      ref
 	off    uint64 // the slot's offset
+
+	unresolved bool // r is not the variable's: a replicated file's, missing at Handle
 }
 
 // Handle resolves name. With create, a missing variable is created (with no
@@ -24,14 +26,22 @@ func (m *Memory) Handle(name []byte, create bool) (*Handle, error) {
 	if m.closed.Load() {
 		return nil, ErrClosed
 	}
-	r, found, err := m.resolve(name, create)
+	// A local process does not create variables in a replicated file:
+	// its handle of a missing one resolves the name at each call.
+	remote := m.viaDaemon()
+	r, found, err := m.resolve(name, create && !remote)
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	h := &Handle{m: m, name: append([]byte(nil), name...), create: create, r: r, off: m.slotOff(r.slot)}
+	switch {
+	case found:
+	case create && remote:
+		h.unresolved = true
+	default:
 		return nil, ErrNotFound
 	}
-	return &Handle{m: m, name: append([]byte(nil), name...), create: create, r: r, off: m.slotOff(r.slot)}, nil
+	return h, nil
 }
 
 // Name is the handle's variable name.
@@ -42,6 +52,9 @@ func (h *Handle) Get() (Value, uint64, error) {
 	m, off := h.m, h.off
 	if m.closed.Load() {
 		return Value{}, 0, ErrClosed
+	}
+	if h.unresolved {
+		return m.Get(h.name)
 	}
 	// Fast path for an integer: one optimistic read with nothing in the way.
 	ver, state := m.u64(off+slotVersion), m.u32(off+slotState)
@@ -89,6 +102,9 @@ func (h *Handle) Set(v Value) (uint64, error) {
 	if err := m.checkValue(v); err != nil {
 		return 0, err
 	}
+	if h.unresolved || m.viaDaemon() {
+		return m.Set(h.name, v)
+	}
 	// Fast path: the lock is free and the variable still ours.
 	if ver, ok := m.trySet(h.r, h.name, v); ok {
 		return ver, nil
@@ -99,6 +115,9 @@ func (h *Handle) Set(v Value) (uint64, error) {
 
 // Add is Memory.Add on the handle's variable.
 func (h *Handle) Add(delta int64) (int64, uint64, error) {
+	if h.unresolved || h.m.viaDaemon() {
+		return h.m.Add(h.name, delta)
+	}
 	if sum, ver, ok, err := h.m.tryAdd(h.r, h.name, delta); ok {
 		return sum, ver, err
 	}
@@ -115,6 +134,9 @@ func (h *Handle) Add(delta int64) (int64, uint64, error) {
 func (h *Handle) CompareAndSwap(old, new Value) (bool, uint64, error) {
 	if err := h.m.checkValue(new); err != nil {
 		return false, 0, err
+	}
+	if h.unresolved || h.m.viaDaemon() {
+		return h.m.CompareAndSwap(h.name, old, new)
 	}
 	swapped := false
 	it, err := h.update(func(cur Item) (Value, bool, error) {

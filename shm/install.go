@@ -62,6 +62,9 @@ func (m *Memory) Install(ctx context.Context, img Image) error {
 	if m.closed.Load() {
 		return ErrClosed
 	}
+	if err := m.refuseReplicated("Install"); err != nil {
+		return err
+	}
 	if err := m.checkImage(&img); err != nil {
 		return err
 	}
@@ -78,6 +81,9 @@ func (m *Memory) Install(ctx context.Context, img Image) error {
 func (m *Memory) Flush(ctx context.Context) (int, error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
+	}
+	if err := m.refuseReplicated("Flush"); err != nil {
+		return 0, err
 	}
 	var n int
 	err := m.whole(ctx, func() []Record {

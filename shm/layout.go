@@ -10,11 +10,19 @@ import (
 
 // File format constants; see doc.go for the layout byte by byte.
 const (
-	magic         = "DSMMEM\x00\x01"
-	formatVersion = 1
-	pageSize      = 4096
-	metaSize      = 136 // bytes covered by the meta checksum
-	metaCRC       = metaSize
+	magic = "DSMMEM\x00\x01"
+	// A file's format version is the lowest that describes it: 1 for a
+	// file of one host, 2 for a replicated one (MarkReplicated), which has
+	// format 1's layout and sets flagReplicated. Programs that read only
+	// format 1 refuse a replicated file (ErrVersion), so that no older
+	// dsm writes around the cluster's log. formatVersion is the newest
+	// this program reads.
+	formatPlain      = 1
+	formatReplicated = 2
+	formatVersion    = formatReplicated
+	pageSize         = 4096
+	metaSize         = 136 // bytes covered by the meta checksum
+	metaCRC          = metaSize
 
 	livenessPage = 2 // file page whose bytes are OFD-locked, never written
 	daemonByte   = 0 // the one-daemon-per-file lock
@@ -28,6 +36,10 @@ const (
 	// flagInstalling: a whole-file write (Install, Flush) has begun and not
 	// ended; see whole.go.
 	flagInstalling = 1 << 0
+	// flagReplicated: the file is a cluster node's (format 2); only its
+	// daemon writes it, local processes write through the daemon (see
+	// replicated.go). Set with format 2 and only with it.
+	flagReplicated = 1 << 1
 )
 
 // Limits on what a file may declare; a header outside them is corrupt.
@@ -119,9 +131,11 @@ func (m *meta) encode(b []byte) {
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// decodeMeta checks one meta page: magic, then format version, then checksum,
-// then that every field is in range and the stored layout is the derived one.
-func decodeMeta(b []byte) (meta, error) {
+// decodeMeta checks one meta page: magic, then format version (up to
+// newest, formatVersion but in tests that play an older program), then
+// checksum, then that every field is in range, that the flags agree with
+// the version and the stored layout is the derived one.
+func decodeMeta(b []byte, newest uint32) (meta, error) {
 	var m meta
 	if len(b) < metaSize+4 || string(b[0:8]) != magic {
 		return m, ErrNotDSM
@@ -131,8 +145,8 @@ func decodeMeta(b []byte) (meta, error) {
 	if m.version == 0 {
 		return m, fmt.Errorf("%w: format version 0", ErrCorrupt)
 	}
-	if m.version > formatVersion {
-		return m, fmt.Errorf("%w: format %d, this program reads up to %d", ErrVersion, m.version, formatVersion)
+	if m.version > newest {
+		return m, fmt.Errorf("%w: format %d, this program reads up to %d%s", ErrVersion, m.version, newest, formatNote(m.version))
 	}
 	if got, want := le.Uint32(b[metaCRC:]), crc32.Checksum(b[:metaSize], crcTable); got != want {
 		return m, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
@@ -142,6 +156,9 @@ func decodeMeta(b []byte) (meta, error) {
 	m.vars, m.nameMax, m.valueMax = le.Uint32(b[32:]), le.Uint32(b[36:]), le.Uint32(b[40:])
 	m.procs, m.lanes, m.groupMax = le.Uint32(b[44:]), le.Uint32(b[48:]), le.Uint32(b[52:])
 	m.seed, m.created = le.Uint64(b[56:]), int64(le.Uint64(b[64:]))
+	if replicated := m.flags&flagReplicated != 0; replicated != (m.version == formatReplicated) {
+		return m, fmt.Errorf("%w: format %d with flags %#x", ErrCorrupt, m.version, m.flags)
+	}
 	if ps := le.Uint32(b[16:]); ps != pageSize {
 		return m, fmt.Errorf("%w: page size %d", ErrCorrupt, ps)
 	}
@@ -157,6 +174,14 @@ func decodeMeta(b []byte) (meta, error) {
 		return m, fmt.Errorf("%w: layout fields disagree with capacities", ErrCorrupt)
 	}
 	return m, nil
+}
+
+// formatNote says what a format newer than a program's is for.
+func formatNote(version uint32) string {
+	if version == formatReplicated {
+		return " (a cluster node's file: its writes go through the node's daemon)"
+	}
+	return ""
 }
 
 // checkRanges checks the stored capacities (see checkCapacities).

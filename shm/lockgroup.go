@@ -50,9 +50,18 @@ type LockGroup struct {
 // holds or waits for its variables before it takes a lane and its read
 // locks. If every lane stays held by other groups until ctx ends, Lock
 // fails with ErrNoLane.
+//
+// On a replicated file a local process takes read groups only: a write
+// group, or one that creates, fails with ErrReplicated (see
+// replicated.go).
 func (m *Memory) Lock(ctx context.Context, names [][]byte, write, create bool) (*LockGroup, error) {
 	if err := m.checkGroup(names); err != nil {
 		return nil, err
+	}
+	if write || create {
+		if err := m.refuseReplicated("a write lock group"); err != nil {
+			return nil, err
+		}
 	}
 	g := &LockGroup{m: m, write: write, refs: make(map[string]ref, len(names))}
 	if err := g.lock(ctx, names, create); err != nil {

@@ -41,6 +41,9 @@ type Config struct {
 	Seed uint64
 	// Exclusive takes the one-daemon-per-file lock; Open fails with
 	// ErrLocked if another holds it. Local processes leave it false.
+	// The Memory that holds it is also the writer of a replicated file
+	// (MarkReplicated): its writes and lock groups go to the file, where
+	// every other Memory sends its writes to the daemon.
 	Exclusive bool
 	// AllowIncomplete opens a file whose last Install or Flush was cut
 	// short, which Open otherwise refuses with ErrInstallIncomplete. The
@@ -86,6 +89,10 @@ type Memory struct {
 	redo atomic.Pointer[redoBox] // see SetRedoLog
 
 	incomplete atomic.Bool // the file's last install was cut short (whole.go)
+
+	writer     bool        // Config.Exclusive: writes to a replicated file go to the file
+	replicated atomic.Bool // the file is known to be replicated (replicated.go)
+	daemon     *daemon     // the node's daemon, for a replicated file's writes (daemon.go)
 
 	// life is held (read) by operations that may block for long (Wait,
 	// Feed.Next) or walk every slot, so that Close can wake them and wait for
@@ -134,10 +141,12 @@ func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map: %w", err)
 	}
-	m := &Memory{path: cfg.Path, f: f, mm: mm, mem: []byte(mm), meta: hdr,
+	m := &Memory{path: cfg.Path, f: f, mm: mm, mem: []byte(mm), meta: hdr, writer: cfg.Exclusive,
 		index:   lockd.Lock(controlPage*pageSize + ctlIndexLock),
 		nameCap: align(uint64(hdr.nameMax), 8), bufSize: 8 + align(uint64(hdr.valueMax), 8)}
 	m.base = unsafe.Pointer(&m.mem[0])
+	m.replicated.Store(hdr.flags&flagReplicated != 0)
+	m.daemon = newDaemon(SocketPath(cfg.Path))
 	m.syncer = groupcommit.New(m.flush)
 	lay := lockd.Layout{
 		Procs: int(hdr.procs), Lanes: int(hdr.lanes), LaneEntries: int(hdr.groupMax) + 1,
@@ -164,6 +173,7 @@ func (m *Memory) Close() error {
 		return ErrClosed
 	}
 	m.proc.WakeAll()
+	m.daemon.close()
 	m.life.Lock()
 	defer m.life.Unlock()
 	err := m.proc.Detach()

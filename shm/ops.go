@@ -3,6 +3,7 @@ package shm
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/dsm-dev/dsm/lockd"
@@ -163,6 +164,10 @@ func (m *Memory) Set(name []byte, v Value) (uint64, error) {
 	if err := m.checkValue(v); err != nil {
 		return 0, err
 	}
+	if m.viaDaemon() {
+		_, _, ver, err := m.setRemote(name, v, SetOptions{})
+		return ver, err
+	}
 	// Fast path, as Handle.Set: the variable exists and its lock is free.
 	// It skips update's read of the old value, which for a byte string
 	// would be a copy for nothing.
@@ -229,6 +234,10 @@ func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored b
 	if err := m.checkValue(v); err != nil {
 		return Item{}, false, err
 	}
+	if m.viaDaemon() {
+		old, stored, _, err = m.setRemote(name, v, o)
+		return old, stored, err
+	}
 	_, err = m.update(name, !o.IfExists, func(cur Item) (Value, bool, error) {
 		if cur.err != nil {
 			return Value{}, false, cur.err
@@ -245,6 +254,9 @@ func (m *Memory) SetWith(name []byte, v Value, o SetOptions) (old Item, stored b
 // if the value is not an integer and with ErrOverflow if the result would
 // not fit in an int64; the value is then unchanged.
 func (m *Memory) Add(name []byte, delta int64) (int64, uint64, error) {
+	if m.viaDaemon() {
+		return m.addRemote(name, delta)
+	}
 	// Fast path, as Handle.Add: the variable exists and its lock is free.
 	if r, found := m.existing(name); found {
 		if sum, ver, ok, err := m.tryAdd(r, name, delta); ok {
@@ -287,11 +299,23 @@ func addInt(n, delta int64) (int64, error) {
 // It reports whether it swapped, and the version after. ErrNotFound if name
 // has no value.
 func (m *Memory) CompareAndSwap(name []byte, old, new Value) (bool, uint64, error) {
+	if m.viaDaemon() {
+		if err := m.checkValue(new); err != nil {
+			return false, 0, err
+		}
+		return m.casRemote(name, "VALUE", old.AppendText(nil), new)
+	}
 	return m.compareAndSwap(name, new, func(cur Item) bool { return cur.Value.Equal(old) })
 }
 
 // CompareVersionAndSwap stores new if name's version is version.
 func (m *Memory) CompareVersionAndSwap(name []byte, version uint64, new Value) (bool, uint64, error) {
+	if m.viaDaemon() {
+		if err := m.checkValue(new); err != nil {
+			return false, 0, err
+		}
+		return m.casRemote(name, "VERSION", strconv.AppendUint(nil, version, 10), new)
+	}
 	return m.compareAndSwap(name, new, func(cur Item) bool { return cur.Version == version })
 }
 
@@ -313,6 +337,9 @@ func (m *Memory) compareAndSwap(name []byte, new Value, match func(Item) bool) (
 // Delete removes the named variables and returns how many had a value.
 // Each is removed atomically; together they are not a group.
 func (m *Memory) Delete(names ...[]byte) (int, error) {
+	if m.viaDaemon() {
+		return m.deleteRemote(names)
+	}
 	n := 0
 	for _, name := range names {
 		ok, err := m.delete(name)

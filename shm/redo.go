@@ -105,6 +105,9 @@ func (m *Memory) Restore(recs []Record) (applied int, err error) {
 	if m.closed.Load() {
 		return 0, ErrClosed
 	}
+	if err := m.refuseReplicated("Restore"); err != nil {
+		return 0, err
+	}
 	same, byName := make([]Record, 0, len(recs)), make([]Record, 0)
 	for _, rec := range recs {
 		isSame, skip, err := m.judge(rec)

@@ -1,0 +1,119 @@
+package shm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+)
+
+// A replicated file is a cluster node's: the node's daemon (the Memory
+// opened with Config.Exclusive) applies every write the cluster commits,
+// and is the only one to write the file. Other processes keep mapping it
+// and read it at memory speed (the node's applied state); their writes
+// (Set, SetWith, Add, CompareAndSwap, CompareVersionAndSwap, Delete, MSet
+// and the Handle's) become commands to the daemon over the Unix socket
+// beside the file (SocketPath), which return once the node has applied
+// them, with the results they would have had here. What cannot be a
+// command (write lock groups, Install, Flush, Restore) fails with
+// ErrReplicated; SyncReads makes the reads that follow it linearizable.
+//
+// The mark is format 2 in both meta pages (with flagReplicated), so that a
+// program that reads only format 1, which would write around the log,
+// refuses the file with its ErrVersion. The daemon marks the file when its
+// node starts; nothing unmarks it yet (a file taken out of a cluster is
+// copied out with dsm, or its node's data moved away).
+//
+// A Memory opened before the mark learns of it at its next write: the
+// writes check the format in the mapped header (two loads of a cache line
+// that almost never changes) until they have seen it once.
+
+// metaVersionOff is the format version's offset in a meta page.
+const metaVersionOff = 8
+
+// SocketPath is where the daemon of a replicated file at path listens
+// for its local processes: the file's path plus ".sock".
+func SocketPath(path string) string { return path + ".sock" }
+
+// Replicated reports whether the file is a cluster node's (MarkReplicated).
+func (m *Memory) Replicated() bool {
+	if m.replicated.Load() {
+		return true
+	}
+	if m.closed.Load() {
+		return false
+	}
+	for page := uint64(0); page < 2; page++ {
+		if atomic.LoadUint32(m.u32(page*pageSize+metaVersionOff)) >= formatReplicated {
+			m.replicated.Store(true)
+			return true
+		}
+	}
+	return false
+}
+
+// viaDaemon reports whether this Memory's writes go to the node's daemon:
+// the file is replicated and this is not the daemon's Memory.
+func (m *Memory) viaDaemon() bool { return !m.writer && m.Replicated() }
+
+// refuseReplicated returns ErrReplicated, naming what was refused, when
+// this Memory may not write the file itself.
+func (m *Memory) refuseReplicated(what string) error {
+	if m.viaDaemon() {
+		return fmt.Errorf("%w: %s of %s from a local process", ErrReplicated, what, m.path)
+	}
+	return nil
+}
+
+// MarkReplicated makes the file a cluster node's (format 2, see above):
+// from then on only this Memory, which must be the daemon's
+// (Config.Exclusive), writes it. Marking a marked file does nothing. It
+// writes the newer meta page last, each write synced, so that a crash in
+// between leaves the file marked in its newest page; the next call
+// completes it.
+func (m *Memory) MarkReplicated() error {
+	if !m.enter() {
+		return ErrClosed
+	}
+	defer m.life.RUnlock()
+	if !m.writer {
+		return fmt.Errorf("%w: only the daemon's Memory (Config.Exclusive) marks a file replicated", ErrConfig)
+	}
+	// The index lock serialises header writes (markInstall).
+	if err := m.proc.Lock(background, m.index); err != nil {
+		return err
+	}
+	defer m.proc.Unlock(m.index)
+	cur, err := readMeta(m.f)
+	if err != nil {
+		return err
+	}
+	if marked, err := m.bothMarked(); marked || err != nil {
+		m.replicated.Store(marked)
+		return err
+	}
+	next := cur
+	next.version, next.flags = formatReplicated, cur.flags|flagReplicated
+	page := make([]byte, pageSize)
+	for _, p := range []uint64{1 - cur.page, cur.page} {
+		next.txid++
+		next.encode(page)
+		if _, err := m.f.WriteAt(page, int64(p)*pageSize); err != nil {
+			return err
+		}
+		if err := m.f.Sync(); err != nil {
+			return err
+		}
+	}
+	m.replicated.Store(true)
+	return nil
+}
+
+// bothMarked reports whether both meta pages say format 2.
+func (m *Memory) bothMarked() (bool, error) {
+	var b [2 * pageSize]byte
+	if _, err := m.f.ReadAt(b[:], 0); err != nil {
+		return false, err
+	}
+	le := binary.LittleEndian
+	return le.Uint32(b[metaVersionOff:]) == formatReplicated && le.Uint32(b[pageSize+metaVersionOff:]) == formatReplicated, nil
+}
