@@ -170,6 +170,7 @@ func clusterCommand() *command {
 		&command{name: "join", arity: 4, flags: flagAdmin, since: "dsm 2", summary: "Adds a node (id, cluster address): a non-voter until it has caught up, then a voter.", args: []arg{argStr("node-id"), argStr("cluster-address")}, run: clusterJoinCmd},
 		&command{name: "remove", arity: 3, flags: flagAdmin, since: "dsm 2", summary: "Removes a node from the cluster.", args: []arg{argStr("node-id")}, run: clusterRemoveCmd},
 		&command{name: "transfer", arity: -2, flags: flagAdmin, since: "dsm 2", summary: "Hands leadership to the node named, or to any.", args: []arg{argStr("node-id").opt()}, run: clusterTransferCmd},
+		&command{name: "sync", arity: 2, since: "dsm 2", summary: "Returns once this node's file holds every write acknowledged before the call (a read barrier), with its applied index.", run: clusterSyncCmd},
 		&command{name: "snapshot", arity: 2, flags: flagAdmin, since: "dsm 2", summary: "Takes a snapshot on this node and compacts its log.", run: clusterSnapshotCmd},
 		&command{name: "help", arity: 2, since: "5.0.0", summary: "Lists the CLUSTER subcommands.", run: cmdHelp},
 	)
@@ -247,6 +248,23 @@ func clusterTransferCmd(c *conn, args [][]byte) {
 		id = string(args[2])
 	}
 	c.clusterAdmin(func(ctx context.Context, n *cluster.Node) error { return n.Transfer(ctx, id) })
+}
+
+// clusterSyncCmd is CLUSTER SYNC: the barrier of shm's SyncReads. The
+// node's file is the one local processes map, so once it holds the
+// writes, so do their mappings; the answer is the node's applied index.
+func clusterSyncCmd(c *conn, args [][]byte) {
+	if c.s.cl == nil {
+		c.fail(msgNotCluster)
+		return
+	}
+	if err := c.s.cl.node.ReadBarrier(c.s.live.ctx); err != nil {
+		c.clusterFailed(err)
+		return
+	}
+	applied := c.s.cl.node.FSM().Applied()
+	c.seen = max(c.seen, applied)
+	c.wr.Int(int64(applied))
 }
 
 func clusterSnapshotCmd(c *conn, args [][]byte) {

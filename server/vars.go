@@ -40,6 +40,10 @@ type varStore interface {
 	// UpdateAll changes several different variables by what they hold,
 	// all at once.
 	UpdateAll(names [][]byte, f updates) error
+	// UpdateVersion is Update that also returns the version the variable
+	// has after it (given by the change, or its current one if f wrote
+	// nothing; 0 if it has no value), for the versioned writes.
+	UpdateVersion(name []byte, f update) (old shm.Item, version uint64, err error)
 }
 
 // varHandler runs a variable command through v.
