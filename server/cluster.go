@@ -94,6 +94,11 @@ func (s *Server) startCluster(cc *ClusterConfig) error {
 	if err := s.checkClusterFile(ctx, cc); err != nil {
 		return err
 	}
+	// From here on the file is the node's: local processes write
+	// through the daemon (filesocket.go), older programs refuse it.
+	if err := s.mem.MarkReplicated(); err != nil {
+		return fmt.Errorf("mark %s replicated: %w", s.mem.Path(), err)
+	}
 	s.cmds.clusterize()
 	cfg := cluster.Config{
 		ID: cc.NodeID, Addr: cc.Addr, Listener: cc.Listener, ClientAddr: cc.ClientAddr,
@@ -114,6 +119,14 @@ func (s *Server) startCluster(cc *ClusterConfig) error {
 			node.Shutdown()
 			return err
 		}
+	}
+	l, err := s.listenFileSocket()
+	if err != nil {
+		node.Shutdown()
+		return err
+	}
+	if !s.goFunc(func() { s.serveFileSocket(l) }) {
+		l.Close()
 	}
 	return nil
 }

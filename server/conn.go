@@ -52,10 +52,11 @@ type conn struct {
 	looked   *command // the last command looked up (lookup)
 	proto    string   // "resp", "resp+tls" or "seed"
 
-	authed  bool
-	dirty   bool   // a write since the last flush of replies
-	quit    bool   // QUIT was received: flush and close
-	scratch []byte // reused for formatting values
+	authed     bool
+	fileSocket bool   // came through the file's socket: a local process (filesocket.go)
+	dirty      bool   // a write since the last flush of replies
+	quit       bool   // QUIT was received: flush and close
+	scratch    []byte // reused for formatting values
 
 	uncounted cmdRun // commands executed but not yet counted (respconn.go)
 
@@ -144,7 +145,7 @@ func (c *conn) run() error {
 		return c.refuseAccess(deny)
 	}
 	c.access = access
-	c.authed = c.s.cfg.Password == ""
+	c.authed = c.s.cfg.Password == "" || c.fileSocket
 	if !c.authed && c.s.cfg.AuthTimeout > 0 {
 		c.in.authBy = c.since.Add(c.s.cfg.AuthTimeout)
 	}

@@ -48,7 +48,8 @@
 // GETSET MGET MSET DEL UNLINK EXISTS INCR INCRBY DECR DECRBY KEYS SCAN TYPE
 // TTL PTTL SUBSCRIBE PSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE WATCH UNWATCH MULTI
 // EXEC DISCARD, and dsm's CAS, GETVER, LOCK, UNLOCK and LOCKS (see Changes,
-// locks and transactions below), are answered as Redis 7 answers them:
+// locks and transactions below) and SETVER, INCRVER and CASVER (see Local
+// processes of a cluster node), are answered as Redis 7 answers them:
 // the same reply types and the same error texts, checked in Redis' order
 // (unknown command, then arity, then authentication). Integers are kept as
 // integers: SET x 42 stores the integer 42 (shm.ParseValue), as Redis does.
@@ -258,6 +259,24 @@
 // reads the line rather than a reset that would discard it. A lingering
 // connection holds no MaxClients place; at most 256 linger at once, and
 // Shutdown and Close end them at once (linger.go).
+//
+// # Local processes of a cluster node
+//
+// A cluster node (Config.Cluster) marks its file replicated
+// (shm.Memory.MarkReplicated, file format 2, which older programs refuse):
+// its apply is the only writer, and New refuses a replicated file without
+// Config.Cluster (ErrReplicatedFile). Local processes go on mapping the
+// file and read it at memory speed; their writes reach the node through a
+// Unix socket beside the file (shm.SocketPath, FILE.sock) that the node
+// serves as it serves its port. The socket has the file's mode and group,
+// is bound in a private directory and renamed into place (so it is never
+// reachable with other permissions, and a dead daemon's is replaced), and
+// is removed when the server stops. Its clients need no AUTH: whoever can
+// connect can read the file itself, so a password would guard nothing
+// there. shm sends SETVER, INCRVER, CASVER, DEL and MSET (cmd_versions.go),
+// replicated like every write and answered once this node has applied
+// them, with the version each write gave its variable and errors in shm's
+// words; CLUSTER SYNC is its read barrier (shm.Memory.SyncReads).
 //
 // # Limits
 //

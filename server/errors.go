@@ -18,6 +18,11 @@ var (
 	// the message names the file's values.
 	ErrCapacity = errors.New("server: capacities differ from the file's")
 
+	// ErrReplicatedFile is wrapped by New's error when the file is a
+	// cluster node's (shm.Memory.Replicated) and Config.Cluster is not
+	// set: serving it as a single host would write around the log.
+	ErrReplicatedFile = errors.New("server: the file is a cluster node's")
+
 	// ErrStorage is wrapped by the error Serve returns when the memory file
 	// failed under the server (truncated, deleted, a flush failed, a memory
 	// fault); the message says what happened. See storage.go.

@@ -80,6 +80,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if mem.Replicated() && st.Cluster == nil {
+		mem.Close()
+		return nil, fmt.Errorf("%w: %s is replicated (file format 2): start dsmd as its node (-node-id with -peers or -join), or move the file away", ErrReplicatedFile, st.File)
+	}
 	if err := checkCapacities(st, mem); err != nil {
 		mem.Close()
 		return nil, err
@@ -276,13 +280,22 @@ func (s *Server) serveMetricsLogged(l net.Listener) {
 // Serve accepts connections on l and serves each on its own goroutine. It
 // returns ErrServerClosed after Shutdown or Close; any other error is an
 // accept failure that is not temporary. Serve closes l when it returns.
-func (s *Server) Serve(l net.Listener) error {
-	if !s.trackListener(l) {
+func (s *Server) Serve(l net.Listener) error { return s.serveListener(l, false) }
+
+// serveListener is Serve; fileSocket marks the file's socket for its
+// local processes (filesocket.go), whose clients need no AUTH and whose
+// address is not the server's.
+func (s *Server) serveListener(l net.Listener, fileSocket bool) error {
+	tracked := s.trackListener(l)
+	if fileSocket {
+		tracked = s.trackCloser(l)
+	}
+	if !tracked {
 		l.Close()
 		return ErrServerClosed
 	}
 	defer s.untrackListener(l)
-	s.log.Info("listening", "addr", l.Addr().String(), "protected", s.protected(), "tls", s.cfg.tls != nil)
+	s.log.Info("listening", "addr", l.Addr().String(), "protected", s.protected(), "tls", s.cfg.tls != nil, "local_processes", fileSocket)
 	var backoff time.Duration
 	for {
 		nc, err := l.Accept()
@@ -293,7 +306,7 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.admit(nc)
+		s.admit(nc, fileSocket)
 	}
 }
 
@@ -321,11 +334,13 @@ func isTemporary(err error) bool {
 	return ok && t.Temporary()
 }
 
-// admit starts serving nc, or refuses it when MaxClients are connected.
-func (s *Server) admit(nc net.Conn) {
+// admit starts serving nc, or refuses it when MaxClients are connected;
+// fileSocket says that nc came through the file's socket.
+func (s *Server) admit(nc net.Conn, fileSocket bool) {
 	s.stats.connections.Add(1)
 	s.metrics.conns.Inc()
 	c := newConn(s, nc)
+	c.fileSocket = fileSocket
 	if !s.trackConn(c) {
 		s.refuseLater(nc, refusedMaxClients)
 		return
