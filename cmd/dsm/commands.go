@@ -24,7 +24,7 @@ type command struct {
 
 // commands lists every command, in the order help shows them.
 var commands = []*command{
-	{name: "get", args: "NAME", help: "print the value of NAME", min: 1, max: 1, run: runGet},
+	{name: "get", args: "[-sync] NAME", help: "print the value of NAME; -sync (local mode, a cluster node's file) first waits until the file holds every write acknowledged in the cluster", min: 1, max: 2, run: runGet},
 	{name: "set", args: "NAME VALUE", help: "store VALUE in NAME", min: 2, max: 2, write: true, run: runSet},
 	{name: "add", args: "NAME DELTA", help: "add DELTA to the integer NAME; print the new value", min: 2, max: 2, write: true, run: runAdd},
 	{name: "cas", args: "NAME OLD NEW", help: "set NAME to NEW if it holds OLD; print 1 if swapped, else 0", min: 3, max: 3, write: true, run: runCAS},
@@ -62,11 +62,30 @@ func (c *command) check(args []string) error {
 }
 
 func runGet(ctx context.Context, st store, args []string) (result, error) {
-	v, ver, err := st.Get(ctx, args[0])
+	name := args[len(args)-1]
+	if len(args) == 2 {
+		if o := strings.TrimLeft(args[0], "-"); o != "sync" || o == args[0] {
+			return nil, &usageError{msg: "usage: get [-sync] NAME"}
+		}
+		if err := syncReads(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	v, ver, err := st.Get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return valueResult{Name: args[0], Value: v, Version: ver}, nil
+	return valueResult{Name: name, Value: v, Version: ver}, nil
+}
+
+// syncReads makes the store's next reads linearizable: a local store on a
+// cluster node's file asks the node (shm's SyncReads); the daemon's reads
+// are linearizable already.
+func syncReads(ctx context.Context, st store) error {
+	if s, ok := st.(interface{ SyncReads(context.Context) error }); ok {
+		return s.SyncReads(ctx)
+	}
+	return nil
 }
 
 func runSet(ctx context.Context, st store, args []string) (result, error) {

@@ -47,7 +47,7 @@
 //
 // # One-shot commands
 //
-//	dsm get NAME              the value
+//	dsm get [-sync] NAME      the value (-sync: see Local mode)
 //	dsm set NAME VALUE        OK
 //	dsm add NAME DELTA        the new value
 //	dsm cas NAME OLD NEW      1 if swapped, else 0
@@ -114,6 +114,14 @@
 // Local mode needs Linux (shm is built on its futexes and file locks): dsm
 // builds for macOS and Windows as a remote client, and there -file says
 // so and exits 1.
+//
+// On a cluster node's file (replicated) local mode reads the node's
+// applied state from the mapping; get -sync first waits until the file
+// holds every write acknowledged in the cluster, so the read is
+// linearizable. Writes (set, add, cas, mset, del) go through the node's
+// daemon over the socket beside the file (PATH.sock) and print once the
+// node has applied them; with the daemon down they fail as unreachable
+// (exit 4) while reads go on.
 //
 // Opening a file checks only its header, so that it stays fast. dsm -file
 // PATH check [-repair] verifies the rest (shm's Check): every live slot's

@@ -119,7 +119,7 @@ func TestOneShot(t *testing.T) {
 		{args: []string{"list", "?"}, out: "a\nb\ns\nx\n"},
 		{args: []string{"list", "[ab]"}, out: "a\nb\n"},
 		{args: []string{"del", "a", "b", "zz"}, out: "2\n"},
-		{args: []string{"get"}, code: exitError, errFrag: "usage: get NAME"},
+		{args: []string{"get"}, code: exitError, errFrag: "usage: get [-sync] NAME"},
 		{args: []string{"mset", "a"}, code: exitError, errFrag: "usage: mset"},
 		{args: []string{"ping"}, out: "PONG\n"},
 		{args: []string{"info"}, out: "clients", contains: true},

@@ -16,7 +16,14 @@ func dsm(tb testing.TB, stdin string, args ...string) (stdout, stderr string, co
 	return out.String(), errOut.String(), code
 }
 
+// dsmArgsEnv makes the test binary run dsm with these arguments
+// (separated by \x1f) instead of the tests: dsmProcess's second process.
+const dsmArgsEnv = "DSM_TEST_DSM_ARGS"
+
 func TestMain(m *testing.M) {
+	if args := os.Getenv(dsmArgsEnv); args != "" {
+		os.Exit(run(strings.Split(args, "\x1f"), os.Stdin, os.Stdout, os.Stderr))
+	}
 	// The tests must not read or write the user's history or password.
 	os.Setenv("DSM_HISTFILE", "")
 	os.Unsetenv("DSM_PASSWORD")

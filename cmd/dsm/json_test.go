@@ -62,7 +62,7 @@ func TestJSONErrors(t *testing.T) {
 		want jsonError
 	}{
 		{at(d, "-o", "json", "add", "s", "1"), jsonError{Error: "add s: value is not an integer", Kind: "error", Exit: exitError}},
-		{at(d, "-o", "json", "get"), jsonError{Error: "usage: get NAME", Kind: "error", Exit: exitError}},
+		{at(d, "-o", "json", "get"), jsonError{Error: "usage: get [-sync] NAME", Kind: "error", Exit: exitError}},
 		{[]string{"-addr", freeAddr(t), "-timeout", "1s", "-o", "json", "get", "x"}, jsonError{Kind: "unreachable", Exit: exitUnreachable}},
 	}
 	for _, tt := range tests {

@@ -16,7 +16,10 @@ import (
 
 // local is the memory file itself, mapped into this process through shm,
 // with no daemon: it works whether or not dsmd serves the same file, under
-// the same locks, so both see one order of operations.
+// the same locks, so both see one order of operations. On a cluster
+// node's file (replicated) reads stay local, while shm sends the writes
+// to the node's daemon over the socket beside the file: with the daemon
+// down they fail as unreachable.
 type local struct {
 	m *shm.Memory
 }
@@ -80,6 +83,11 @@ func localErr(op, name string, err error) error {
 		return nil
 	}
 	e := &client.Error{Op: op, Name: name, Err: err}
+	if errors.Is(err, shm.ErrNoDaemon) {
+		// shm's message names the socket and why: keep it.
+		e.Kind = client.ErrUnreachable
+		return e
+	}
 	for _, k := range shmKinds {
 		if errors.Is(err, k.from) {
 			e.Kind = k.to
@@ -200,6 +208,12 @@ func (l *local) Status(context.Context) (*status, error) {
 			fmt.Sprintf("file size %d bytes", st.FileSize),
 		},
 	}, nil
+}
+
+// SyncReads is `get -sync`: on a cluster node's file, the reads after it
+// are linearizable (shm.Memory.SyncReads); elsewhere it does nothing.
+func (l *local) SyncReads(ctx context.Context) error {
+	return localErr("sync", "", l.m.SyncReads(ctx))
 }
 
 func (l *local) Where() string { return l.m.Path() }

@@ -101,10 +101,10 @@ func (o *jsonValue) setValue(v string) {
 // the null value rather than an error, so a script reads one object either
 // way (the exit code still says 2).
 func missingAsNull(f format, args []string, err error) (result, bool) {
-	if f != formatJSON || !errors.Is(err, client.ErrNotFound) || len(args) != 2 || lookup(args[0]) != lookup("get") {
+	if f != formatJSON || !errors.Is(err, client.ErrNotFound) || len(args) < 2 || lookup(args[0]) != lookup("get") {
 		return nil, false
 	}
-	return valueResult{Name: args[1], Missing: true}, true
+	return valueResult{Name: args[len(args)-1], Missing: true}, true
 }
 
 // okResult is a write that succeeded (set, mset).
