@@ -19,6 +19,10 @@ import (
 //	MSET key value...                   OK
 //	CLUSTER SYNC                        the node's applied index, after a read barrier
 //
+// A write waits for its reply without a time limit of its own: the daemon
+// bounds it (a node without a leader answers CLUSTERDOWN, ErrDaemon, once
+// its leader wait is over).
+//
 // A value travels as its text and the daemon parses it as Redis does: a
 // byte string that is the canonical decimal form of an int64 ("42") is
 // stored as that integer, as any remote SET stores it (Equal, String and
