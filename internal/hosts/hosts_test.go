@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,32 +20,65 @@ import (
 // clientHosts is how many client hosts the scene runs.
 const clientHosts = 3
 
-// buildBinaries builds dsm and dsmd into a temporary directory.
-func buildBinaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := dsmbin.Build(dir, dsmbin.Dsm, dsmbin.Dsmd); err != nil {
-		t.Fatal(err)
+// The binaries the tests run, built once for all of them (TestMain
+// removes them).
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
-	return dir
+	os.Exit(code)
 }
 
-// runDemo runs scripts/demo-hosts with the binaries in bin and returns its
-// output. On timeout the script gets SIGTERM, so that its trap removes
-// what it created.
-func runDemo(t *testing.T, bin string) string {
+// buildBinaries builds dsm and dsmd into a temporary directory, once.
+func buildBinaries(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "dsm-hosts-bin"); binErr == nil {
+			binErr = dsmbin.Build(binDir, dsmbin.Dsm, dsmbin.Dsmd)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binDir
+}
+
+// runDemo runs scripts/demo-hosts with args and the binaries in bin and
+// returns its output. On timeout the script gets SIGTERM, so that its trap
+// removes what it created.
+func runDemo(t *testing.T, bin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join("..", "..", "scripts", "demo-hosts"), fmt.Sprint(clientHosts))
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join("..", "..", "scripts", "demo-hosts")}, args...)...)
 	cmd.Env = append(os.Environ(), "DSM_BIN="+bin)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 20 * time.Second
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("scripts/demo-hosts %d: %v\n%s", clientHosts, err, out)
+		t.Fatalf("scripts/demo-hosts %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	t.Logf("scripts/demo-hosts %s ran in %v", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	return string(out)
+}
+
+// needRootAndIP skips (or, in CI, fails) t without root and ip.
+func needRootAndIP(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		ci.NeedOrSkip(t, "needs root to create network namespaces (CI runs as root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		ci.NeedOrSkip(t, "needs the ip command (iproute2)")
+	}
 }
 
 func hostAddr(i int) string { return fmt.Sprintf("10.77.0.%d", 10+i) }
@@ -56,13 +90,8 @@ func hostAddr(i int) string { return fmt.Sprintf("10.77.0.%d", 10+i) }
 // and every watcher saw every update; and the namespaces are gone
 // afterwards.
 func TestManyHosts(t *testing.T) {
-	if os.Geteuid() != 0 {
-		ci.NeedOrSkip(t, "needs root to create network namespaces (CI runs as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		ci.NeedOrSkip(t, "needs the ip command (iproute2)")
-	}
-	out := runDemo(t, buildBinaries(t))
+	needRootAndIP(t)
+	out := runDemo(t, buildBinaries(t), fmt.Sprint(clientHosts))
 	t.Logf("scripts/demo-hosts %d:\n%s", clientHosts, out)
 
 	var all []string
@@ -92,14 +121,16 @@ func TestManyHosts(t *testing.T) {
 	checkRemoved(t, out)
 }
 
-// checkRemoved checks that the run's namespaces no longer exist.
+// checkRemoved checks that the run's namespaces no longer exist: their
+// names end with the id of the server host's (dsmS<id>) or, in cluster
+// mode, the switch's (dsmB<id>) namespace.
 func checkRemoved(t *testing.T, out string) {
 	t.Helper()
-	m := regexp.MustCompile(`server host (dsmS\d+) `).FindStringSubmatch(out)
+	m := regexp.MustCompile(`(?:server host dsmS|switch dsmB)(\d+) `).FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("the output names no server namespace")
+		t.Fatalf("the output names no server or switch namespace")
 	}
-	id := strings.TrimPrefix(m[1], "dsmS")
+	id := m[1]
 	list, err := exec.Command("ip", "netns", "list").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ip netns list: %v\n%s", err, list)
