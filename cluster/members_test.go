@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dsm-dev/dsm/cluster"
 )
@@ -216,5 +217,49 @@ func TestTransferRemoveStatus(t *testing.T) {
 	}
 	if got := stay.node.Metrics().LeaderChanges; got < 2 {
 		t.Errorf("LeaderChanges = %d after two transfers", got)
+	}
+}
+
+// A peer's Hello can reach a node while it starts (nodes greet each other
+// every watch tick): the node answers it once its Raft is up, rather than
+// read a Raft it does not have yet. The Probes connect before the node
+// listens, so they are served as soon as it does.
+func TestHelloWhileStarting(t *testing.T) {
+	for range 5 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		mem := openMem(t, filepath.Join(t.TempDir(), "mem"))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range cap(errs) {
+			wg.Go(func() {
+				_, err := cluster.Probe(ctx, addr, testSecret)
+				errs <- err
+			})
+		}
+		time.Sleep(20 * time.Millisecond) // the Probes wait in the listen backlog
+		node, err := cluster.NewNode(cluster.Config{
+			ID: "n0", Addr: addr, Listener: ln, Memory: mem, Applier: testApplier{},
+			Voters: []cluster.Peer{{ID: "n0", Addr: addr}}, Secret: testSecret, ClientAddr: clientAddr("n0"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		cancel()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("a Probe while the node started: %v", err)
+			}
+		}
+		if err := node.Shutdown(); err != nil {
+			t.Error(err)
+		}
+		mem.Close()
 	}
 }

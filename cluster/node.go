@@ -181,7 +181,8 @@ type Node struct {
 	logger     hclog.Logger
 
 	fsm      *FSM
-	raft     *raft.Raft
+	raft     *raft.Raft    // set once, before ready is closed
+	ready    chan struct{} // closed once raft is set: the cluster port serves requests from then on
 	trans    *raft.NetworkTransport
 	store    *raftboltdb.BoltStore
 	mux      *mux
@@ -238,7 +239,7 @@ func NewNode(cfg Config) (*Node, error) {
 		id: cfg.ID, clientAddr: cfg.ClientAddr, leaderWait: cfg.LeaderWait, onRole: cfg.OnRoleChange,
 		logger: hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info}),
 		fsm:    fsm, leaderChanged: make(chan struct{}), peers: make(map[string]peerInfo),
-		memberSem: make(chan struct{}, 1),
+		memberSem: make(chan struct{}, 1), ready: make(chan struct{}),
 	}
 	if n.leaderWait <= 0 {
 		n.leaderWait = DefaultLeaderWait
@@ -282,8 +283,11 @@ func (n *Node) start(cfg Config) error {
 			return err
 		}
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans)
-	return err
+	if n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans); err != nil {
+		return err
+	}
+	close(n.ready)
+	return nil
 }
 
 // listen opens the cluster port: the mux authenticates every connection

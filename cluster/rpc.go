@@ -174,8 +174,16 @@ func (c *rpcConn) alive() bool {
 	return c.raw != c.Conn
 }
 
-// serveRPC serves one authenticated RPC stream until it closes.
+// serveRPC serves one authenticated RPC stream until it closes. The
+// cluster port listens before Raft starts (Raft's transport needs it), so
+// a peer's request can come first: it waits until Raft is up, or until the
+// node stops (a failed start included).
 func (n *Node) serveRPC(conn net.Conn) {
+	select {
+	case <-n.ready:
+	case <-n.ctx.Done():
+		return
+	}
 	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
 	for {
 		req, err := readFrame(r)
