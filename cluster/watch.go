@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -182,4 +183,34 @@ func (n *Node) awaitLeader(ctx context.Context, changed <-chan struct{}) bool {
 		return false
 	}
 	return ctx.Err() == nil
+}
+
+// Leader waits until the node knows a leader, for at most
+// Config.LeaderWait (or until ctx ends), and returns its ID and client
+// address, which the node asks the leader for if it has not heard it yet
+// ("" if the leader cannot tell). With no leader in time it fails with
+// ErrNoLeader. A server that redirects clients to the leader uses it.
+func (n *Node) Leader(ctx context.Context) (id, clientAddr string, err error) {
+	ctx, cancel := n.bound(ctx)
+	defer cancel()
+	waitCtx, cancelWait := context.WithTimeout(ctx, n.leaderWait)
+	defer cancelWait()
+	for {
+		changed := n.leaderWatch()
+		if addr, lid := n.raft.LeaderWithID(); lid != "" {
+			id = string(lid)
+			if clientAddr = n.clientAddrOf(id); clientAddr == "" {
+				if h, err := n.helloPeer(waitCtx, string(addr)); err == nil && h.ID == id {
+					clientAddr = h.ClientAddr
+				}
+			}
+			return id, clientAddr, nil
+		}
+		if !n.awaitLeader(waitCtx, changed) {
+			if n.ctx.Err() != nil {
+				return "", "", ErrShutdown
+			}
+			return "", "", fmt.Errorf("%w (waited up to %v)", ErrNoLeader, n.leaderWait)
+		}
+	}
 }

@@ -319,15 +319,34 @@ func (c *conn) linearize() bool {
 	return true
 }
 
-// moved answers Redis Cluster's redirection to the leader's client
-// address, or CLUSTERDOWN when there is no leader.
-func (c *conn) moved() {
-	st := c.s.cl.node.Status()
-	if st.LeaderClientAddr == "" {
-		c.fail(msgClusterDown)
-		return
+// leaderClientAddr is the client address of the leader st names, "" if
+// none. Just after an election a follower may not have heard the leader's
+// Hello yet: it asks then.
+func (s *Server) leaderClientAddr(st cluster.Status) string {
+	if st.LeaderClientAddr != "" || st.LeaderID == "" {
+		return st.LeaderClientAddr
 	}
-	c.fail("MOVED 0 " + st.LeaderClientAddr)
+	for _, m := range s.clusterMembers() {
+		if m.ID == st.LeaderID {
+			return m.ClientAddr
+		}
+	}
+	return ""
+}
+
+// moved answers Redis Cluster's redirection to the leader's client
+// address, waiting for a leader as a forwarded write would, or
+// CLUSTERDOWN when none turns up in time.
+func (c *conn) moved() {
+	_, addr, err := c.s.cl.node.Leader(c.s.live.ctx)
+	switch {
+	case err != nil:
+		c.clusterFailed(err)
+	case addr == "":
+		c.fail(msgClusterDown)
+	default:
+		c.fail("MOVED 0 " + addr)
+	}
 }
 
 const (

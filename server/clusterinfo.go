@@ -29,7 +29,7 @@ func infoCluster(s *Server, b *infoWriter) {
 	b.field("cluster_role", clusterRole(st))
 	b.field("cluster_addr", s.cl.node.Addr())
 	b.field("cluster_leader_id", st.LeaderID)
-	b.field("cluster_leader_addr", st.LeaderClientAddr)
+	b.field("cluster_leader_addr", s.leaderClientAddr(st))
 	b.field("cluster_term", st.Term)
 	b.field("cluster_commit_index", st.CommitIndex)
 	b.field("cluster_applied_index", st.FileApplied)
@@ -66,7 +66,7 @@ func infoReplicationCluster(s *Server, b *infoWriter) {
 		b.field("role", "master")
 		b.field("connected_slaves", max(st.Voters-1, 0))
 	} else {
-		host, port := splitHostPort(st.LeaderClientAddr)
+		host, port := splitHostPort(s.leaderClientAddr(st))
 		b.field("role", "slave")
 		b.field("master_host", host)
 		b.field("master_port", port)
@@ -133,7 +133,7 @@ func cmdRole(c *conn, args [][]byte) {
 		}
 		return
 	}
-	host, port := splitHostPort(st.LeaderClientAddr)
+	host, port := splitHostPort(c.s.leaderClientAddr(st))
 	state := "connected"
 	if st.LeaderID == "" {
 		state = "connect"
