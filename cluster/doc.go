@@ -46,12 +46,40 @@
 // or change it through the cluster, and the server is to hide the prefix
 // from KEYS and SCAN and refuse it on its local paths.
 //
-// At start a node trusts its file: Raft is told not to restore its latest
-// snapshot (which would move local readers back in time) and replays the
-// log; FSM.Apply skips every entry at or below the file's applied index,
-// so none is applied twice. Only a file that is behind the latest snapshot
-// (it lost writes, as after a power loss without the redo log) gets the
-// snapshot installed first.
+// At start a node trusts its file, unless its host crashed (see Restart
+// after a crash): Raft is told not to restore its latest snapshot (which
+// would move local readers back in time) and replays the log; FSM.Apply
+// skips every entry at or below the file's applied index, so none is
+// applied twice. Only a file that is behind the latest snapshot (an empty
+// one, say) gets the snapshot installed first.
+//
+// # Restart after a crash
+//
+// The memory file is a mapping. After a process crash (kill -9 of the
+// daemon) the page cache still holds every write, so the file and its
+// applied index, which move in one lock group, are consistent: the node
+// trusts the file and replays the log after its applied index. After a
+// host crash (power loss, kernel panic) the kernel may have written the
+// file's dirty pages back in any order: any part of it may be older than
+// the applied index it records, and nothing in it can be trusted.
+//
+// A node tells the two apart by its run state, a small file in its Raft
+// directory (RunStateFile): NewNode records "running" and the host's boot
+// ID (Config.BootID, by default Linux's, which the kernel draws anew at
+// every boot) before it changes the file; Shutdown, once Raft has stopped
+// and the file is flushed to disk, records "stopped". At the next start,
+// HostCrashed reports "running" under another boot ID: the host went down
+// under the node. The caller (dsmd) then discards the file and starts the
+// node over an empty one, which NewNode fills from its latest snapshot
+// (if it has one) before Raft replays the log after it (from its first
+// entry without a snapshot), as for a new node.
+//
+// Discarding the file, rather than emptying it in place with shm's Flush,
+// keeps CreateVersion sound: a slot keeps its version when its variable
+// is deleted, and a replay from an older index would create variables at
+// versions below their slots', which shm refuses (the FSM would halt).
+// Local processes that mapped the old file since the boot keep reading
+// it; start the node before them after a host crash.
 //
 // # Versions
 //
@@ -167,6 +195,12 @@
 //   - A node whose daemon died in an install does not yet reinstall by
 //     itself: the daemon must open the file with AllowIncomplete and the
 //     node install its snapshot whatever the file's applied index says.
+//   - A host crash costs the node its file: it is rebuilt from the
+//     latest snapshot and the log, as fast as the node can apply them.
+//   - The run state trusts the boot ID: a host whose page cache is lost
+//     without a new boot ID (a virtual machine restored from a memory
+//     checkpoint over a disk that moved on) is taken for a process
+//     crash.
 //   - Apply's writes must stay within the names Keys gave: the group
 //     refuses any other, failing the command.
 //

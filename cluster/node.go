@@ -96,6 +96,10 @@ type Config struct {
 	// LogOutput receives Raft's and the cluster port's log; nil discards
 	// it.
 	LogOutput io.Writer
+	// BootID identifies the host's boot in the node's run state
+	// (RunStateFile, HostCrashed); nil means BootID, Linux's. Tests set
+	// it to stage a reboot.
+	BootID BootIDFunc
 }
 
 // Defaults for Config's timing. A follower starts an election when it has
@@ -209,14 +213,19 @@ type Node struct {
 	memberSem chan struct{} // one membership change at a time (a 1-slot semaphore)
 
 	metrics counters
+
+	dir  string // the Raft directory, where the run state is
+	boot string // the host's boot ID, recorded in the run state
 }
 
 // NewNode starts a node. A node with no Raft state yet bootstraps a cluster
-// of cfg.Voters; without Voters it waits to be added (Join). If the memory
-// file is behind the latest snapshot (it lost writes that the snapshot
-// holds), the snapshot is installed first; either way Raft then replays the
-// log after the file's applied index (entries at or below it are skipped,
-// see FSM.Apply).
+// of cfg.Voters; without Voters it waits to be added (Join). It records in
+// its run state (RunStateFile) that it runs. If the memory file is behind
+// the latest snapshot (an empty file, say), the snapshot is installed
+// first; either way
+// Raft then replays the log after the file's applied index (entries at or
+// below it are skipped, see FSM.Apply). It trusts the file otherwise: the
+// caller checks HostCrashed before it opens the file.
 func NewNode(cfg Config) (*Node, error) {
 	if cfg.ID == "" || (cfg.Addr == "" && cfg.Listener == nil) || cfg.Memory == nil || cfg.Applier == nil {
 		return nil, fmt.Errorf("%w: ID, Addr (or Listener), Memory and Applier are required", ErrConfig)
@@ -231,6 +240,10 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	boot, err := bootIDOf(cfg.BootID)
+	if err != nil {
+		return nil, err
+	}
 	logOut := cfg.LogOutput
 	if logOut == nil {
 		logOut = io.Discard
@@ -239,7 +252,7 @@ func NewNode(cfg Config) (*Node, error) {
 		id: cfg.ID, clientAddr: cfg.ClientAddr, leaderWait: cfg.LeaderWait, onRole: cfg.OnRoleChange,
 		logger: hclog.New(&hclog.LoggerOptions{Name: "raft", Output: logOut, Level: hclog.Info}),
 		fsm:    fsm, leaderChanged: make(chan struct{}), peers: make(map[string]peerInfo),
-		memberSem: make(chan struct{}, 1), ready: make(chan struct{}),
+		memberSem: make(chan struct{}, 1), ready: make(chan struct{}), dir: cfg.Dir, boot: boot,
 	}
 	if n.leaderWait <= 0 {
 		n.leaderWait = DefaultLeaderWait
@@ -262,6 +275,11 @@ func (n *Node) start(cfg Config) error {
 	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsKept, n.logger)
 	if err != nil {
+		return err
+	}
+	// The run state says "running" before the file changes: a host crash
+	// from here on is seen at the next start (HostCrashed).
+	if err := writeRunState(cfg.Dir, "running", n.boot); err != nil {
 		return err
 	}
 	if err := catchUpFromSnapshot(n.fsm, snaps); err != nil {
@@ -420,8 +438,11 @@ func (n *Node) bound(ctx context.Context) (context.Context, context.CancelFunc) 
 }
 
 // Shutdown stops the node's requests, Raft, the cluster port and the log
-// store, in that order, and waits for the node's goroutines. The memory
-// file stays open: it belongs to the caller. It does not leave the
+// store, in that order, and waits for the node's goroutines. Then it
+// flushes the memory file to disk and records a clean stop in the run
+// state (RunStateFile), so that the next start trusts the file even after
+// a reboot. The memory file stays open: it belongs to the caller, who
+// must not close it before Shutdown returns. It does not leave the
 // cluster (see Remove).
 func (n *Node) Shutdown() error {
 	n.cancel()
@@ -433,7 +454,21 @@ func (n *Node) Shutdown() error {
 	errs := []error{err, n.closeTransport()}
 	n.stopSpawning()
 	n.wg.Wait()
-	return errors.Join(append(errs, n.closeStores())...)
+	errs = append(errs, n.closeStores())
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return n.markStopped()
+}
+
+// markStopped flushes the file, which Raft no longer writes, and only
+// then records the clean stop: a power loss between the two leaves
+// "running", and the next start rebuilds the file.
+func (n *Node) markStopped() error {
+	if err := n.fsm.m.Sync(); err != nil {
+		return fmt.Errorf("flush the memory file before recording a clean stop: %w", err)
+	}
+	return writeRunState(n.dir, "stopped", n.boot)
 }
 
 // closeTransport closes Raft's transport, its pooled streams, the cluster
