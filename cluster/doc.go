@@ -51,7 +51,8 @@
 // would move local readers back in time) and replays the log; FSM.Apply
 // skips every entry at or below the file's applied index, so none is
 // applied twice. Only a file that is behind the latest snapshot (an empty
-// one, say) gets the snapshot installed first.
+// one, say) or holds an install cut short gets the snapshot installed
+// first.
 //
 // # Restart after a crash
 //
@@ -80,6 +81,13 @@
 // versions below their slots', which shm refuses (the FSM would halt).
 // Local processes that mapped the old file since the boot keep reading
 // it; start the node before them after a host crash.
+//
+// A file that holds an install cut short (shm.ErrInstallIncomplete: the
+// daemon died in FSM.Restore or in the install of the start) is opened
+// with shm.Config.AllowIncomplete and gets the node's latest snapshot
+// installed again, whatever its applied index says: the snapshot the
+// install came from is the node's latest, Raft having stored it before
+// restoring it. Without a snapshot NewNode fails with ErrIncomplete.
 //
 // # Versions
 //
@@ -184,17 +192,14 @@
 // install are the leader's; a local reader sees every variable, and any
 // MGet, either all old or all new. A crash in the middle of an install
 // leaves the file marked: shm.Open then fails with
-// shm.ErrInstallIncomplete, and the node must reopen it with
-// shm.Config.AllowIncomplete and install its latest snapshot again.
+// shm.ErrInstallIncomplete unless told shm.Config.AllowIncomplete, and
+// NewNode installs the latest snapshot again (see Restart after a crash).
 //
 // # Limits
 //
 //   - A snapshot install has no group limit: it holds at most the file's
 //     capacity. One command's names and AppliedName must fit one group
 //     (the file's GroupMax).
-//   - A node whose daemon died in an install does not yet reinstall by
-//     itself: the daemon must open the file with AllowIncomplete and the
-//     node install its snapshot whatever the file's applied index says.
 //   - A host crash costs the node its file: it is rebuilt from the
 //     latest snapshot and the log, as fast as the node can apply them.
 //   - The run state trusts the boot ID: a host whose page cache is lost

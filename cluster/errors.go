@@ -37,6 +37,11 @@ var (
 	// ErrAuth: a connection to a cluster port failed the handshake: a
 	// side does not know the cluster secret, or the peer is not a node.
 	ErrAuth = errors.New("cluster: authentication failed")
+	// ErrIncomplete: the memory file holds an install cut short
+	// (shm.Memory.Incomplete) and the node has no snapshot to install
+	// again. Moving the file away lets the node start from an empty one
+	// and catch up.
+	ErrIncomplete = errors.New("cluster: the memory file holds an install cut short and the node has no snapshot to complete it; move the file away and start again")
 	// ErrShutdown: the node was shut down.
 	ErrShutdown = errors.New("cluster: node shut down")
 )

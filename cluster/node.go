@@ -221,8 +221,8 @@ type Node struct {
 // NewNode starts a node. A node with no Raft state yet bootstraps a cluster
 // of cfg.Voters; without Voters it waits to be added (Join). It records in
 // its run state (RunStateFile) that it runs. If the memory file is behind
-// the latest snapshot (an empty file, say), the snapshot is installed
-// first; either way
+// the latest snapshot (an empty file, say) or holds an install cut short
+// (shm.Memory.Incomplete), the snapshot is installed first; either way
 // Raft then replays the log after the file's applied index (entries at or
 // below it are skipped, see FSM.Apply). It trusts the file otherwise: the
 // caller checks HostCrashed before it opens the file.
@@ -282,7 +282,7 @@ func (n *Node) start(cfg Config) error {
 	if err := writeRunState(cfg.Dir, "running", n.boot); err != nil {
 		return err
 	}
-	if err := catchUpFromSnapshot(n.fsm, snaps); err != nil {
+	if err := catchUpFromSnapshot(n.fsm, snaps, cfg.Memory.Incomplete(), n.logger); err != nil {
 		return err
 	}
 	if err := n.listen(cfg); err != nil {
@@ -375,11 +375,19 @@ func bootstrap(rc *raft.Config, store *raftboltdb.BoltStore, snaps raft.Snapshot
 // snapshot, which the file would then miss. The snapshot's own applied
 // index decides, not Raft's: Raft's counts entries (no-ops, configuration)
 // that do not reach the FSM, and reinstalling what the file holds would
-// bump every version.
-func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore) error {
+// bump every version. A file that holds an install cut short (incomplete,
+// shm.Memory.Incomplete) gets the latest snapshot whatever its applied
+// index says: part of it is the old content and part the new, and only
+// the snapshot that install came from completes it.
+func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore, incomplete bool, logger hclog.Logger) error {
 	list, err := snaps.List()
-	if err != nil || len(list) == 0 || list[0].Index <= fsm.Applied() {
+	switch {
+	case err != nil:
 		return err
+	case len(list) == 0 && incomplete:
+		return ErrIncomplete
+	case len(list) == 0 || (!incomplete && list[0].Index <= fsm.Applied()):
+		return nil
 	}
 	_, rc, err := snaps.Open(list[0].ID)
 	if err != nil {
@@ -387,9 +395,11 @@ func catchUpFromSnapshot(fsm *FSM, snaps raft.SnapshotStore) error {
 	}
 	defer rc.Close()
 	s, err := readSnapshot(rc)
-	if err != nil || s.applied <= fsm.Applied() {
+	if err != nil || (!incomplete && s.applied <= fsm.Applied()) {
 		return err
 	}
+	logger.Info("installing the latest snapshot at start", "snapshot", list[0].ID,
+		"applied", s.applied, "file-applied", fsm.Applied(), "incomplete", incomplete)
 	return fsm.install(s)
 }
 
