@@ -47,6 +47,10 @@ type ClusterConfig struct {
 	SnapshotThreshold, TrailingLogs                uint64
 	// RaftLog receives Raft's own log lines; nil discards them.
 	RaftLog io.Writer
+	// BootID identifies the host's boot (cluster.Config.BootID): a node
+	// that was running under another boot discards its file at start and
+	// rebuilds it. Nil means Linux's boot ID; tests stage reboots with it.
+	BootID cluster.BootIDFunc
 }
 
 // clusterNode is a server's membership in a cluster.
@@ -105,7 +109,7 @@ func (s *Server) startCluster(cc *ClusterConfig) error {
 		Dir: cc.Dir, Memory: s.mem, Applier: newApplier(s), Voters: cc.Peers, Secret: cc.Secret,
 		HeartbeatTimeout: cc.HeartbeatTimeout, ElectionTimeout: cc.ElectionTimeout, LeaderLease: cc.LeaderLease,
 		SnapshotThreshold: cc.SnapshotThreshold, TrailingLogs: cc.TrailingLogs, LogOutput: cc.RaftLog,
-		OnRoleChange: s.roleChanged,
+		OnRoleChange: s.roleChanged, BootID: cc.BootID,
 	}
 	node, err := cluster.NewNode(cfg)
 	if err != nil {

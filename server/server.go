@@ -69,6 +69,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	shmCfg := shmConfig(st)
 	if cc := st.Cluster; cc != nil {
+		if err := discardAfterHostCrash(st); err != nil {
+			return nil, err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 		shmCfg.Seed, err = clusterSeed(ctx, cc, st.Password)
 		cancel()
