@@ -72,6 +72,9 @@ func New(cfg Config) (*Server, error) {
 		if err := discardAfterHostCrash(st); err != nil {
 			return nil, err
 		}
+		// An install cut short is completed from the node's snapshot
+		// (cluster.NewNode); a single host has nothing to complete it with.
+		shmCfg.AllowIncomplete = true
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 		shmCfg.Seed, err = clusterSeed(ctx, cc, st.Password)
 		cancel()
