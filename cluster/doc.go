@@ -181,6 +181,18 @@
 // entry (ErrBadEntry) is refused alike by every node and applied as a
 // failed command.
 //
+// So a rolling upgrade is safe in any order: upgrade one node at a time
+// (stop it, replace the binary, start it, wait until it has caught up).
+// A dsm that brings a new entry format must go on writing the old one
+// until every node runs it: until then an old node that meets a new entry
+// halts there, its file frozen at the entry before (local readers see it
+// stale; ReadBarrier and WaitApplied through it fail with ErrHalted; it
+// takes no snapshot, so its log is not compacted), while it still stores
+// and acknowledges log entries for the others. Upgraded, it replays from
+// the entry it stopped at. TestNewerEntryHaltsUntilUpgrade shows this
+// with a newer decoder standing in for a newer dsm; no test runs two
+// builds.
+//
 // # Snapshots
 //
 // FSM.Snapshot copies every variable (name, value, version), the applied

@@ -25,8 +25,9 @@ type Result struct {
 // goroutine is its only writer: Apply, Snapshot and Restore never run at
 // once, and local processes do not write a replicated file.
 type FSM struct {
-	m *shm.Memory
-	a Applier
+	m      *shm.Memory
+	a      Applier
+	decode func([]byte) ([][]byte, error) // DecodeEntry but in tests
 
 	mu      sync.Mutex    // guards applied, halted and changed
 	applied uint64        // index of the last entry applied to the file
@@ -44,7 +45,7 @@ func NewFSM(m *shm.Memory, a Applier) (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{m: m, a: a, applied: n, changed: make(chan struct{})}, nil
+	return &FSM{m: m, a: a, decode: DecodeEntry, applied: n, changed: make(chan struct{})}, nil
 }
 
 // Applied returns the index of the last entry applied to the file.
@@ -131,7 +132,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	case l.Index <= applied:
 		return &Result{Skipped: true}
 	}
-	args, err := DecodeEntry(l.Data)
+	args, err := f.decode(l.Data)
 	if err != nil {
 		if errors.Is(err, ErrEntryVersion) {
 			f.halt(fmt.Errorf("entry %d: %w", l.Index, err))

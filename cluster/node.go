@@ -100,6 +100,10 @@ type Config struct {
 	// (RunStateFile, HostCrashed); nil means BootID, Linux's. Tests set
 	// it to stage a reboot.
 	BootID BootIDFunc
+
+	// decode decodes log entries, DecodeEntry if nil: a test stands a
+	// newer dsm's decoder in for it (export_test.go).
+	decode func([]byte) ([][]byte, error)
 }
 
 // Defaults for Config's timing. A follower starts an election when it has
@@ -239,6 +243,9 @@ func NewNode(cfg Config) (*Node, error) {
 	fsm, err := NewFSM(cfg.Memory, cfg.Applier)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.decode != nil {
+		fsm.decode = cfg.decode
 	}
 	boot, err := bootIDOf(cfg.BootID)
 	if err != nil {
