@@ -76,7 +76,7 @@ func TestClusterHostCrashRebuildsFile(t *testing.T) {
 			clusterWrites(t, tc, tc.leader(), 4)
 			tc.dump(f)
 			tc.crash(f)
-			m, err := shm.Open(shm.Config{Path: tc.nodes[f].file})
+			m, err := shm.Open(shm.Config{Path: tc.nodes[f].file, Exclusive: true}) // as the daemon: a local process may not write a replicated file
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,7 +107,7 @@ func TestClusterProcessCrashKeepsFile(t *testing.T) {
 	clusterWrites(t, tc, tc.leader(), 10)
 	tc.dump(f)
 	tc.crash(f)
-	m, err := shm.Open(shm.Config{Path: tc.nodes[f].file})
+	m, err := shm.Open(shm.Config{Path: tc.nodes[f].file, Exclusive: true}) // as the daemon: a local process may not write a replicated file
 	if err != nil {
 		t.Fatal(err)
 	}
