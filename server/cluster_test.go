@@ -655,3 +655,44 @@ func TestClusterGracefulStopHandsOver(t *testing.T) {
 	}
 	t.Fatal("no node leads after the leader's graceful stop")
 }
+
+// A node started with Join (any member's client address) learns the
+// cluster's seed and capacities there, is added, catches up and votes.
+func TestClusterJoinThroughClientAddress(t *testing.T) {
+	tc := startCluster(t, 3, nil)
+	ctx := context.Background()
+	for k := range 20 {
+		if err := tc.client(tc.leader()).Set(ctx, fmt.Sprintf("before%d", k), k, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4 := tc.start("n4", cl, func(cc *ClusterConfig) { cc.Join = tc.nodes[tc.follower()].addr })
+	tc.nodes = append(tc.nodes, n4)
+	rc := redis.NewClient(&redis.Options{Addr: n4.addr, Protocol: 2, MaxRetries: -1, ReadTimeout: clusterWait})
+	defer rc.Close()
+	if got, err := rc.Get(ctx, "before19").Int(); err != nil || got != 19 {
+		t.Fatalf("the joined node reads before19 = %d, %v", got, err)
+	}
+	if err := rc.Set(ctx, "from-n4", 4, 0).Err(); err != nil {
+		t.Fatalf("write through the joined node: %v", err)
+	}
+	waitFor(t, "n4 to vote", func() bool { return n4.cl.node.Status().Role == "follower" && n4.cl.node.Status().Voters == 4 })
+	if n4.mem.Seed() != tc.nodes[0].mem.Seed() {
+		t.Fatalf("the joined node's seed %#x differs from the cluster's %#x", n4.mem.Seed(), tc.nodes[0].mem.Seed())
+	}
+	// A node whose file would have other capacities refuses to start.
+	cl5, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl5.Close()
+	_, err = New(Config{File: filepath.Join(tc.dir, "n5.mem"), Vars: 2 * testVars, Logger: slog.New(slog.DiscardHandler),
+		Cluster: &ClusterConfig{NodeID: "n5", Listener: cl5, ClientAddr: "127.0.0.1:1", Join: n4.addr}})
+	if !errors.Is(err, ErrCapacity) || !strings.Contains(err.Error(), "every node needs the same -vars") {
+		t.Fatalf("a node with other capacities: %v", err)
+	}
+}

@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -284,15 +281,30 @@ func memberClusterAddr(ctx context.Context, addr, password string) (string, erro
 		nc.SetDeadline(dl)
 	}
 	w := resp.NewWriter(nc, 0)
-	br := bufio.NewReader(nc)
+	rd := resp.NewReplyReader(nc, 0, 1<<20)
+	ask := func(args ...string) (string, error) {
+		w.Array(len(args))
+		for _, a := range args {
+			w.BulkString(a)
+		}
+		if err := w.Flush(); err != nil {
+			return "", err
+		}
+		rep, err := rd.Read()
+		switch {
+		case err != nil:
+			return "", err
+		case rep.IsError():
+			return "", errors.New(string(rep.Str))
+		}
+		return string(rep.Str), nil
+	}
 	if password != "" {
-		writeCommand(w, "AUTH", password)
-		if _, err := readMemberReply(br); err != nil {
+		if _, err := ask("AUTH", password); err != nil {
 			return "", err
 		}
 	}
-	writeCommand(w, "INFO", "cluster")
-	text, err := readMemberReply(br)
+	text, err := ask("INFO", "cluster")
 	if err != nil {
 		return "", err
 	}
@@ -302,45 +314,6 @@ func memberClusterAddr(ctx context.Context, addr, password string) (string, erro
 		}
 	}
 	return "", errors.New("not a cluster node (its INFO cluster has no cluster_addr)")
-}
-
-// writeCommand sends one command as a RESP array of bulk strings.
-func writeCommand(w *resp.Writer, args ...string) error {
-	w.Array(len(args))
-	for _, a := range args {
-		w.BulkString(a)
-	}
-	return w.Flush()
-}
-
-// readMemberReply reads a simple, error or bulk reply (all that
-// memberClusterAddr meets) and returns its text.
-func readMemberReply(br *bufio.Reader) (string, error) {
-	line, err := br.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", errors.New("empty reply")
-	}
-	switch line[0] {
-	case '+':
-		return line[1:], nil
-	case '-':
-		return "", errors.New(line[1:])
-	case '$', '=':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 || n > 1<<20 {
-			return "", fmt.Errorf("bad reply %q", line)
-		}
-		b := make([]byte, n+2)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return "", err
-		}
-		return string(b[:n]), nil
-	}
-	return "", fmt.Errorf("unexpected reply %q", line)
 }
 
 // registerClusterMetrics adds the node's figures to the server's metrics:

@@ -121,7 +121,9 @@ func New(cfg Config) (*Server, error) {
 	if st.Cluster != nil {
 		if err := s.startCluster(st.Cluster); err != nil {
 			s.live.stop()
-			s.redo.Close()
+			if s.redo != nil {
+				s.redo.Close()
+			}
 			mem.Close()
 			return nil, err
 		}
