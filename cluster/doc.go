@@ -162,6 +162,37 @@
 // from outside. A node started with neither Raft state nor Voters waits
 // to be added.
 //
+// # Recovering a cluster
+//
+// A cluster that has lost its majority for good (two of three nodes, three
+// of five) elects no leader, and so can neither take writes nor change its
+// membership through the log. Recover is the way back: it rewrites a
+// stopped node's Raft state so that the node restarts in a cluster of the
+// voters it is given, the survivors. The operator (dsm cluster recover):
+//
+//  1. stops dsmd on every survivor, and makes sure the lost nodes stay
+//     down for good (a lost node that came back with its old state would
+//     still count itself a member of the old cluster);
+//  2. runs Recover on each survivor with the same voters, the survivors'
+//     IDs and cluster addresses; it refuses while a dsmd holds the file or
+//     the Raft log (ErrInUse);
+//  3. starts dsmd on the survivors again, with the flags they had: their
+//     Raft state now names the new voters, whatever -peers says;
+//  4. adds new nodes with Join, as to any cluster.
+//
+// Recover applies every command entry of the node's log to its file,
+// committed or not: with the majority gone, nothing can tell which entries
+// were committed. With several survivors the first election goes to the
+// one whose log is the most up to date (Raft's vote rule), and the others
+// take its state in a snapshot, so the new cluster keeps every write the
+// most up-to-date survivor had. What is lost is what only the lost nodes
+// had: writes whose entries reached none of the survivors, acknowledged
+// ones among them (in a cluster of three, the lost leader and the lost
+// follower are a majority: they may have acknowledged writes the survivor
+// never received). Writes a survivor had in its log that were never
+// committed (their clients got an error or no answer) become committed:
+// their outcome was unknown, and now is known.
+//
 // # Failover
 //
 // The default timing (DefaultHeartbeatTimeout, DefaultElectionTimeout,

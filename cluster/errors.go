@@ -44,4 +44,8 @@ var (
 	ErrIncomplete = errors.New("cluster: the memory file holds an install cut short and the node has no snapshot to complete it; move the file away and start again")
 	// ErrShutdown: the node was shut down.
 	ErrShutdown = errors.New("cluster: node shut down")
+	// ErrInUse: Recover found the node's Raft log held by a running node.
+	ErrInUse = errors.New("cluster: raft state in use")
+	// ErrNoState: Recover found no Raft state to recover.
+	ErrNoState = errors.New("cluster: no raft state")
 )
