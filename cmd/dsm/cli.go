@@ -81,6 +81,7 @@ func newRoot(cfg *config, stdin io.Reader, stdout, stderr io.Writer, code *int) 
 			return nil
 		}
 	}
+	root.AddCommand(clusterCommand(ctx, cfg, stdout, stderr, code))
 	return root
 }
 
@@ -204,7 +205,15 @@ func normalizeArgs(args []string, root *cobra.Command) []string {
 	// before it runs it cannot tell -h (help, a flag without a value) from
 	// a flag whose value follows.
 	if sub, _, err := root.Find([]string{cmd}); err == nil && sub != root {
-		return append(append(append([]string{cmd}, flags...), "--"), cmdArgs...)
+		path := []string{cmd}
+		// A command with subcommands (cluster status) takes its
+		// subcommand before the "--" too, for cobra to find.
+		if len(cmdArgs) > 0 && sub.HasSubCommands() {
+			if s, _, err := sub.Find(cmdArgs[:1]); err == nil && s != sub {
+				path, cmdArgs = append(path, cmdArgs[0]), cmdArgs[1:]
+			}
+		}
+		return append(append(append(path, flags...), "--"), cmdArgs...)
 	}
 	// Not a command of dsm: the daemon's, passed through by the root.
 	return append(append(flags, "--", cmd), cmdArgs...)

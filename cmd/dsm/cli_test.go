@@ -56,6 +56,9 @@ func TestNormalizeArgs(t *testing.T) {
 		{"completion bash -addr h", "completion --addr h bash"},
 		{"__complete get -addr", "__complete get -addr"},
 		{"-nope get", "-nope get"},
+		{"cluster status -addr h:1", "cluster status --addr h:1 --"},
+		{"-o json cluster join n4 h:2", "cluster join -o json -- n4 h:2"},
+		{"cluster bogus", "cluster -- bogus"},
 	}
 	for _, tt := range tests {
 		got := strings.Join(normalizeArgs(strings.Fields(tt.in), root), " ")

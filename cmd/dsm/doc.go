@@ -96,6 +96,21 @@
 // directly. At the prompt, "lock NAME..." takes locks for the commands that
 // follow and "unlock" releases them.
 //
+// # Clusters
+//
+// dsm cluster shows and changes the cluster of the nodes -addr names (any
+// member will do). dsm cluster status lists every node of the cluster's
+// configuration and asks each over its client address for its INFO
+// cluster: a table of ID, role, voter or learner, cluster and client
+// address, term, commit and applied index, and lag (how far its applied
+// index is behind the leader's); a node that does not answer is
+// unreachable there, and the command still exits 0. With -o json it is
+// one object {"leader","term","nodes":[...]}. dsm cluster join ID
+// CLUSTER-ADDR, remove ID, transfer [ID] and snapshot send CLUSTER JOIN,
+// REMOVE, TRANSFER and SNAPSHOT and print OK; the first three wait up to
+// -timeout, two minutes unless it is given, since a join waits for the
+// node to catch up.
+//
 // # Exit codes
 //
 //	0  success
