@@ -40,16 +40,17 @@ type opsCluster struct {
 func startOps(tb testing.TB, n int) *opsCluster {
 	tb.Helper()
 	tc := &opsCluster{tb: tb, dir: tb.TempDir()}
-	var cls []net.Listener
 	for i := range n {
-		cl := listenAt(tb, "127.0.0.1:0")
-		cls = append(cls, cl)
-		tc.peers = append(tc.peers, cluster.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: cl.Addr().String()})
+		tc.peers = append(tc.peers, cluster.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: freeAddr(tb)})
 	}
+	// Each cluster port opens only as its node starts, not before:
+	// cluster.NewNode serves its port a moment before it creates its
+	// Raft, and a Hello that a node started earlier had queued there
+	// would be answered from a nil Raft (a crash of the test process).
 	for i := range n {
 		nd := &opsNode{id: tc.peers[i].ID, clusterAddr: tc.peers[i].Addr, file: filepath.Join(tc.dir, tc.peers[i].ID+".mem")}
 		tc.nodes = append(tc.nodes, nd)
-		tc.start(nd, cls[i], listenAt(tb, "127.0.0.1:0"), "")
+		tc.start(nd, listenAt(tb, nd.clusterAddr), listenAt(tb, "127.0.0.1:0"), "")
 	}
 	tb.Cleanup(tc.stopAll)
 	return tc
