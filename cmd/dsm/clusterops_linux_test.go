@@ -40,8 +40,17 @@ type opsCluster struct {
 func startOps(tb testing.TB, n int) *opsCluster {
 	tb.Helper()
 	tc := &opsCluster{tb: tb, dir: tb.TempDir()}
+	// The cluster ports are reserved all at once, so that they differ,
+	// and the client ports taken before they are released.
+	var ls, held []net.Listener
 	for i := range n {
-		tc.peers = append(tc.peers, cluster.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: freeAddr(tb)})
+		l := listenAt(tb, "127.0.0.1:0")
+		held = append(held, l)
+		ls = append(ls, listenAt(tb, "127.0.0.1:0"))
+		tc.peers = append(tc.peers, cluster.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: l.Addr().String()})
+	}
+	for _, l := range held {
+		l.Close()
 	}
 	// Each cluster port opens only as its node starts, not before:
 	// cluster.NewNode serves its port a moment before it creates its
@@ -50,7 +59,7 @@ func startOps(tb testing.TB, n int) *opsCluster {
 	for i := range n {
 		nd := &opsNode{id: tc.peers[i].ID, clusterAddr: tc.peers[i].Addr, file: filepath.Join(tc.dir, tc.peers[i].ID+".mem")}
 		tc.nodes = append(tc.nodes, nd)
-		tc.start(nd, listenAt(tb, nd.clusterAddr), listenAt(tb, "127.0.0.1:0"), "")
+		tc.start(nd, listenAt(tb, nd.clusterAddr), ls[i], "")
 	}
 	tb.Cleanup(tc.stopAll)
 	return tc
