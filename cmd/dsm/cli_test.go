@@ -58,6 +58,7 @@ func TestNormalizeArgs(t *testing.T) {
 		{"-nope get", "-nope get"},
 		{"cluster status -addr h:1", "cluster status --addr h:1 --"},
 		{"-o json cluster join n4 h:2", "cluster join -o json -- n4 h:2"},
+		{"cluster recover -file f -node-id n1", "cluster recover --file f -- -node-id n1"},
 		{"cluster bogus", "cluster -- bogus"},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,8 @@ member will do; list several and dsm uses the first that answers).
   remove ID            remove the node ID from the cluster
   transfer [ID]        hand leadership to ID, or to any other voter
   snapshot             take a snapshot on the node and compact its log
+  recover              offline: restart the survivors of a lost majority as
+                       a new cluster (dsm cluster recover --help)
 
 join, remove and transfer run on the leader, wherever they are sent, and
 wait for the change (join: until the node has caught up) up to --timeout,
@@ -47,7 +49,7 @@ a node that did not answer.`
 func clusterCommand(ctx context.Context, cfg *config, stdout, stderr io.Writer, code *int) *cobra.Command {
 	cl := &cobra.Command{
 		Use:   "cluster",
-		Short: "show and change the cluster: status, join, remove, transfer, snapshot",
+		Short: "show and change the cluster: status, join, remove, transfer, snapshot, recover",
 		Long:  clusterLong,
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -76,6 +78,14 @@ func clusterCommand(ctx context.Context, cfg *config, stdout, stderr io.Writer, 
 		&cobra.Command{Use: "remove ID", Short: "remove a node from the cluster", Args: cobra.ArbitraryArgs, RunE: admin("remove", 1, 1, "ID")},
 		&cobra.Command{Use: "transfer [ID]", Short: "hand leadership to ID, or to any other voter", Args: cobra.ArbitraryArgs, RunE: admin("transfer", 0, 1, "[ID]")},
 		&cobra.Command{Use: "snapshot", Short: "take a snapshot on the node reached and compact its log", Args: cobra.ArbitraryArgs, RunE: admin("snapshot", 0, 0, "")},
+		&cobra.Command{
+			Use: "recover --file PATH --node-id ID --peers ID=HOST:PORT,...", Short: "offline: rewrite a stopped survivor's Raft state to a new set of voters",
+			Long: recoverLong, Args: cobra.ArbitraryArgs,
+			RunE: func(_ *cobra.Command, a []string) error {
+				*code = runClusterRecover(cfg, a, stdout, stderr)
+				return nil
+			},
+		},
 	)
 	return cl
 }
@@ -300,3 +310,39 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+const recoverLong = `With the majority of a cluster lost for good (two nodes of three, three of
+five), no leader can be elected: the cluster takes no writes and can no
+longer change its members. recover rewrites a survivor's Raft state so that
+the survivors, started again, form a cluster of just them. It works on the
+node's files with its dsmd stopped, and refuses while a dsmd holds them.
+
+  dsm cluster recover --file PATH [--raft-dir DIR] --node-id ID \
+      --peers ID=HOST:PORT[,ID=HOST:PORT...]
+
+  --file      the node's memory file (dsmd's -file)
+  --raft-dir  its Raft directory, if dsmd was given -raft-dir (PATH.raft)
+  --node-id   the node's ID (dsmd's -node-id)
+  --peers     the surviving voters, this node among them, each with its
+              cluster address (dsmd's -cluster); the same on every survivor
+
+The procedure:
+  1. Make sure the lost nodes stay down. One that came back with its old
+     files would still take itself for a member of the old cluster: wipe
+     its memory file and Raft directory before using it again.
+  2. Stop dsmd on every survivor.
+  3. Run dsm cluster recover on every survivor, with the same --peers.
+  4. Start dsmd on the survivors again, with the flags they had: their
+     Raft state now names the new voters, whatever -peers says.
+  5. dsm cluster status shows the new cluster; add nodes to it with
+     dsmd -join or dsm cluster join.
+
+What is kept: every write in the log of the most up-to-date survivor. The
+survivors' first election goes to it, and the others take its state. Each
+survivor applies its whole log, committed or not: nothing can tell any
+more which entries were committed, so writes whose outcome was unknown
+(their clients got an error or no answer) may now be applied.
+
+What is lost: the writes that only the lost nodes had, acknowledged ones
+among them: in a cluster of three, the lost leader and the lost follower
+were a majority and may have acknowledged writes no survivor received.`

@@ -111,6 +111,12 @@
 // -timeout, two minutes unless it is given, since a join waits for the
 // node to catch up.
 //
+// dsm cluster recover -file PATH [-raft-dir DIR] -node-id ID -peers
+// ID=HOST:PORT,... rewrites, offline, the Raft state of a node whose
+// cluster lost its majority for good, so that the survivors (-peers)
+// restart as a cluster of just them (server.RecoverCluster, and package
+// cluster's "Recovering a cluster" for the procedure and what is lost).
+//
 // # Exit codes
 //
 //	0  success
