@@ -192,7 +192,7 @@ type Node struct {
 	raft     *raft.Raft    // set once, before ready is closed
 	ready    chan struct{} // closed once raft is set: the cluster port serves requests from then on
 	trans    *raft.NetworkTransport
-	store    *raftboltdb.BoltStore
+	store    *store // the Raft log and stable store, gated for Shutdown (store.go)
 	mux      *mux
 	rpc      *rpcClient
 	observer *raft.Observer
@@ -277,9 +277,11 @@ func NewNode(cfg Config) (*Node, error) {
 
 func (n *Node) start(cfg Config) error {
 	var err error
-	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db")); err != nil {
+	db, err := raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db"))
+	if err != nil {
 		return err
 	}
+	n.store = &store{db: db}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsKept, n.logger)
 	if err != nil {
 		return err
@@ -365,7 +367,7 @@ func orDefault(d, def time.Duration) time.Duration {
 	return def
 }
 
-func bootstrap(rc *raft.Config, store *raftboltdb.BoltStore, snaps raft.SnapshotStore, trans raft.Transport, voters []Peer) error {
+func bootstrap(rc *raft.Config, store *store, snaps raft.SnapshotStore, trans raft.Transport, voters []Peer) error {
 	var c raft.Configuration
 	for _, p := range voters {
 		addr := raft.ServerAddress(p.Addr)
@@ -465,7 +467,7 @@ func (n *Node) Shutdown() error {
 	n.cancel()
 	var err error
 	if n.raft != nil {
-		err = n.raft.Shutdown().Error()
+		err = n.stopRaft()
 		n.raft.DeregisterObserver(n.observer)
 	}
 	errs := []error{err, n.closeTransport()}
@@ -477,6 +479,25 @@ func (n *Node) Shutdown() error {
 	}
 	return n.markStopped()
 }
+
+// stopRaft shuts Raft down. A replication goroutine blocked on a peer's
+// stream can keep Raft's Shutdown waiting (seen once, with every node of a
+// test stopping at once): after raftStopWait the transport is closed under
+// it, which ends such waits; Shutdown closes it again, harmlessly.
+func (n *Node) stopRaft() error {
+	done := make(chan error, 1)
+	go func() { done <- n.raft.Shutdown().Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(raftStopWait):
+		n.closeTransport()
+		return <-done
+	}
+}
+
+// raftStopWait is how long Shutdown lets Raft stop by itself.
+const raftStopWait = 2 * time.Second
 
 // markStopped flushes the file, which Raft no longer writes, and only
 // then records the clean stop: a power loss between the two leaves
@@ -510,7 +531,7 @@ func (n *Node) closeTransport() error {
 
 func (n *Node) closeStores() error {
 	if n.store != nil {
-		return n.store.Close()
+		return n.store.close()
 	}
 	return nil
 }
