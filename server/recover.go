@@ -30,7 +30,7 @@ func RecoverCluster(cfg Config) (cluster.Recovered, error) {
 	// A single host over the file: New opens it as dsmd does (the daemon
 	// lock, the check, the redo log's replay) and starts no node.
 	cfg.Cluster = nil
-	s, err := New(cfg)
+	s, err := newServer(cfg, true)
 	if errors.Is(err, shm.ErrLocked) {
 		return cluster.Recovered{}, fmt.Errorf("recover: %s is served by a running dsmd: stop it first: %w", cfg.File, err)
 	}

@@ -62,7 +62,11 @@ type Server struct {
 // Serve it. It takes the file's one-daemon lock, so a second Server (or
 // dsmd) on the same file fails with an error wrapping shm.ErrLocked. The
 // caller must call Shutdown or Close to release the file.
-func New(cfg Config) (*Server, error) {
+func New(cfg Config) (*Server, error) { return newServer(cfg, false) }
+
+// newServer is New; recovering opens a cluster node's file without
+// starting its node, for RecoverCluster.
+func newServer(cfg Config, recovering bool) (*Server, error) {
 	st, err := cfg.resolve()
 	if err != nil {
 		return nil, err
@@ -86,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if mem.Replicated() && st.Cluster == nil {
+	if mem.Replicated() && st.Cluster == nil && !recovering {
 		mem.Close()
 		return nil, fmt.Errorf("%w: %s is replicated (file format 2): start dsmd as its node (-node-id with -peers or -join), or move the file away", ErrReplicatedFile, st.File)
 	}
