@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Peer is one voter of a cluster: its ID and its Raft address.
@@ -277,7 +278,12 @@ func NewNode(cfg Config) (*Node, error) {
 
 func (n *Node) start(cfg Config) error {
 	var err error
-	db, err := raftboltdb.NewBoltStore(filepath.Join(cfg.Dir, "raft.db"))
+	db, err := raftboltdb.New(raftboltdb.Options{
+		Path: filepath.Join(cfg.Dir, "raft.db"),
+		// The free list is rebuilt at open rather than written at every
+		// commit: one write less per batch of entries.
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
+	})
 	if err != nil {
 		return err
 	}
@@ -310,7 +316,13 @@ func (n *Node) start(cfg Config) error {
 			return err
 		}
 	}
-	if n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans); err != nil {
+	// Recent entries stay in memory: replicating them to a follower, or
+	// applying them, reads no database.
+	logs, err := raft.NewLogCache(logCacheSize, n.store)
+	if err != nil {
+		return err
+	}
+	if n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.store, snaps, n.trans); err != nil {
 		return err
 	}
 	close(n.ready)
@@ -495,6 +507,9 @@ func (n *Node) stopRaft() error {
 		return <-done
 	}
 }
+
+// logCacheSize is how many recent log entries Raft keeps in memory.
+const logCacheSize = 1024
 
 // raftStopWait is how long Shutdown lets Raft stop by itself.
 const raftStopWait = 2 * time.Second
