@@ -141,6 +141,39 @@ const limits = `## What limits each figure
   each once-a-second flush the first write to every flushed page faults
   again: the more variables written, the more pages each flush writes back
   and the more writes fault.
+- **The cluster's writes (put, increment).** A write is a Raft round:
+  the leader appends the batch to its log in raft-boltdb (a bolt commit:
+  two fdatasyncs, about 0.3 ms each here), then a follower appends it (two
+  more), then the leader applies it and answers; a write sent to a
+  follower is forwarded to the leader first and answered once the
+  follower's own file holds it. The leader's profile under 50 clients
+  shows it busy about half of the time, most of that in system calls:
+  the rounds wait for the disks, not for the CPU. Batching is what makes a
+  round cheaper per write (hashicorp/raft gathers the proposals that wait
+  while it syncs), and 50 one-at-a-time clients on two cores give it
+  batches of only about ten, so put lands where etcd's does (whose round
+  has the same shape, one WAL fsync per node). Three times etcd's would
+  need either one sync per round (a log store of our own, which the
+  approved raft-boltdb is not) or far larger batches than this load
+  brings. INCR is a single log entry where etcd needs a read and a
+  transaction, hence its lead there.
+- **One client's write through a follower (p50 about 11 ms against etcd's
+  2 ms).** The follower answers once its own file holds the write, so that
+  the client's next read there sees it. An idle follower learns that an
+  entry is committed only with the leader's next append, which Raft sends
+  within one to two commit timeouts (5 ms here). A 1 ms commit timeout
+  brought that write's p50 to 3.8 ms but doubled the idle CPU of every
+  node (the leader from 12% to 22% of a core, followers from 5% to 9.5%),
+  so the default stays; under load the next batch carries the commit at
+  once.
+- **Stale reads.** A GET after READONLY is served like a single host's GET
+  (no Raft round), so it is bounded as the first item says, here with
+  three daemons and the Go client of clusterload sharing two cores: the
+  load generator itself (go-redis, one goroutine per client) takes about
+  a third of the CPU. Ten times etcd's serializable reads (about 63,000
+  per second against 6,300) is beyond what this load generator gets even
+  from a single dsmd with nothing else running: 38,459 per second (the
+  same clusterload sget, 50 clients, 5 s, by hand after the run above).
 - **Local path.** A handle Get is an optimistic read: load the version, copy the
   value, check the version again; Set and Add take the variable's lock in the
   mapping (one compare-and-swap) and release it. Across processes the
