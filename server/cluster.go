@@ -59,17 +59,33 @@ type clusterNode struct {
 	redirect bool
 }
 
-// clusterSeed decides the hash seed a new file of a node is created with:
-// the same on every node, so that the same entries give the same layout.
-func clusterSeed(ctx context.Context, cc *ClusterConfig, password string) (uint64, error) {
+// clusterFile sets what a node's new file is created with: the seed the
+// peers bootstrap with or, for Join, the seed and capacities of the
+// member asked, so that the same entries give the same file everywhere.
+// Capacities asked for (flags) that differ from the cluster's are refused
+// before any file is created.
+func clusterFile(ctx context.Context, c *shm.Config, cc *ClusterConfig, password string) error {
 	if cc.Join == "" {
-		return cluster.BootstrapSeed(cc.Peers), nil
+		c.Seed = cluster.BootstrapSeed(cc.Peers)
+		return nil
 	}
 	h, err := probeMember(ctx, cc, password)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	return h.Seed, nil
+	asked := shm.Limits{Capacity: c.Vars, NameMax: c.NameMax, ValueMax: c.ValueMax, GroupMax: c.GroupMax}
+	for _, f := range []struct{ asked, cluster int }{
+		{asked.Capacity, h.Limits.Capacity}, {asked.NameMax, h.Limits.NameMax},
+		{asked.ValueMax, h.Limits.ValueMax}, {asked.GroupMax, h.Limits.GroupMax},
+	} {
+		if f.asked != 0 && f.asked != f.cluster {
+			return fmt.Errorf("%w: asked for %s, the cluster's files have %s: every node needs the same -vars, -name-max, -value-max and -group-max (leave them out to take the cluster's)",
+				ErrCapacity, capacities(asked), capacities(h.Limits))
+		}
+	}
+	c.Seed = h.Seed
+	c.Vars, c.NameMax, c.ValueMax, c.GroupMax = h.Limits.Capacity, h.Limits.NameMax, h.Limits.ValueMax, h.Limits.GroupMax
+	return nil
 }
 
 // probeMember learns, from the member Join names, the cluster's seed and

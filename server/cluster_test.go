@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -694,5 +695,8 @@ func TestClusterJoinThroughClientAddress(t *testing.T) {
 		Cluster: &ClusterConfig{NodeID: "n5", Listener: cl5, ClientAddr: "127.0.0.1:1", Join: n4.addr}})
 	if !errors.Is(err, ErrCapacity) || !strings.Contains(err.Error(), "every node needs the same -vars") {
 		t.Fatalf("a node with other capacities: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(tc.dir, "n5.mem")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused node left its file behind: %v", err)
 	}
 }

@@ -80,7 +80,7 @@ func newServer(cfg Config, recovering bool) (*Server, error) {
 		// (cluster.NewNode); a single host has nothing to complete it with.
 		shmCfg.AllowIncomplete = true
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
-		shmCfg.Seed, err = clusterSeed(ctx, cc, st.Password)
+		err = clusterFile(ctx, &shmCfg, cc, st.Password)
 		cancel()
 		if err != nil {
 			return nil, err
