@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ type ClusterConfig struct {
 	Dir string
 	// Secret authenticates every connection on the cluster port.
 	Secret []byte
+	// TLS, if set, wraps the cluster port in TLS (mutual when it
+	// verifies client certificates); the secret's handshake runs inside.
+	TLS *tls.Config
 	// Redirect answers a write (or a read that must be linearizable) sent
 	// to a follower with "-MOVED 0 leader:port" instead of forwarding it.
 	Redirect bool
@@ -95,7 +99,7 @@ func probeMember(ctx context.Context, cc *ClusterConfig, password string) (clust
 	if err != nil {
 		return cluster.Hello{}, fmt.Errorf("-join %s: %w", cc.Join, err)
 	}
-	h, err := cluster.Probe(ctx, addr, cc.Secret)
+	h, err := cluster.Dialer{Secret: cc.Secret, TLS: cc.TLS}.Probe(ctx, addr)
 	if err != nil {
 		return cluster.Hello{}, fmt.Errorf("-join %s (cluster port %s): %w", cc.Join, addr, err)
 	}
@@ -122,7 +126,7 @@ func (s *Server) startCluster(cc *ClusterConfig) error {
 	s.cmds.clusterize()
 	cfg := cluster.Config{
 		ID: cc.NodeID, Addr: cc.Addr, Listener: cc.Listener, ClientAddr: cc.ClientAddr,
-		Dir: cc.Dir, Memory: s.mem, Applier: newApplier(s), Voters: cc.Peers, Secret: cc.Secret,
+		Dir: cc.Dir, Memory: s.mem, Applier: newApplier(s), Voters: cc.Peers, Secret: cc.Secret, TLS: cc.TLS,
 		HeartbeatTimeout: cc.HeartbeatTimeout, ElectionTimeout: cc.ElectionTimeout, LeaderLease: cc.LeaderLease,
 		SnapshotThreshold: cc.SnapshotThreshold, TrailingLogs: cc.TrailingLogs, LogOutput: cc.RaftLog,
 		OnRoleChange: s.roleChanged, BootID: cc.BootID,
@@ -168,7 +172,7 @@ func (s *Server) join(ctx context.Context, cc *ClusterConfig) error {
 	if err != nil {
 		return fmt.Errorf("-join %s: %w", cc.Join, err)
 	}
-	if err := cluster.JoinVia(ctx, addr, cc.Secret, cc.NodeID, s.cl.node.Addr()); err != nil {
+	if err := (cluster.Dialer{Secret: cc.Secret, TLS: cc.TLS}).JoinVia(ctx, addr, cc.NodeID, s.cl.node.Addr()); err != nil {
 		return fmt.Errorf("-join %s: %w", cc.Join, err)
 	}
 	s.log.Info("joined the cluster", "via", cc.Join, "node", cc.NodeID)

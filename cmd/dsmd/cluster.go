@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +19,7 @@ import (
 // clusterFlags are the flags that make dsmd a node of a cluster.
 type clusterFlags struct {
 	nodeID, addr, peers, join, raftDir, secretFile, advertise string
+	tlsCert, tlsKey, tlsCA                                    string
 	redirect                                                  bool
 }
 
@@ -28,6 +31,9 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.raftDir, "raft-dir", "", "`DIR` of the Raft log and snapshots (default: the -file path plus .raft)")
 	fs.StringVar(&f.secretFile, "cluster-secret-file", "", "`PATH` of the cluster's shared secret, which authenticates the nodes to each other (default: $DSM_CLUSTER_SECRET; required unless every cluster address is loopback)")
 	fs.StringVar(&f.advertise, "advertise", "", "client `HOST:PORT` the other nodes tell clients (MOVED, INFO); default: -listen, with the -cluster host when -listen is a wildcard")
+	fs.StringVar(&f.tlsCert, "cluster-tls-cert", "", "TLS certificate `PATH` (PEM) this node presents on the cluster port, as server and as client; with -cluster-tls-key and -cluster-tls-ca the nodes speak mutual TLS")
+	fs.StringVar(&f.tlsKey, "cluster-tls-key", "", "TLS private key `PATH` (PEM) of -cluster-tls-cert")
+	fs.StringVar(&f.tlsCA, "cluster-tls-ca", "", "`PATH` of the CA certificates (PEM) that every node's certificate must be signed by")
 	fs.BoolVar(&f.redirect, "cluster-redirect", false, "answer writes sent to a follower with -MOVED 0 leader:port instead of forwarding them")
 }
 
@@ -59,7 +65,48 @@ func (f *clusterFlags) config() (*server.ClusterConfig, error) {
 	if cc.Secret, err = f.secret(cc); err != nil {
 		return nil, err
 	}
+	if cc.TLS, err = f.tlsConfig(); err != nil {
+		return nil, err
+	}
 	return cc, nil
+}
+
+// tlsConfig loads the cluster port's mutual TLS: nil without the flags,
+// an error unless all three are given.
+func (f *clusterFlags) tlsConfig() (*tls.Config, error) {
+	switch n := countSet(f.tlsCert, f.tlsKey, f.tlsCA); {
+	case n == 0:
+		return nil, nil
+	case n < 3:
+		return nil, errors.New("-cluster-tls-cert, -cluster-tls-key and -cluster-tls-ca go together")
+	}
+	cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("-cluster-tls-cert/-cluster-tls-key: %w", err)
+	}
+	pem, err := os.ReadFile(f.tlsCA)
+	if err != nil {
+		return nil, fmt.Errorf("-cluster-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-cluster-tls-ca: no certificate in %s", f.tlsCA)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
+		MinVersion: tls.VersionTLS13,
+	}, nil
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // parsePeers parses "ID=HOST:PORT,..."; this node must be among them, at

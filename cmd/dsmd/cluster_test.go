@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/dsmtest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -61,6 +63,7 @@ func TestParseClusterFlagsErrors(t *testing.T) {
 		{[]string{"-node-id", "n1", "-cluster", "127.0.0.1:1", "-peers", "n1"}, "not ID=HOST:PORT"},
 		{[]string{"-node-id", "n1", "-cluster", "127.0.0.1:1", "-peers", "n1=127.0.0.1:1", "-join", "127.0.0.1:5"}, "exclude each other"},
 		{[]string{"-node-id", "n1", "-cluster", "10.0.0.1:1", "-peers", "n1=10.0.0.1:1"}, "needs a secret"},
+		{[]string{"-node-id", "n1", "-cluster", "127.0.0.1:1", "-peers", "n1=127.0.0.1:1", "-cluster-tls-cert", "c.pem"}, "go together"},
 	} {
 		_, err := parseFlags(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -123,11 +126,11 @@ func freeAddrs(t *testing.T, n int) []string {
 	return out
 }
 
-func (p *procNode) start(t *testing.T, bin string, peers string) {
+func (p *procNode) start(t *testing.T, bin string, peers string, extra ...string) {
 	t.Helper()
 	p.stderr = &lockedBuffer{}
-	p.cmd = exec.Command(bin, "-node-id", p.id, "-cluster", p.clusterAddr, "-peers", peers,
-		"-listen", p.addr, "-file", p.file, "-vars", "4096")
+	p.cmd = exec.Command(bin, append([]string{"-node-id", p.id, "-cluster", p.clusterAddr, "-peers", peers,
+		"-listen", p.addr, "-file", p.file, "-vars", "4096"}, extra...)...)
 	p.cmd.Stderr = p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := p.cmd.Start(); err != nil {
@@ -237,4 +240,72 @@ func TestClusterOfProcesses(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestClusterOfProcessesOverTLS runs three dsmd processes whose cluster
+// port speaks mutual TLS: writes through a follower reach every node.
+func TestClusterOfProcessesOverTLS(t *testing.T) {
+	bin := buildDsmd(t)
+	cert := dsmtest.SelfSigned(t)
+	tlsFlags := []string{"-cluster-tls-cert", cert.CertFile, "-cluster-tls-key", cert.KeyFile, "-cluster-tls-ca", cert.CertFile}
+	dir := t.TempDir()
+	addrs := freeAddrs(t, 6)
+	var nodes []*procNode
+	var peers []string
+	for i := range 3 {
+		p := &procNode{id: fmt.Sprintf("n%d", i+1), addr: addrs[2*i], clusterAddr: addrs[2*i+1],
+			file: filepath.Join(dir, fmt.Sprintf("n%d.mem", i+1))}
+		nodes = append(nodes, p)
+		peers = append(peers, p.id+"="+p.clusterAddr)
+	}
+	for _, p := range nodes {
+		p.start(t, bin, strings.Join(peers, ","), tlsFlags...)
+	}
+	defer func() {
+		for _, p := range nodes {
+			p.kill()
+			if t.Failed() {
+				t.Logf("%s's log:\n%s", p.id, p.stderr.String())
+			}
+		}
+	}()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for k, p := range nodes {
+		c := redis.NewClient(&redis.Options{Addr: p.addr, Protocol: 2, MaxRetries: -1})
+		defer c.Close()
+		for {
+			err := c.Set(ctx, "x", k, 0).Err()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("SET through %s: %v", p.id, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, p := range nodes {
+		c := redis.NewClient(&redis.Options{Addr: p.addr, Protocol: 2, MaxRetries: -1})
+		defer c.Close()
+		if got, err := c.Get(ctx, "x").Int(); err != nil || got != 2 {
+			t.Fatalf("%s reads x = %d, %v; want 2", p.id, got, err)
+		}
+		info, err := c.Info(ctx, "cluster").Result()
+		if err != nil || !strings.Contains(info, "cluster_voters:3") {
+			t.Fatalf("%s: INFO cluster %q, %v", p.id, info, err)
+		}
+	}
+	// The cluster port speaks TLS: a handshake with the nodes' CA and a
+	// client certificate completes.
+	pair, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", nodes[0].clusterAddr,
+		&tls.Config{RootCAs: cert.Pool, Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS13})
+	if err != nil {
+		t.Fatalf("TLS handshake with the cluster port: %v", err)
+	}
+	conn.Close()
 }
