@@ -67,15 +67,17 @@ type clusterNode struct {
 // peers bootstrap with or, for Join, the seed and capacities of the
 // member asked, so that the same entries give the same file everywhere.
 // Capacities asked for (flags) that differ from the cluster's are refused
-// before any file is created.
-func clusterFile(ctx context.Context, c *shm.Config, cc *ClusterConfig, password string) error {
+// before any file is created. It returns what the member said of itself
+// (zero without Join), which startCluster checks the file against and
+// joins through: the member is asked once.
+func clusterFile(ctx context.Context, c *shm.Config, cc *ClusterConfig, password string) (cluster.Hello, error) {
 	if cc.Join == "" {
 		c.Seed = cluster.BootstrapSeed(cc.Peers)
-		return nil
+		return cluster.Hello{}, nil
 	}
 	h, err := probeMember(ctx, cc, password)
 	if err != nil {
-		return err
+		return h, err
 	}
 	asked := shm.Limits{Capacity: c.Vars, NameMax: c.NameMax, ValueMax: c.ValueMax, GroupMax: c.GroupMax}
 	for _, f := range []struct{ asked, cluster int }{
@@ -83,13 +85,13 @@ func clusterFile(ctx context.Context, c *shm.Config, cc *ClusterConfig, password
 		{asked.ValueMax, h.Limits.ValueMax}, {asked.GroupMax, h.Limits.GroupMax},
 	} {
 		if f.asked != 0 && f.asked != f.cluster {
-			return fmt.Errorf("%w: asked for %s, the cluster's files have %s: every node needs the same -vars, -name-max, -value-max and -group-max (leave them out to take the cluster's)",
+			return h, fmt.Errorf("%w: asked for %s, the cluster's files have %s: every node needs the same -vars, -name-max, -value-max and -group-max (leave them out to take the cluster's)",
 				ErrCapacity, capacities(asked), capacities(h.Limits))
 		}
 	}
 	c.Seed = h.Seed
 	c.Vars, c.NameMax, c.ValueMax, c.GroupMax = h.Limits.Capacity, h.Limits.NameMax, h.Limits.ValueMax, h.Limits.GroupMax
-	return nil
+	return h, nil
 }
 
 // probeMember learns, from the member Join names, the cluster's seed and
@@ -108,14 +110,15 @@ func probeMember(ctx context.Context, cc *ClusterConfig, password string) (clust
 
 // startCluster starts the server's node over its file. The file must have
 // the cluster's seed and capacities: a file created elsewhere, or with
-// other flags, would apply the same entries to another layout.
-func (s *Server) startCluster(cc *ClusterConfig) error {
+// other flags, would apply the same entries to another layout. member is
+// what the member Join names said of itself (clusterFile).
+func (s *Server) startCluster(cc *ClusterConfig, member cluster.Hello) error {
 	if cc.NodeID == "" || cc.ClientAddr == "" || (cc.Addr == "" && cc.Listener == nil) {
 		return fmt.Errorf("%w: a cluster node needs a node ID, a cluster address and a client address", ErrInvalidConfig)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 	defer cancel()
-	if err := s.checkClusterFile(ctx, cc); err != nil {
+	if err := s.checkClusterFile(cc, member); err != nil {
 		return err
 	}
 	// From here on the file is the node's: local processes write
@@ -139,7 +142,7 @@ func (s *Server) startCluster(cc *ClusterConfig) error {
 	registerClusterMetrics(s.metrics.reg, node)
 	s.log.Info("cluster node started", "node", cc.NodeID, "cluster", node.Addr(), "applied", node.FSM().Applied())
 	if cc.Join != "" && !inConfiguration(node) {
-		if err := s.join(ctx, cc); err != nil {
+		if err := s.join(ctx, cc, member.RaftAddr); err != nil {
 			node.Shutdown()
 			return err
 		}
@@ -166,12 +169,9 @@ func inConfiguration(n *cluster.Node) bool {
 // the cluster's seed, checking its file against theirs, being added.
 const joinTimeout = 30 * time.Second
 
-// join asks the member named by Join to add this node.
-func (s *Server) join(ctx context.Context, cc *ClusterConfig) error {
-	addr, err := memberClusterAddr(ctx, cc.Join, s.cfg.Password)
-	if err != nil {
-		return fmt.Errorf("-join %s: %w", cc.Join, err)
-	}
+// join asks the member named by Join, at its cluster address addr, to add
+// this node.
+func (s *Server) join(ctx context.Context, cc *ClusterConfig, addr string) error {
 	if err := (cluster.Dialer{Secret: cc.Secret, TLS: cc.TLS}).JoinVia(ctx, addr, cc.NodeID, s.cl.node.Addr()); err != nil {
 		return fmt.Errorf("-join %s: %w", cc.Join, err)
 	}
@@ -181,16 +181,10 @@ func (s *Server) join(ctx context.Context, cc *ClusterConfig) error {
 
 // checkClusterFile compares the file's seed and capacities with the
 // cluster's: the seed the peers bootstrap with, or what the member to join
-// reports.
-func (s *Server) checkClusterFile(ctx context.Context, cc *ClusterConfig) error {
-	var want cluster.Hello
-	if cc.Join != "" {
-		h, err := probeMember(ctx, cc, s.cfg.Password)
-		if err != nil {
-			return err
-		}
-		want = h
-	} else {
+// reported (member).
+func (s *Server) checkClusterFile(cc *ClusterConfig, member cluster.Hello) error {
+	want := member
+	if cc.Join == "" {
 		want = cluster.Hello{Seed: cluster.BootstrapSeed(cc.Peers), Limits: s.mem.Limits()}
 	}
 	if got := s.mem.Seed(); got != want.Seed {

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dsm-dev/dsm/cluster"
 	"github.com/dsm-dev/dsm/internal/redolog"
 	"github.com/dsm-dev/dsm/shm"
 )
@@ -72,6 +73,7 @@ func newServer(cfg Config, recovering bool) (*Server, error) {
 		return nil, err
 	}
 	shmCfg := shmConfig(st)
+	var member cluster.Hello // what the member -join names said of itself
 	if cc := st.Cluster; cc != nil {
 		if err := discardAfterHostCrash(st); err != nil {
 			return nil, err
@@ -80,7 +82,7 @@ func newServer(cfg Config, recovering bool) (*Server, error) {
 		// (cluster.NewNode); a single host has nothing to complete it with.
 		shmCfg.AllowIncomplete = true
 		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
-		err = clusterFile(ctx, &shmCfg, cc, st.Password)
+		member, err = clusterFile(ctx, &shmCfg, cc, st.Password)
 		cancel()
 		if err != nil {
 			return nil, err
@@ -123,7 +125,7 @@ func newServer(cfg Config, recovering bool) (*Server, error) {
 	s.stats.cmds = make([]cmdStat, len(s.cmds.all))
 	s.initLive()
 	if st.Cluster != nil {
-		if err := s.startCluster(st.Cluster); err != nil {
+		if err := s.startCluster(st.Cluster, member); err != nil {
 			s.live.stop()
 			if s.redo != nil {
 				s.redo.Close()
