@@ -262,7 +262,8 @@ func (t *commandTable) clusterize() {
 // replicate proposes a variable write through the cluster and answers with
 // the reply its apply wrote.
 func (c *conn) replicate(args [][]byte) {
-	if !c.fitsGroup(keyNames(c.cur, args)) {
+	// Most commands name a few variables: count before making the list.
+	if keyCount(c.cur, len(args))+1 > c.s.mem.Limits().GroupMax && !c.fitsGroup(keyNames(c.cur, args)) {
 		return
 	}
 	entry := make([][]byte, 0, len(args)+1)
@@ -339,17 +340,15 @@ func (c *conn) linearize() bool {
 
 // leaderClientAddr is the client address of the leader st names, "" if
 // none. Just after an election a follower may not have heard the leader's
-// Hello yet: it asks then.
+// Hello yet: Node.Leader asks it then.
 func (s *Server) leaderClientAddr(st cluster.Status) string {
 	if st.LeaderClientAddr != "" || st.LeaderID == "" {
 		return st.LeaderClientAddr
 	}
-	for _, m := range s.clusterMembers() {
-		if m.ID == st.LeaderID {
-			return m.ClientAddr
-		}
-	}
-	return ""
+	ctx, cancel := context.WithTimeout(s.live.ctx, membersTimeout)
+	defer cancel()
+	_, addr, _ := s.cl.node.Leader(ctx)
+	return addr
 }
 
 // moved answers Redis Cluster's redirection to the leader's client

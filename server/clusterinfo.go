@@ -143,10 +143,14 @@ func cmdRole(c *conn, args [][]byte) {
 	c.wr.Int(int64(st.FileApplied))
 }
 
+// membersTimeout bounds asking other nodes for their client addresses
+// while answering INFO, ROLE or a redirection.
+const membersTimeout = 2 * time.Second
+
 // clusterMembers lists the cluster's members, or none when the node
 // cannot tell.
 func (s *Server) clusterMembers() []cluster.Member {
-	ctx, cancel := context.WithTimeout(s.live.ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(s.live.ctx, membersTimeout)
 	defer cancel()
 	ms, err := s.cl.node.Members(ctx)
 	if err != nil {
@@ -216,17 +220,10 @@ func clusterMembersCmd(c *conn, args [][]byte) {
 		c.wr.BulkString("client_addr")
 		c.wr.BulkString(m.ClientAddr)
 		c.wr.BulkString("voter")
-		c.wr.Int(b2i(m.Voter))
+		c.wr.Int(int64(boolInt(m.Voter)))
 		c.wr.BulkString("leader")
-		c.wr.Int(b2i(m.Leader))
+		c.wr.Int(int64(boolInt(m.Leader)))
 	}
-}
-
-func b2i(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func clusterJoinCmd(c *conn, args [][]byte) {
@@ -338,7 +335,7 @@ func registerClusterMetrics(reg *prometheus.Registry, n *cluster.Node) {
 		status("dsm_cluster_apply_lag", "Committed log entries the node has not applied yet.", func(st cluster.Status) float64 {
 			return float64(st.CommitIndex - min(st.AppliedIndex, st.CommitIndex))
 		}),
-		status("dsm_cluster_leader", "1 while the node leads, else 0.", func(st cluster.Status) float64 { return float64(b2i(st.Role == "leader")) }),
+		status("dsm_cluster_leader", "1 while the node leads, else 0.", func(st cluster.Status) float64 { return float64(boolInt(st.Role == "leader")) }),
 		status("dsm_cluster_last_contact_seconds", "Seconds since the leader was last heard from (0 on the leader, -1 never).", func(st cluster.Status) float64 {
 			if ms := lastContactMS(st); ms >= 0 {
 				return float64(ms) / 1000

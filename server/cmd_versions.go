@@ -48,7 +48,7 @@ func cmdSetVer(c *conn, v varStore, args [][]byte) {
 		return
 	}
 	c.wr.Array(4)
-	c.wr.Int(b2i(stored))
+	c.wr.Int(int64(boolInt(stored)))
 	c.wr.Int(int64(ver))
 	c.wr.Int(int64(old.Version))
 	if old.Found {
@@ -135,7 +135,7 @@ func cmdCASVer(c *conn, v varStore, args [][]byte) {
 		return
 	}
 	c.wr.Array(2)
-	c.wr.Int(b2i(swapped))
+	c.wr.Int(int64(boolInt(swapped)))
 	c.wr.Int(int64(ver))
 }
 

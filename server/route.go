@@ -74,19 +74,39 @@ func keyNames(cmd *command, args [][]byte) [][]byte { return appendKeyNames(nil,
 
 // appendKeyNames appends the names keyNames returns to dst.
 func appendKeyNames(dst [][]byte, cmd *command, args [][]byte) [][]byte {
-	first, last, step := cmd.keys[0], cmd.keys[1], cmd.keys[2]
-	if first <= 0 || step <= 0 || first >= len(args) {
+	first, last, step := keyBounds(cmd, len(args))
+	if last < first {
 		return dst
 	}
-	if last < 0 {
-		last += len(args)
-	}
-	last = min(last, len(args)-1)
 	dst = slices.Grow(dst, (last-first)/step+1)
 	for i := first; i <= last; i += step {
 		dst = append(dst, args[i])
 	}
 	return dst
+}
+
+// keyCount is how many names keyNames returns for n arguments, without
+// making them.
+func keyCount(cmd *command, n int) int {
+	first, last, step := keyBounds(cmd, n)
+	if last < first {
+		return 0
+	}
+	return (last-first)/step + 1
+}
+
+// keyBounds resolves the command's key specification for n arguments:
+// the names are at first, first+step, ... up to last; none if last <
+// first.
+func keyBounds(cmd *command, n int) (first, last, step int) {
+	first, last, step = cmd.keys[0], cmd.keys[1], cmd.keys[2]
+	if first <= 0 || step <= 0 || first >= n {
+		return 0, -1, 1
+	}
+	if last < 0 {
+		last += n
+	}
+	return first, min(last, n-1), step
 }
 
 // liveFields are CLIENT LIST's " flags=... multi=..." fields: flags P
