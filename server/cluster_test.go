@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -271,16 +272,8 @@ func (tc *testCluster) dump(i int) string {
 		}
 		cursor = next
 	}
-	sortStrings(out)
+	slices.Sort(out)
 	return strings.Join(out, "\n")
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func TestClusterExecWatchAcrossNodes(t *testing.T) {

@@ -146,32 +146,42 @@ func (p *procNode) kill() {
 	}
 }
 
-// TestClusterOfProcesses runs three dsmd processes as a cluster: writes
-// through every node, kill -9 of the leader with no acknowledged write
-// lost, and the killed node restarted catching up.
-func TestClusterOfProcesses(t *testing.T) {
-	bin := buildDsmd(t)
+// startProcCluster starts three dsmd processes (with extra flags) that
+// bootstrap a cluster on loopback, and returns them and their -peers. They
+// are killed when the test ends, their logs shown if it failed.
+func startProcCluster(t *testing.T, bin string, extra ...string) ([]*procNode, string) {
+	t.Helper()
 	dir := t.TempDir()
 	addrs := freeAddrs(t, 6)
 	var nodes []*procNode
-	var peers []string
+	var ids []string
 	for i := range 3 {
 		p := &procNode{id: fmt.Sprintf("n%d", i+1), addr: addrs[2*i], clusterAddr: addrs[2*i+1],
 			file: filepath.Join(dir, fmt.Sprintf("n%d.mem", i+1))}
 		nodes = append(nodes, p)
-		peers = append(peers, p.id+"="+p.clusterAddr)
+		ids = append(ids, p.id+"="+p.clusterAddr)
 	}
+	peers := strings.Join(ids, ",")
 	for _, p := range nodes {
-		p.start(t, bin, strings.Join(peers, ","))
+		p.start(t, bin, peers, extra...)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		for _, p := range nodes {
 			p.kill()
 			if t.Failed() {
 				t.Logf("%s's log:\n%s", p.id, p.stderr.String())
 			}
 		}
-	}()
+	})
+	return nodes, peers
+}
+
+// TestClusterOfProcesses runs three dsmd processes as a cluster: writes
+// through every node, kill -9 of the leader with no acknowledged write
+// lost, and the killed node restarted catching up.
+func TestClusterOfProcesses(t *testing.T) {
+	bin := buildDsmd(t)
+	nodes, peers := startProcCluster(t, bin)
 	ctx := context.Background()
 	clients := make([]*redis.Client, 3)
 	for i, p := range nodes {
@@ -228,7 +238,7 @@ func TestClusterOfProcesses(t *testing.T) {
 			}
 		}
 	}
-	nodes[leader].start(t, bin, strings.Join(peers, ","))
+	nodes[leader].start(t, bin, peers)
 	deadline = time.Now().Add(60 * time.Second)
 	for {
 		got, err := clients[leader].Get(ctx, "after").Int()
@@ -248,27 +258,7 @@ func TestClusterOfProcessesOverTLS(t *testing.T) {
 	bin := buildDsmd(t)
 	cert := dsmtest.SelfSigned(t)
 	tlsFlags := []string{"-cluster-tls-cert", cert.CertFile, "-cluster-tls-key", cert.KeyFile, "-cluster-tls-ca", cert.CertFile}
-	dir := t.TempDir()
-	addrs := freeAddrs(t, 6)
-	var nodes []*procNode
-	var peers []string
-	for i := range 3 {
-		p := &procNode{id: fmt.Sprintf("n%d", i+1), addr: addrs[2*i], clusterAddr: addrs[2*i+1],
-			file: filepath.Join(dir, fmt.Sprintf("n%d.mem", i+1))}
-		nodes = append(nodes, p)
-		peers = append(peers, p.id+"="+p.clusterAddr)
-	}
-	for _, p := range nodes {
-		p.start(t, bin, strings.Join(peers, ","), tlsFlags...)
-	}
-	defer func() {
-		for _, p := range nodes {
-			p.kill()
-			if t.Failed() {
-				t.Logf("%s's log:\n%s", p.id, p.stderr.String())
-			}
-		}
-	}()
+	nodes, _ := startProcCluster(t, bin, tlsFlags...)
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	for k, p := range nodes {
