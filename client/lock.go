@@ -34,7 +34,15 @@ type LockOptions struct {
 type Locked struct {
 	conn  *redis.Conn
 	names []string
+	token int64
 }
+
+// Token is the lock's fencing token on a cluster (0 on a single host,
+// whose locks have none): it rises with every grant of a variable, and
+// FENCED token command... (Do, from any connection) runs a write only if
+// no newer lock was granted on its variables, so a holder whose lease
+// ended cannot overwrite the next holder's work.
+func (l *Locked) Token() int64 { return l.token }
 
 // Lock takes locks on the named variables, all of them or none, waiting
 // for them as opts says. Whatever the order of names, concurrent Locks
@@ -61,18 +69,20 @@ func (c *Client) Lock(ctx context.Context, opts LockOptions, names ...string) (*
 		args = append(args, n)
 	}
 	var conn *redis.Conn
+	var token int64
 	err := c.write(ctx, op, strings.Join(names, " "), func(r *redis.Client) error {
 		conn = r.Conn()
-		err := conn.Do(ctx, args...).Err()
+		v, err := conn.Do(ctx, args...).Result()
 		if err != nil {
 			conn.Close()
 		}
+		token, _ = v.(int64) // a cluster's token; a single host replies OK
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Locked{conn: conn, names: names}, nil
+	return &Locked{conn: conn, names: names, token: token}, nil
 }
 
 // Get returns a variable's value, read on the locked connection.

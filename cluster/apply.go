@@ -89,17 +89,13 @@ func refusedAlike(err error) bool {
 		errors.Is(err, shm.ErrNameTooLong) || errors.Is(err, shm.ErrEmptyName)
 }
 
-// applyEntry executes args through a and records index in AppliedName, all
+// applyKeys executes args, whose names are ks (keys), through a and records index in AppliedName, all
 // in one lock group, so data and applied index move together also across a
 // crash; the variables it creates take CreateVersion(index). A command
 // that fails (cmdErr) still advances the applied index, through a group of
 // the index alone: every node fails it alike. err reports that the file
 // could not be written at all; the node must then stop applying.
-func applyEntry(m *shm.Memory, a Applier, index uint64, args [][]byte) (reply []byte, cmdErr, err error) {
-	ks, cmdErr := keys(a, args)
-	if cmdErr != nil {
-		return nil, cmdErr, recordApplied(m, index)
-	}
+func applyKeys(m *shm.Memory, a Applier, index uint64, args, ks [][]byte) (reply []byte, cmdErr, err error) {
 	g, err := m.Lock(bgctx, append(ks, []byte(AppliedName)), true, true)
 	if err != nil {
 		if refusedAlike(err) {

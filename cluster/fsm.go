@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
+	"time"
+
+	"github.com/dsm-dev/dsm/internal/failpoint"
 
 	"github.com/dsm-dev/dsm/shm"
 	"github.com/hashicorp/raft"
@@ -29,6 +33,10 @@ type FSM struct {
 	a      Applier
 	decode func([]byte) ([][]byte, error) // DecodeEntry but in tests
 
+	locks      *LockTable // client-held locks (locks.go)
+	lockPath   string     // where the table is kept (LockFile); "" keeps it in memory
+	locksAhead bool       // the lock file is ahead of the memory file: a snapshot install must follow
+
 	mu      sync.Mutex    // guards applied, halted and changed
 	applied uint64        // index of the last entry applied to the file
 	halted  error         // why apply stopped, if it did
@@ -45,7 +53,22 @@ func NewFSM(m *shm.Memory, a Applier) (*FSM, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FSM{m: m, a: a, decode: DecodeEntry, applied: n, changed: make(chan struct{})}, nil
+	return &FSM{m: m, a: a, decode: DecodeEntry, applied: n, changed: make(chan struct{}), locks: newLockTable()}, nil
+}
+
+// loadLocks reads the lock table from path and keeps it there from now
+// on. The table is written before the entry that changed it is committed
+// to the memory file, so it may be one entry ahead (FSM.applyLock skips
+// that entry's change when it comes again); further ahead means the file
+// is behind a snapshot whose table was written before the file's install
+// was, and that install must complete it (NewNode checks).
+func (f *FSM) loadLocks(path string) error {
+	t, err := readLockFile(path, time.Now())
+	if err != nil {
+		return err
+	}
+	f.locks, f.lockPath, f.locksAhead = t, path, t.at > f.applied+1
+	return nil
 }
 
 // Applied returns the index of the last entry applied to the file.
@@ -145,13 +168,61 @@ func (f *FSM) Apply(l *raft.Log) any {
 		f.setApplied(l.Index)
 		return &Result{Err: err}
 	}
-	reply, cmdErr, err := applyEntry(f.m, f.a, l.Index, args)
+	reply, cmdErr, err := f.applyArgs(l.Index, args)
 	if err != nil {
 		f.halt(fmt.Errorf("entry %d: %w", l.Index, err))
 		return &Result{Err: fmt.Errorf("%w: %w", ErrHalted, err)}
 	}
 	f.setApplied(l.Index)
 	return &Result{Reply: Reply{Data: reply}, Err: cmdErr}
+}
+
+// applyArgs applies a decoded entry: a lock-table operation, a holder's or
+// a fenced write, or the Applier's command, which the lock table may hold
+// back (ErrLocked: every node refuses it alike, and its proposer may send
+// it again once the lock is gone).
+func (f *FSM) applyArgs(index uint64, args [][]byte) (reply []byte, cmdErr, err error) {
+	var holder, token uint64
+	switch string(args[0]) {
+	case entryLock:
+		return f.applyLock(index, args[1:])
+	case entryHeld, entryFenced:
+		n, perr := strconv.ParseUint(string(args[1]), 10, 64)
+		if len(args) < 3 || perr != nil || n == 0 {
+			return nil, ErrLockArgs, recordApplied(f.m, index)
+		}
+		if holder = n; string(args[0]) == entryFenced {
+			holder, token = 0, n
+		}
+		args = args[2:]
+	}
+	ks, cmdErr := keys(f.a, args)
+	if cmdErr == nil && (holder != 0 || token != 0 || !f.locks.Empty()) {
+		cmdErr = f.locks.checkWrite(ks, holder, token)
+	}
+	if cmdErr != nil {
+		return nil, cmdErr, recordApplied(f.m, index)
+	}
+	return applyKeys(f.m, f.a, index, args, ks)
+}
+
+// applyLock applies a lock-table operation: the table changes, is written
+// to its file, and only then does the applied index move in the memory
+// file. An operation the table already holds (written before a crash that
+// came before the index moved) is not applied twice.
+func (f *FSM) applyLock(index uint64, args [][]byte) (reply []byte, cmdErr, err error) {
+	if index <= f.locks.lastIndex() {
+		return nil, nil, recordApplied(f.m, index)
+	}
+	reply, cmdErr = f.locks.apply(index, args, time.Now())
+	if cmdErr == nil && f.lockPath != "" {
+		failpoint.Pass("cluster-lock-before-file")
+		if err := writeLockFile(f.lockPath, f.locks); err != nil {
+			return nil, nil, fmt.Errorf("write the lock table: %w", err)
+		}
+		failpoint.Pass("cluster-lock-after-file")
+	}
+	return reply, cmdErr, recordApplied(f.m, index)
 }
 
 // Snapshot copies every variable (name, value, version) and the applied
@@ -164,7 +235,12 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	if halted != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHalted, halted)
 	}
-	return takeSnapshot(f.m, applied)
+	s, err := takeSnapshot(f.m, applied)
+	if err != nil {
+		return nil, err
+	}
+	s.locks = f.locks.encode(applied)
+	return s, nil
 }
 
 // Restore installs a snapshot in place into the FSM's file (see
@@ -179,12 +255,27 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 }
 
 func (f *FSM) install(s *snapshot) error {
+	t, err := s.lockTable(time.Now())
+	if err != nil {
+		return err
+	}
+	// The table first: a crash before the file's install completes leaves
+	// the file behind it, and the start installs this snapshot again.
+	if f.lockPath != "" {
+		if err := writeLockFile(f.lockPath, t); err != nil {
+			return fmt.Errorf("write the lock table: %w", err)
+		}
+	}
 	if err := installSnapshot(f.m, s); err != nil {
 		return err
 	}
+	f.locks, f.locksAhead = t, false
 	f.mu.Lock()
 	f.applied, f.halted = s.applied, nil
 	f.broadcastLocked()
 	f.mu.Unlock()
 	return nil
 }
+
+// Locks returns the FSM's lock table.
+func (f *FSM) Locks() *LockTable { return f.locks }

@@ -217,6 +217,9 @@ type Node struct {
 
 	memberSem chan struct{} // one membership change at a time (a 1-slot semaphore)
 
+	leaseMu      sync.Mutex // guards leadingSince
+	leadingSince time.Time  // when this node last became leader; zero while it is not (lease.go)
+
 	metrics counters
 
 	dir  string // the Raft directory, where the run state is
@@ -243,6 +246,9 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	fsm, err := NewFSM(cfg.Memory, cfg.Applier)
 	if err != nil {
+		return nil, err
+	}
+	if err := fsm.loadLocks(LockFile(cfg.Memory.Path())); err != nil {
 		return nil, err
 	}
 	if cfg.decode != nil {
@@ -273,6 +279,8 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.watchRaft()
+	n.wg.Add(1)
+	go n.keepLeases()
 	return n, nil
 }
 
@@ -299,6 +307,10 @@ func (n *Node) start(cfg Config) error {
 	}
 	if err := catchUpFromSnapshot(n.fsm, snaps, cfg.Memory.Incomplete(), n.logger); err != nil {
 		return err
+	}
+	if n.fsm.locksAhead {
+		return fmt.Errorf("%w: %s is ahead of %s (applied index %d) and no snapshot completes the file: move both away and start again",
+			ErrBadSnapshot, LockFile(cfg.Memory.Path()), cfg.Memory.Path(), n.fsm.Applied())
 	}
 	if err := n.listen(cfg); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"time"
 
 	"github.com/dsm-dev/dsm/shm"
 	"github.com/hashicorp/raft"
@@ -26,7 +27,10 @@ import (
 //	CRC-32C of everything before it, 4 bytes little-endian
 //
 // The reserved variables are not listed: the applied index has its field.
-const SnapshotVersion = 1
+//
+// Format 2 adds the lock table (LockTable.appendTo) after the variables,
+// as a length and its bytes. A node installs format 1 with no locks.
+const SnapshotVersion = 2
 
 const snapMagic = "DSMSNAP\n"
 
@@ -50,6 +54,22 @@ type snapshot struct {
 	limits  shm.Limits
 	seed    uint64 // the file's hash seed: its layout
 	vars    []snapVar
+	locks   []byte // the lock table, encoded (LockTable.encode); nil for none
+}
+
+// lockTable decodes the snapshot's lock table.
+func (s *snapshot) lockTable(now time.Time) (*LockTable, error) {
+	if len(s.locks) == 0 {
+		t := newLockTable()
+		t.at = s.applied
+		return t, nil
+	}
+	d := decoder{b: s.locks}
+	t := decodeLockTable(&d, now)
+	if d.err != nil || len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: malformed lock table", ErrBadSnapshot)
+	}
+	return t, nil
 }
 
 // takeSnapshot copies m's variables. The caller is the only writer of m
@@ -138,6 +158,7 @@ func (s *snapshot) encode(w io.Writer) error {
 			b = append(b, text...)
 		}
 	}
+	b = appendLen(b, s.locks)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	_, err := w.Write(b)
 	return err
@@ -164,6 +185,7 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrBadSnapshot)
 	}
+	version := b[len(snapMagic)]
 	d := decoder{b: body[len(snapMagic)+1:]}
 	s := &snapshot{applied: d.uvarint()}
 	s.limits.Capacity, s.limits.NameMax = int(d.uvarint()), int(d.uvarint())
@@ -184,6 +206,9 @@ func decodeSnapshot(b []byte) (*snapshot, error) {
 			d.fail()
 		}
 		s.vars = append(s.vars, v)
+	}
+	if version >= 2 {
+		s.locks = bytes.Clone(d.bytes())
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, fmt.Errorf("%w: malformed body", ErrBadSnapshot)

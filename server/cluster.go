@@ -236,22 +236,23 @@ func (s *Server) handOver(ctx context.Context) {
 // clusterize makes the table's commands those of a cluster node: variable
 // writes are replicated (replicate), reads of the variables are
 // linearizable unless the connection asked for READONLY (linearize), EXEC
-// is one log entry, and LOCK is refused until locks work in a cluster.
+// is one log entry, and LOCK, UNLOCK and LOCKS work on the replicated lock
+// table (clusterlocks.go).
 func (t *commandTable) clusterize() {
 	for _, cmd := range t.all {
 		switch {
 		case cmd.name == "exec":
 			cmd.run = cmdExecReplicated
 		case cmd.name == "lock":
-			cmd.run = func(c *conn, _ [][]byte) {
-				c.fail("ERR LOCK is not available in a cluster yet: use WATCH/MULTI/EXEC or CAS")
-			}
+			cmd.run = cmdLockCluster
+		case cmd.name == "locks":
+			cmd.run = cmdLocksCluster
 		case cmd.vars != nil && cmd.flags&flagWrite != 0:
 			cmd.run = func(c *conn, args [][]byte) { c.replicate(args) }
 		case cmd.flags&flagReadonly != 0 || cmd.name == "watch":
-			run := cmd.run
+			run, cmd := cmd.run, cmd
 			cmd.run = func(c *conn, args [][]byte) {
-				if c.linearize() {
+				if c.linearize() && c.readUnlocked(cmd, args) {
 					run(c, args)
 				}
 			}
@@ -290,7 +291,7 @@ func (c *conn) propose(entry [][]byte) {
 		c.moved()
 		return
 	}
-	r, err := cl.node.Write(c.s.live.ctx, entry)
+	r, err := c.write(entry, c.entryNames(entry))
 	if err != nil {
 		c.clusterFailed(err)
 		return
@@ -380,7 +381,10 @@ func (c *conn) clusterFailed(err error) {
 		c.fail(msgUncertain)
 	case errors.Is(err, cluster.ErrCommand):
 		msg := strings.TrimPrefix(err.Error(), cluster.ErrCommand.Error()+": ")
-		c.fail("ERR " + msg)
+		if !lockError(msg) {
+			msg = "ERR " + msg
+		}
+		c.fail(msg)
 	case errors.Is(err, context.Canceled):
 		c.fail(msgClosing)
 	default:

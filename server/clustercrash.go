@@ -11,7 +11,7 @@ import (
 )
 
 // discardAfterHostCrash removes a cluster node's memory file, and the redo
-// log segments beside it, if its host crashed while the node ran
+// log segments and the lock table beside it, if its host crashed while the node ran
 // (cluster.HostCrashed): the kernel may have written the mapping's pages
 // back in any order, so no part of the file can be trusted, nor can
 // versions that count on from it. Open then creates an empty file, which
@@ -32,7 +32,7 @@ func discardAfterHostCrash(st settings) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	for _, p := range append(segs, st.File) {
+	for _, p := range append(segs, st.File, cluster.LockFile(st.File)) {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("discard the memory file after a host crash: %w", err)
 		}

@@ -80,9 +80,10 @@ func commandSpecs() []*command {
 		pubsubCommand(),
 		{name: "punsubscribe", arity: -1, flags: sub, category: "pubsub", since: "2.0.0", summary: "Unsubscribes from patterns (all if none is given).", args: []arg{argPattern("pattern").opt().many()}, run: cmdPUnsubscribe},
 		// client-held locks (locks.go)
-		{name: "lock", arity: -2, category: "dsm", since: "dsm 1", summary: "LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name...: locks variables, all or none, until UNLOCK, disconnect or the lease's end.", args: []arg{argOneOf("mode", argToken("READ"), argToken("WRITE")).opt(), argInt("ms").tok("WAIT").opt(), argInt("ms").tok("LEASE").opt(), argKey("name").many()}, run: cmdLock},
+		{name: "lock", arity: -2, category: "dsm", since: "dsm 1", summary: "LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name...: locks variables, all or none, until UNLOCK, disconnect or the lease's end; on a cluster node it replies with the grant's fencing token.", args: []arg{argOneOf("mode", argToken("READ"), argToken("WRITE")).opt(), argInt("ms").tok("WAIT").opt(), argInt("ms").tok("LEASE").opt(), argKey("name").many()}, run: cmdLock},
 		{name: "unlock", arity: -1, category: "dsm", since: "dsm 1", summary: "Releases this connection's locks; returns how many variables were released.", args: []arg{argKey("name").opt().many()}, run: cmdUnlock},
-		{name: "locks", arity: 1, category: "dsm", since: "dsm 1", summary: "Lists this connection's locks: [name, mode, lease ms left].", run: cmdLocks},
+		{name: "locks", arity: 1, category: "dsm", since: "dsm 1", summary: "Lists this connection's locks: [name, mode, lease ms left]; on a cluster node every lock of the cluster: [name, mode, ms left, token, holder].", run: cmdLocks},
+		{name: "fenced", arity: -3, category: "dsm", since: "dsm 2", summary: "FENCED token command args...: runs a write command only if no lock newer than the token was granted on its variables (cluster).", args: []arg{argInt("token"), argStr("command"), argStr("arg").opt().many()}, run: cmdFenced},
 		// transactions (multi.go)
 		{name: "watch", arity: -2, flags: fast | flagTxControl | flagHoldAware, keys: [3]int{1, -1, 1}, category: "transactions", since: "2.2.0", summary: "Watches variables: EXEC aborts if one changed.", args: []arg{argKey("key").many()}, run: cmdWatch},
 		{name: "unwatch", arity: 1, flags: fast | tx, category: "transactions", since: "2.2.0", summary: "Forgets the watched variables.", run: cmdUnwatch},

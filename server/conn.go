@@ -49,6 +49,7 @@ type conn struct {
 	applying bool
 	readonly bool
 	seen     uint64
+	fence    uint64   // FENCED's token while its command runs (clusterlocks.go)
 	looked   *command // the last command looked up (lookup)
 	proto    string   // "resp", "resp+tls" or "seed"
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dsm-dev/dsm/cluster"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -42,6 +43,11 @@ type hold struct {
 	names []string        // the same, sorted
 	write bool
 	since time.Time // when the locks were taken
+
+	// On a cluster node the locks are the replicated table's
+	// (clusterlocks.go): id is the request, token the grant's, and g
+	// and the timer stay nil.
+	id, token uint64
 
 	mu    sync.Mutex     // guards the fields below: the lease timer releases from its own goroutine
 	g     *shm.LockGroup // nil once released: by the lease timer while the connection still holds h
@@ -251,6 +257,10 @@ func (h *hold) releaseLocked() {
 // locks: the connection lets go of a hold before releasing it, so a hold
 // it still has and that has no group is one the lease timer released.
 func (h *hold) isLost() bool {
+	if h.id != 0 {
+		st, _ := h.s.cl.node.Locks().State(h.id)
+		return st != cluster.LockHeld
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.g == nil
@@ -276,7 +286,18 @@ func cmdUnlock(c *conn, args [][]byte) {
 		return
 	}
 	c.live.hold.Store(nil)
-	if !h.release() {
+	held := true
+	if h.id != 0 {
+		var err error
+		if held, err = h.releaseCluster(c.s.live.ctx); err != nil {
+			c.live.hold.Store(h)
+			c.clusterFailed(err)
+			return
+		}
+	} else {
+		held = h.release()
+	}
+	if !held {
 		c.fail(msgLockLost)
 		return
 	}
@@ -339,6 +360,8 @@ func (c *conn) runHeld(cmd *command, args [][]byte) {
 		c.fail(msgLockMixed)
 	case cmd.vars == nil:
 		c.fail("ERR " + strings.ToUpper(cmd.name) + " cannot run on locked variables")
+	case h.id != 0:
+		c.runInClusterHold(h, cmd, args)
 	default:
 		c.runInHold(h, cmd, args)
 	}
@@ -362,7 +385,7 @@ func (c *conn) runInHold(h *hold, cmd *command, args [][]byte) {
 // directly otherwise: a direct read of a variable this connection has
 // write-locked would wait for itself.
 func (c *conn) heldItem(name []byte) (shm.Item, error) {
-	if h := c.live.hold.Load(); h != nil && h.set[string(name)] {
+	if h := c.live.hold.Load(); h != nil && h.set[string(name)] && h.id == 0 {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.g == nil {
@@ -384,7 +407,11 @@ func (c *conn) lockedCount() int {
 
 // releaseHold gives back the connection's locks when it ends.
 func (c *conn) releaseHold() {
-	if h := c.live.hold.Swap(nil); h != nil {
+	switch h := c.live.hold.Swap(nil); {
+	case h == nil:
+	case h.id != 0:
+		h.releaseClosed()
+	default:
 		h.release()
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -388,5 +389,33 @@ func TestClusterRecover(t *testing.T) {
 	tc.dsmOK("add", "w0", "1")
 	if out := tc.dsmOK("get", "w0"); out != "6\n" {
 		t.Errorf("new write after recovery: w0 = %q, want 6", out)
+	}
+}
+
+// TestClusterLockToken: dsm lock on a cluster prints the lock's fencing
+// token, and a write fenced by it runs while it is the newest grant and is
+// refused once a newer lock was granted.
+func TestClusterLockToken(t *testing.T) {
+	tc := startOps(t, 3)
+	args := []string{"-addr", tc.addrs(), "-timeout", "20s", "lock", "x", "--", "set", "x", "1"}
+	out, errOut, code := dsm(t, "", args...)
+	if code != 0 || out != "OK\n" {
+		t.Fatalf("dsm lock: exit %d, %q, %q", code, out, errOut)
+	}
+	var token int
+	if _, err := fmt.Sscanf(errOut, "dsm: locked with fencing token %d", &token); err != nil || token <= 0 {
+		t.Fatalf("dsm lock printed %q on stderr; want its fencing token", errOut)
+	}
+	tok := strconv.Itoa(token)
+	if out := tc.dsmOK("fenced", tok, "set", "x", "2"); out != "OK\n" {
+		t.Fatalf("fenced with the newest token: %q", out)
+	}
+	tc.dsmOK("lock", "x", "--", "get", "x")
+	out, errOut, code = dsm(t, "", "-addr", tc.addrs(), "fenced", tok, "set", "x", "3")
+	if code == 0 || !strings.Contains(errOut, "FENCED") {
+		t.Fatalf("fenced with a stale token: exit %d, %q, %q; want refused with FENCED", code, out, errOut)
+	}
+	if out := tc.dsmOK("get", "x"); out != "2\n" {
+		t.Fatalf("x = %q; want 2", out)
 	}
 }

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/dsm-dev/dsm/client"
@@ -88,6 +90,9 @@ func runLock(ctx context.Context, cfg *config, args []string, stdout, stderr io.
 	if err != nil {
 		return fail(stderr, cfg.format, err)
 	}
+	if note := tokenNote(held); note != "" {
+		fmt.Fprintf(stderr, "dsm: locked%s\n", note)
+	}
 	code := exitOK
 	for _, cmd := range spec.commands {
 		r, err := execute(ctx, cfg.timeout, held, cmd)
@@ -144,4 +149,14 @@ func (l *lockedRemote) Close() error  { return l.Unlock(context.Background()) }
 
 func errWhileLocked(op string) error {
 	return &usageError{msg: op + " is not available while holding locks"}
+}
+
+// tokenNote tells a cluster lock's fencing token (FENCED token CMD...
+// refuses a write once a newer lock is granted); "" for a single host's
+// locks, which have none.
+func tokenNote(held heldStore) string {
+	if l, ok := held.(*lockedRemote); ok && l.Token() > 0 {
+		return " with fencing token " + strconv.FormatInt(l.Token(), 10)
+	}
+	return ""
 }

@@ -52,7 +52,7 @@ func (p *prompt) lock(ctx context.Context, args []string) {
 		return
 	}
 	p.held = held
-	fmt.Fprintf(p.out, "Locked %s; commands run on the locks until unlock\n", strings.Join(spec.names, " "))
+	fmt.Fprintf(p.out, "Locked %s%s; commands run on the locks until unlock\n", strings.Join(spec.names, " "), tokenNote(held))
 }
 
 // unlock releases the locks taken by lock.

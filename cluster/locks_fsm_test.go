@@ -1,0 +1,66 @@
+package cluster_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dsm-dev/dsm/cluster"
+	"github.com/hashicorp/raft"
+)
+
+func lockEntry(index uint64, parts ...string) *raft.Log {
+	args := [][]byte{[]byte("\x00lock")}
+	for _, p := range parts {
+		args = append(args, []byte(p))
+	}
+	return &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: cluster.EncodeEntry(args)}
+}
+
+// The lock table is applied with the log, holds back other writers, and
+// is where the node left it after a restart; a lock file ahead of its
+// memory file is caught.
+func TestFSMLockTable(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mem")
+	m := openMem(t, path)
+	f, _ := cluster.NewFSM(m, testApplier{})
+	if err := cluster.LoadLocks(f, cluster.LockFile(path)); err != nil {
+		t.Fatal(err)
+	}
+	if r := apply(t, f, lockEntry(1, "request", "n1 id=1", "W", "1000", "5000", "x")); r.Err != nil || string(r.Reply.Data) != "G 1" {
+		t.Fatalf("lock request: %+v", r)
+	}
+	if r := apply(t, f, command(2, "SET x 1")); r.Err == nil || !strings.HasPrefix(r.Err.Error(), "LOCKED") {
+		t.Fatalf("another's SET of a locked variable: %+v; want LOCKED", r)
+	}
+	if r := apply(t, f, command(3, "SET y 1")); r.Err != nil {
+		t.Fatalf("SET of a free variable: %+v", r)
+	}
+	m.Close()
+
+	m = openMem(t, path)
+	f, _ = cluster.NewFSM(m, testApplier{})
+	if err := cluster.LoadLocks(f, cluster.LockFile(path)); err != nil || cluster.LocksAhead(f) {
+		t.Fatalf("reload: %v, ahead %v", err, cluster.LocksAhead(f))
+	}
+	if st, tok := f.Locks().State(1); st != cluster.LockHeld || tok != 1 {
+		t.Fatalf("after a restart request 1 is %v (token %d); want held", st, tok)
+	}
+	if r := apply(t, f, lockEntry(1, "release", "1")); !r.Skipped {
+		t.Fatalf("an applied lock entry applied again: %+v", r)
+	}
+	if r := apply(t, f, lockEntry(4, "release", "1")); r.Err != nil || string(r.Reply.Data) != "R 1" {
+		t.Fatalf("release: %+v", r)
+	}
+	m.Close()
+
+	// The same lock file beside an empty memory file: ahead of it.
+	other := filepath.Join(dir, "other")
+	m = openMem(t, other)
+	defer m.Close()
+	f, _ = cluster.NewFSM(m, testApplier{})
+	if err := cluster.LoadLocks(f, cluster.LockFile(path)); err != nil || !cluster.LocksAhead(f) {
+		t.Fatalf("a lock file at index 4 beside an empty file: %v, ahead %v; want ahead", err, cluster.LocksAhead(f))
+	}
+}
