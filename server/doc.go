@@ -150,6 +150,12 @@
 // CLIENT LIST shows each connection's locks as locks=N, INFO's clients
 // section dsm_lock_holders and dsm_locked_vars.
 //
+// On a cluster node (clusterlocks.go) the locks are the replicated lock
+// table's: LOCK replies with the grant's fencing token (its log index)
+// instead of OK, LOCKS lists every lock of the cluster as [name, mode, ms
+// left, token, holder], FENCED token command args... runs a write only if no
+// newer lock was granted on its variables, and the leader ends leases.
+//
 // Transactions. WATCH, UNWATCH, MULTI, EXEC and DISCARD follow Redis, with
 // its replies and error texts: commands inside MULTI are answered +QUEUED;
 // an unknown command, a wrong number of arguments, or a command not
