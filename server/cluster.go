@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -75,6 +77,9 @@ func clusterFile(ctx context.Context, c *shm.Config, cc *ClusterConfig, password
 		c.Seed = cluster.BootstrapSeed(cc.Peers)
 		return cluster.Hello{}, nil
 	}
+	if rejoining(c.Path, cc) {
+		return cluster.Hello{}, nil
+	}
 	h, err := probeMember(ctx, cc, password)
 	if err != nil {
 		return h, err
@@ -92,6 +97,24 @@ func clusterFile(ctx context.Context, c *shm.Config, cc *ClusterConfig, password
 	c.Seed = h.Seed
 	c.Vars, c.NameMax, c.ValueMax, c.GroupMax = h.Limits.Capacity, h.Limits.NameMax, h.Limits.ValueMax, h.Limits.GroupMax
 	return h, nil
+}
+
+// rejoining reports whether a node started with Join has its file and
+// Raft state from an earlier start: it was checked against the member then,
+// and restarts without asking it again (the member may be down; any
+// majority will do). startCluster asks the member after all if the node
+// turns out not to be in the cluster's configuration yet.
+func rejoining(path string, cc *ClusterConfig) bool {
+	dir := cc.Dir
+	if dir == "" {
+		dir = cluster.DefaultDir(path)
+	}
+	for _, p := range []string{path, filepath.Join(dir, "raft.db")} {
+		if _, err := os.Stat(p); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // probeMember learns, from the member Join names, the cluster's seed and
@@ -142,6 +165,15 @@ func (s *Server) startCluster(cc *ClusterConfig, member cluster.Hello) error {
 	registerClusterMetrics(s.metrics.reg, node)
 	s.log.Info("cluster node started", "node", cc.NodeID, "cluster", node.Addr(), "applied", node.FSM().Applied())
 	if cc.Join != "" && !inConfiguration(node) {
+		if member.RaftAddr == "" { // not asked at start (rejoining)
+			if member, err = probeMember(ctx, cc, s.cfg.Password); err == nil {
+				err = s.checkClusterFile(cc, member)
+			}
+			if err != nil {
+				node.Shutdown()
+				return err
+			}
+		}
 		if err := s.join(ctx, cc, member.RaftAddr); err != nil {
 			node.Shutdown()
 			return err
@@ -184,7 +216,10 @@ func (s *Server) join(ctx context.Context, cc *ClusterConfig, addr string) error
 // reported (member).
 func (s *Server) checkClusterFile(cc *ClusterConfig, member cluster.Hello) error {
 	want := member
-	if cc.Join == "" {
+	switch {
+	case cc.Join != "" && member.RaftAddr == "":
+		return nil // rejoining: checked when it joined
+	case cc.Join == "":
 		want = cluster.Hello{Seed: cluster.BootstrapSeed(cc.Peers), Limits: s.mem.Limits()}
 	}
 	if got := s.mem.Seed(); got != want.Seed {

@@ -678,6 +678,21 @@ func TestClusterJoinThroughClientAddress(t *testing.T) {
 	if n4.mem.Seed() != tc.nodes[0].mem.Seed() {
 		t.Fatalf("the joined node's seed %#x differs from the cluster's %#x", n4.mem.Seed(), tc.nodes[0].mem.Seed())
 	}
+	// Restarted, it does not ask the member -join names again: that
+	// member may be gone, and any majority will do.
+	addr4 := n4.cl.node.Addr()
+	tc.kill(3)
+	cl4, err := net.Listen("tcp", addr4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4 = tc.start("n4", cl4, func(cc *ClusterConfig) { cc.Join = "127.0.0.1:1" })
+	tc.nodes[3] = n4
+	rc4 := redis.NewClient(&redis.Options{Addr: n4.addr, Protocol: 2, MaxRetries: -1, ReadTimeout: clusterWait})
+	defer rc4.Close()
+	if got, err := rc4.Get(ctx, "from-n4").Int(); err != nil || got != 4 {
+		t.Fatalf("the restarted joined node reads from-n4 = %d, %v", got, err)
+	}
 	// A node whose file would have other capacities refuses to start.
 	cl5, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
