@@ -359,6 +359,37 @@ const catchUpSlack = 64
 const catchUpPoll = 50 * time.Millisecond
 
 func (n *Node) joinLocal(ctx context.Context, id, addr string) error {
+	return n.changeMembers(ctx, func(cfg raft.Configuration) error {
+		learner := false
+		for _, s := range cfg.Servers {
+			switch {
+			case string(s.ID) != id:
+			case string(s.Address) != addr:
+				// The node moved: it rejoins at its new address.
+				if err := waitFuture(ctx, n.raft.RemoveServer(s.ID, 0, 0)); err != nil {
+					return leadershipError(err)
+				}
+			case s.Suffrage == raft.Voter:
+				return nil
+			default:
+				learner = true
+			}
+		}
+		if !learner {
+			if err := waitFuture(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0)); err != nil {
+				return leadershipError(err)
+			}
+		}
+		if err := n.awaitCatchUp(ctx, id, addr, n.fsm.Applied()); err != nil {
+			return err
+		}
+		return leadershipError(waitFuture(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0)))
+	})
+}
+
+// changeMembers runs change, one membership change at a time, with the
+// configuration as this node, the leader, has it.
+func (n *Node) changeMembers(ctx context.Context, change func(raft.Configuration) error) error {
 	unlock, err := n.lockMembership(ctx)
 	if err != nil {
 		return err
@@ -368,30 +399,7 @@ func (n *Node) joinLocal(ctx context.Context, id, addr string) error {
 	if err != nil {
 		return err
 	}
-	learner := false
-	for _, s := range cfg.Servers {
-		switch {
-		case string(s.ID) != id:
-		case string(s.Address) != addr:
-			// The node moved: it rejoins at its new address.
-			if err := waitFuture(ctx, n.raft.RemoveServer(s.ID, 0, 0)); err != nil {
-				return leadershipError(err)
-			}
-		case s.Suffrage == raft.Voter:
-			return nil
-		default:
-			learner = true
-		}
-	}
-	if !learner {
-		if err := waitFuture(ctx, n.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0)); err != nil {
-			return leadershipError(err)
-		}
-	}
-	if err := n.awaitCatchUp(ctx, id, addr, n.fsm.Applied()); err != nil {
-		return err
-	}
-	return leadershipError(waitFuture(ctx, n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, 0)))
+	return change(cfg)
 }
 
 // awaitCatchUp waits until the node id at addr has applied target (what
@@ -417,21 +425,14 @@ func (n *Node) awaitCatchUp(ctx context.Context, id, addr string, target uint64)
 }
 
 func (n *Node) removeLocal(ctx context.Context, id string) error {
-	unlock, err := n.lockMembership(ctx)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cfg, err := n.leaderConfig()
-	if err != nil {
-		return err
-	}
-	for _, s := range cfg.Servers {
-		if string(s.ID) == id {
-			return leadershipError(waitFuture(ctx, n.raft.RemoveServer(s.ID, 0, 0)))
+	return n.changeMembers(ctx, func(cfg raft.Configuration) error {
+		for _, s := range cfg.Servers {
+			if string(s.ID) == id {
+				return leadershipError(waitFuture(ctx, n.raft.RemoveServer(s.ID, 0, 0)))
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (n *Node) transferLocal(ctx context.Context, id string) error {
