@@ -64,3 +64,62 @@ func TestFSMLockTable(t *testing.T) {
 		t.Fatalf("a lock file at index 4 beside an empty file: %v, ahead %v; want ahead", err, cluster.LocksAhead(f))
 	}
 }
+
+// A snapshot carries the lock table: a node that installs it holds the
+// same locks, waiters and fences, and writes its lock file.
+func TestSnapshotCarriesLocks(t *testing.T) {
+	src := openMem(t, filepath.Join(t.TempDir(), "src"))
+	defer src.Close()
+	fs, _ := cluster.NewFSM(src, testApplier{})
+	apply(t, fs, lockEntry(1, "request", "n1 id=1", "W", "1000", "5000", "x"))
+	apply(t, fs, lockEntry(2, "request", "n2 id=7", "R", "9000", "5000", "x", "y"))
+	store := raft.NewInmemSnapshotStore()
+	snap, err := fs.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := store.Create(raft.SnapshotVersionMax, fs.Applied(), 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	dstPath := filepath.Join(t.TempDir(), "dst")
+	dst := openMem(t, dstPath)
+	defer dst.Close()
+	fd, _ := cluster.NewFSM(dst, testApplier{})
+	if err := cluster.LoadLocks(fd, cluster.LockFile(dstPath)); err != nil {
+		t.Fatal(err)
+	}
+	_, rc, err := store.Open(sink.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fd.Restore(rc); err != nil {
+		t.Fatal(err)
+	}
+	if st, tok := fd.Locks().State(1); st != cluster.LockHeld || tok != 1 {
+		t.Fatalf("request 1 after the install: %v %d; want held with token 1", st, tok)
+	}
+	if st, _ := fd.Locks().State(2); st != cluster.LockWaiting {
+		t.Fatalf("request 2 after the install: %v; want waiting", st)
+	}
+	if r := apply(t, fd, lockEntry(3, "release", "1")); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if st, tok := fd.Locks().State(2); st != cluster.LockHeld || tok != 3 {
+		t.Fatalf("request 2 after the release: %v %d; want granted at 3", st, tok)
+	}
+	if r := apply(t, fd, command(4, "SET x 1")); r.Err == nil {
+		t.Fatal("a write of a read-locked variable applied after the install")
+	}
+	// The lock file was written at the install: a restart finds the table.
+	fd2, _ := cluster.NewFSM(dst, testApplier{})
+	if err := cluster.LoadLocks(fd2, cluster.LockFile(dstPath)); err != nil || cluster.LocksAhead(fd2) {
+		t.Fatalf("reload after the install: %v, ahead %v", err, cluster.LocksAhead(fd2))
+	}
+	if st, _ := fd2.Locks().State(2); st != cluster.LockHeld {
+		t.Fatalf("request 2 after a reload: %v; want held", st)
+	}
+}
