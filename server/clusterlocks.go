@@ -181,13 +181,10 @@ func cmdFenced(c *conn, args [][]byte) {
 // waits until this node has applied its release, and goes again.
 func (c *conn) write(entry, names [][]byte) (cluster.Reply, error) {
 	node := c.s.cl.node
-	var own uint64
-	if h := c.live.hold.Load(); h != nil && h.id != 0 && anyHeld(h, names) {
-		own = h.id
-	}
+	own := c.ownRequest(names)
 	for {
 		if own == 0 {
-			if err := c.awaitUnlocked(names, true); err != nil {
+			if err := c.awaitUnlocked(names, true, 0); err != nil {
 				return cluster.Reply{}, err
 			}
 		}
@@ -211,16 +208,12 @@ func (c *conn) write(entry, names [][]byte) (cluster.Reply, error) {
 }
 
 // awaitUnlocked waits until this node's lock table lets the connection
-// read (write false) or write names: past its own locks, and for a fenced
-// write past the holder its token names. It gives up waiting after the
-// longest lease or wait in the table (and a second), so that a node cut
-// off from the leader does not wait forever: the caller then goes on, and
-// the cluster decides.
-func (c *conn) awaitUnlocked(names [][]byte, write bool) error {
-	var own uint64
-	if h := c.live.hold.Load(); h != nil && h.id != 0 {
-		own = h.id
-	}
+// read (write false) or write names: past its own locks (the request own,
+// 0 for none), and for a fenced write past the holder its token names. It
+// gives up waiting after the longest lease or wait in the table (and a
+// second), so that a node cut off from the leader does not wait forever:
+// the caller then goes on, and the cluster decides.
+func (c *conn) awaitUnlocked(names [][]byte, write bool, own uint64) error {
 	return c.s.cl.node.AwaitUnlocked(c.s.live.ctx, names, write, own, c.fence)
 }
 
@@ -257,12 +250,12 @@ func (c *conn) readUnlocked(cmd *command, args [][]byte) bool {
 		return true
 	}
 	names := keyNames(cmd, args)
+	own := c.ownRequest(names)
 	for {
-		blocked := c.s.cl.node.Locks().Blocked(names, false, c.ownRequest(), 0)
-		if !blocked {
+		if !c.s.cl.node.Locks().Blocked(names, false, own, 0) {
 			return true
 		}
-		if err := c.awaitUnlocked(names, false); err != nil {
+		if err := c.awaitUnlocked(names, false, own); err != nil {
 			c.clusterFailed(err)
 			return false
 		}
@@ -272,10 +265,10 @@ func (c *conn) readUnlocked(cmd *command, args [][]byte) bool {
 	}
 }
 
-// ownRequest is the lock request the connection holds on a cluster node, 0
-// if none.
-func (c *conn) ownRequest() uint64 {
-	if h := c.live.hold.Load(); h != nil {
+// ownRequest is the lock request by which the connection holds names on a
+// cluster node, 0 if it holds none of them.
+func (c *conn) ownRequest(names [][]byte) uint64 {
+	if h := c.live.hold.Load(); h != nil && h.id != 0 && anyHeld(h, names) {
 		return h.id
 	}
 	return 0
