@@ -111,6 +111,11 @@ int dsm_wait(dsm_t m, const void *name, size_t name_len, uint64_t after, int64_t
 	return dsmgo_wait(m, (void *)name, name_len, after, timeout_ms, version);
 }
 
+int dsm_sync(dsm_t m, int64_t timeout_ms) {
+	GUARD();
+	return dsmgo_sync(m, timeout_ms);
+}
+
 int dsm_mget(dsm_t m, size_t n, const dsm_bytes *names, dsm_item *items) {
 	GUARD();
 	return dsmgo_mget(m, n, (dsm_bytes *)names, items);

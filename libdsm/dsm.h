@@ -221,6 +221,14 @@ int dsm_delete(dsm_t m, const void *name, size_t name_len, int *deleted);
  * not exist or is deleted while waiting. */
 int dsm_wait(dsm_t m, const void *name, size_t name_len, uint64_t after, int64_t timeout_ms, uint64_t *version);
 
+/* dsm_sync makes the reads that follow it linearizable on a cluster
+ * node's file: it returns once this mapping holds every write acknowledged
+ * anywhere in the cluster before the call (it asks the node's daemon for a
+ * read barrier). On a file that is not replicated it returns DSM_OK at
+ * once. DSM_ENODAEMON if the daemon is down, DSM_EDAEMON if the node cannot
+ * tell (no leader), DSM_ETIMEOUT after timeout_ms (< 0: no limit). */
+int dsm_sync(dsm_t m, int64_t timeout_ms);
+
 /* ---- Several variables ---- */
 
 /* dsm_mget reads n variables as one snapshot into items[i] (see dsm_item).

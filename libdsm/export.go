@@ -9,6 +9,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -418,15 +419,33 @@ func dsmgo_wait(id C.dsm_t, name unsafe.Pointer, nlen C.size_t, after C.uint64_t
 	return C.DSM_OK
 }
 
+//export dsmgo_sync
+func dsmgo_sync(id C.dsm_t, ms C.int64_t) (rc C.int) {
+	mem := enter(id)
+	if mem == nil {
+		return fail(errClosed)
+	}
+	defer mem.exit(&rc, debug.SetPanicOnFault(true))
+	ctx, cancel := timeoutCtx(mem.ctx, ms)
+	defer cancel()
+	if err := mem.m.SyncReads(ctx); err != nil {
+		return fail(waitError("sync", nil, mem, err))
+	}
+	return C.DSM_OK
+}
+
 // waitError names why a wait for name ended: its timeout, or dsm_close.
 func waitError(op string, name []byte, mem *memory, err error) error {
+	if name != nil {
+		op = fmt.Sprintf("%s %q", op, name)
+	}
 	switch {
 	case mem.ctx.Err() != nil:
-		return fmt.Errorf("%s %q: %w", op, name, errClosed)
-	case err == context.DeadlineExceeded:
-		return fmt.Errorf("%s %q: %w", op, name, errTimeout)
+		return fmt.Errorf("%s: %w", op, errClosed)
+	case errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, shm.ErrNoLane):
+		return fmt.Errorf("%s: %w (%v)", op, errTimeout, err)
 	}
-	return fmt.Errorf("%s %q: %w", op, name, err)
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // namesOf copies n C names into Go slices that point at the C bytes.

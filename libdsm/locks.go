@@ -64,7 +64,7 @@ func dsmgo_lock(id C.dsm_t, n C.size_t, names *C.dsm_bytes, flags C.int, ms C.in
 	defer cancel()
 	g, err := mem.m.Lock(ctx, ns, write, write)
 	if err != nil {
-		return fail(waitError("lock", []byte(fmt.Sprintf("%q", ns)), mem, err))
+		return fail(waitError(fmt.Sprintf("lock %q", ns), nil, mem, err))
 	}
 	gr := &group{mem: mem, g: g}
 	gid, ok := groups.add(gr)

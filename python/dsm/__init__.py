@@ -504,6 +504,14 @@ class Memory:
             if rc != DsmTimeoutError.code or (deadline is not None and time.monotonic() >= deadline):
                 raise _error(self._lib, rc)
 
+    def sync(self, timeout: Optional[float] = 10.0) -> None:
+        """Makes the reads that follow linearizable on a cluster node's file
+        (they may lag the leader otherwise): returns once this mapping holds
+        every write acknowledged anywhere in the cluster before the call.
+        Does nothing on a file that is not replicated."""
+        ms = -1 if timeout is None else int(timeout * 1000)
+        self._call(self._lib.dsm_sync, self._h, ms)
+
     # ---- several variables ----
 
     def mget(self, names: Iterable[Name]) -> list:

@@ -83,6 +83,7 @@ _PROTOTYPES = {
     "dsm_cas_version": (c_uint64, *_NAME, c_uint64, c_char_p, c_size_t, _P(c_int), _P(c_uint64)),
     "dsm_delete": (c_uint64, *_NAME, _P(c_int)),
     "dsm_wait": (c_uint64, *_NAME, c_uint64, c_int64, _P(c_uint64)),
+    "dsm_sync": (c_uint64, c_int64),
     "dsm_mget": (c_uint64, c_size_t, _P(Bytes), _P(Item)),
     "dsm_mset": (c_uint64, c_size_t, _P(Bytes), _P(Bytes)),
     "dsm_scan": (c_uint64, c_uint64, c_size_t, SCAN_FN, c_void_p, _P(c_uint64)),
