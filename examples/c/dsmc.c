@@ -6,8 +6,10 @@
 //   dsmc FILE add NAME DELTA [N]     add DELTA N times (default 1), print each result
 //   dsmc FILE wait NAME MS           wait up to MS ms for NAME to change, print its version
 //   dsmc FILE lock NAME...           hold write locks on the names until stdin ends
-//   dsmc FILE bench get|var N        time N gets of "bench" by name or through a
-//                                    handle, print nanoseconds per get
+//   dsmc FILE bench get|var|limits N time N gets of "bench" by name or through a
+//                                    handle, or N calls of dsm_get_limits (a call
+//                                    into Go that reads no variable); print
+//                                    nanoseconds per call
 //
 // Build (libdsm/build --examples does this):
 //   cc -I DIR -o dsmc dsmc.c -L DIR -ldsm -Wl,-rpath,DIR    (DIR: libdsm/build)
@@ -39,7 +41,13 @@ static int bench(dsm_t m, const char *how, long n) {
 		die("set", rc);
 	int64_t v;
 	double start;
-	if (strcmp(how, "var") == 0) {
+	if (strcmp(how, "limits") == 0) {
+		dsm_limits l;
+		start = now_ns();
+		for (long i = 0; i < n; i++)
+			if ((rc = dsm_get_limits(m, &l)) != DSM_OK)
+				die("limits", rc);
+	} else if (strcmp(how, "var") == 0) {
 		dsm_var_t h;
 		if ((rc = dsm_var(m, "bench", 5, 0, &h)) != DSM_OK)
 			die("var", rc);

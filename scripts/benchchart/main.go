@@ -16,6 +16,7 @@
 //	gobench PACKAGE LINE                  one line of go test -bench output
 //	cluster-load, cluster-failover, cluster-leaders   scripts/bench cluster's
 //	                                      (see cluster.go)
+//	lang   LANG OP PATH ROUND NS          scripts/bench languages' (languages.go)
 //
 // Figures are summarised by their median over the rounds, and the ratio of
 // the two servers is taken between medians, so drift between rounds (the
@@ -118,6 +119,8 @@ func (res *results) add(line string) error {
 		return res.addClusterFailover(f)
 	case "cluster-leaders":
 		return res.addClusterLeaders(f)
+	case "lang":
+		return res.addLang(f)
 	}
 	return fmt.Errorf("unknown record %q", f[0])
 }

@@ -20,6 +20,7 @@ type results struct {
 	bench     map[string][]goBench
 	benchSeq  []string // benchmark names in the order first seen
 	cluster   clusterData
+	lang      langData
 }
 
 type cmdLine struct{ group, text string }
