@@ -118,7 +118,8 @@ enum {
 /*
  * Options for dsm_open. A zeroed struct (or NULL) means the defaults. The
  * capacities are used only when the file is created; an existing file keeps
- * its own (dsm_get_limits reports them).
+ * its own (dsm_get_limits reports them). These are shm.Config's fields, but
+ * for Exclusive and AllowIncomplete, which belong to the file's daemon.
  */
 typedef struct dsm_options {
 	int64_t vars;           /* how many variables fit; 0: 65,536 */

@@ -230,7 +230,7 @@ func goCommand(t testing.TB) string {
 // standard output.
 func runPython(t testing.TB, ctx context.Context, source string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, python(t, false), append([]string{"-c", source}, args...)...)
+	cmd := exec.CommandContext(ctx, python(t, false), append([]string{"-u", "-c", source}, args...)...)
 	cmd.Env = pythonEnv(t)
 	var errb strings.Builder
 	cmd.Stderr = &errb
