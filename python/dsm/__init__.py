@@ -28,9 +28,9 @@ threads (each call releases the GIL while it runs). The library carries a Go
 runtime, which does not survive ``fork()`` without ``exec``: a child forked
 from a process that loaded it gets :class:`ForkedError` from every call.
 ``multiprocessing`` users must use the ``spawn`` start method
-(``multiprocessing.get_context("spawn")``), or ``forkserver`` started
-before the first ``import dsm``; ``fork`` is the default of
-``multiprocessing`` on Linux before Python 3.14.
+(``multiprocessing.get_context("spawn")``, or
+``multiprocessing.set_start_method("spawn")`` at start): ``fork`` is its
+default on Linux before Python 3.14.
 
 On a cluster node's file (a replicated file) reads come from the mapping and
 writes go through the node's daemon, as for Go programs; with the daemon down
