@@ -73,8 +73,16 @@ func dsmgo_lock(id C.dsm_t, n C.size_t, names *C.dsm_bytes, flags C.int, ms C.in
 		return fail(errLimit)
 	}
 	mem.mu.Lock()
-	mem.groups[gid] = gr // not nil: dsm_close waits for this call
+	closing := mem.groups == nil // dsm_close has taken the list of groups to release
+	if !closing {
+		mem.groups[gid] = gr
+	}
 	mem.mu.Unlock()
+	if closing {
+		groups.remove(gid)
+		gr.release()
+		return fail(fmt.Errorf("lock %q: %w", ns, errClosed))
+	}
 	*out = C.dsm_lock_t(gid)
 	return C.DSM_OK
 }

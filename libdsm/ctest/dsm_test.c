@@ -396,6 +396,56 @@ static void check_close(dsm_t m) {
 	printf("ok close\n");
 }
 
+static void *close_race_thread(void *p) {
+	dsm_t m = *(dsm_t *)p;
+	dsm_bytes names[2] = {{S("r1")}, {S("r2")}};
+	for (;;) {
+		dsm_lock_t g;
+		int rc = dsm_lock(m, 2, names, 0, 100, &g);
+		if (rc == DSM_OK) {
+			dsm_lock_add(g, S("r1"), 1, NULL);
+			dsm_unlock(g);
+		} else if (rc == DSM_ECLOSED) {
+			break;
+		} else if (rc != DSM_ETIMEOUT) {
+			return (void *)1;
+		}
+		rc = dsm_add(m, S("r2"), 1, NULL, NULL);
+		if (rc == DSM_ECLOSED)
+			break;
+		if (rc != DSM_OK)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+// check_close_race: dsm_close while threads take and release locks and
+// write: every call completes or fails with DSM_ECLOSED, nothing crashes,
+// and no lock stays held.
+static void check_close_race(void) {
+	dsm_t m;
+	EQ(dsm_open(path, NULL, &m), DSM_OK);
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, close_race_thread, &m);
+	sleep_ms(100);
+	EQ(dsm_close(m), DSM_OK);
+	int bad = 0;
+	for (int i = 0; i < 4; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		bad += r != NULL;
+	}
+	CHECK(bad == 0);
+	EQ(dsm_open(path, NULL, &m), DSM_OK);
+	dsm_bytes names[2] = {{S("r1")}, {S("r2")}};
+	dsm_lock_t g;
+	EQ(dsm_lock(m, 2, names, 0, 0, &g), DSM_OK);
+	EQ(dsm_unlock(g), DSM_OK);
+	EQ(dsm_close(m), DSM_OK);
+	printf("ok close under use\n");
+}
+
 static void check_open_errors(const char *dir) {
 	dsm_t m;
 	char p[4096];
@@ -440,6 +490,7 @@ int main(int argc, char **argv) {
 	check_threads(m);
 	check_fork(m);
 	check_close(m);
+	check_close_race();
 	check_open_errors(argv[1]);
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
