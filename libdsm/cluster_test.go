@@ -125,6 +125,7 @@ func TestPythonOnClusterNode(t *testing.T) {
 		t.Skip("starts a cluster")
 	}
 	python(t, false)
+	built(t) // before the deadlines below: the first build takes a while
 	nodes := startNodes(t, 3)
 	var follower, leader *node
 	for _, nd := range nodes {

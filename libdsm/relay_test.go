@@ -21,6 +21,7 @@ func TestRelay(t *testing.T) {
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		ci.NeedOrSkip(t, "no redis-cli")
 	}
+	built(t) // before the deadline below: the first build takes a while
 	d := dsmtest.Start(t, server.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
