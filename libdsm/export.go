@@ -195,6 +195,25 @@ func dsmgo_close(id C.dsm_t) C.int {
 	held := mem.groups
 	mem.groups = nil
 	mem.mu.Unlock()
+	if err := mem.shut(held); err != nil {
+		return fail(err)
+	}
+	return C.DSM_OK
+}
+
+// shut releases the groups held on mem, waits for the calls in progress
+// and closes the file. A file truncated under the mapping faults here
+// too; the fault becomes an error (the mapping then stays: the process
+// should stop using the file).
+func (mem *memory) shut(held map[uint64]*group) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if err = mem.m.FaultError(r); err == nil {
+				panic(r)
+			}
+		}
+	}()
 	for gid, gr := range held {
 		groups.remove(gid)
 		gr.release()
@@ -202,10 +221,7 @@ func dsmgo_close(id C.dsm_t) C.int {
 	for mem.users.Load() != 0 {
 		time.Sleep(100 * time.Microsecond)
 	}
-	if err := mem.m.Close(); err != nil {
-		return fail(err)
-	}
-	return C.DSM_OK
+	return mem.m.Close()
 }
 
 //export dsmgo_get_limits

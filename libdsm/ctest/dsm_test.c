@@ -446,6 +446,25 @@ static void check_close_race(void) {
 	printf("ok close under use\n");
 }
 
+// check_fault: a file truncated under the mapping makes a call fail with
+// DSM_EFAULT (Go's fault recovered into an error), not kill the process.
+static void check_fault(const char *dir) {
+	char p[4096];
+	snprintf(p, sizeof p, "%s/fault.mem", dir);
+	dsm_options o = {.vars = 64};
+	dsm_t m;
+	EQ(dsm_open(p, &o, &m), DSM_OK);
+	EQ(dsm_set_int(m, S("x"), 1, NULL), DSM_OK);
+	CHECK(truncate(p, 4096) == 0);
+	int64_t i;
+	EQ(dsm_get_int(m, S("x"), &i, NULL), DSM_EFAULT);
+	char msg[512];
+	dsm_errmsg(msg, sizeof msg);
+	CHECK(strstr(msg, "fault") != NULL);
+	EQ(dsm_close(m), DSM_EFAULT); // it touches the lost pages too, and must not crash
+	printf("ok fault\n");
+}
+
 static void check_open_errors(const char *dir) {
 	dsm_t m;
 	char p[4096];
@@ -491,6 +510,7 @@ int main(int argc, char **argv) {
 	check_fork(m);
 	check_close(m);
 	check_close_race();
+	check_fault(argv[1]);
 	check_open_errors(argv[1]);
 	if (failures) {
 		fprintf(stderr, "%d checks failed\n", failures);
