@@ -88,7 +88,7 @@ func dsmgo_lock(id C.dsm_t, n C.size_t, names *C.dsm_bytes, flags C.int, ms C.in
 }
 
 //export dsmgo_unlock
-func dsmgo_unlock(id C.dsm_lock_t) C.int {
+func dsmgo_unlock(id C.dsm_lock_t) (rc C.int) {
 	gr := groups.remove(uint64(id))
 	if gr == nil {
 		return fail(errClosed)
@@ -97,11 +97,11 @@ func dsmgo_unlock(id C.dsm_lock_t) C.int {
 	if !mem.hold() {
 		return C.DSM_OK // dsm_close releases it
 	}
+	defer mem.exit(&rc, debug.SetPanicOnFault(true))
 	gr.release()
 	mem.mu.Lock()
 	delete(mem.groups, uint64(id))
 	mem.mu.Unlock()
-	mem.users.Add(-1)
 	return C.DSM_OK
 }
 
