@@ -69,6 +69,7 @@ type conn struct {
 	lastActive atomic.Int64           // unix nanoseconds; read by CLIENT LIST
 	lastCmd    atomic.Pointer[string] // full name of the last command; read by CLIENT LIST
 	commands   atomic.Int64
+	first      atomic.Uint32 // the first byte received, which tells the protocol; read by Clients
 
 	infoMu  sync.Mutex // guards the client's self-description below
 	name    string
@@ -163,6 +164,7 @@ func (c *conn) sniff() (byte, error) {
 	if _, err := io.ReadFull(&c.in, b[:]); err != nil {
 		return 0, err
 	}
+	c.first.Store(uint32(b[0]))
 	c.nc = &sniffedConn{Conn: c.raw, first: b[0], pending: true}
 	c.in.nc = c.nc
 	return b[0], nil

@@ -39,6 +39,7 @@ type hub struct {
 	globs    map[string]*glob.Pattern // each key of patterns, compiled
 	count    int                      // subscriptions, channels and patterns, of every connection
 	run      *feedRun                 // the feed reader, nil while count is 0
+	taps     map[*tap]bool            // in-process observers of every change (observe.go), counted in count
 
 	peak atomic.Int64 // the most bytes pending for one subscriber at once, the message that crossed the limit included (tests read it)
 }
@@ -170,6 +171,7 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 	if h.run != run {
 		return
 	}
+	h.tapLocked(changes)
 	var name []byte // the channel's bytes; one buffer for all changes
 	for _, ch := range changes {
 		name = append(append(name[:0], channelPrefix...), ch.Name...)

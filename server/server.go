@@ -41,6 +41,7 @@ type Server struct {
 	scanHook atomic.Pointer[func()] // unset but in tests: called at each variable a KEYS or SCAN visits
 
 	clientMem clientMem // the clients' buffers against ClientMemMax (clientmem.go)
+	waiters   sync.Map  // *conn -> *lockWait: connections waiting in LOCK (observe.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
