@@ -23,6 +23,7 @@ import (
 
 	"github.com/dsm-dev/dsm/internal/version"
 	"github.com/dsm-dev/dsm/server"
+	"github.com/dsm-dev/dsm/webview"
 )
 
 func main() {
@@ -48,7 +49,7 @@ var (
 const shutdownGrace = 30 * time.Second
 
 func run(args []string) error {
-	cfg, err := parseFlags(args)
+	cfg, web, err := parseArgs(args)
 	if errors.Is(err, errVersion) {
 		fmt.Println(version.Get().Line("dsmd"))
 		return nil
@@ -61,7 +62,7 @@ func run(args []string) error {
 	}
 	// Bind before opening the file: a taken port must not leave behind a
 	// new file (tens of MB by default) or a redo log replayed for nothing.
-	ls, err := listen(cfg)
+	ls, err := listen(cfg, web)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- ls.serve(srv, cfg.Logger) }()
+	go func() { served <- ls.serve(srv, web, cfg.Logger) }()
 	select {
 	case err := <-served:
 		srv.Close()
@@ -98,40 +99,61 @@ func run(args []string) error {
 
 // listeners are dsmd's sockets, bound before the file is opened.
 type listeners struct {
-	main, metrics net.Listener // metrics is nil without -metrics
+	main, metrics, web net.Listener // metrics is nil without -metrics, web without -http
 }
 
-// listen binds cfg.Addr (the default when empty, as server.Config has it)
-// and cfg.MetricsAddr when set.
-func listen(cfg server.Config) (*listeners, error) {
+// webFlags are the web view's flags (package webview).
+type webFlags struct {
+	addr  string // -http: serve the live view there
+	write bool   // -http-write: setting variables from the page
+}
+
+// listen binds cfg.Addr (the default when empty, as server.Config has it),
+// cfg.MetricsAddr when set and the web view's address when set.
+func listen(cfg server.Config, web webFlags) (*listeners, error) {
 	l, err := net.Listen("tcp", cmp.Or(cfg.Addr, server.DefaultAddr))
 	if err != nil {
 		return nil, fmt.Errorf("-listen: %w", err)
 	}
 	ls := &listeners{main: l}
-	if cfg.MetricsAddr != "" {
-		if ls.metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			l.Close()
-			return nil, fmt.Errorf("-metrics: %w", err)
+	for _, o := range []struct {
+		flag, addr string
+		l          *net.Listener
+	}{{"-metrics", cfg.MetricsAddr, &ls.metrics}, {"-http", web.addr, &ls.web}} {
+		if o.addr == "" {
+			continue
+		}
+		if *o.l, err = net.Listen("tcp", o.addr); err != nil {
+			ls.close()
+			return nil, fmt.Errorf("%s: %w", o.flag, err)
 		}
 	}
 	return ls, nil
 }
 
 func (ls *listeners) close() {
-	ls.main.Close()
-	if ls.metrics != nil {
-		ls.metrics.Close()
+	for _, l := range []net.Listener{ls.main, ls.metrics, ls.web} {
+		if l != nil {
+			l.Close()
+		}
 	}
 }
 
-// serve serves srv on the listeners until it is shut down, metrics beside
-// the clients, as server.ListenAndServe does.
-func (ls *listeners) serve(srv *server.Server, log *slog.Logger) error {
+// serve serves srv on the listeners until it is shut down, metrics and
+// the web view beside the clients, as server.ListenAndServe does.
+func (ls *listeners) serve(srv *server.Server, web webFlags, log *slog.Logger) error {
 	if ml := ls.metrics; ml != nil {
 		go func() {
 			if err := srv.ServeMetrics(ml); !errors.Is(err, server.ErrServerClosed) {
 				log.Error("metrics server failed", "addr", ml.Addr().String(), "err", err)
+			}
+		}()
+	}
+	if wl := ls.web; wl != nil {
+		v := webview.New(srv, webview.Config{Write: web.write, Logger: log})
+		go func() {
+			if err := v.Serve(wl); !errors.Is(err, server.ErrServerClosed) {
+				log.Error("web view failed", "addr", wl.Addr().String(), "err", err)
 			}
 		}()
 	}
@@ -140,7 +162,14 @@ func (ls *listeners) serve(srv *server.Server, log *slog.Logger) error {
 
 // parseFlags builds the Config from the command line and the environment.
 func parseFlags(args []string) (server.Config, error) {
+	cfg, _, err := parseArgs(args)
+	return cfg, err
+}
+
+// parseArgs is parseFlags with the web view's flags too.
+func parseArgs(args []string) (server.Config, webFlags, error) {
 	var cfg server.Config
+	var web webFlags
 	var allow, logFormat, logLevel string
 	var showVersion bool
 	var cf clusterFlags
@@ -156,6 +185,8 @@ func parseFlags(args []string) (server.Config, error) {
 	fs.StringVar(&allow, "allow", "", "admit clients from these networks besides loopback: `CIDR[,CIDR...]`")
 	fs.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on `HOST:PORT`")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof at /debug/pprof/ on the -metrics address too")
+	fs.StringVar(&web.addr, "http", "", "serve the live view, a web page of the variables, clients and locks, on `HOST:PORT` (same access rules; with a password, a login)")
+	fs.BoolVar(&web.write, "http-write", false, "let the -http page set variables (default: read-only)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "TLS certificate `PATH` (PEM); with -tls-key enables TLS on the same port")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "TLS private key `PATH` (PEM)")
 	fs.IntVar(&cfg.MaxClients, "max-clients", server.DefaultMaxClients, "most clients connected at once")
@@ -177,28 +208,31 @@ func parseFlags(args []string) (server.Config, error) {
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
+			return cfg, web, err
 		}
-		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+		return cfg, web, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if showVersion {
-		return cfg, errVersion
+		return cfg, web, errVersion
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return cfg, web, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if cfg.Password == "" {
 		cfg.Password = os.Getenv("DSM_PASSWORD")
 	}
 	var err error
 	if cfg.Allow, err = parseAllow(allow); err != nil {
-		return cfg, err
+		return cfg, web, err
+	}
+	if web.write && web.addr == "" {
+		return cfg, web, errors.New("-http-write needs -http HOST:PORT")
 	}
 	if cfg.Cluster, err = cf.config(); err != nil {
-		return cfg, err
+		return cfg, web, err
 	}
 	cfg.Logger, err = newLogger(os.Stderr, logFormat, logLevel)
-	return cfg, err
+	return cfg, web, err
 }
 
 // parseAllow parses "CIDR[,CIDR...]"; a bare address means that host only.
