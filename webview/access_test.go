@@ -163,7 +163,6 @@ func TestStreamCoalesces(t *testing.T) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-
 // readEvents parses a Server-Sent Events stream into (event, data) pairs.
 func readEvents(resp *http.Response, out chan<- [2]string) {
 	defer close(out)

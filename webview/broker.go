@@ -41,16 +41,22 @@ func newBroker(srv *server.Server, limit int, log *slog.Logger) *broker {
 	return &broker{srv: srv, limit: limit, log: log, pages: map[*page]bool{}}
 }
 
-// page is one open page's stream: its filter and the changes not yet sent
-// to it, one per variable.
+// page is one open page's stream: its filter, the variables it shows and
+// the changes not yet sent to it, one per variable. A page shows at most
+// limit variables (the listing, then new ones while there is room), and
+// keeps changes of those only, so its pending changes never exceed limit.
 type page struct {
 	match *glob.Pattern // nil: every variable
 	limit int
 	wake  chan struct{} // a change or a sample is waiting
 
-	mu       sync.Mutex // guards the fields below
-	pending  map[string]varUpdate
-	overflow bool // more variables changed than limit: send a fresh listing
+	mu      sync.Mutex // guards the fields below
+	shown   map[string]bool
+	pending map[string]varUpdate
+}
+
+func newPage(match *glob.Pattern, limit int) *page {
+	return &page{match: match, limit: limit, wake: make(chan struct{}, 1), shown: map[string]bool{}, pending: map[string]varUpdate{}}
 }
 
 // varUpdate is a variable's state as the page shows it; Deleted when it
@@ -128,7 +134,8 @@ func (b *broker) onChanges(changes []shm.Change) {
 	}
 }
 
-// offer keeps the latest state of each variable p shows.
+// offer keeps the latest state of each variable p shows, and of new ones
+// while it shows fewer than its limit.
 func (p *page) offer(ups []varUpdate) {
 	p.mu.Lock()
 	added := false
@@ -136,15 +143,14 @@ func (p *page) offer(ups []varUpdate) {
 		if p.match != nil && !p.match.Match([]byte(u.Name)) {
 			continue
 		}
+		if !p.shown[u.Name] {
+			if len(p.shown) >= p.limit {
+				continue // the page lists as many as it may
+			}
+			p.shown[u.Name] = true
+		}
+		p.pending[u.Name] = u
 		added = true
-		if _, ok := p.pending[u.Name]; !ok && len(p.pending) >= p.limit {
-			p.overflow = true
-			clear(p.pending)
-			continue
-		}
-		if !p.overflow {
-			p.pending[u.Name] = u
-		}
 	}
 	p.mu.Unlock()
 	if added {
@@ -159,22 +165,29 @@ func (p *page) signal() {
 	}
 }
 
-// take returns the pending changes and whether the page must be sent a
-// fresh listing instead.
-func (p *page) take() ([]varUpdate, bool) {
+// listed notes the variables a fresh listing shows the page.
+func (p *page) listed(names []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	overflow := p.overflow
-	p.overflow = false
+	clear(p.shown)
+	for _, n := range names {
+		p.shown[n] = true
+	}
+}
+
+// take returns the pending changes.
+func (p *page) take() []varUpdate {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if len(p.pending) == 0 {
-		return nil, overflow
+		return nil
 	}
 	out := make([]varUpdate, 0, len(p.pending))
 	for _, u := range p.pending {
 		out = append(out, u)
 	}
 	clear(p.pending)
-	return out, overflow
+	return out
 }
 
 // latest returns the latest sample and its sequence number.

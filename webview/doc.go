@@ -24,11 +24,12 @@
 // yet sent to it in a map, at most one entry per variable (the latest), and
 // the stream sends that map at most every Config.Interval (100 ms by
 // default): a variable that changes 10,000 times a second reaches a page
-// ten times a second, with its latest value. A page whose map would exceed
-// Config.Limit entries (more variables changed between two sends than the
-// page shows) is sent a fresh listing instead, so the memory a page costs
-// the daemon is bounded by the Limit, whatever the write rate. The sample
-// of the server is made once per second for all pages together.
+// ten times a second, with its latest value. A page lists at most
+// Config.Limit variables (the first by name, then new ones while there is
+// room) and keeps changes of those only, so the memory a page costs the
+// daemon is bounded by the Limit, whatever the write rate and however many
+// variables change. The sample of the server is made once per second for
+// all pages together.
 //
 // # Access
 //

@@ -36,9 +36,8 @@ type listing struct {
 }
 
 // events streams one page's updates as Server-Sent Events: "hello", then
-// "vars" (a full listing), then "changes" (the variables changed since,
-// coalesced, at most every Interval), "vars" again when the page fell
-// too far behind, and "stats" once a second. The stream ends with the
+// "vars" (a listing), then "changes" (the variables changed since,
+// coalesced, at most every Interval) and "stats" once a second. The stream ends with the
 // request or when the server begins to stop.
 func (v *View) events(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
@@ -47,19 +46,19 @@ func (v *View) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pattern := r.URL.Query().Get("match")
-	p := &page{limit: v.cfg.Limit, wake: make(chan struct{}, 1), pending: map[string]varUpdate{}}
 	if len(pattern) > maxPattern {
 		http.Error(w, "the pattern is too long", http.StatusBadRequest)
 		return
 	}
+	var match *glob.Pattern
 	if pattern != "" && pattern != "*" {
-		g, err := glob.Compile([]byte(pattern), false, maxPattern)
-		if err != nil {
+		var err error
+		if match, err = glob.Compile([]byte(pattern), false, maxPattern); err != nil {
 			http.Error(w, "bad pattern: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		p.match = g
 	}
+	p := newPage(match, v.cfg.Limit)
 	if err := v.broker.join(p); err != nil {
 		http.Error(w, "dsmd is stopping", http.StatusServiceUnavailable)
 		return
@@ -71,7 +70,7 @@ func (v *View) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	s := &stream{w: w, fl: fl}
 	s.send("hello", hello{Write: v.cfg.Write, Match: pattern, Limit: v.cfg.Limit, Login: v.srv.PasswordSet(), Interval: v.cfg.Interval.Milliseconds()})
-	v.sendListing(s, pattern)
+	v.sendListing(s, p, pattern)
 	v.pump(r, s, p)
 }
 
@@ -92,12 +91,7 @@ func (v *View) pump(r *http.Request, s *stream, p *page) {
 				return
 			}
 		}
-		ups, overflow := p.take()
-		switch {
-		case overflow:
-			v.sendListing(s, r.URL.Query().Get("match"))
-			last = time.Now()
-		case len(ups) > 0:
+		if ups := p.take(); len(ups) > 0 {
 			s.send("changes", ups)
 			last = time.Now()
 		}
@@ -126,17 +120,21 @@ func sleep(r *http.Request, srv *server.Server, d time.Duration) bool {
 	return false
 }
 
-// sendListing sends the variables the page's pattern matches.
-func (v *View) sendListing(s *stream, pattern string) {
+// sendListing sends the variables the page's pattern matches, the first
+// Limit by name.
+func (v *View) sendListing(s *stream, p *page, pattern string) {
 	vars, matched, err := v.srv.Variables(pattern, v.cfg.Limit)
 	if err != nil {
 		s.send("problem", err.Error())
 		return
 	}
 	l := listing{Vars: make([]varUpdate, 0, len(vars)), Matched: matched}
+	names := make([]string, 0, len(vars))
 	for _, x := range vars {
 		l.Vars = append(l.Vars, varUpdate{Name: x.Name, Value: x.Value, Int: x.Int, Version: x.Version})
+		names = append(names, x.Name)
 	}
+	p.listed(names)
 	s.send("vars", l)
 }
 

@@ -7,66 +7,72 @@ import (
 	"github.com/dsm-dev/dsm/internal/glob"
 )
 
-func newPage(t *testing.T, limit int, pattern string) *page {
+func testPage(t *testing.T, limit int, pattern string) *page {
 	t.Helper()
-	p := &page{limit: limit, wake: make(chan struct{}, 1), pending: map[string]varUpdate{}}
+	var g *glob.Pattern
 	if pattern != "" {
-		g, err := glob.Compile([]byte(pattern), false, 100)
-		if err != nil {
+		var err error
+		if g, err = glob.Compile([]byte(pattern), false, 100); err != nil {
 			t.Fatal(err)
 		}
-		p.match = g
 	}
-	return p
+	return newPage(g, limit)
 }
 
 // TestPageCoalesces: many changes of one variable leave one pending
 // update, the latest; the page is woken once.
 func TestPageCoalesces(t *testing.T) {
-	p := newPage(t, 10, "")
+	p := testPage(t, 10, "")
 	for i := range 10000 {
 		p.offer([]varUpdate{{Name: "x", Value: fmt.Sprint(i), Version: uint64(i + 1)}})
 	}
 	if len(p.wake) != 1 {
 		t.Errorf("%d wake signals pending, want 1", len(p.wake))
 	}
-	ups, overflow := p.take()
-	if overflow || len(ups) != 1 || ups[0].Value != "9999" || ups[0].Version != 10000 {
-		t.Fatalf("take = %+v, %v; want the latest of x alone", ups, overflow)
+	ups := p.take()
+	if len(ups) != 1 || ups[0].Value != "9999" || ups[0].Version != 10000 {
+		t.Fatalf("take = %+v; want the latest of x alone", ups)
 	}
-	if ups, overflow := p.take(); len(ups) != 0 || overflow {
-		t.Fatalf("second take = %+v, %v; want nothing", ups, overflow)
+	if ups := p.take(); len(ups) != 0 {
+		t.Fatalf("second take = %+v; want nothing", ups)
 	}
 }
 
-// TestPageOverflow: more changed variables than the limit drop the
-// pending changes and ask for a fresh listing, so a page's pending map
-// never exceeds the limit.
-func TestPageOverflow(t *testing.T) {
-	p := newPage(t, 10, "")
+// TestPageBounded: a page keeps changes of the variables it shows, and
+// of new ones while it shows fewer than its limit, so its pending changes
+// never exceed the limit, however many variables change.
+func TestPageBounded(t *testing.T) {
+	p := testPage(t, 10, "")
+	p.listed([]string{"v0", "v1", "v2"})
 	var ups []varUpdate
 	for i := range 50 {
 		ups = append(ups, varUpdate{Name: fmt.Sprint("v", i)})
 	}
 	p.offer(ups)
-	if n := len(p.pending); n > 10 {
-		t.Fatalf("%d pending, more than the limit", n)
+	got := p.take()
+	if len(got) != 10 {
+		t.Fatalf("%d updates kept, want the limit, 10", len(got))
 	}
-	got, overflow := p.take()
-	if !overflow || len(got) != 0 {
-		t.Fatalf("take = %d updates, overflow %v; want none and a fresh listing", len(got), overflow)
+	names := map[string]bool{}
+	for _, u := range got {
+		names[u.Name] = true
 	}
-	p.offer(ups[:3])
-	if got, overflow := p.take(); overflow || len(got) != 3 {
-		t.Fatalf("after the listing: %d updates, overflow %v; want 3", len(got), overflow)
+	for _, n := range []string{"v0", "v1", "v2", "v9"} {
+		if !names[n] {
+			t.Errorf("%s not kept: %v", n, names)
+		}
+	}
+	p.offer([]varUpdate{{Name: "v20"}, {Name: "v1", Value: "x"}})
+	if got := p.take(); len(got) != 1 || got[0].Name != "v1" {
+		t.Fatalf("after the page is full: %+v; want v1 alone", got)
 	}
 }
 
 // TestPageFilters: only the variables the page's glob matches are kept.
 func TestPageFilters(t *testing.T) {
-	p := newPage(t, 10, "job.*")
+	p := testPage(t, 10, "job.*")
 	p.offer([]varUpdate{{Name: "job.1"}, {Name: "other"}, {Name: "job.2"}})
-	got, _ := p.take()
+	got := p.take()
 	if len(got) != 2 {
 		t.Fatalf("%d updates kept, want job.1 and job.2: %+v", len(got), got)
 	}

@@ -63,11 +63,19 @@ function fillRow(tr, u) {
   tr.classList.toggle("gone", !!u.deleted);
 }
 
+// flash highlights a changed row. Switching between two animations of
+// the same look restarts it without forcing a layout, which a batch of
+// hundreds of rows cannot afford.
 function flash(tr) {
-  tr.classList.remove("flash");
-  void tr.offsetWidth; // restart the animation
+  const odd = tr.classList.contains("fa");
+  tr.classList.toggle("fa", !odd);
+  tr.classList.toggle("fb", odd);
   tr.classList.add("flash");
 }
+
+// maxFlashes bounds the rows highlighted per batch: under a flood of
+// changes the values still change, without hundreds of animations.
+const maxFlashes = 50;
 
 function showListing(l) {
   const body = $("vars").tBodies[0];
@@ -90,6 +98,7 @@ function countVars(matched) {
 
 function applyChanges(ups) {
   const body = $("vars").tBodies[0];
+  let flashes = 0;
   for (const u of ups) {
     let v = state.vars.get(u.name);
     if (!v) {
@@ -105,7 +114,7 @@ function applyChanges(ups) {
     }
     v.data = u;
     fillRow(v.row, u);
-    flash(v.row);
+    if (flashes++ < maxFlashes) flash(v.row);
   }
   countVars();
 }
