@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/dsm-dev/dsm/internal/dsmbin"
@@ -264,4 +266,47 @@ func TestPagePhone(t *testing.T) {
 		t.Errorf("the page is %d px wider than the phone's screen; beyond it: %s", w, wide)
 	}
 	screenshot(t, ctx, "webview-phone.png")
+}
+
+// TestPageTour fills a dsmd with what the page shows (variables changing,
+// clients, a lock holder and a waiter, a minute's chart of a few seconds)
+// and takes the screenshot the README shows: DSM_SCREENSHOTS=docs writes
+// it to docs/webview.png.
+func TestPageTour(t *testing.T) {
+	ctx := newBrowser(t)
+	s := startSite(t, server.Config{}, webview.Config{Write: true})
+	s.redisCLI("mset", "counter", "1041", "leader.epoch", "7", "flag.maintenance", "off",
+		"job.1.state", "done", "job.2.state", "running", "rate.limit", "250", "value", "12345")
+	holder := s.dial(t)
+	holder.send(t, "CLIENT SETNAME billing")
+	holder.line(t)
+	holder.send(t, "LOCK WRITE LEASE 30000 account.alice account.bob")
+	holder.line(t)
+	waiter := s.dial(t)
+	waiter.send(t, "CLIENT SETNAME audit")
+	waiter.line(t)
+	waiter.send(t, "LOCK READ WAIT 60000 account.alice")
+	do(t, ctx, "loading the page", chromedp.Navigate(s.url()))
+	waitFor(t, ctx, "the page to be live", `document.body.dataset.status === "live"`)
+	w := s.dial(t)
+	w.send(t, "CLIENT SETNAME worker")
+	w.line(t)
+	rounds := 40 // 4 s; the README's screenshot gets a longer chart
+	if os.Getenv("DSM_SCREENSHOTS") != "" {
+		rounds = 250
+	}
+	for i := range rounds {
+		var b strings.Builder
+		for j := range 20 * (1 + i/10%8) {
+			fmt.Fprintf(&b, "INCR counter\r\nSET job.2.state step-%d\r\n", i*1000+j)
+		}
+		w.send(t, strings.TrimSuffix(b.String(), "\r\n"))
+		for range 2 * 20 * (1 + i/10%8) {
+			w.line(t)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitFor(t, ctx, "the chart", `document.querySelectorAll('#chart polyline').length === 2 && document.querySelector('#chart polyline').getAttribute('points').split(' ').length >= 4`)
+	waitFor(t, ctx, "the locks", `document.querySelectorAll('#locks tbody tr').length === 2`)
+	screenshot(t, ctx, "webview.png")
 }

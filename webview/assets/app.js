@@ -180,7 +180,7 @@ function showChart(ops, changes) {
   const last = (a) => (a.length ? Math.round(a[a.length - 1]) : 0).toLocaleString();
   $("ops-now").textContent = last(ops);
   $("changes-now").textContent = last(changes);
-  svg.setAttribute("aria-label", `commands per second ${last(ops)}, changes per second ${last(changes)}; the most in the last minute ${Math.round(top).toLocaleString()}`);
+  svg.setAttribute("aria-label", `commands per second ${last(ops)}, changes seen per second ${last(changes)}; the most in the last minute ${Math.round(top).toLocaleString()}`);
 }
 
 function showCluster(c) {
