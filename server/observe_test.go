@@ -131,3 +131,46 @@ func TestDialLocal(t *testing.T) {
 		t.Error("Done is not closed after the stop")
 	}
 }
+
+// TestObservedCluster: a node's view lists every member with its role and
+// lag (each answered), the term, and no reserved variable.
+func TestObservedCluster(t *testing.T) {
+	tc := startCluster(t, 3, nil)
+	l := tc.leader()
+	ctx := t.Context()
+	if err := tc.client(l).Set(ctx, "x", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f := tc.follower()
+	var v ClusterView
+	waitFor(t, "every member to answer", func() bool {
+		var ok bool
+		v, ok = tc.nodes[f].Cluster(ctx)
+		if !ok || len(v.Members) != 3 {
+			return false
+		}
+		for _, m := range v.Members {
+			if m.Lag < 0 {
+				return false
+			}
+		}
+		return true
+	})
+	roles := map[string]int{}
+	for _, m := range v.Members {
+		roles[m.Role]++
+		if m.ClientAddr == "" {
+			t.Errorf("member %s has no client address", m.ID)
+		}
+	}
+	if roles["leader"] != 1 || roles["follower"] != 2 || v.Term == 0 || v.NodeID != tc.nodes[f].id || v.Role != "follower" {
+		t.Errorf("view: %+v", v)
+	}
+	waitFor(t, "the follower to list x alone", func() bool {
+		vars, n, err := tc.nodes[f].Variables("", 100)
+		return err == nil && n == 1 && len(vars) == 1 && vars[0].Name == "x"
+	})
+	if _, ok := startServer(t, Config{}).Cluster(ctx); ok {
+		t.Error("a single host reports a cluster")
+	}
+}
