@@ -294,6 +294,9 @@ func (s *Server) Overview(countVars bool) Overview {
 	if a := s.listenAddr(); a != nil {
 		o.Addr = a.String()
 	}
+	if s.cl != nil {
+		o.Addr = s.cl.node.ClientAddr() // the first listener may be the file's socket
+	}
 	if countVars {
 		o.Vars = s.varCount()
 	}
@@ -310,11 +313,12 @@ type ClusterView struct {
 }
 
 // ClusterMember is one member: its role as this node knows it and, when
-// it answered, how far its file lags behind this node's commit index.
+// it answered, the log index its file has applied and how many entries
+// that is behind the most advanced member's.
 type ClusterMember struct {
 	ID, ClientAddr, Role string // Role: "leader", "follower" or "learner"
 	Applied              uint64
-	Lag                  int64 // CommitIndex - Applied; -1 when the member did not answer
+	Lag                  int64 // -1 when the member did not answer
 }
 
 // Cluster reports the node's view of its cluster, asking each other member
@@ -337,16 +341,25 @@ func (s *Server) Cluster(ctx context.Context) (v ClusterView, ok bool) {
 		cm := &v.Members[i]
 		*cm = ClusterMember{ID: m.ID, ClientAddr: m.ClientAddr, Role: memberRole(m), Lag: -1}
 		if m.ID == st.ID {
-			cm.Applied, cm.Lag = st.FileApplied, lag(st.CommitIndex, st.FileApplied)
+			cm.Applied, cm.Lag = st.FileApplied, 0
 			continue
 		}
 		wg.Go(func() {
 			if h, err := d.Probe(ctx, m.RaftAddr); err == nil && h.ID == m.ID {
-				cm.Applied, cm.Lag = h.Applied, lag(st.CommitIndex, h.Applied)
+				cm.Applied, cm.Lag = h.Applied, 0
 			}
 		})
 	}
 	wg.Wait()
+	var most uint64
+	for _, m := range v.Members {
+		most = max(most, m.Applied)
+	}
+	for i := range v.Members {
+		if m := &v.Members[i]; m.Lag == 0 {
+			m.Lag = int64(most - m.Applied)
+		}
+	}
 	slices.SortFunc(v.Members, func(a, b ClusterMember) int { return cmp.Compare(a.ID, b.ID) })
 	return v, true
 }
@@ -359,13 +372,6 @@ func memberRole(m cluster.Member) string {
 		return "follower"
 	}
 	return "learner"
-}
-
-func lag(commit, applied uint64) int64 {
-	if applied >= commit {
-		return 0
-	}
-	return int64(commit - applied)
 }
 
 // DialLocal returns a connection to the server that is served as a local

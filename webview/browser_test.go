@@ -3,6 +3,8 @@ package webview_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/dsm-dev/dsm/cluster"
 	"github.com/dsm-dev/dsm/internal/dsmbin"
 	"github.com/dsm-dev/dsm/server"
 	"github.com/dsm-dev/dsm/webview"
@@ -309,4 +312,63 @@ func TestPageTour(t *testing.T) {
 	waitFor(t, ctx, "the chart", `document.querySelectorAll('#chart polyline').length === 2 && document.querySelector('#chart polyline').getAttribute('points').split(' ').length >= 4`)
 	waitFor(t, ctx, "the locks", `document.querySelectorAll('#locks tbody tr').length === 2`)
 	screenshot(t, ctx, "webview.png")
+}
+
+// TestPageShowsCluster: on a cluster node the page lists the nodes with
+// their roles and lag, and the term.
+func TestPageShowsCluster(t *testing.T) {
+	ctx := newBrowser(t)
+	const n = 3
+	dir := t.TempDir()
+	cls := make([]net.Listener, n)
+	var peers []cluster.Peer
+	for i := range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cls[i] = l
+		peers = append(peers, cluster.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: l.Addr().String()})
+	}
+	var first *site
+	for i := range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := server.Config{
+			File: filepath.Join(dir, peers[i].ID+".mem"), Vars: 1024, Logger: slog.New(slog.DiscardHandler),
+			Cluster: &server.ClusterConfig{NodeID: peers[i].ID, Listener: cls[i], ClientAddr: l.Addr().String(), Peers: peers},
+		}
+		srv, err := server.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(l) }()
+		t.Cleanup(func() {
+			srv.Close()
+			<-done
+		})
+		if i == 0 {
+			wl, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go webview.New(srv, webview.Config{Logger: cfg.Logger}).Serve(wl)
+			first = &site{t: t, cfg: cfg, addr: l.Addr().String(), webAddr: wl.Addr().String()}
+		}
+	}
+	do(t, ctx, "loading the page", chromedp.Navigate(first.url()))
+	waitFor(t, ctx, "the cluster's nodes", `!document.querySelector('#cluster-section').hidden &&
+		document.querySelectorAll('#cluster tbody tr').length === 3 &&
+		[...document.querySelectorAll('#cluster tbody tr')].filter(r => r.cells[2].textContent === "leader").length === 1 &&
+		[...document.querySelectorAll('#cluster tbody tr')].every(r => /^\d+$/.test(r.cells[4].textContent))`)
+	waitFor(t, ctx, "the term", `/this node n1, (leader|follower), term [1-9]/.test(document.querySelector('#cluster-summary').textContent)`)
+	first.redisCLI("set", "replicated", "yes")
+	waitFor(t, ctx, "a replicated write", cellOf("replicated", "value")+` === "yes"`)
+	if n := eval[int](t, ctx, `document.querySelectorAll('#vars tbody tr').length`); n != 1 {
+		t.Errorf("%d variables shown, want 1: the cluster's own are hidden", n)
+	}
+	screenshot(t, ctx, "webview-cluster.png")
 }
