@@ -17,8 +17,8 @@ const (
 	sessionCookie = "dsm_session"
 	sessionTTL    = 12 * time.Hour
 	maxSessions   = 1000
-	// loginPause slows down guessing: each failed login waits this long
-	// before its answer.
+	// loginPause slows down guessing: each failed login holds the turn
+	// of every login this long before its answer.
 	loginPause = 500 * time.Millisecond
 )
 
@@ -176,9 +176,16 @@ func (v *View) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
 	}
-	if !v.srv.CheckPassword(r.PostFormValue("password")) {
-		v.log.Warn("web view login failed", "addr", r.RemoteAddr)
+	// One login is checked at a time, and a failed one holds the turn
+	// for loginPause: at most two guesses a second, however many clients.
+	v.loginMu.Lock()
+	ok := v.srv.CheckPassword(r.PostFormValue("password"))
+	if !ok {
 		time.Sleep(loginPause)
+	}
+	v.loginMu.Unlock()
+	if !ok {
+		v.log.Warn("web view login failed", "addr", r.RemoteAddr)
 		http.Redirect(w, r, "/?failed=1", http.StatusSeeOther)
 		return
 	}

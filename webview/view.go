@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/dsm-dev/dsm/server"
@@ -49,6 +50,7 @@ type View struct {
 	broker   *broker
 	sessions *sessions
 	mux      *http.ServeMux
+	loginMu  sync.Mutex // one login checked at a time (auth.go)
 }
 
 //go:embed assets
@@ -91,7 +93,7 @@ func (v *View) Handler() http.Handler { return v.guard(v.mux) }
 // other error is an accept failure.
 func (v *View) Serve(l net.Listener) error {
 	hs := &http.Server{
-		Handler: v.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		Handler: v.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(v.log.Handler(), slog.LevelWarn),
 	}
 	stop := context.AfterFunc(doneContext(v.srv), func() { hs.Close() })
