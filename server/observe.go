@@ -215,6 +215,7 @@ type LockInfo struct {
 	Waiting bool
 	Since   time.Time // when it began to hold, or to wait
 	Left    time.Duration
+	Token   uint64 // the grant's fencing token on a cluster node; 0 elsewhere
 }
 
 // lockWait is a LOCK waiting for its locks, for Locks.
@@ -241,9 +242,13 @@ func cmdLockObserved(c *conn, args [][]byte) {
 }
 
 // Locks lists the clients holding locks, then those waiting for some, in
-// client id order.
+// client id order; on a cluster node, every lock of the cluster's table
+// (Addr then names the holder's node, connection and address).
 func (s *Server) Locks() []LockInfo {
 	now := time.Now()
+	if s.cl != nil {
+		return clusterLocks(s.cl.node.ListLocks(), now)
+	}
 	var held, waiting []LockInfo
 	for _, c := range s.connsByID() {
 		if h := c.live.hold.Load(); h != nil {
@@ -258,6 +263,21 @@ func (s *Server) Locks() []LockInfo {
 		}
 	}
 	return append(held, waiting...)
+}
+
+// clusterLocks is Locks from a cluster's lock table.
+func clusterLocks(list []cluster.LockInfo, now time.Time) []LockInfo {
+	out := make([]LockInfo, 0, len(list))
+	for _, r := range list {
+		li := LockInfo{Addr: r.Holder, Names: r.Names, Write: r.Write, Waiting: r.Token == 0, Left: r.Left, Token: r.Token}
+		if li.Waiting {
+			li.Since = now.Add(-(r.Wait - r.Left))
+		} else {
+			li.Since = now.Add(-(r.Lease - r.Left))
+		}
+		out = append(out, li)
+	}
+	return out
 }
 
 // Overview is the server at a glance.

@@ -174,3 +174,18 @@ func TestObservedCluster(t *testing.T) {
 		t.Error("a single host reports a cluster")
 	}
 }
+
+// On a cluster node the observed locks are the cluster's table: a lock
+// taken through one node shows on every node, with its token.
+func TestObservedClusterLocks(t *testing.T) {
+	tc := startCluster(t, 3, nil)
+	f := tc.follower()
+	tok := lockToken(t, tc.lockConn(f), "LEASE", 20000, "x", "y")
+	for _, nd := range tc.nodes {
+		waitCluster(t, "the lock on every node", func() bool {
+			ls := nd.Locks()
+			return len(ls) == 1 && ls[0].Token == uint64(tok) && ls[0].Write && !ls[0].Waiting &&
+				slices.Equal(ls[0].Names, []string{"x", "y"}) && strings.HasPrefix(ls[0].Addr, tc.nodes[f].id+" ")
+		})
+	}
+}
