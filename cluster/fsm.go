@@ -186,6 +186,9 @@ func (f *FSM) applyArgs(index uint64, args [][]byte) (reply []byte, cmdErr, err 
 	switch string(args[0]) {
 	case entryLock:
 		return f.applyLock(index, args[1:])
+	case entryFlush:
+		reply, err = f.applyFlush(index)
+		return reply, nil, err
 	case entryHeld, entryFenced:
 		n, perr := strconv.ParseUint(string(args[1]), 10, 64)
 		if len(args) < 3 || perr != nil || n == 0 {

@@ -272,7 +272,8 @@ func (s *Server) handOver(ctx context.Context) {
 // writes are replicated (replicate), reads of the variables are
 // linearizable unless the connection asked for READONLY (linearize), EXEC
 // is one log entry, and LOCK, UNLOCK and LOCKS work on the replicated lock
-// table (clusterlocks.go).
+// table (clusterlocks.go). FLUSHALL and FLUSHDB are one entry each, a
+// whole-file write on every node (cmd_flush.go).
 func (t *commandTable) clusterize() {
 	for _, cmd := range t.all {
 		switch {
@@ -282,6 +283,8 @@ func (t *commandTable) clusterize() {
 			cmd.run = cmdLockCluster
 		case cmd.name == "locks":
 			cmd.run = cmdLocksCluster
+		case cmd.name == "flushall" || cmd.name == "flushdb":
+			cmd.run = cmdFlushReplicated
 		case cmd.vars != nil && cmd.flags&flagWrite != 0:
 			cmd.run = func(c *conn, args [][]byte) { c.replicate(args) }
 		case cmd.flags&flagReadonly != 0 || cmd.name == "watch":

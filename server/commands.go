@@ -35,6 +35,8 @@ func commandSpecs() []*command {
 		clusterCommand(),
 		{name: "role", arity: 1, flags: fast, category: "server", since: "2.8.12", summary: "Returns the node's replication role: master (a single host, or a cluster's leader) or slave.", run: cmdRole},
 		{name: "time", arity: 1, flags: fast | tx, category: "server", since: "2.6.0", summary: "Returns the server's time: unix seconds and microseconds.", run: cmdTime},
+		{name: "flushall", arity: -1, flags: flagWrite, category: "server", since: "1.0.0", summary: "Deletes every variable, as one write (ASYNC and SYNC alike); refused with dsmd -protect-flush.", args: []arg{argOneOf("flush-type", argToken("ASYNC"), argToken("SYNC")).opt()}, run: cmdFlush},
+		{name: "flushdb", arity: -1, flags: flagWrite, category: "server", since: "1.0.0", summary: "Deletes every variable of database 0, the only one: as FLUSHALL.", args: []arg{argOneOf("flush-type", argToken("ASYNC"), argToken("SYNC")).opt()}, run: cmdFlush},
 		{name: "dbsize", arity: 1, flags: ro | fast | tx | flagWholeSpace, category: "server", since: "1.0.0", summary: "Returns the number of variables.", run: cmdDBSize},
 		// variables
 		{name: "get", arity: 2, flags: ro | fast | tx, keys: [3]int{1, 1, 1}, category: "string", since: "1.0.0", summary: "Returns a variable's value.", args: []arg{argKey("key")}, vars: cmdGet},

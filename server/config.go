@@ -75,6 +75,10 @@ type Config struct {
 	// Zero means refused when a Password is set.
 	SeedOpen bool
 
+	// ProtectFlush refuses FLUSHDB and FLUSHALL, so that no client can
+	// delete every variable at once. False (the default) allows them.
+	ProtectFlush bool
+
 	// Allow lists the networks whose clients are admitted besides loopback.
 	// When it is not empty, every other client is refused. Nil means none.
 	Allow []netip.Prefix

@@ -184,6 +184,7 @@ func parseArgs(args []string) (server.Config, webFlags, error) {
 	fs.BoolVar(&cfg.SeedOpen, "seed-open", false, "serve the seed protocol (R/W, which has no AUTH) to loopback and -allow clients although -password is set (go doc ./server: Access)")
 	fs.StringVar(&allow, "allow", "", "admit clients from these networks besides loopback: `CIDR[,CIDR...]`")
 	fs.StringVar(&cfg.MetricsAddr, "metrics", "", "serve Prometheus metrics (/metrics), /healthz and /readyz on `HOST:PORT`")
+	fs.BoolVar(&cfg.ProtectFlush, "protect-flush", false, "refuse FLUSHALL and FLUSHDB (deleting every variable at once)")
 	fs.BoolVar(&cfg.Pprof, "pprof", false, "serve net/http/pprof at /debug/pprof/ on the -metrics address too")
 	fs.StringVar(&web.addr, "http", "", "serve the live view, a web page of the variables, clients and locks, on `HOST:PORT` (same access rules; with a password, a login)")
 	fs.BoolVar(&web.write, "http-write", false, "let the -http page set variables (default: read-only)")
