@@ -209,35 +209,86 @@ func configGet(c *conn, args [][]byte) {
 	}
 }
 
-// configSet accepts a setting only at its current value: dsmd takes its
-// settings as flags, so changing one means restarting it.
+// configSet changes the settings that may change while dsmd runs (those
+// with a setter: the slow log's, notify-keyspace-events) and accepts the
+// others only at their current value: dsmd takes them as flags, so
+// changing one means restarting it. As in Redis, every pair is checked
+// before any applies, and one refused refuses them all.
 func configSet(c *conn, args [][]byte) {
 	if len(args)%2 != 0 {
 		c.fail(msgSyntax)
 		return
 	}
 	params := configParams(c.s)
+	var applies []func()
+	seen := map[string]bool{}
 	for i := 2; i < len(args); i += 2 {
-		if msg := checkConfigSet(params, string(args[i]), string(args[i+1])); msg != "" {
+		name := strings.ToLower(string(args[i]))
+		if seen[name] {
+			c.fail(configSetFailed(string(args[i]), "duplicate parameter"))
+			return
+		}
+		seen[name] = true
+		apply, msg := checkConfigSet(c.s, params, string(args[i]), string(args[i+1]))
+		if msg != "" {
 			c.fail(msg)
 			return
 		}
+		if apply != nil {
+			applies = append(applies, apply)
+		}
+	}
+	for _, apply := range applies {
+		apply()
 	}
 	c.wr.Simple("OK")
 }
 
-func checkConfigSet(params []configParam, name, value string) string {
+func checkConfigSet(s *Server, params []configParam, name, value string) (func(), string) {
 	for _, p := range params {
-		if !strings.EqualFold(p.name, name) {
+		set := configSetters[p.name]
+		switch {
+		case !strings.EqualFold(p.name, name):
 			continue
+		case set != nil:
+			apply, reason := set(s, value)
+			if reason != "" {
+				return nil, configSetFailed(name, reason)
+			}
+			return apply, ""
+		case p.value == value:
+			return nil, ""
 		}
-		if p.value == value {
-			return ""
-		}
-		return "ERR CONFIG SET failed (possibly related to argument '" + name +
-			"') - dsmd takes this setting from its command line; restart dsmd to change it"
+		return nil, configSetFailed(name, "dsmd takes this setting from its command line; restart dsmd to change it")
 	}
-	return "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'"
+	return nil, "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'"
+}
+
+func configSetFailed(name, reason string) string {
+	return "ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + reason
+}
+
+// parseConfigInt parses a CONFIG SET integer within [lo, max int64], with
+// Redis' reasons.
+func parseConfigInt(value string, lo int64) (int64, string) {
+	n, err := strconv.ParseInt(value, 10, 64)
+	switch {
+	case err != nil:
+		return 0, "argument couldn't be parsed into an integer"
+	case n < lo:
+		return 0, "argument must be between " + strconv.FormatInt(lo, 10) + " and 9223372036854775807 inclusive"
+	}
+	return n, ""
+}
+
+func setSlowerThan(s *Server, value string) (func(), string) {
+	n, reason := parseConfigInt(value, -1)
+	return func() { s.slowlog.slower.Store(n) }, reason
+}
+
+func setSlowMaxLen(s *Server, value string) (func(), string) {
+	n, reason := parseConfigInt(value, 0)
+	return func() { s.slowlog.setMaxLen(n) }, reason
 }
 
 func configResetStat(c *conn, args [][]byte) {

@@ -24,6 +24,14 @@ const redisVersion = "7.0.0"
 // configParam is one setting for CONFIG GET.
 type configParam struct{ name, value string }
 
+// configSetters are the settings CONFIG SET may change, by name: each
+// checks a new value and returns what applies it, or the reason it is
+// refused. The other settings are dsmd's flags, fixed while it runs.
+var configSetters = map[string]func(s *Server, value string) (apply func(), reason string){
+	"slowlog-log-slower-than": setSlowerThan,
+	"slowlog-max-len":         setSlowMaxLen,
+}
+
 // configParams lists the settings CONFIG GET answers: the Redis names that
 // tools ask for, mapped to this server's behaviour, then dsm's own.
 func configParams(s *Server) []configParam {
@@ -39,6 +47,8 @@ func configParams(s *Server) []configParam {
 		{"databases", "1"}, {"protected-mode", yesNo(s.protected())},
 		{"proto-max-bulk-len", itoa(s.cfg.Limits.MaxBulk)},
 		{"dir", filepath.Dir(file)}, {"dbfilename", filepath.Base(s.cfg.File)},
+		{"slowlog-max-len", itoa(int(s.slowlog.maxLen.Load()))},
+		{"slowlog-log-slower-than", itoa(int(s.slowlog.slower.Load()))},
 		{"dsm-file", file}, {"dsm-sync", s.cfg.Sync.String()},
 		{"dsm-sync-interval", s.cfg.SyncInterval.String()},
 		{"dsm-capacity", itoa(st.Capacity)}, {"dsm-name-max", itoa(st.NameMax)},

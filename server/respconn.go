@@ -163,7 +163,9 @@ func (c *conn) execute(args [][]byte) {
 		start := time.Now()
 		c.count(cmd)
 		c.call(cmd, args)
-		c.timed(cmd, time.Since(start))
+		d := time.Since(start)
+		c.timed(cmd, d)
+		c.s.slowlog.note(c, cmd, args, d)
 		c.dirty = c.dirty || cmd.flags&flagWrite != 0
 	}
 }

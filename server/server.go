@@ -42,6 +42,7 @@ type Server struct {
 
 	clientMem clientMem // the clients' buffers against ClientMemMax (clientmem.go)
 	waiters   sync.Map  // *conn -> *lockWait: connections waiting in LOCK (observe.go)
+	slowlog   *slowlog  // SLOWLOG (slowlog.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
@@ -115,6 +116,7 @@ func newServer(cfg Config, recovering bool) (*Server, error) {
 		quit:    make(chan struct{}),
 		closers: map[io.Closer]struct{}{},
 		conns:   map[*conn]struct{}{},
+		slowlog: newSlowlog(),
 	}
 	s.stats.started = time.Now()
 	s.refusing = make(chan struct{}, refuseSlots)
