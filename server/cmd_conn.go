@@ -251,8 +251,7 @@ func clientInfo(c *conn, args [][]byte) {
 	c.wr.Verbatim("txt", c.describe(time.Now())+"\n")
 }
 
-// clientList: CLIENT LIST [TYPE type] [ID id ...]. Every client is of
-// type "normal".
+// clientList: CLIENT LIST [TYPE type] [ID id ...].
 func clientList(c *conn, args [][]byte) {
 	f, msg := parseClientFilter(args[2:])
 	if msg != "" {
@@ -262,7 +261,7 @@ func clientList(c *conn, args [][]byte) {
 	var b strings.Builder
 	now := time.Now()
 	for _, other := range c.s.connsByID() {
-		if f.admits(other.id) {
+		if f.admits(c, other) {
 			b.WriteString(other.describe(now))
 			b.WriteByte('\n')
 		}
@@ -270,17 +269,50 @@ func clientList(c *conn, args [][]byte) {
 	c.wr.Verbatim("txt", b.String())
 }
 
-// clientFilter selects clients for CLIENT LIST.
+// clientFilter selects clients for CLIENT LIST and CLIENT KILL; every
+// field set must match.
 type clientFilter struct {
-	none bool           // a TYPE no client has
-	ids  map[int64]bool // nil: any id
+	typ         string         // "normal" or "pubsub"; "none" for a type no client has; "" any
+	ids         map[int64]bool // nil: any id
+	addr, laddr string         // "": any
+	skipMe      bool           // leave out the client that asks
 }
 
-func (f clientFilter) admits(id int64) bool {
-	return !f.none && (f.ids == nil || f.ids[id])
+func (f clientFilter) admits(self, c *conn) bool {
+	switch {
+	case f.typ != "" && f.typ != c.clientType():
+	case f.ids != nil && !f.ids[c.id]:
+	case f.addr != "" && f.addr != c.remote, f.laddr != "" && f.laddr != c.local:
+	case f.skipMe && c == self:
+	default:
+		return true
+	}
+	return false
 }
 
-// parseClientFilter parses TYPE and ID options with Redis' errors.
+// clientType is Redis' type of a client: "pubsub" while it subscribes,
+// "normal" otherwise (a MONITOR client included).
+func (c *conn) clientType() string {
+	if c.live.channels.Load()+c.live.patterns.Load() > 0 {
+		return "pubsub"
+	}
+	return "normal"
+}
+
+// parseClientType parses a TYPE filter's value with Redis' error; master
+// and replica are types no dsm client has.
+func parseClientType(arg []byte) (string, string) {
+	switch typ := strings.ToLower(string(arg)); typ {
+	case "normal", "pubsub":
+		return typ, ""
+	case "master", "replica", "slave":
+		return "none", ""
+	}
+	return "", "ERR Unknown client type '" + clip(arg) + "'"
+}
+
+// parseClientFilter parses CLIENT LIST's TYPE and ID options with Redis'
+// errors.
 func parseClientFilter(args [][]byte) (clientFilter, string) {
 	var f clientFilter
 	for i := 0; i < len(args); i++ {
@@ -290,12 +322,9 @@ func parseClientFilter(args [][]byte) (clientFilter, string) {
 		}
 		if opt == "TYPE" {
 			i++
-			switch typ := strings.ToLower(string(args[i])); typ {
-			case "normal":
-			case "master", "replica", "slave", "pubsub":
-				f.none = true
-			default:
-				return f, "ERR Unknown client type '" + clip(args[i]) + "'"
+			var msg string
+			if f.typ, msg = parseClientType(args[i]); msg != "" {
+				return f, msg
 			}
 			continue
 		}
@@ -306,6 +335,99 @@ func parseClientFilter(args [][]byte) (clientFilter, string) {
 				return f, "ERR Invalid client ID"
 			}
 			f.ids[n] = true
+		}
+	}
+	return f, ""
+}
+
+// clientKill: CLIENT KILL addr:port (the old form: OK, or an error when
+// no client has that address; the client that asks may kill itself), or
+// CLIENT KILL with filters (ID, TYPE, ADDR, LADDR, USER, SKIPME),
+// answered with how many clients were killed. A killed client's socket is
+// closed: a command it waits in (LOCK, EXEC) ends as at a hang-up. The
+// client that asks, if killed, gets its reply first.
+func clientKill(c *conn, args [][]byte) {
+	var f clientFilter
+	old := len(args) == 3
+	if old {
+		f.addr = string(args[2])
+	} else {
+		var msg string
+		if f, msg = parseKillFilter(args[2:]); msg != "" {
+			c.fail(msg)
+			return
+		}
+	}
+	killed := 0
+	for _, other := range c.s.connsByID() {
+		if !f.admits(c, other) {
+			continue
+		}
+		killed++
+		if other == c {
+			c.quit = true
+			continue
+		}
+		other.kill()
+	}
+	switch {
+	case old && killed == 0:
+		c.fail("ERR No such client")
+	case old:
+		c.wr.Simple("OK")
+	default:
+		c.wr.Int(int64(killed))
+	}
+}
+
+// kill closes another connection's socket for CLIENT KILL; its goroutine
+// then ends as on a hang-up.
+func (c *conn) kill() {
+	c.killed.Store(true)
+	c.raw.Close()
+}
+
+// parseKillFilter parses CLIENT KILL's filters with Redis' errors. SKIPME
+// is yes unless said otherwise.
+func parseKillFilter(args [][]byte) (clientFilter, string) {
+	f := clientFilter{skipMe: true}
+	if len(args)%2 != 0 {
+		return f, msgSyntax
+	}
+	for i := 0; i < len(args); i += 2 {
+		val := args[i+1]
+		var msg string
+		switch strings.ToUpper(string(args[i])) {
+		case "ID":
+			n, ok := shm.ParseInt(val)
+			if !ok || n <= 0 {
+				return f, "ERR client-id should be greater than 0"
+			}
+			f.ids = map[int64]bool{n: true}
+		case "TYPE":
+			f.typ, msg = parseClientType(val)
+		case "ADDR":
+			f.addr = string(val)
+		case "LADDR":
+			f.laddr = string(val)
+		case "USER":
+			if string(val) != "default" { // the only user, whom every client is
+				msg = "ERR No such user '" + clip(val) + "'"
+			}
+		case "SKIPME":
+			switch strings.ToLower(string(val)) {
+			case "yes":
+				f.skipMe = true
+			case "no":
+				f.skipMe = false
+			default:
+				msg = msgSyntax
+			}
+		default:
+			msg = msgSyntax
+		}
+		if msg != "" {
+			return f, msg
 		}
 	}
 	return f, ""

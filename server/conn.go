@@ -65,6 +65,7 @@ type conn struct {
 
 	memHeld atomic.Int64 // bytes counted in the clients' total (clientmem.go)
 	evicted atomic.Bool  // closed for the clients' memory bound; set by evict
+	killed  atomic.Bool  // closed by CLIENT KILL; set by kill
 
 	lastActive atomic.Int64           // unix nanoseconds; read by CLIENT LIST
 	lastCmd    atomic.Pointer[string] // full name of the last command; read by CLIENT LIST
@@ -238,6 +239,9 @@ func (sc *sniffedConn) Read(p []byte) (int, error) {
 func (c *conn) reason(err error) string {
 	if c.evicted.Load() {
 		return "client memory limit"
+	}
+	if c.killed.Load() {
+		return "killed (CLIENT KILL)"
 	}
 	if err != nil && c.s.closing.Load() && !errors.Is(err, errOutputLimit) {
 		return "shutdown"
