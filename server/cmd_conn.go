@@ -280,6 +280,7 @@ type clientFilter struct {
 
 func (f clientFilter) admits(self, c *conn) bool {
 	switch {
+	case c.killed.Load(): // closed already, not yet gone
 	case f.typ != "" && f.typ != c.clientType():
 	case f.ids != nil && !f.ids[c.id]:
 	case f.addr != "" && f.addr != c.remote, f.laddr != "" && f.laddr != c.local:
