@@ -33,6 +33,7 @@ func commandSpecs() []*command {
 		{name: "info", arity: -1, flags: tx, category: "server", since: "1.0.0", summary: "Returns the server's information and statistics.", args: []arg{argStr("section").opt().many()}, run: cmdInfo},
 		memoryCommand(),
 		slowlogCommand(),
+		{name: "monitor", arity: 1, flags: flagAdmin, category: "server", since: "1.0.0", summary: "Streams every command the clients run, with its time and client (secrets redacted), until the connection closes.", run: cmdMonitor},
 		clusterCommand(),
 		{name: "role", arity: 1, flags: fast, category: "server", since: "2.8.12", summary: "Returns the node's replication role: master (a single host, or a cluster's leader) or slave.", run: cmdRole},
 		{name: "time", arity: 1, flags: fast | tx, category: "server", since: "2.6.0", summary: "Returns the server's time: unix seconds and microseconds.", run: cmdTime},

@@ -57,6 +57,7 @@ type conn struct {
 	fileSocket bool   // came through the file's socket: a local process (filesocket.go)
 	dirty      bool   // a write since the last flush of replies
 	quit       bool   // QUIT was received: flush and close
+	monitoring bool   // in MONITOR mode (monitor.go)
 	scratch    []byte // reused for formatting values
 
 	uncounted cmdRun // commands executed but not yet counted (respconn.go)
@@ -138,6 +139,7 @@ func (c *conn) close(err error, flushed bool) {
 // endLive releases what a connection held when it ends: its subscriptions
 // (and pusher) and its locks.
 func (c *conn) endLive() {
+	c.endMonitor()
 	c.endSubscriber()
 	c.releaseHold()
 }

@@ -225,6 +225,7 @@ func (c *conn) runQueued(q []queued, v *heldVars) {
 	c.wr.Array(len(q))
 	for _, e := range q {
 		c.cur = e.cmd
+		c.s.monitors.feed(c, e.cmd, e.args)
 		if e.cmd.vars != nil && v != nil {
 			e.cmd.vars(c, v, e.args)
 		} else {

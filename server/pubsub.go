@@ -240,6 +240,7 @@ type subscriber struct {
 	channels map[string]bool
 	patterns map[string]bool
 	armed    bool // the pusher may write
+	monitor  bool // the connection is in MONITOR mode: its lines go out too
 	resp3    bool
 	pending  []pushMsg
 	index    map[pushKey]int // position in pending
@@ -250,8 +251,11 @@ type subscriber struct {
 type pushKey struct{ pattern, channel string }
 
 // pushMsg is a message waiting to be written; pattern is empty for a
-// message of a channel subscription.
+// message of a channel subscription, and both pattern and channel for a
+// MONITOR line (monitor.go), whose payload is sent as a status reply.
 type pushMsg struct{ pattern, channel, payload string }
+
+func (m pushMsg) monitorLine() bool { return m.pattern == "" && m.channel == "" }
 
 func (m pushMsg) size() int { return len(m.pattern) + len(m.channel) + len(m.payload) + pushOverhead }
 
@@ -381,7 +385,7 @@ func (sub *subscriber) take() ([]pushMsg, bool, int) {
 	size := 0
 	for _, m := range sub.pending {
 		size += m.size()
-		if m.pattern == "" && sub.channels[m.channel] || m.pattern != "" && sub.patterns[m.pattern] {
+		if m.monitorLine() && sub.monitor || m.pattern == "" && sub.channels[m.channel] || m.pattern != "" && sub.patterns[m.pattern] {
 			batch = append(batch, m)
 		}
 	}
@@ -437,6 +441,10 @@ func encodeMessages(w *resp.Writer, batch []pushMsg, resp3 bool) {
 		w.SetProtocol(2)
 	}
 	for _, m := range batch {
+		if m.monitorLine() {
+			w.Simple(m.payload)
+			continue
+		}
 		n := 3
 		if m.pattern != "" {
 			n = 4
@@ -610,7 +618,7 @@ func (c *conn) unsubscribe(names [][]byte, pattern bool) {
 	if len(names) == 0 {
 		c.pubsubReply(kind, nil, count)
 	}
-	if count == 0 {
+	if count == 0 && !c.monitoring {
 		c.endSubscriber()
 		return
 	}
@@ -649,7 +657,7 @@ func (c *conn) pubsubReply(kind string, name []byte, count int) {
 // subscribedRESP2 reports whether the connection is in RESP2's subscribed
 // context, where only the subscription commands, PING and QUIT run.
 func (c *conn) subscribedRESP2() bool {
-	return c.live.sub != nil && c.wr.Protocol() == 2
+	return c.live.sub != nil && c.wr.Protocol() == 2 && c.live.channels.Load()+c.live.patterns.Load() > 0
 }
 
 // pubsubPing answers PING in RESP2's subscribed context: ["pong", message].

@@ -161,11 +161,15 @@ func (c *conn) execute(args [][]byte) {
 		c.fail(msgNoAuth)
 	default:
 		start := time.Now()
+		queued := c.live.tx.multi && cmd.flags&flagTxControl == 0
 		c.count(cmd)
 		c.call(cmd, args)
 		d := time.Since(start)
 		c.timed(cmd, d)
-		c.s.slowlog.note(c, cmd, args, d)
+		if !queued { // a queued command is logged and monitored when EXEC runs it
+			c.s.slowlog.note(c, cmd, args, d)
+			c.s.monitors.feed(c, cmd, args)
+		}
 		c.dirty = c.dirty || cmd.flags&flagWrite != 0
 	}
 }

@@ -43,6 +43,7 @@ type Server struct {
 	clientMem clientMem // the clients' buffers against ClientMemMax (clientmem.go)
 	waiters   sync.Map  // *conn -> *lockWait: connections waiting in LOCK (observe.go)
 	slowlog   *slowlog  // SLOWLOG (slowlog.go)
+	monitors  monitors  // MONITOR (monitor.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
