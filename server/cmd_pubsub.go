@@ -39,6 +39,11 @@ func cmdPublish(c *conn, args [][]byte) {
 func (h *hub) publish(channel, payload string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.publishLocked(channel, payload)
+}
+
+// publishLocked is publish with h.mu held.
+func (h *hub) publishLocked(channel, payload string) int {
 	n := 0
 	for sub := range h.channels[channel] {
 		sub.deliver("", channel, payload)

@@ -30,6 +30,7 @@ type configParam struct{ name, value string }
 var configSetters = map[string]func(s *Server, value string) (apply func(), reason string){
 	"slowlog-log-slower-than": setSlowerThan,
 	"slowlog-max-len":         setSlowMaxLen,
+	"notify-keyspace-events":  setNotifyFlags,
 }
 
 // configParams lists the settings CONFIG GET answers: the Redis names that
@@ -48,6 +49,7 @@ func configParams(s *Server) []configParam {
 		{"proto-max-bulk-len", itoa(s.cfg.Limits.MaxBulk)},
 		{"dir", filepath.Dir(file)}, {"dbfilename", filepath.Base(s.cfg.File)},
 		{"slowlog-max-len", itoa(int(s.slowlog.maxLen.Load()))},
+		{"notify-keyspace-events", notifyFlagsString(s.notify.Load())},
 		{"slowlog-log-slower-than", itoa(int(s.slowlog.slower.Load()))},
 		{"dsm-file", file}, {"dsm-sync", s.cfg.Sync.String()},
 		{"dsm-sync-interval", s.cfg.SyncInterval.String()},

@@ -40,6 +40,7 @@ type hub struct {
 	count    int                      // subscriptions, channels and patterns, of every connection
 	run      *feedRun                 // the feed reader, nil while count is 0
 	taps     map[*tap]bool            // in-process observers of every change (observe.go), counted in count
+	gone     map[string]struct{}      // variables whose deletion was notified (keyspace.go)
 
 	peak atomic.Int64 // the most bytes pending for one subscriber at once, the message that crossed the limit included (tests read it)
 }
@@ -51,6 +52,7 @@ func newHub(s *Server) *hub {
 	return &hub{
 		s: s, channels: map[string]map[*subscriber]bool{},
 		patterns: map[string]map[*subscriber]bool{}, globs: map[string]*glob.Pattern{},
+		gone: map[string]struct{}{},
 	}
 }
 
@@ -173,7 +175,11 @@ func (h *hub) fanOut(run *feedRun, changes []shm.Change) {
 	}
 	h.tapLocked(changes)
 	var name []byte // the channel's bytes; one buffer for all changes
+	notify := h.s.notify.Load()
 	for _, ch := range changes {
+		if notify != 0 {
+			h.notifyLocked(notify, ch)
+		}
 		name = append(append(name[:0], channelPrefix...), ch.Name...)
 		// The channel and payload strings are made only for a change that
 		// some subscriber gets.

@@ -40,10 +40,11 @@ type Server struct {
 
 	scanHook atomic.Pointer[func()] // unset but in tests: called at each variable a KEYS or SCAN visits
 
-	clientMem clientMem // the clients' buffers against ClientMemMax (clientmem.go)
-	waiters   sync.Map  // *conn -> *lockWait: connections waiting in LOCK (observe.go)
-	slowlog   *slowlog  // SLOWLOG (slowlog.go)
-	monitors  monitors  // MONITOR (monitor.go)
+	clientMem clientMem    // the clients' buffers against ClientMemMax (clientmem.go)
+	waiters   sync.Map     // *conn -> *lockWait: connections waiting in LOCK (observe.go)
+	slowlog   *slowlog     // SLOWLOG (slowlog.go)
+	monitors  monitors     // MONITOR (monitor.go)
+	notify    atomic.Int32 // notify-keyspace-events' flags (keyspace.go)
 
 	nextID     atomic.Int64
 	goroutines atomic.Int64
