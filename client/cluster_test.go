@@ -322,8 +322,13 @@ func TestBrokenWriteNotRepeated(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The responder closes the connection on every command but the
-	// handshake: "" is its way of dropping one.
-	r := startResponder(t, func([]string) string { return "" })
+	// handshake and Lock's CLIENT ID: "" is its way of dropping one.
+	r := startResponder(t, func(args []string) string {
+		if len(args) == 2 && strings.EqualFold(args[0], "CLIENT") && strings.EqualFold(args[1], "ID") {
+			return ":7\r\n"
+		}
+		return ""
+	})
 	c := dialAddrs(t, r.addr+","+d.Addr, nil)
 	writes := []struct {
 		cmd string
@@ -349,8 +354,11 @@ func TestBrokenWriteNotRepeated(t *testing.T) {
 	}
 	// A Locked's writes are not repeated either, and say so.
 	locking := startResponder(t, func(args []string) string {
-		if args[0] == "LOCK" {
+		switch {
+		case args[0] == "LOCK":
 			return "+OK\r\n"
+		case args[0] == "CLIENT":
+			return ":7\r\n"
 		}
 		return ""
 	})

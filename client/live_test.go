@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -100,4 +102,35 @@ func TestLock(t *testing.T) {
 	if v, err := c.Get(ctx, "a"); err != nil || v != "3" {
 		t.Errorf("a = %q, %v", v, err)
 	}
+}
+
+// TestLockCancel: cancelling the context of a Lock that waits ends it at
+// once with the context's error, and the daemon forgets the waiter: once
+// the holder lets go, the variable is free for the next Lock.
+func TestLockCancel(t *testing.T) {
+	d := startDaemon(t, "")
+	c := dial(t, d, nil)
+	ctx := ctxT(t)
+	held, err := c.Lock(ctx, client.LockOptions{}, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = c.Lock(wctx, client.LockOptions{Wait: time.Minute}, "v")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock cancelled while waiting = %v, want context.Canceled", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the cancelled Lock returned after %v", waited)
+	}
+	if err := held.Unlock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Lock(ctx, client.LockOptions{Wait: -1}, "v")
+	if err != nil {
+		t.Fatalf("Lock after the cancelled waiter and the holder's Unlock: %v", err)
+	}
+	l.Unlock(ctx)
 }

@@ -50,6 +50,8 @@ func (l *Locked) Token() int64 { return l.token }
 // within the wait. It takes them on the node in use (moving on as any
 // write does when that node cannot be reached or has no leader), and the
 // Locked stays on that node: if its connection breaks, the locks are gone.
+// Ending ctx ends a wait at once (the daemon closes the waiting
+// connection, and forgets the waiter), with ctx's error.
 func (c *Client) Lock(ctx context.Context, opts LockOptions, names ...string) (*Locked, error) {
 	op := "lock"
 	if len(names) == 0 {
@@ -72,7 +74,15 @@ func (c *Client) Lock(ctx context.Context, opts LockOptions, names ...string) (*
 	var token int64
 	err := c.write(ctx, op, strings.Join(names, " "), func(r *redis.Client) error {
 		conn = r.Conn()
+		stop, err := cancelWait(ctx, r, conn)
+		if err != nil {
+			conn.Close()
+			return unsent{err} // LOCK was not sent: safe to try on the next node
+		}
 		v, err := conn.Do(ctx, args...).Result()
+		if !stop() && ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		if err != nil {
 			conn.Close()
 		}
@@ -157,3 +167,26 @@ func (l *Locked) Unlock(ctx context.Context) error {
 	}
 	return wrapErr("unlock", strings.Join(l.names, " "), err)
 }
+
+// cancelWait arranges for ctx's end to end a LOCK that waits on conn: a
+// read in flight does not notice ctx, and closing conn under it is not
+// safe, so the daemon closes it (CLIENT KILL ID, sent on another of r's
+// connections), which also makes it forget the waiter. It costs a CLIENT
+// ID first, when ctx can end. stop reports false once the kill has begun.
+func cancelWait(ctx context.Context, r *redis.Client, conn *redis.Conn) (stop func() bool, err error) {
+	if ctx.Done() == nil {
+		return func() bool { return true }, nil
+	}
+	id, err := conn.ClientID(ctx).Result()
+	if err != nil {
+		return nil, err
+	}
+	return context.AfterFunc(ctx, func() {
+		kctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+		defer cancel()
+		r.ClientKillByFilter(kctx, "ID", strconv.FormatInt(id, 10))
+	}), nil
+}
+
+// killTimeout bounds the CLIENT KILL that ends a cancelled LOCK.
+const killTimeout = 5 * time.Second

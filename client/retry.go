@@ -59,7 +59,8 @@ func failureOf(err error) failure {
 	// remembered one while it stops dialing a dead address: both are
 	// *net.OpError with Op "dial".
 	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "dial" {
+	var u unsent
+	if errors.As(err, &op) && op.Op == "dial" || errors.As(err, &u) {
 		return failUnsent
 	}
 	if isTransport(err) {
@@ -67,6 +68,13 @@ func failureOf(err error) failure {
 	}
 	return failFinal
 }
+
+// unsent wraps the failure of a step before a write was sent (Lock's
+// CLIENT ID): the write may go to the next node.
+type unsent struct{ err error }
+
+func (u unsent) Error() string { return u.err.Error() }
+func (u unsent) Unwrap() error { return u.err }
 
 // movedTo returns the address of a MOVED reply ("MOVED 0 host:port").
 func movedTo(err error) (string, bool) {

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,4 +112,51 @@ func TestPromptTerminal(t *testing.T) {
 
 	s.keys("C-d")
 	s.waitFor(`(?m)^EXITED=0$`)
+}
+
+// TestPromptCtrlCCancelsLock: Ctrl-C at the prompt ends a lock that waits
+// for another client's lock, well before its -wait; the session goes on,
+// holds nothing, and the daemon has forgotten the waiter, so the variable
+// is free once its holder lets go.
+func TestPromptCtrlCCancelsLock(t *testing.T) {
+	d := startDaemon(t, "")
+	holder, err := net.Dial("tcp", d.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	br := bufio.NewReader(holder)
+	fmt.Fprint(holder, "*2\r\n$4\r\nLOCK\r\n$4\r\nbusy\r\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "+OK\r\n" {
+		t.Fatalf("holder's LOCK = %q, %v", line, err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dsm")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s := startTmux(t, fmt.Sprintf("DSM_HISTFILE=%s %s -addr %s; echo EXITED=$?; sleep 60",
+		filepath.Join(dir, "history"), bin, d.Addr))
+	prompt := regexp.QuoteMeta("dsm " + d.Addr + ">")
+	s.waitFor(prompt)
+	s.keys("lock -wait 60s busy", "Enter")
+	time.Sleep(300 * time.Millisecond) // the LOCK is on its way and waits
+	start := time.Now()
+	s.keys("C-c")
+	s.waitFor(`interrupted\n` + prompt)
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("Ctrl-C took %v to end the lock's wait", waited)
+	}
+	// The holder lets go: the cancelled waiter must not take the lock.
+	fmt.Fprint(holder, "*1\r\n$6\r\nUNLOCK\r\n")
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	s.keys("lock -wait 0 busy", "Enter")
+	s.waitFor(`Locked busy`)
+	s.keys("unlock", "Enter")
+	s.waitFor(`Unlocked\n` + prompt)
+	if screen := s.run("capture-pane", "-p", "-t", "dsm"); strings.Contains(screen, "EXITED") {
+		t.Fatalf("Ctrl-C ended the session:\n%s", screen)
+	}
 }
