@@ -170,5 +170,7 @@ var sessionCommands = [][2]string{
 // fileCommands read the memory file itself (local mode only); help lists
 // them last.
 var fileCommands = [][2]string{
+	{"backup DEST", "write a consistent copy of every variable (one instant; writers wait meanwhile) to DEST, through the daemon or with -file"},
+	{"restore SRC", "with -file, dsmd stopped: make the file hold exactly the backup's variables (a missing file is created)"},
 	{"check [-repair]", "with -file: verify slots, index and free list; print each problem, exit 1 if any remain (-repair rebuilds index and free list)"},
 }

@@ -153,6 +153,16 @@
 // problem is {"problem","repairable","repaired"}. Both are safe while dsmd
 // and other processes use the file.
 //
+// Backup and restore: dsm backup DEST writes a consistent copy of every
+// variable, taken at one instant (shm's Image: readers and writers of
+// every process wait meanwhile, a pause it prints), through the daemon
+// (BACKUP) or with -file PATH beside it. DEST is written whole or not at
+// all, in the cluster snapshot format. dsm -file PATH restore SRC, with
+// dsmd stopped (it holds the file's daemon lock meanwhile), makes the file
+// hold exactly the backup's variables, values and versions (shm's
+// Install); a missing file is created with the backup's capacities and
+// hash seed, and an existing one must have them.
+//
 // The password may come from $DSM_PASSWORD instead of -password, which
 // keeps it out of the process list, and the address from $DSM_ADDR.
 package main

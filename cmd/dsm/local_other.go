@@ -26,3 +26,7 @@ func watchLocal(string, []string) (changeSource, error) { return nil, errNeedsLi
 func runCheck(_ context.Context, cfg *config, _ []string, _, stderr io.Writer) int {
 	return fail(stderr, cfg.format, errNeedsLinux)
 }
+
+func backupLocal(context.Context, string) (*backupResult, error) { return nil, errNeedsLinux }
+
+func restoreLocal(context.Context, string, string) (int, error) { return 0, errNeedsLinux }
