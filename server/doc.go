@@ -44,53 +44,15 @@
 //
 // # Commands
 //
-// PING ECHO QUIT AUTH HELLO SELECT CLIENT COMMAND CONFIG INFO DBSIZE GET SET
-// GETSET MGET MSET DEL UNLINK EXISTS INCR INCRBY DECR DECRBY KEYS SCAN TYPE
-// TTL PTTL SUBSCRIBE PSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE WATCH UNWATCH MULTI
-// EXEC DISCARD, and dsm's CAS, GETVER, LOCK, UNLOCK and LOCKS (see Changes,
-// locks and transactions below) and SETVER, INCRVER and CASVER (see Local
-// processes of a cluster node), are answered as Redis 7 answers them:
-// the same reply types and the same error texts, checked in Redis' order
-// (unknown command, then arity, then authentication). Integers are kept as
-// integers: SET x 42 stores the integer 42 (shm.ParseValue), as Redis does.
-// Choices where dsm differs:
-//
-//   - Variables do not expire. SET ... EX|PX|EXAT|PXAT is refused with
-//     "ERR dsm variables do not expire ..." after the options are checked
-//     as Redis checks them; KEEPTTL is accepted (there is no TTL to keep).
-//     TTL and PTTL answer -1 for a variable and -2 for a missing one.
-//   - SELECT accepts only database 0.
-//   - MGET reads its variables at one instant and MSET writes all or none;
-//     both name at most the file's group limit (Config.GroupMax, dsmd
-//     -group-max, fixed when the file is created: 256 by default, 10001 to
-//     take the largest MSET Redis takes) and fail with "ERR too many
-//     variables in one atomic group" above it, naming the limit.
-//   - CAS key expected new stores new and replies 1 if the variable's value
-//     equals expected (by text: "5" equals 5), else replies 0. A missing
-//     variable replies 0, not an error.
-//   - GETVER key replies [value, version] (the version rises on every
-//     change), or a null array for a missing variable.
-//   - Reading a name no variable can have (empty, or longer than the file
-//     allows) finds nothing, as in Redis; writing one is an error.
-//   - A KEYS or SCAN MATCH pattern with more elements other than '*' (a
-//     byte, an escaped byte, '?' or a [class] each match one byte) than
-//     the file's names have bytes can match nothing and is refused with
-//     "ERR pattern can match no name ..."; PSUBSCRIBE likewise refuses a
-//     pattern longer, so counted, than "__dsm__:" and a name. A scan whose
-//     client closes its side of the connection stops with "ERR scan
-//     stopped ..." (looked at about every millisecond of work), so a
-//     client that half-closes after sending a long KEYS gets that error,
-//     not the names.
-//   - CONFIG GET answers the settings Redis tools ask for ("save" is "",
-//     "appendonly" is "no", "appendfsync" follows -sync, "maxmemory" is 0)
-//     plus dsm-* settings. CONFIG SET accepts a setting only at its current
-//     value: dsmd takes settings as flags. CONFIG RESETSTAT resets INFO's
-//     counters.
-//   - HELLO replies server "dsm", version 7.0.0 (the Redis whose replies are
-//     followed); INFO has redis_version 7.0.0 and, from the binary's build
-//     information, dsm_version, dsm_git_sha1 and dsm_git_dirty.
-//   - Errors for a full file or a too long name or value name the file's
-//     limits, which are fixed when it is created.
+// Every command is an entry of one table (commands.go): its name, arity,
+// flags, key positions, arguments and summary, from which dispatch,
+// COMMAND INFO and COMMAND DOCS, and docs/COMMANDS.md (go generate) are
+// made. The commands answer as Redis 7 answers them, the same reply types
+// and error texts checked in Redis' order (unknown command, then arity,
+// then authentication); docs/COMMANDS.md lists each one and where dsm
+// differs on purpose (variables do not expire, one database, atomic
+// groups bounded by the file's group limit, keyspace notifications from
+// the change feed).
 //
 // # Changes, locks and transactions
 //
@@ -116,8 +78,9 @@
 // reports the current state of those that moved. A subscriber's own
 // goroutine writes its messages; one whose pending messages would exceed
 // OutputLimit (many variables changing while it does not read) is closed,
-// and so is one whose socket accepts nothing for WriteTimeout. PUBLISH is
-// not served: channels carry variables' changes only.
+// and so is one whose socket accepts nothing for WriteTimeout. PUBLISH
+// serves any other channel, as a message bus; it refuses the memory's
+// channels (__dsm__:, and Redis' __keyspace@ and __keyevent@).
 //
 // Client-held locks. LOCK [READ|WRITE] [WAIT ms] [LEASE ms] name... takes
 // write (the default) or read locks on the variables, all or none, waiting
