@@ -127,9 +127,9 @@ func commandCommand() *command {
 
 func configCommand() *command {
 	return container(
-		&command{name: "config", arity: -2, category: "server", since: "2.0.0", summary: "Reads the server's settings."},
+		&command{name: "config", arity: -2, category: "server", since: "2.0.0", summary: "Reads and changes the server's settings."},
 		&command{name: "get", arity: -3, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Returns the settings matching glob patterns.", args: []arg{argPattern("parameter").many()}, run: configGet},
-		&command{name: "set", arity: -4, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Accepts only a setting's current value: dsmd takes settings as flags.", args: []arg{argBlock("data", argStr("parameter"), argStr("value")).many()}, run: configSet},
+		&command{name: "set", arity: -4, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Changes slowlog-log-slower-than, slowlog-max-len and notify-keyspace-events; the other settings only at their current value (dsmd takes them as flags).", args: []arg{argBlock("data", argStr("parameter"), argStr("value")).many()}, run: configSet},
 		&command{name: "resetstat", arity: 2, flags: flagAdmin | flagMulti, since: "2.0.0", summary: "Resets the statistics of INFO.", run: configResetStat},
 		&command{name: "rewrite", arity: 2, flags: flagAdmin | flagMulti, since: "2.8.0", summary: "Fails: dsmd has no configuration file.", run: configRewrite},
 		&command{name: "help", arity: 2, since: "5.0.0", summary: "Lists the CONFIG subcommands.", run: cmdHelp},
