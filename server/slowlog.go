@@ -30,7 +30,7 @@ type slowlog struct {
 
 	mu      sync.Mutex // guards the fields below
 	nextID  int64
-	entries []slowEntry // newest first
+	entries []slowEntry // oldest first
 }
 
 // slowEntry is one logged command; args are kept as Redis keeps them
@@ -65,14 +65,21 @@ func (l *slowlog) note(c *conn, cmd *command, args [][]byte, d time.Duration) {
 	defer l.mu.Unlock()
 	e.id = l.nextID
 	l.nextID++
-	l.entries = append([]slowEntry{e}, l.entries...)
+	l.entries = append(l.entries, e)
 	l.trimLocked()
 }
 
+// trimLocked drops the oldest entries beyond slowlog-max-len; the slice
+// is copied down once it is twice as long, so a note costs O(1) on
+// average.
 func (l *slowlog) trimLocked() {
-	if n := int(l.maxLen.Load()); len(l.entries) > n {
-		clear(l.entries[n:])
-		l.entries = l.entries[:n]
+	n := int(l.maxLen.Load())
+	if extra := len(l.entries) - n; extra > 0 {
+		clear(l.entries[:extra])
+		l.entries = l.entries[extra:]
+	}
+	if cap(l.entries) > 2*max(n, 16) {
+		l.entries = append([]slowEntry(nil), l.entries...)
 	}
 }
 
@@ -137,7 +144,11 @@ func (l *slowlog) get(n int) []slowEntry {
 	if n < 0 || n > len(l.entries) {
 		n = len(l.entries)
 	}
-	return append([]slowEntry(nil), l.entries[:n]...)
+	out := make([]slowEntry, n)
+	for i := range out {
+		out[i] = l.entries[len(l.entries)-1-i]
+	}
+	return out
 }
 
 func (l *slowlog) len() int {
