@@ -190,8 +190,11 @@ func (f *FSM) applyArgs(index uint64, args [][]byte) (reply []byte, cmdErr, err 
 		reply, err = f.applyFlush(index)
 		return reply, nil, err
 	case entryHeld, entryFenced:
+		if len(args) < 3 {
+			return nil, ErrLockArgs, recordApplied(f.m, index)
+		}
 		n, perr := strconv.ParseUint(string(args[1]), 10, 64)
-		if len(args) < 3 || perr != nil || n == 0 {
+		if perr != nil || n == 0 {
 			return nil, ErrLockArgs, recordApplied(f.m, index)
 		}
 		if holder = n; string(args[0]) == entryFenced {

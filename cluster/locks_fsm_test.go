@@ -123,3 +123,27 @@ func TestSnapshotCarriesLocks(t *testing.T) {
 		t.Fatalf("request 2 after a reload: %v; want held", st)
 	}
 }
+
+// Malformed lock-table entries are applied as failed commands, alike on
+// every node: none stops the apply.
+func TestFSMLockEntriesMalformed(t *testing.T) {
+	m := openMem(t, filepath.Join(t.TempDir(), "mem"))
+	defer m.Close()
+	f, _ := cluster.NewFSM(m, testApplier{})
+	for i, args := range [][]string{
+		{"\x00held"}, {"\x00held", "1"}, {"\x00fenced", "x", "SET", "a", "1"}, {"\x00fenced", "0", "SET", "a", "1"},
+		{"\x00lock"}, {"\x00lock", "request", "h", "W"}, {"\x00lock", "request", "h", "X", "1", "1", "a"},
+		{"\x00lock", "request", "h", "W", "-1", "1", "a"}, {"\x00lock", "release", "x"}, {"\x00lock", "nonsense", "1"},
+		{"\x00lock", "request", "h", "W", "1", "1", "\x00dsm.raft.applied"},
+	} {
+		b := make([][]byte, len(args))
+		for j, a := range args {
+			b[j] = []byte(a)
+		}
+		index := uint64(i + 1)
+		r := apply(t, f, &raft.Log{Index: index, Term: 1, Type: raft.LogCommand, Data: cluster.EncodeEntry(b)})
+		if r.Err == nil || f.Halted() != nil || f.Applied() != index {
+			t.Fatalf("%q: %+v, halted %v, applied %d; want a failed command at %d", args, r, f.Halted(), f.Applied(), index)
+		}
+	}
+}
