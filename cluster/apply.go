@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/dsm-dev/dsm/internal/planted"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -112,6 +113,7 @@ func applyKeys(m *shm.Memory, a Applier, index uint64, args, ks [][]byte) (reply
 	if err := g.Set([]byte(AppliedName), shm.Int(int64(index))); err != nil {
 		return nil, nil, err
 	}
+	failpoint(FailApply)
 	return reply, nil, g.Commit()
 }
 
@@ -168,6 +170,9 @@ func CreateVersion(index uint64) uint64 { return 2 * index }
 
 // appliedIndex reads the applied index recorded in m; 0 if none.
 func appliedIndex(m *shm.Memory) (uint64, error) {
+	if planted.On(planted.RestartIgnoresApplied) {
+		return 0, nil
+	}
 	v, _, err := m.Get([]byte(AppliedName))
 	if err != nil {
 		if errors.Is(err, shm.ErrNotFound) {

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dsm-dev/dsm/internal/failpoint"
-
 	"github.com/dsm-dev/dsm/shm"
 	"github.com/hashicorp/raft"
 )
@@ -222,11 +220,10 @@ func (f *FSM) applyLock(index uint64, args [][]byte) (reply []byte, cmdErr, err 
 	}
 	reply, cmdErr = f.locks.apply(index, args, time.Now())
 	if cmdErr == nil && f.lockPath != "" {
-		failpoint.Pass("cluster-lock-before-file")
 		if err := writeLockFile(f.lockPath, f.locks); err != nil {
 			return nil, nil, fmt.Errorf("write the lock table: %w", err)
 		}
-		failpoint.Pass("cluster-lock-after-file")
+		failpoint(FailLockTable)
 	}
 	return reply, cmdErr, recordApplied(f.m, index)
 }

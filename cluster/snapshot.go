@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/dsm-dev/dsm/internal/planted"
 	"github.com/dsm-dev/dsm/shm"
 	"github.com/hashicorp/raft"
 )
@@ -129,6 +130,7 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 		sink.Cancel()
 		return err
 	}
+	failpoint(FailSnapshotTake)
 	return sink.Close()
 }
 
@@ -289,6 +291,10 @@ func installSnapshot(m *shm.Memory, s *snapshot) error {
 		return err
 	}
 	img.Vars = append(img.Vars, shm.ImageVar{Name: []byte(AppliedName), Value: shm.Int(int64(s.applied)), Version: ver + 1})
+	failpoint(FailSnapshotInstall)
+	if planted.On(planted.InstallByRename) {
+		return installByRename(m, img)
+	}
 	if err := m.Install(bgctx, img); err != nil {
 		if errors.Is(err, shm.ErrImage) {
 			return fmt.Errorf("%w: %w", ErrBadSnapshot, err)

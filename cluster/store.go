@@ -84,7 +84,11 @@ func (s *store) StoreLog(log *raft.Log) error {
 func (s *store) StoreLogs(logs []*raft.Log) error {
 	s.enter()
 	defer s.mu.RUnlock()
-	return s.db.StoreLogs(logs)
+	if err := s.db.StoreLogs(logs); err != nil {
+		return err
+	}
+	failpoint(FailLogStored)
+	return nil
 }
 
 func (s *store) DeleteRange(min, max uint64) error {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/dsm-dev/dsm/internal/planted"
 )
 
 // errNotSent marks a failure to reach the leader before the request left:
@@ -148,6 +150,9 @@ func (n *Node) forwardWrite(ctx context.Context, addr string, entry []byte) (Rep
 	}
 	n.metrics.forwardedWrites.Add(1)
 	status, d, err := n.rpc.call(ctx, addr, opWrite, entry)
+	if planted.On(planted.ForwardRetried) {
+		n.rpc.call(ctx, addr, opWrite, entry)
+	}
 	if err != nil {
 		return Reply{}, callFailure(err)
 	}

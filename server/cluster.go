@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dsm-dev/dsm/cluster"
+	"github.com/dsm-dev/dsm/internal/planted"
 	"github.com/dsm-dev/dsm/shm"
 )
 
@@ -327,6 +328,9 @@ func (c *conn) propose(entry [][]byte) {
 	cl := c.s.cl
 	if cl.redirect && !cl.node.IsLeader() {
 		c.moved()
+		return
+	}
+	if planted.On(planted.AckBeforeCommit) && ackEarly(c, entry) {
 		return
 	}
 	r, err := c.write(entry, c.entryNames(entry))
