@@ -35,6 +35,7 @@ func commandSpecs() []*command {
 		slowlogCommand(),
 		{name: "monitor", arity: 1, flags: flagAdmin, category: "server", since: "1.0.0", summary: "Streams every command the clients run, with its time and client (secrets redacted), until the connection closes.", run: cmdMonitor},
 		clusterCommand(),
+		debugCommand(),
 		{name: "role", arity: 1, flags: fast, category: "server", since: "2.8.12", summary: "Returns the node's replication role: master (a single host, or a cluster's leader) or slave.", run: cmdRole},
 		{name: "time", arity: 1, flags: fast | tx, category: "server", since: "2.6.0", summary: "Returns the server's time: unix seconds and microseconds.", run: cmdTime},
 		{name: "flushall", arity: -1, flags: flagWrite, category: "server", since: "1.0.0", summary: "Deletes every variable, as one write (ASYNC and SYNC alike); refused with dsmd -protect-flush.", args: []arg{argOneOf("flush-type", argToken("ASYNC"), argToken("SYNC")).opt()}, run: cmdFlush},
