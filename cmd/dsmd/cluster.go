@@ -21,6 +21,7 @@ type clusterFlags struct {
 	nodeID, addr, peers, join, raftDir, secretFile, advertise string
 	tlsCert, tlsKey, tlsCA                                    string
 	redirect                                                  bool
+	snapshotThreshold, trailingLogs                           uint64
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
@@ -35,6 +36,8 @@ func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsKey, "cluster-tls-key", "", "TLS private key `PATH` (PEM) of -cluster-tls-cert")
 	fs.StringVar(&f.tlsCA, "cluster-tls-ca", "", "`PATH` of the CA certificates (PEM) that every node's certificate must be signed by")
 	fs.BoolVar(&f.redirect, "cluster-redirect", false, "answer writes sent to a follower with -MOVED 0 leader:port instead of forwarding them")
+	fs.Uint64Var(&f.snapshotThreshold, "cluster-snapshot-threshold", 0, "log `ENTRIES` between two snapshots of the node (0: 8192)")
+	fs.Uint64Var(&f.trailingLogs, "cluster-trailing-logs", 0, "log `ENTRIES` kept after a snapshot for followers that are behind; one further behind gets the snapshot (0: 10240)")
 }
 
 // config turns the flags into the server's ClusterConfig; nil without
@@ -55,7 +58,8 @@ func (f *clusterFlags) config() (*server.ClusterConfig, error) {
 	case f.addr == "":
 		return nil, errors.New("a cluster node needs -cluster HOST:PORT")
 	}
-	cc := &server.ClusterConfig{NodeID: f.nodeID, Addr: f.addr, Join: f.join, Dir: f.raftDir, Redirect: f.redirect, ClientAddr: f.advertise}
+	cc := &server.ClusterConfig{NodeID: f.nodeID, Addr: f.addr, Join: f.join, Dir: f.raftDir, Redirect: f.redirect, ClientAddr: f.advertise,
+		SnapshotThreshold: f.snapshotThreshold, TrailingLogs: f.trailingLogs}
 	var err error
 	if f.peers != "" {
 		if cc.Peers, err = parsePeers(f.peers, f.nodeID, f.addr); err != nil {
