@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ var keys = []string{"value", "a", "b", "c"}
 const (
 	dialTimeout = 500 * time.Millisecond
 	ioTimeout   = 3 * time.Second
+	// clusterIOTimeout outlasts a node's wait for a leader (3 s) and a
+	// paused leader, so that most requests get their answer.
+	clusterIOTimeout = 8 * time.Second
 )
 
 // opGen draws a client's operations. Values set are unique per writer
@@ -35,6 +39,9 @@ type opGen struct {
 	keys     []string
 	seen     map[string]int64
 	seedOnly bool // only get and set, the seed protocol's two requests
+	// setOnly keys are never added to: every value they hold was
+	// written by a set or a compare-and-swap (stale readers check that).
+	setOnly map[string]bool
 }
 
 func newOpGen(id int64, seed uint64, keys []string, seedOnly bool) *opGen {
@@ -59,6 +66,9 @@ func (g *opGen) next() input {
 	default:
 		in.kind, in.a, in.b = opCAS, g.seen[in.key], g.unique()
 	}
+	if in.kind == opAdd && g.setOnly[in.key] {
+		in.kind, in.a = opSet, g.unique()
+	}
 	return in
 }
 
@@ -81,35 +91,61 @@ func (g *opGen) pause(max time.Duration) {
 	time.Sleep(time.Duration(g.rng.Int64N(int64(max))))
 }
 
+// target is what a remote client connects to: a dsmd restarted again and
+// again (daemons), or the nodes of a cluster.
+type target interface {
+	// dial connects to where requests go now; an error means nothing
+	// listens there now, and the client tries again shortly.
+	dial() (gen int, nc net.Conn, err error)
+	// deathOf returns when generation gen was seen dead, if it was: no
+	// request sent to it can take effect after that.
+	deathOf(gen int) (int64, bool)
+}
+
+// dial connects to the running generation.
+func (d *daemons) dial() (int, net.Conn, error) {
+	gen, addr := d.current()
+	if addr == "" {
+		return gen, nil, errDown
+	}
+	nc, err := net.DialTimeout("tcp", addr, dialTimeout)
+	return gen, nc, err
+}
+
+var errDown = errors.New("dsmd is down")
+
 // remote is a client of the daemon: RESP through go-redis, or the seed
 // protocol. It reconnects to whichever generation runs.
 type remote struct {
 	client int
 	seed   bool
-	d      *daemons
+	d      target
 	gen    *opGen
-	pace   time.Duration
-	stop   *atomic.Bool
-	hist   history
-	err    error // a reply that breaks the rules; ends the client
+	// cluster: replies of a cluster node that leave the outcome open
+	// (UNCERTAIN) or say the write was not applied (CLUSTERDOWN) are
+	// expected, and the timeout of a request is clusterIOTimeout.
+	cluster    bool
+	notApplied int // writes answered CLUSTERDOWN
+	pace       time.Duration
+	stop       *atomic.Bool
+	hist       history
+	err        error // a reply that breaks the rules; ends the client
 }
 
 // run issues operations until stop is set.
 func (c *remote) run() {
 	for !c.stop.Load() && c.err == nil {
-		gen, addr := c.d.current()
-		if addr == "" {
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		nc, err := net.DialTimeout("tcp", addr, dialTimeout)
+		gen, nc, err := c.d.dial()
 		if err != nil {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		if c.seed {
+		switch {
+		case c.seed:
 			c.session(gen, &seedConn{nc: nc})
-		} else {
+		case c.cluster:
+			c.session(gen, newClusterConn(nc))
+		default:
 			c.session(gen, newRESPConn(nc))
 		}
 	}
@@ -136,6 +172,11 @@ func (c *remote) session(gen int, rc remoteConn) {
 			c.err = fmt.Errorf("client %d: %v: %w", c.client, in, err)
 			return
 		}
+		if errors.Is(broken, errNotApplied) {
+			c.notApplied++
+			c.gen.pause(c.pace)
+			continue
+		}
 		if broken != nil {
 			c.hist.addPending(c.client, in, call, bound)
 			return
@@ -151,10 +192,20 @@ func (c *remote) session(gen int, rc remoteConn) {
 // its dialer hands out that socket once, and it never retries, so that a
 // request reaches exactly the daemon generation it was recorded against.
 type respConn struct {
-	rdb *redis.Client
+	rdb     *redis.Client
+	cluster bool // a cluster node's: see clusterReply
 }
 
-func newRESPConn(nc net.Conn) *respConn {
+func newRESPConn(nc net.Conn) *respConn { return pinRESP(nc, ioTimeout) }
+
+// newClusterConn is a respConn to a cluster node.
+func newClusterConn(nc net.Conn) *respConn {
+	r := pinRESP(nc, clusterIOTimeout)
+	r.cluster = true
+	return r
+}
+
+func pinRESP(nc net.Conn, timeout time.Duration) *respConn {
 	var used atomic.Bool
 	rdb := redis.NewClient(&redis.Options{
 		Addr: nc.RemoteAddr().String(),
@@ -165,7 +216,7 @@ func newRESPConn(nc net.Conn) *respConn {
 			return nc, nil
 		},
 		Protocol: 2, MaxRetries: -1, PoolSize: 1, DisableIdentity: true,
-		ReadTimeout: ioTimeout, WriteTimeout: ioTimeout, DialTimeout: dialTimeout,
+		ReadTimeout: timeout, WriteTimeout: timeout, DialTimeout: dialTimeout,
 	})
 	return &respConn{rdb: rdb}
 }
@@ -196,9 +247,35 @@ func (r *respConn) do(in input) (output, error, error) {
 	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
+		if r.cluster {
+			if broken := clusterReply(in, err); broken != nil {
+				return out, broken, nil
+			}
+		}
 		return out, nil, fmt.Errorf("error reply: %w", err) // the daemon refused a valid request
 	}
 	return out, err, nil
+}
+
+// errNotApplied is a write that the cluster answered CLUSTERDOWN: it was
+// certainly not applied, so it is left out of the history (if it was
+// applied after all, the reads that see it fail the check).
+var errNotApplied = errors.New("not applied (CLUSTERDOWN)")
+
+// clusterReply sorts a cluster node's error reply to in: CLUSTERDOWN
+// (errNotApplied); UNCERTAIN, a node shutting down or another failure of
+// the cluster (an unknown outcome, the reply itself); nil for any other,
+// which the node should not have given.
+func clusterReply(in input, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "CLUSTERDOWN") && in.kind != opGet:
+		return errNotApplied
+	case strings.HasPrefix(msg, "CLUSTERDOWN"), strings.HasPrefix(msg, "UNCERTAIN"),
+		strings.HasPrefix(msg, "ERR cluster:"), strings.HasPrefix(msg, "ERR server is shutting down"):
+		return err
+	}
+	return nil
 }
 
 // seedConn speaks the seed's protocol: 'R' reads `value` as a

@@ -38,4 +38,37 @@
 // local process kills. A failed check saves porcupine's HTML visualization
 // of the round's history in DSM_TORTURE_OUT (default: the system's temporary
 // directory) and names the file.
+//
+// # The cluster under fire
+//
+// TestClusterTorture does the same to a cluster (guarantee 9): three dsmd
+// nodes (five with DSM_TORTURE_NODES=5), each in a network namespace of its
+// own on a bridge (cluster_net_test.go), built with the dsmfail tag. Clients
+// on other hosts (namespaces: their sockets are opened there) use go-redis
+// against random nodes, so writes reach the leader directly or forwarded;
+// a local process on each node's host writes through its daemon and reads
+// after SyncReads; counter, MSET/MGET and READONLY clients run beside them.
+// One fault at a time, every one or two seconds, each healed before the
+// next (cluster_faults_test.go): partitions by iptables (the leader alone, a
+// minority, a bridge node that sees both sides), a link down, packet loss
+// (iptables statistic), delay (a proxy in front of the cluster port, as this
+// kernel has no netem), kill -9 of the leader, a follower or every node,
+// SIGSTOP of the leader, a member removed and added again with an empty
+// file, a follower cut off until it must install a snapshot, and crashes at
+// the cluster's failure points (cluster.FailPoints).
+//
+// Each round uses variables of its own and ends with a heal, then the
+// checkers: porcupine over every register operation (one compare-and-swap
+// register per variable; an operation without a reply, or answered
+// UNCERTAIN, stays open to the end of the round, never dropped; one
+// answered CLUSTERDOWN was not applied and is left out), the final reads
+// through every node included; the counter's final value between the
+// increments acknowledged and those attempted; no MGET of the MSET group
+// torn; READONLY reads only of values some client wrote, with versions
+// never going backwards on a connection; and every node's applied index
+// and DEBUG DIGEST alike. TestClusterTortureCatchesPlantedBugs runs short
+// rounds on builds with each planted bug (internal/planted) and fails
+// unless a checker catches it. A failed run keeps its directory (histories,
+// porcupine's HTML view, the nodes' logs and data) and names it.
+// scripts/torture-cluster runs it for as long as asked.
 package torture

@@ -2,6 +2,7 @@ package torture
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,11 +27,22 @@ import (
 //
 //	c KIND KEY A B CALL    about to run the operation
 //	r VAL OK RETURN        it returned
+//
+// On a cluster node's file (clusterEnv set) it reads after SyncReads, and
+// an operation that fails is followed by one of these, and the process
+// goes on:
+//
+//	n      the write was certainly not applied (the daemon was down or
+//	       answered CLUSTERDOWN), or a read failed
+//	u      the write's outcome is unknown
 const (
-	roleEnv = "DSM_TORTURE_ROLE"
-	fileEnv = "DSM_TORTURE_FILE"
-	idEnv   = "DSM_TORTURE_ID"
-	seedEnv = "DSM_TORTURE_SEED"
+	roleEnv    = "DSM_TORTURE_ROLE"
+	fileEnv    = "DSM_TORTURE_FILE"
+	idEnv      = "DSM_TORTURE_ID"
+	seedEnv    = "DSM_TORTURE_SEED"
+	keysEnv    = "DSM_TORTURE_KEYS"     // the variables, comma-separated (default keys)
+	setOnlyEnv = "DSM_TORTURE_SET_ONLY" // those of them never added to
+	clusterEnv = "DSM_TORTURE_CLUSTER"
 )
 
 // localPace bounds the pause between a local process's operations.
@@ -44,15 +57,39 @@ func runLocal() error {
 	defer m.Close()
 	id, _ := strconv.ParseInt(os.Getenv(idEnv), 10, 64)
 	seed, _ := strconv.ParseUint(os.Getenv(seedEnv), 10, 64)
-	g := newOpGen(id, seed, keys, false)
+	ks := keys
+	if v := os.Getenv(keysEnv); v != "" {
+		ks = strings.Split(v, ",")
+	}
+	g := newOpGen(id, seed, ks, false)
+	g.setOnly = map[string]bool{}
+	for _, k := range strings.Split(os.Getenv(setOnlyEnv), ",") {
+		g.setOnly[k] = true
+	}
 	g.seq = g.rng.Int64N(1 << 19) // a new incarnation writes new values
+	replicated := os.Getenv(clusterEnv) != ""
 	for {
 		in := g.next()
 		line := fmt.Sprintf("c %s %s %d %d %d\n", in.kind, in.key, in.a, in.b, now())
 		if _, err := os.Stdout.WriteString(line); err != nil {
 			return err
 		}
+		if replicated && in.kind == opGet {
+			ctx, cancel := context.WithTimeout(context.Background(), clusterIOTimeout)
+			err := m.SyncReads(ctx)
+			cancel()
+			if err != nil {
+				os.Stdout.WriteString("n\n")
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+		}
 		out, err := localDo(m, in)
+		if err != nil && replicated {
+			os.Stdout.WriteString(localOutcome(in, err) + "\n")
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("%v: %w", in, err)
 		}
@@ -62,6 +99,22 @@ func runLocal() error {
 		g.saw(in, out)
 		g.pause(localPace)
 	}
+}
+
+// localOutcome sorts a failed operation on a cluster node's file: "n" if
+// it certainly did nothing (a read; a write the daemon never got, or
+// answered CLUSTERDOWN), "u" if its outcome is unknown.
+func localOutcome(in input, err error) string {
+	msg := err.Error()
+	switch {
+	case in.kind == opGet:
+		return "n"
+	case strings.Contains(msg, "may or may not"), strings.Contains(msg, "UNCERTAIN"):
+		return "u"
+	case errors.Is(err, shm.ErrNoDaemon), strings.Contains(msg, "CLUSTERDOWN"):
+		return "n"
+	}
+	return "u"
 }
 
 // localDo runs one operation through the mapping.
@@ -93,6 +146,13 @@ func localDo(m *shm.Memory, in input) (output, error) {
 type local struct {
 	slot    int
 	file    string
+	keys    []string // the variables; default keys
+	setOnly []string // those of them never added to
+	// cluster: the file is a cluster node's; a write may take effect
+	// after its process died (the daemon has it), and gate (if set) is
+	// held while a process runs.
+	cluster bool
+	gate    *sync.RWMutex
 	seed    uint64
 	clients *atomic.Int64 // allocates porcupine client ids
 	stop    *atomic.Bool
@@ -103,7 +163,13 @@ type local struct {
 
 func (l *local) run() {
 	for inc := 0; !l.stop.Load() && l.err == nil; inc++ {
+		if l.gate != nil {
+			l.gate.RLock()
+		}
 		l.err = l.incarnation(inc)
+		if l.gate != nil {
+			l.gate.RUnlock()
+		}
 	}
 }
 
@@ -111,7 +177,11 @@ func (l *local) run() {
 func (l *local) incarnation(inc int) error {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), roleEnv+"=local", fileEnv+"="+l.file,
-		idEnv+"="+strconv.Itoa(64+l.slot), seedEnv+"="+strconv.FormatUint(l.seed+uint64(inc), 10))
+		idEnv+"="+strconv.Itoa(64+l.slot), seedEnv+"="+strconv.FormatUint(l.seed+uint64(inc), 10),
+		keysEnv+"="+strings.Join(l.keys, ","), setOnlyEnv+"="+strings.Join(l.setOnly, ","))
+	if l.cluster {
+		cmd.Env = append(cmd.Env, clusterEnv+"=1")
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -149,7 +219,7 @@ func (l *local) incarnation(inc int) error {
 	}
 	l.kills++
 	if open != nil {
-		l.hist.addPending(client, open.in, open.call, func() (int64, bool) { return death, true })
+		l.hist.addPending(client, open.in, open.call, func() (int64, bool) { return death, !l.cluster })
 	}
 	return nil
 }
@@ -177,6 +247,11 @@ func (l *local) parse(client int, r io.Reader) (*call, error) {
 		case len(f) == 4 && f[0] == "r" && open != nil:
 			out := output{known: true, val: atoi(f[1]), ok: f[2] == "true"}
 			l.hist.add(client, open.in, open.call, out, atoi(f[3]))
+			open = nil
+		case len(f) == 1 && f[0] == "n" && open != nil:
+			open = nil
+		case len(f) == 1 && f[0] == "u" && open != nil:
+			l.hist.addPending(client, open.in, open.call, func() (int64, bool) { return 0, false })
 			open = nil
 		default:
 			// A line cut by the kill is the last one; anything else is a bug.

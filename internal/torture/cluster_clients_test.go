@@ -1,0 +1,222 @@
+package torture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// clusterTarget connects a client on host ns to a random node: its
+// requests go through leaders and followers alike (a follower forwards
+// writes). A cluster node's generations are not told apart: a write sent
+// to a node may be applied by the others after it died.
+type clusterTarget struct {
+	ns    string
+	nodes int
+	rng   *rand.Rand
+}
+
+func (c *clusterTarget) dial() (int, net.Conn, error) {
+	k := 1 + c.rng.IntN(c.nodes)
+	nc, err := dialFrom(c.ns, fmt.Sprintf("%s:%d", nodeIP(k), clientPort), dialTimeout)
+	return k, nc, err
+}
+
+func (c *clusterTarget) deathOf(int) (int64, bool) { return 0, false }
+
+// pinned dials a go-redis client to a random node through t, pinned to
+// one connection that is never retried.
+func pinned(t *clusterTarget) (*respConn, int, error) {
+	k, nc, err := t.dial()
+	if err != nil {
+		return nil, 0, err
+	}
+	return newClusterConn(nc), k, nil
+}
+
+// counterClient adds 1 to one variable through random nodes and counts
+// the increments acknowledged and those whose outcome is unknown; the
+// counter checker needs the final value between acked and acked+unknown.
+type counterClient struct {
+	t       *clusterTarget
+	key     string
+	stop    *atomic.Bool
+	acked   int64
+	unknown int64
+	refused int64 // answered CLUSTERDOWN: not applied
+	err     error
+}
+
+func (c *counterClient) run() {
+	for !c.stop.Load() && c.err == nil {
+		rc, _, err := pinned(c.t)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		for !c.stop.Load() {
+			_, err := rc.rdb.Incr(context.Background(), c.key).Result()
+			if err == nil {
+				c.acked++
+				time.Sleep(time.Duration(c.t.rng.IntN(5)) * time.Millisecond)
+				continue
+			}
+			if broken := clusterReply(input{kind: opAdd}, err); errors.Is(broken, errNotApplied) {
+				c.refused++
+				continue
+			}
+			var rerr redis.Error
+			if errors.As(err, &rerr) && clusterReply(input{kind: opAdd}, err) == nil {
+				c.err = fmt.Errorf("INCR %s: %w", c.key, err)
+			}
+			c.unknown++
+			break
+		}
+		rc.close()
+	}
+}
+
+// msetClient writes a group of variables with MSET, all to one new value
+// at a time, and reads them back with MGET through random nodes, half of
+// its connections READONLY: a read must never see the group torn.
+type msetClient struct {
+	t     *clusterTarget
+	keys  []string
+	id    int64
+	stop  *atomic.Bool
+	torn  []string // what the torn reads saw
+	reads int
+	err   error
+}
+
+func (c *msetClient) run() {
+	seq := int64(0)
+	for !c.stop.Load() && c.err == nil {
+		rc, k, err := pinned(c.t)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		ctx := context.Background()
+		readonly := c.t.rng.IntN(2) == 0
+		if readonly {
+			if err := rc.rdb.Do(ctx, "READONLY").Err(); err != nil {
+				rc.close()
+				continue
+			}
+		}
+		for i := 0; i < 50 && !c.stop.Load(); i++ {
+			if c.t.rng.IntN(2) == 0 {
+				seq++
+				pairs := []any{}
+				for _, key := range c.keys {
+					pairs = append(pairs, key, c.id<<20|seq)
+				}
+				if err := rc.rdb.MSet(ctx, pairs...).Err(); err != nil && !c.expected(err, opSet) {
+					break
+				}
+				continue
+			}
+			vals, err := rc.rdb.MGet(ctx, c.keys...).Result()
+			if err != nil {
+				if !c.expected(err, opGet) {
+					break
+				}
+				continue
+			}
+			c.reads++
+			for _, v := range vals[1:] {
+				if fmt.Sprint(v) != fmt.Sprint(vals[0]) {
+					c.torn = append(c.torn, fmt.Sprintf("MGET %v through n%d (readonly %t) read %v", c.keys, k, readonly, vals))
+					break
+				}
+			}
+		}
+		rc.close()
+	}
+}
+
+// expected reports whether err is a failure a cluster may answer (and the
+// connection goes on), false if the connection broke; another error reply
+// ends the client.
+func (c *msetClient) expected(err error, kind opKind) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	if clusterReply(input{kind: kind}, err) == nil {
+		c.err = err
+	}
+	return true
+}
+
+// staleRead is what a READONLY connection read: value -1 for none.
+type staleRead struct {
+	conn, node int
+	key        string
+	value      int64
+	version    int64
+}
+
+// staleReader reads variables with GETVER on READONLY connections to
+// random nodes: possibly stale reads, which must still be values some
+// client wrote, with versions that never go backwards on one connection.
+type staleReader struct {
+	t     *clusterTarget
+	keys  []string
+	id    int
+	stop  *atomic.Bool
+	seen  []staleRead
+	back  []string // versions that went backwards
+	err   error
+	conns int
+}
+
+func (c *staleReader) run() {
+	for !c.stop.Load() && c.err == nil {
+		rc, k, err := pinned(c.t)
+		if err != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c.conns++
+		conn := c.id*100000 + c.conns
+		ctx := context.Background()
+		last := map[string]int64{}
+		if err := rc.rdb.Do(ctx, "READONLY").Err(); err != nil {
+			rc.close()
+			continue
+		}
+		for i := 0; i < 200 && !c.stop.Load(); i++ {
+			key := c.keys[c.t.rng.IntN(len(c.keys))]
+			r, err := rc.rdb.Do(ctx, "GETVER", key).Slice()
+			if errors.Is(err, redis.Nil) {
+				c.seen = append(c.seen, staleRead{conn, k, key, -1, 0})
+				continue
+			}
+			if err != nil {
+				var rerr redis.Error
+				if errors.As(err, &rerr) && clusterReply(input{kind: opGet}, err) == nil {
+					c.err = fmt.Errorf("GETVER %s: %w", key, err)
+				}
+				break
+			}
+			v, _ := strconv.ParseInt(fmt.Sprint(r[0]), 10, 64)
+			ver, _ := r[1].(int64)
+			if ver < last[key] {
+				c.back = append(c.back, fmt.Sprintf("GETVER %s on one READONLY connection to n%d: version %d after %d", key, k, ver, last[key]))
+			}
+			last[key] = ver
+			c.seen = append(c.seen, staleRead{conn, k, key, v, ver})
+			time.Sleep(time.Duration(c.t.rng.IntN(3)) * time.Millisecond)
+		}
+		rc.close()
+	}
+}
