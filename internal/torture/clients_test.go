@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"strconv"
@@ -230,7 +231,11 @@ func (r *respConn) do(in input) (output, error, error) {
 	switch in.kind {
 	case opGet:
 		var s string
-		if s, err = r.rdb.Get(ctx, in.key).Result(); err == nil {
+		if s, err = r.rdb.Get(ctx, in.key).Result(); r.cluster && errors.Is(err, redis.Nil) {
+			// The round's variables are set before its clients start:
+			// a read that finds none fails the check.
+			out.val, err = missing, nil
+		} else if err == nil {
 			out.val, err = strconv.ParseInt(s, 10, 64)
 			if err != nil {
 				return out, nil, fmt.Errorf("GET returned %q", s)
@@ -256,6 +261,10 @@ func (r *respConn) do(in input) (output, error, error) {
 	}
 	return out, err, nil
 }
+
+// missing is the value a cluster client records for a read that found no
+// variable: no client writes it.
+const missing = math.MinInt64
 
 // errNotApplied is a write that the cluster answered CLUSTERDOWN: it was
 // certainly not applied, so it is left out of the history (if it was

@@ -53,6 +53,9 @@ type clusterFigures struct {
 	leaderChanges                    int
 	counterAcked, counterUnknown     int64
 	msetReads, staleReads            int
+	// snapshotGaps counts the followers cut off until the leader's
+	// applied index was more than twice the trailing logs ahead.
+	snapshotGaps int
 }
 
 // clusterRun is one run of the cluster torture.
@@ -138,7 +141,7 @@ func runCluster(t testing.TB, cfg clusterConfig) (*clusterRun, []violation) {
 			cr.violate("shutdown", "%v", err)
 		}
 	}
-	if len(cr.found) > 0 {
+	if len(cr.found) > 0 || os.Getenv("DSM_TORTURE_KEEP") != "" {
 		t.Logf("the run's histories, porcupine's view, the nodes' logs and data directories are kept in %s", dir)
 	} else {
 		os.RemoveAll(dir)
@@ -506,9 +509,9 @@ func (f clusterFigures) report() string {
 	for _, n := range f.faults {
 		total += n
 	}
-	return fmt.Sprintf("%d operations checked (%d with unknown outcome, %d refused with CLUSTERDOWN), %d rounds; %d faults (%s); crashes at failure points: %s (not reached in time: %v); %d leader changes; counter: %d acknowledged, %d unknown increments; %d MGETs, %d stale reads checked",
+	return fmt.Sprintf("%d operations checked (%d with unknown outcome, %d refused with CLUSTERDOWN), %d rounds; %d faults (%s); crashes at failure points: %s (not reached in time: %v); %d followers cut off past the trailing logs; %d leader changes; counter: %d acknowledged, %d unknown increments; %d MGETs, %d stale reads checked",
 		f.ops, f.unknown, f.notApplied, f.rounds, total, strings.Join(faults, ", "), strings.Join(crashes, ", "), f.crashMissed,
-		f.leaderChanges, f.counterAcked, f.counterUnknown, f.msetReads, f.staleReads)
+		f.snapshotGaps, f.leaderChanges, f.counterAcked, f.counterUnknown, f.msetReads, f.staleReads)
 }
 
 // clusterOutDir is where failed runs are kept: DSM_TORTURE_OUT, or the
@@ -518,7 +521,8 @@ func clusterOutDir() string { return outDir() }
 // TestClusterTorture puts the cluster (guarantee 9, and 1, 2 and 4 across
 // nodes) under fire: see the package documentation. It runs for
 // DSM_TORTURE_CLUSTER_DURATION (default 50s) with DSM_TORTURE_NODES nodes
-// (default 3).
+// (default 3); DSM_TORTURE_FAULTS (comma-separated names) limits the faults,
+// DSM_TORTURE_KEEP keeps the run's directory even if it passed.
 func TestClusterTorture(t *testing.T) {
 	needClusterHosts(t)
 	total := envDuration(t, "DSM_TORTURE_CLUSTER_DURATION", 50*time.Second)
@@ -530,7 +534,16 @@ func TestClusterTorture(t *testing.T) {
 		}
 		nodes = n
 	}
-	cfg := clusterConfig{nodes: nodes, duration: total, roundLen: envDuration(t, "DSM_TORTURE_ROUND", time.Minute),
+	var faults []string
+	if v := os.Getenv("DSM_TORTURE_FAULTS"); v != "" {
+		faults = strings.Split(v, ",")
+		for _, f := range faults {
+			if !slices.ContainsFunc(clusterFaults, func(c clusterFault) bool { return c.name == f }) {
+				t.Fatalf("DSM_TORTURE_FAULTS: no fault %q", f)
+			}
+		}
+	}
+	cfg := clusterConfig{nodes: nodes, duration: total, roundLen: envDuration(t, "DSM_TORTURE_ROUND", time.Minute), faults: faults,
 		bin: buildTagged(t, t.TempDir(), "dsmfail"), seed: uint64(time.Now().UnixNano()), out: clusterOutDir(),
 		checkTime: 2 * time.Minute, recoverWithin: 30 * time.Second}
 	t.Logf("seed %d, %d nodes, %v", cfg.seed, nodes, total)
