@@ -12,7 +12,7 @@ import (
 // Digest is a digest of m's variables: every name, value and version (the
 // reserved variables left out), in name order, through the snapshot
 // encoding, so two files whose variables are alike have the same digest
-// whatever their slots, and a node that diverged from the others is seen
+// whatever their slots, hash seeds and capacities, and a node that diverged from the others is seen
 // by comparing theirs (DEBUG DIGEST). It is not taken at one instant:
 // compare digests of nodes that have applied the same index while nothing
 // is written.
@@ -21,6 +21,8 @@ func Digest(m *shm.Memory) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// The variables alone: not the file's layout (hash seed, capacities).
+	s.seed, s.limits = 0, shm.Limits{}
 	slices.SortFunc(s.vars, func(a, b snapVar) int { return bytes.Compare(a.name, b.name) })
 	h := sha256.New()
 	if err := s.encode(h); err != nil {
