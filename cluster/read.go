@@ -215,12 +215,14 @@ func leadershipError(err error) error {
 }
 
 // handleReadIndex answers a follower's read-index request; only the
-// leader does.
+// leader does, and from its own read index, never through a read round:
+// a round may go to another node, and a leader that has just lost its
+// place would ask the new leader, whose own round may be the very one
+// waiting for this answer (its requests join the round after it). The
+// cluster torture's SIGSTOP of the leader tied that knot: reads stalled on
+// two nodes for good.
 func (n *Node) handleReadIndex(ctx context.Context) []byte {
-	if n.raft.State() != raft.Leader {
-		return encodeError(nil, ErrNotLeader)
-	}
-	index, err := n.readIndex(ctx)
+	index, err := n.leaderReadIndex(ctx)
 	if err != nil {
 		return encodeError(nil, err)
 	}
