@@ -194,6 +194,22 @@ func (n *node) stop() error {
 	return nil
 }
 
+// dumpStacks ends n with SIGQUIT: the Go runtime writes every goroutine's
+// stack to its log first.
+func (n *node) dumpStacks() {
+	cmd, exited := n.running()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(unix.SIGCONT)
+	cmd.Process.Signal(unix.SIGQUIT)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+	}
+	n.kill()
+}
+
 // pause sends SIGSTOP (true) or SIGCONT (false).
 func (n *node) pause(stop bool) {
 	cmd, _ := n.running()

@@ -37,6 +37,9 @@ type clusterConfig struct {
 	// recoverWithin bounds the wait for a leader that every node names
 	// after a heal, and for a node to catch up.
 	recoverWithin time.Duration
+	// bugRun: the run is meant to fail (a planted bug), so its files are
+	// kept only if no checker caught it (or DSM_TORTURE_KEEP is set).
+	bugRun bool
 }
 
 // violation is what a checker found.
@@ -109,6 +112,17 @@ func runCluster(t testing.TB, cfg clusterConfig) (*clusterRun, []violation) {
 		t.Fatal(err)
 	}
 	cr := &clusterRun{t: t, cfg: cfg, dir: dir, fig: clusterFigures{faults: map[string]int{}, crashes: map[string]int{}, crashMissed: map[string]int{}}}
+	defer func() { // after the nodes' and the network's ends, deferred below
+		// A run fails if a checker found something, a planted bug's if
+		// none did.
+		failed := (len(cr.found) > 0) != cfg.bugRun || t.Failed()
+		keep := failed || os.Getenv("DSM_TORTURE_KEEP") != ""
+		if keep {
+			t.Logf("the run's histories, porcupine's view, the nodes' logs and data directories are kept in %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
 	const clientHosts = 4 // the first is the control host
 	if cr.net, err = newNet(cfg.nodes, clientHosts); err != nil {
 		t.Fatal(err)
@@ -137,14 +151,13 @@ func runCluster(t testing.TB, cfg clusterConfig) (*clusterRun, []violation) {
 	}
 	cr.fig.leaderChanges = cr.nodes.leaderChanges()
 	for _, n := range cr.nodes.all {
+		if len(cr.found) > 0 && !cfg.bugRun {
+			n.dumpStacks() // for the post-mortem, in its log
+			continue
+		}
 		if err := n.stop(); err != nil {
 			cr.violate("shutdown", "%v", err)
 		}
-	}
-	if len(cr.found) > 0 || os.Getenv("DSM_TORTURE_KEEP") != "" {
-		t.Logf("the run's histories, porcupine's view, the nodes' logs and data directories are kept in %s", dir)
-	} else {
-		os.RemoveAll(dir)
 	}
 	return cr, cr.found
 }
@@ -583,7 +596,7 @@ func TestClusterTortureCatchesPlantedBugs(t *testing.T) {
 	for _, p := range plantedRuns {
 		t.Run(p.bug, func(t *testing.T) {
 			cfg := clusterConfig{nodes: 3, duration: dur, roundLen: dur, faults: p.faults, bin: bin, bug: p.bug,
-				seed: uint64(time.Now().UnixNano()), out: clusterOutDir(), checkTime: 30 * time.Second, recoverWithin: 10 * time.Second}
+				seed: uint64(time.Now().UnixNano()), out: clusterOutDir(), checkTime: 30 * time.Second, recoverWithin: 10 * time.Second, bugRun: true}
 			cr, found := runCluster(t, cfg)
 			t.Logf("figures: %s", cr.fig.report())
 			caught := map[string]int{}
@@ -596,9 +609,6 @@ func TestClusterTortureCatchesPlantedBugs(t *testing.T) {
 				t.Fatalf("planted bug %s was not caught in %v (faults %v)", p.bug, dur, p.faults)
 			}
 			t.Logf("planted bug %s caught by: %v", p.bug, caught)
-			if os.Getenv("DSM_TORTURE_KEEP") == "" {
-				os.RemoveAll(cr.dir) // the failure was the point
-			}
 		})
 	}
 }
