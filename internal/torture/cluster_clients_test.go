@@ -31,14 +31,17 @@ func (c *clusterTarget) dial() (int, net.Conn, error) {
 
 func (c *clusterTarget) deathOf(int) (int64, bool) { return 0, false }
 
-// pinned dials a go-redis client to a random node through t, pinned to
-// one connection that is never retried.
-func pinned(t *clusterTarget) (*respConn, int, error) {
-	k, nc, err := t.dial()
-	if err != nil {
-		return nil, 0, err
+// connect dials a go-redis client to a random node through t, pinned to
+// one connection that is never retried, and returns it with the node's
+// number; it tries again until one answers or stop is set (false).
+func connect(t *clusterTarget, stop *atomic.Bool) (*respConn, int, bool) {
+	for !stop.Load() {
+		if k, nc, err := t.dial(); err == nil {
+			return newClusterConn(nc), k, true
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return newClusterConn(nc), k, nil
+	return nil, 0, false
 }
 
 // counterClient adds 1 to one variable through random nodes and counts
@@ -56,10 +59,9 @@ type counterClient struct {
 
 func (c *counterClient) run() {
 	for !c.stop.Load() && c.err == nil {
-		rc, _, err := pinned(c.t)
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-			continue
+		rc, _, ok := connect(c.t, c.stop)
+		if !ok {
+			return
 		}
 		for !c.stop.Load() {
 			_, err := rc.rdb.Incr(context.Background(), c.key).Result()
@@ -99,10 +101,9 @@ type msetClient struct {
 func (c *msetClient) run() {
 	seq := int64(0)
 	for !c.stop.Load() && c.err == nil {
-		rc, k, err := pinned(c.t)
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-			continue
+		rc, k, ok := connect(c.t, c.stop)
+		if !ok {
+			return
 		}
 		ctx := context.Background()
 		readonly := c.t.rng.IntN(2) == 0
@@ -181,10 +182,9 @@ type staleReader struct {
 
 func (c *staleReader) run() {
 	for !c.stop.Load() && c.err == nil {
-		rc, k, err := pinned(c.t)
-		if err != nil {
-			time.Sleep(10 * time.Millisecond)
-			continue
+		rc, k, ok := connect(c.t, c.stop)
+		if !ok {
+			return
 		}
 		c.conns++
 		conn := c.id*100000 + c.conns

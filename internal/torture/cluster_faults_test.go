@@ -346,9 +346,7 @@ func (cr *clusterRun) awaitCrash(n *node, within time.Duration, arm string) {
 	point, _, _ := strings.Cut(arm, "@")
 	select {
 	case <-exited:
-		n.mu.Lock()
-		n.cmd = nil
-		n.mu.Unlock()
+		n.forget()
 		cr.fig.crashes[point]++
 	case <-time.After(within):
 		cr.fig.crashMissed[point]++

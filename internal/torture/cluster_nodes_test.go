@@ -141,9 +141,7 @@ func (cn *clusterNodes) start(n *node, failpoint string) error {
 		}
 		select {
 		case <-exited:
-			n.mu.Lock()
-			n.cmd = nil
-			n.mu.Unlock()
+			n.forget()
 			return fmt.Errorf("%s exited at start: %v; its log: %s", n.id, cmd.ProcessState, n.logPath)
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -166,29 +164,45 @@ func (n *node) kill() {
 	}
 	cmd.Process.Signal(unix.SIGKILL)
 	<-exited
+	n.forget()
+}
+
+// forget records that n's process was reaped.
+func (n *node) forget() {
 	n.mu.Lock()
 	n.cmd = nil
 	n.mu.Unlock()
 }
 
-// stop ends n with SIGTERM; it must exit 0 within 20 s.
-func (n *node) stop() error {
+// end sends n sig (after SIGCONT, in case it is stopped) and waits up to
+// within for it to exit, then kills it. It returns the process (nil if
+// none ran) and whether it exited in time.
+func (n *node) end(sig unix.Signal, within time.Duration) (*exec.Cmd, bool) {
 	cmd, exited := n.running()
 	if cmd == nil {
-		return nil
+		return nil, true
 	}
 	cmd.Process.Signal(unix.SIGCONT)
-	cmd.Process.Signal(unix.SIGTERM)
+	cmd.Process.Signal(sig)
 	select {
 	case <-exited:
-	case <-time.After(20 * time.Second):
+		n.forget()
+		return cmd, true
+	case <-time.After(within):
 		n.kill()
-		return fmt.Errorf("%s did not stop within 20 s of SIGTERM", n.id)
+		return cmd, false
 	}
-	n.mu.Lock()
-	n.cmd = nil
-	n.mu.Unlock()
-	if !cmd.ProcessState.Success() {
+}
+
+// stop ends n with SIGTERM; it must exit 0 within 20 s.
+func (n *node) stop() error {
+	cmd, ok := n.end(unix.SIGTERM, 20*time.Second)
+	switch {
+	case cmd == nil:
+		return nil
+	case !ok:
+		return fmt.Errorf("%s did not stop within 20 s of SIGTERM", n.id)
+	case !cmd.ProcessState.Success():
 		return fmt.Errorf("%s: SIGTERM ended it with %v", n.id, cmd.ProcessState)
 	}
 	return nil
@@ -196,19 +210,7 @@ func (n *node) stop() error {
 
 // dumpStacks ends n with SIGQUIT: the Go runtime writes every goroutine's
 // stack to its log first.
-func (n *node) dumpStacks() {
-	cmd, exited := n.running()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(unix.SIGCONT)
-	cmd.Process.Signal(unix.SIGQUIT)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-	}
-	n.kill()
-}
+func (n *node) dumpStacks() { n.end(unix.SIGQUIT, 10*time.Second) }
 
 // pause sends SIGSTOP (true) or SIGCONT (false).
 func (n *node) pause(stop bool) {
