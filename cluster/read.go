@@ -154,7 +154,15 @@ func (n *Node) readRound(ctx context.Context) (uint64, error) {
 			index, err = n.leaderReadIndex(ctx)
 			return errors.Is(err, ErrNotLeader), err
 		}
-		status, d, err := n.rpc.call(ctx, addr, opReadIndex, nil)
+		// An answer may never come (the request or the reply lost with
+		// its connection across partitions and restarts): without a bound
+		// the round, and every read on this node that joins the rounds
+		// after it, would wait for good. The bound is the Raft
+		// transport's own, well above a leader's wait for its apply to
+		// catch up; then the round asks again, on a new connection.
+		callCtx, cancel := context.WithTimeout(ctx, transportTimeout)
+		status, d, err := n.rpc.call(callCtx, addr, opReadIndex, nil)
+		cancel()
 		switch {
 		case err != nil:
 			return true, err // a read changes nothing: any failure may be retried

@@ -77,8 +77,9 @@ func newClusterNodes(nw *netw, bin, dir, bug string, count int) (*clusterNodes, 
 			Dialer: func(ctx context.Context, _, addr string) (net.Conn, error) {
 				return dialFrom(ns, addr, time.Second)
 			},
-			Protocol: 2, MaxRetries: -1, PoolSize: 2, DisableIdentity: true,
-			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, DialTimeout: time.Second,
+			// Each request's context bounds it.
+			Protocol: 2, MaxRetries: -1, PoolSize: 2, DisableIdentity: true, ContextTimeoutEnabled: true,
+			ReadTimeout: time.Minute, WriteTimeout: time.Minute, DialTimeout: time.Second,
 		})
 		cn.all = append(cn.all, n)
 	}

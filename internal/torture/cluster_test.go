@@ -329,14 +329,14 @@ func (cr *clusterRun) healAll() error {
 
 // finalReads reads every register through every node (linearizable
 // reads) into h after the last heal: a lost acknowledged write fails the
-// check.
+// check, and so does a read not answered within recoverWithin.
 func (cr *clusterRun) finalReads(h *history, ks roundKeys) {
 	for _, n := range cr.nodes.all {
 	reads:
 		for _, k := range ks.regs {
 			in := input{kind: opGet, key: k}
 			call := now()
-			ctx, cancel := context.WithTimeout(context.Background(), clusterIOTimeout)
+			ctx, cancel := context.WithTimeout(context.Background(), cr.cfg.recoverWithin)
 			v, err := n.ctl.Get(ctx, k).Int64()
 			cancel()
 			if err != nil {
@@ -378,7 +378,7 @@ func (cr *clusterRun) checkHistory(r int, ops []porcupine.Operation) {
 
 // readInt reads a variable through the leader (linearizable); 0 if missing.
 func (cr *clusterRun) readInt(key string) (int64, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), clusterIOTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cr.cfg.recoverWithin)
 	defer cancel()
 	s, err := cr.leaderOrAny().ctl.Get(ctx, key).Result()
 	if err != nil {
