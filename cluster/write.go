@@ -149,9 +149,15 @@ func (n *Node) forwardWrite(ctx context.Context, addr string, entry []byte) (Rep
 		return Reply{}, fmt.Errorf("cluster: a command of %d bytes exceeds what a forwarded write carries (%d)", len(entry), maxFrame-16)
 	}
 	n.metrics.forwardedWrites.Add(1)
-	status, d, err := n.rpc.call(ctx, addr, opWrite, entry)
+	// A leader that took the request and then went silent (paused, cut
+	// off with the connection still open) would keep the caller waiting
+	// for good: the call is bounded by the Raft transport's own timeout,
+	// far above a commit's, and then its outcome is unknown.
+	callCtx, cancel := context.WithTimeout(ctx, transportTimeout)
+	defer cancel()
+	status, d, err := n.rpc.call(callCtx, addr, opWrite, entry)
 	if planted.On(planted.ForwardRetried) {
-		n.rpc.call(ctx, addr, opWrite, entry)
+		n.rpc.call(callCtx, addr, opWrite, entry)
 	}
 	if err != nil {
 		return Reply{}, callFailure(err)
