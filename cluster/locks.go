@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/dsm-dev/dsm/internal/planted"
 )
 
 // Client-held locks in a cluster are replicated state: a request, a
@@ -416,6 +418,9 @@ func (t *LockTable) dueLocked(r *LockRequest, leaderSince time.Time) (time.Time,
 		start = leaderSince
 	}
 	if r.Token != 0 {
+		if planted.On(planted.LeaseCutShort) {
+			return start.Add(r.Lease / 2), opLockExpire
+		}
 		return start.Add(r.Lease), opLockExpire
 	}
 	return start.Add(r.Wait + waitGrace), opLockWithdraw

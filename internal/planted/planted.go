@@ -24,10 +24,12 @@ const (
 	// ForwardRetried: a follower sends a forwarded write again when the
 	// leader's answer takes more than a few milliseconds.
 	ForwardRetried = "forward-retried"
+	// LeaseCutShort: the leader ends a lock's lease at half its length.
+	LeaseCutShort = "lease-cut-short"
 )
 
 // All lists the planted bugs.
-var All = []string{AckBeforeCommit, ReadSkipsLeaderCheck, RestartIgnoresApplied, InstallByRename, ForwardRetried}
+var All = []string{AckBeforeCommit, ReadSkipsLeaderCheck, RestartIgnoresApplied, InstallByRename, ForwardRetried, LeaseCutShort}
 
 // Env names the bug to switch on in a dsmbug build.
 const Env = "DSM_BUG"

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -219,4 +220,80 @@ func (c *staleReader) run() {
 		}
 		rc.close()
 	}
+}
+
+// holding is one lock holder's interval, as the holder may rely on it:
+// from the grant's reply to its UNLOCK, or to its lease's end counted
+// from when it asked (the leader counts from when it applied the grant,
+// which is later), or later if a write under the lock was applied then
+// (a new leader gave the lease its full length again).
+type holding struct {
+	token    int64
+	from, to time.Time
+}
+
+// lockClient takes a write lock on one variable through random nodes,
+// increments the variable under it and releases it, or now and then lets
+// the lease end. The lock checker needs the holders' intervals (every
+// lockClient's, one variable) never to overlap, and tokens to rise with
+// the grants.
+type lockClient struct {
+	t     *clusterTarget
+	key   string
+	lease time.Duration
+	stop  *atomic.Bool
+	held  []holding
+	lost  int // LOCKLOST answers past a lease's end
+	err   error
+}
+
+func (c *lockClient) run() {
+	for round := 0; !c.stop.Load() && c.err == nil; {
+		rc, _, ok := connect(c.t, c.stop)
+		if !ok {
+			return
+		}
+		ctx := context.Background()
+		for !c.stop.Load() {
+			round++
+			asked := time.Now()
+			tok, err := rc.rdb.Do(ctx, "LOCK", "WAIT", 2000, "LEASE", c.lease.Milliseconds(), c.key).Int64()
+			if err != nil {
+				if strings.HasPrefix(err.Error(), "TIMEOUT") {
+					continue
+				}
+				break // not granted, or not known to be: the lease ends it
+			}
+			h := holding{token: tok, from: time.Now(), to: asked.Add(c.lease)}
+			if round%4 == 0 {
+				time.Sleep(c.lease + 100*time.Millisecond)
+			}
+			sent := time.Now()
+			err = rc.rdb.Incr(ctx, c.key).Err()
+			switch {
+			case err == nil:
+				h.to = later(h.to, sent) // applied after it was sent: held then
+			case strings.HasPrefix(err.Error(), "LOCKLOST"):
+				c.lost++
+			}
+			// An UNLOCK that released the lock was applied after it was
+			// sent, while the lock was held: nobody else had it before.
+			unlocking := time.Now()
+			if err := rc.rdb.Do(ctx, "UNLOCK").Err(); err == nil {
+				h.to = unlocking
+			}
+			c.held = append(c.held, h)
+			if err != nil && !strings.HasPrefix(err.Error(), "LOCKLOST") {
+				break
+			}
+		}
+		rc.close()
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -56,6 +56,7 @@ type clusterFigures struct {
 	leaderChanges                    int
 	counterAcked, counterUnknown     int64
 	msetReads, staleReads            int
+	lockGrants, lockLost             int
 	// snapshotGaps counts the followers cut off until the leader's
 	// applied index was more than twice the trailing logs ahead.
 	snapshotGaps int
@@ -167,12 +168,13 @@ type roundKeys struct {
 	regs, mset []string
 	setOnly    string // the register that is never added to
 	counter    string
+	lock       string // the variable the lock clients lock and increment
 }
 
 func newRoundKeys(prefix string) roundKeys {
 	return roundKeys{
 		regs: []string{prefix + "a", prefix + "b", prefix + "s"}, setOnly: prefix + "s",
-		mset: []string{prefix + "m1", prefix + "m2", prefix + "m3"}, counter: prefix + "ctr",
+		mset: []string{prefix + "m1", prefix + "m2", prefix + "m3"}, counter: prefix + "ctr", lock: prefix + "lck",
 	}
 }
 
@@ -211,6 +213,12 @@ func (cr *clusterRun) round(r int, end time.Time) {
 	for i := range 2 {
 		c := &staleReader{t: target(30 + i), keys: append(slices.Clone(ks.regs), ks.counter), id: i, stop: &stop}
 		stales = append(stales, c)
+		wg.Go(c.run)
+	}
+	var lockers []*lockClient
+	for i := range 2 {
+		c := &lockClient{t: target(40 + i), key: ks.lock, lease: 800 * time.Millisecond, stop: &stop}
+		lockers = append(lockers, c)
 		wg.Go(c.run)
 	}
 	var ids atomic.Int64
@@ -253,8 +261,33 @@ func (cr *clusterRun) round(r int, end time.Time) {
 	cr.checkCounter(ks, counters)
 	cr.checkMSet(ms)
 	cr.checkStale(ks, ops, stales, counters)
+	cr.checkLocks(lockers)
 	cr.checkDigests(r)
 	cr.fig.rounds++
+}
+
+// checkLocks checks the lock clients' holdings of the round's lock: no
+// two holders' intervals overlap, and tokens rise with the grants.
+func (cr *clusterRun) checkLocks(ls []*lockClient) {
+	var all []holding
+	for _, c := range ls {
+		all = append(all, c.held...)
+		cr.fig.lockLost += c.lost
+	}
+	cr.fig.lockGrants += len(all)
+	slices.SortFunc(all, func(a, b holding) int { return a.from.Compare(b.from) })
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		switch {
+		case b.from.Before(a.to):
+			cr.violate("locks", "two holders at once: token %d held until %s, token %d granted at %s",
+				a.token, a.to.Format("15:04:05.000"), b.token, b.from.Format("15:04:05.000"))
+			return
+		case b.token <= a.token:
+			cr.violate("locks", "token %d granted after token %d", b.token, a.token)
+			return
+		}
+	}
 }
 
 // initial sets every register of the round through the leader, so that
@@ -522,9 +555,9 @@ func (f clusterFigures) report() string {
 	for _, n := range f.faults {
 		total += n
 	}
-	return fmt.Sprintf("%d operations checked (%d with unknown outcome, %d refused with CLUSTERDOWN), %d rounds; %d faults (%s); crashes at failure points: %s (not reached in time: %v); %d followers cut off past the trailing logs; %d leader changes; counter: %d acknowledged, %d unknown increments; %d MGETs, %d stale reads checked",
+	return fmt.Sprintf("%d operations checked (%d with unknown outcome, %d refused with CLUSTERDOWN), %d rounds; %d faults (%s); crashes at failure points: %s (not reached in time: %v); %d followers cut off past the trailing logs; %d leader changes; counter: %d acknowledged, %d unknown increments; %d MGETs, %d stale reads checked; %d lock grants checked, %d LOCKLOST",
 		f.ops, f.unknown, f.notApplied, f.rounds, total, strings.Join(faults, ", "), strings.Join(crashes, ", "), f.crashMissed,
-		f.snapshotGaps, f.leaderChanges, f.counterAcked, f.counterUnknown, f.msetReads, f.staleReads)
+		f.snapshotGaps, f.leaderChanges, f.counterAcked, f.counterUnknown, f.msetReads, f.staleReads, f.lockGrants, f.lockLost)
 }
 
 // clusterOutDir is where failed runs are kept: DSM_TORTURE_OUT, or the
@@ -581,6 +614,7 @@ var plantedRuns = []struct {
 	{planted.RestartIgnoresApplied, []string{"kill-follower", "kill-leader"}},
 	{planted.InstallByRename, []string{"snapshot-catchup"}},
 	{planted.ForwardRetried, []string{}},
+	{planted.LeaseCutShort, []string{}},
 }
 
 // TestClusterTortureCatchesPlantedBugs runs a short cluster torture on a
