@@ -152,18 +152,7 @@ func TestSnapshotRestore(t *testing.T) {
 			t.Fatal(line, r.Err)
 		}
 	}
-	store := raft.NewInmemSnapshotStore()
-	snap, err := fs.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := store.Create(raft.SnapshotVersionMax, fs.Applied(), 1, raft.Configuration{}, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snap.Persist(sink); err != nil {
-		t.Fatal(err)
-	}
+	store, id := persistSnapshot(t, fs)
 	// Apply goes on after Snapshot: the snapshot must not see it.
 	apply(t, fs, command(uint64(len(lines)+1), "SET late 1"))
 
@@ -172,7 +161,7 @@ func TestSnapshotRestore(t *testing.T) {
 	fd, _ := cluster.NewFSM(dst, testApplier{})
 	apply(t, fd, command(1, "SET stale 1"))
 	apply(t, fd, command(2, "SET a 0"))
-	_, rc, err := store.Open(sink.ID())
+	_, rc, err := store.Open(id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +180,25 @@ func TestSnapshotRestore(t *testing.T) {
 	if r := apply(t, fd, command(uint64(len(lines)), "INCR a")); !r.Skipped {
 		t.Errorf("entry at the snapshot's index applied: %+v", r)
 	}
+}
+
+// persistSnapshot takes f's snapshot into an in-memory store and returns
+// the store and the snapshot's ID.
+func persistSnapshot(t *testing.T, f *cluster.FSM) (*raft.InmemSnapshotStore, string) {
+	t.Helper()
+	store := raft.NewInmemSnapshotStore()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := store.Create(raft.SnapshotVersionMax, f.Applied(), 1, raft.Configuration{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	return store, sink.ID()
 }
 
 // values is dump without versions: an install does not carry them (see

@@ -128,17 +128,24 @@ func (t *LockTable) grantable(r *LockRequest, earlier map[string]bool) bool {
 func (t *LockTable) grant(r *LockRequest, index uint64, now time.Time) {
 	r.Token = index
 	t.since[r.ID] = now
+	t.hold(r)
+	for _, n := range r.Names {
+		t.names[n].last = index
+	}
+}
+
+// hold records the granted r as its variables' holder.
+func (t *LockTable) hold(r *LockRequest) {
 	for _, n := range r.Names {
 		ln := t.name(n)
 		if r.Write {
 			ln.writer = r.ID
-		} else {
-			if ln.readers == nil {
-				ln.readers = make(map[uint64]struct{})
-			}
-			ln.readers[r.ID] = struct{}{}
+			continue
 		}
-		ln.last = index
+		if ln.readers == nil {
+			ln.readers = make(map[uint64]struct{})
+		}
+		ln.readers[r.ID] = struct{}{}
 	}
 }
 
@@ -499,17 +506,7 @@ func decodeLockTable(d *decoder, now time.Time) *LockTable {
 			t.queue = append(t.queue, r.ID)
 			continue
 		}
-		for _, n := range r.Names {
-			ln := t.name(n)
-			if r.Write {
-				ln.writer = r.ID
-			} else {
-				if ln.readers == nil {
-					ln.readers = make(map[uint64]struct{})
-				}
-				ln.readers[r.ID] = struct{}{}
-			}
-		}
+		t.hold(r)
 	}
 	count = d.uvarint()
 	for i := uint64(0); i < count && d.err == nil; i++ {

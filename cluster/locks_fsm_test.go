@@ -73,18 +73,7 @@ func TestSnapshotCarriesLocks(t *testing.T) {
 	fs, _ := cluster.NewFSM(src, testApplier{})
 	apply(t, fs, lockEntry(1, "request", "n1 id=1", "W", "1000", "5000", "x"))
 	apply(t, fs, lockEntry(2, "request", "n2 id=7", "R", "9000", "5000", "x", "y"))
-	store := raft.NewInmemSnapshotStore()
-	snap, err := fs.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink, err := store.Create(raft.SnapshotVersionMax, fs.Applied(), 1, raft.Configuration{}, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := snap.Persist(sink); err != nil {
-		t.Fatal(err)
-	}
+	store, id := persistSnapshot(t, fs)
 	dstPath := filepath.Join(t.TempDir(), "dst")
 	dst := openMem(t, dstPath)
 	defer dst.Close()
@@ -92,7 +81,7 @@ func TestSnapshotCarriesLocks(t *testing.T) {
 	if err := cluster.LoadLocks(fd, cluster.LockFile(dstPath)); err != nil {
 		t.Fatal(err)
 	}
-	_, rc, err := store.Open(sink.ID())
+	_, rc, err := store.Open(id)
 	if err != nil {
 		t.Fatal(err)
 	}

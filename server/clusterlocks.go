@@ -26,16 +26,10 @@ const releaseTimeout = 5 * time.Second
 
 // cmdLockCluster: LOCK on a cluster node replies with the grant's token.
 func cmdLockCluster(c *conn, args [][]byte) {
-	a, msg := parseLock(args[1:])
-	if msg != "" {
-		c.fail(msg)
+	a, ok := c.lockRequest(args)
+	if !ok {
 		return
 	}
-	if h := c.live.hold.Load(); h != nil && !h.isLost() {
-		c.fail(msgHolding)
-		return
-	}
-	c.live.hold.Store(nil)
 	node := c.s.cl.node
 	start := time.Now()
 	holder := node.ID() + " id=" + strconv.FormatInt(c.id, 10) + " addr=" + c.remote

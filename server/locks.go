@@ -109,16 +109,10 @@ func parseMillis(b []byte) (time.Duration, bool) {
 // or none within WAIT, and holds them until UNLOCK, the end of the
 // connection or the end of the lease.
 func cmdLock(c *conn, args [][]byte) {
-	a, msg := parseLock(args[1:])
-	if msg != "" {
-		c.fail(msg)
+	a, ok := c.lockRequest(args)
+	if !ok {
 		return
 	}
-	if h := c.live.hold.Load(); h != nil && !h.isLost() {
-		c.fail(msgHolding)
-		return
-	}
-	c.live.hold.Store(nil)
 	start := time.Now()
 	g, err := c.lockGroup(a)
 	c.s.metrics.lockWait.WithLabelValues(lockMode(a.write)).Observe(time.Since(start).Seconds())
@@ -128,6 +122,22 @@ func cmdLock(c *conn, args [][]byte) {
 	}
 	c.live.hold.Store(newHold(c, g, a))
 	c.wr.Simple("OK")
+}
+
+// lockRequest parses LOCK's arguments, refuses a connection that holds
+// locks, and forgets a lost hold; it answers the error itself.
+func (c *conn) lockRequest(args [][]byte) (lockArgs, bool) {
+	a, msg := parseLock(args[1:])
+	if msg != "" {
+		c.fail(msg)
+		return a, false
+	}
+	if h := c.live.hold.Load(); h != nil && !h.isLost() {
+		c.fail(msgHolding)
+		return a, false
+	}
+	c.live.hold.Store(nil)
+	return a, true
 }
 
 // lockGroup waits for the locks, within the wait, the connection's life
