@@ -275,6 +275,13 @@ func (c *lockClient) run() {
 				h.to = later(h.to, sent) // applied after it was sent: held then
 			case strings.HasPrefix(err.Error(), "LOCKLOST"):
 				c.lost++
+			default:
+				// The connection failed and the client closed it: its
+				// node releases the locks once it sees the close, so the
+				// holder may rely on them no longer.
+				if now := time.Now(); now.Before(h.to) {
+					h.to = now
+				}
 			}
 			// An UNLOCK that released the lock was applied after it was
 			// sent, while the lock was held: nobody else had it before.
