@@ -65,7 +65,8 @@ func (f *FSM) loadLocks(path string) error {
 	if err != nil {
 		return err
 	}
-	f.locks, f.lockPath, f.locksAhead = t, path, t.at > f.applied+1
+	f.locks.replace(t)
+	f.lockPath, f.locksAhead = path, t.at > f.applied+1
 	return nil
 }
 
@@ -272,7 +273,8 @@ func (f *FSM) install(s *snapshot) error {
 	if err := installSnapshot(f.m, s); err != nil {
 		return err
 	}
-	f.locks, f.locksAhead = t, false
+	f.locks.replace(t)
+	f.locksAhead = false
 	f.mu.Lock()
 	f.applied, f.halted = s.applied, nil
 	f.broadcastLocked()

@@ -127,7 +127,7 @@ func (n *Node) keepLeases() {
 	defer timer.Stop()
 	for {
 		leaderCh := n.leaderWatch()
-		_, changed, _ := n.fsm.watch()
+		changed := n.fsm.locks.watch()
 		leading := n.IsLeader()
 		n.leaseMu.Lock()
 		switch {
@@ -185,7 +185,7 @@ func (n *Node) AwaitUnlocked(ctx context.Context, names [][]byte, write bool, ow
 	}
 	var timer *time.Timer
 	for {
-		_, changed, _ := n.fsm.watch()
+		changed := t.watch()
 		if !t.Blocked(names, write, own, token) {
 			return nil
 		}

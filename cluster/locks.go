@@ -93,10 +93,37 @@ type LockTable struct {
 	// it at a start or an install): the start of its lease or wait as this
 	// node counts. Not replicated: each node's own monotonic clock.
 	since map[uint64]time.Time
+
+	changed chan struct{} // closed (and replaced) when the table changes
 }
 
 func newLockTable() *LockTable {
-	return &LockTable{reqs: make(map[uint64]*LockRequest), names: make(map[string]*lockName), since: make(map[uint64]time.Time)}
+	return &LockTable{reqs: make(map[uint64]*LockRequest), names: make(map[string]*lockName),
+		since: make(map[uint64]time.Time), changed: make(chan struct{})}
+}
+
+// watch returns a channel closed at the table's next change: the lease
+// keeper and the lock waits wake on what concerns them, not on every
+// entry the node applies.
+func (t *LockTable) watch() <-chan struct{} {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.changed
+}
+
+// broadcastLocked wakes the watchers; t.mu must be held for writing.
+func (t *LockTable) broadcastLocked() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// replace makes t hold src's state (a loaded lock file, a snapshot's
+// table), in place: the node and its connections keep the one table.
+func (t *LockTable) replace(src *LockTable) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.index, t.at, t.reqs, t.queue, t.names, t.since = src.index, src.at, src.reqs, src.queue, src.names, src.since
+	t.broadcastLocked()
 }
 
 func (t *LockTable) name(n string) *lockName {
@@ -224,6 +251,7 @@ func (t *LockTable) apply(index uint64, args [][]byte, now time.Time) ([]byte, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	defer t.broadcastLocked()
 	op, args := string(args[0]), args[1:]
 	if op == opLockRequest {
 		r, err := parseLockRequest(index, args)

@@ -85,8 +85,21 @@ func TestSnapshotCarriesLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Connections read the table while the install replaces it (-race).
+	table := fd.Locks()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 1000 {
+			table.State(1)
+		}
+	}()
 	if err := fd.Restore(rc); err != nil {
 		t.Fatal(err)
+	}
+	<-done
+	if fd.Locks() != table {
+		t.Fatal("the install replaced the table the node's connections hold")
 	}
 	if st, tok := fd.Locks().State(1); st != cluster.LockHeld || tok != 1 {
 		t.Fatalf("request 1 after the install: %v %d; want held with token 1", st, tok)
