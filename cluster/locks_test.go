@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -182,5 +183,20 @@ func corruptByte(t *testing.T, path string, at int) {
 	b[at] ^= 0x40
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A forwarded write's lock error keeps its identity, as on the leader,
+// and its text.
+func TestCommandErrorKeepsLockErrors(t *testing.T) {
+	for _, want := range []error{ErrLocked, ErrLockLost, ErrFenced} {
+		text := fmt.Errorf("%w: %q", want, "x").Error()
+		err := commandError(text)
+		if !errors.Is(err, want) || !errors.Is(err, ErrCommand) || err.Error() != ErrCommand.Error()+": "+text {
+			t.Errorf("commandError(%q) = %v; want %v inside ErrCommand, the text kept", text, err, want)
+		}
+	}
+	if err := commandError("ERR value is not an integer"); !errors.Is(err, ErrCommand) || errors.Is(err, ErrLocked) {
+		t.Errorf("a plain failed command: %v", err)
 	}
 }

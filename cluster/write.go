@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/raft"
 
@@ -174,9 +175,21 @@ func (n *Node) forwardWrite(ctx context.Context, addr string, entry []byte) (Rep
 		return r, nil
 	case statusCommand:
 		r := Reply{Index: d.uvarint()}
-		return r, fmt.Errorf("%w: %s", ErrCommand, d.string())
+		return r, commandError(d.string())
 	}
 	return Reply{}, statusError(status, d.string())
+}
+
+// commandError rebuilds the error of a command the leader applied as
+// failed from the text it sent: ErrCommand, and the lock table's errors
+// keep their identity (errors.Is), as on the leader itself.
+func commandError(text string) error {
+	for _, e := range []error{ErrLocked, ErrLockLost, ErrFenced} {
+		if rest, ok := strings.CutPrefix(text, e.Error()); ok {
+			return fmt.Errorf("%w: %w%s", ErrCommand, e, rest)
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrCommand, text)
 }
 
 // callFailure classifies a failed call: one whose request may have reached

@@ -423,7 +423,8 @@ func (c *conn) clusterFailed(err error) {
 		c.fail(msgUncertain)
 	case errors.Is(err, cluster.ErrCommand):
 		msg := strings.TrimPrefix(err.Error(), cluster.ErrCommand.Error()+": ")
-		if !lockError(msg) {
+		// The lock table's errors carry their own codes.
+		if !errors.Is(err, cluster.ErrLockLost) && !errors.Is(err, cluster.ErrFenced) && !errors.Is(err, cluster.ErrLocked) {
 			msg = "ERR " + msg
 		}
 		c.fail(msg)

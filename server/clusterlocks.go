@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/dsm-dev/dsm/cluster"
@@ -77,7 +76,7 @@ func cmdLockCluster(c *conn, args [][]byte) {
 // whether it was still held.
 func (h *hold) releaseCluster(ctx context.Context) (bool, error) {
 	_, err := h.s.cl.node.Release(ctx, h.id)
-	if err != nil && strings.Contains(err.Error(), cluster.ErrLockLost.Error()) {
+	if errors.Is(err, cluster.ErrLockLost) {
 		return false, nil
 	}
 	if err == nil {
@@ -192,7 +191,7 @@ func (c *conn) write(entry, names [][]byte) (cluster.Reply, error) {
 		default:
 			r, err = node.Write(c.s.live.ctx, entry)
 		}
-		if err == nil || !errors.Is(err, cluster.ErrCommand) || !strings.Contains(err.Error(), cluster.ErrLocked.Error()) || own != 0 {
+		if !errors.Is(err, cluster.ErrLocked) || own != 0 {
 			return r, err
 		}
 		if err := node.WaitApplied(c.s.live.ctx, r.Index); err != nil {
@@ -209,17 +208,6 @@ func (c *conn) write(entry, names [][]byte) (cluster.Reply, error) {
 // the caller then goes on, and the cluster decides.
 func (c *conn) awaitUnlocked(names [][]byte, write bool, own uint64) error {
 	return c.s.cl.node.AwaitUnlocked(c.s.live.ctx, names, write, own, c.fence)
-}
-
-// lockError reports whether an applied command's error is one of the lock
-// table's, which carry their own error codes.
-func lockError(msg string) bool {
-	for _, e := range []error{cluster.ErrLockLost, cluster.ErrFenced, cluster.ErrLocked} {
-		if code, _, _ := strings.Cut(e.Error(), " "); strings.HasPrefix(msg, code+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // entryNames lists the variables a replicated entry writes, for the lock
