@@ -60,7 +60,7 @@ func cmdLockCluster(c *conn, args [][]byte) {
 		}
 		return
 	}
-	h := &hold{s: c.s, write: a.write, since: start, set: make(map[string]bool, len(a.names)), id: res.ID, token: res.Token}
+	h := &hold{s: c.s, write: a.write, since: start, set: make(map[string]bool, len(a.names)), id: res.ID}
 	for _, n := range a.names {
 		if !h.set[string(n)] {
 			h.set[string(n)] = true

@@ -45,9 +45,9 @@ type hold struct {
 	since time.Time // when the locks were taken
 
 	// On a cluster node the locks are the replicated table's
-	// (clusterlocks.go): id is the request, token the grant's, and g
-	// and the timer stay nil.
-	id, token uint64
+	// (clusterlocks.go): id is the request, and g and the timer stay
+	// nil.
+	id uint64
 
 	mu    sync.Mutex     // guards the fields below: the lease timer releases from its own goroutine
 	g     *shm.LockGroup // nil once released: by the lease timer while the connection still holds h
