@@ -202,13 +202,7 @@ func hasWaiter(t *testing.T, tc *testCluster, i int) bool {
 // waitCluster waits for cond as long as an election may take.
 func waitCluster(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(clusterWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, clusterWait)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitWithin(t, clusterWait, what, cond)
 }
 
 func TestClusterLockReleasedWhenConnectionCloses(t *testing.T) {
