@@ -39,8 +39,9 @@ const (
 const (
 	opLockRequest  = "request"  // holder, "R"|"W", wait ms, lease ms, names...
 	opLockRelease  = "release"  // request ID: the holder lets go (UNLOCK, a closed connection)
-	opLockExpire   = "expire"   // request ID: the leader ended the lease
-	opLockWithdraw = "withdraw" // request ID: the waiter gave up (its WAIT ended)
+	opLockExpire   = "expire"   // request ID: the leader ended the lease (a grant only)
+	opLockWithdraw = "withdraw" // request ID: the waiter's node gave up (its WAIT ended)
+	opLockLapse    = "lapse"    // request ID: the leader ended a wait (a waiter only)
 )
 
 // Errors of lock-table entries, applied alike on every node. Their texts
@@ -273,11 +274,17 @@ func (t *LockTable) apply(index uint64, args [][]byte, now time.Time) ([]byte, e
 		return nil, ErrLockArgs
 	}
 	switch op {
-	case opLockRelease, opLockExpire, opLockWithdraw:
+	case opLockRelease, opLockExpire, opLockWithdraw, opLockLapse:
 	default:
 		return nil, fmt.Errorf("%w: unknown operation %q", ErrLockArgs, op)
 	}
 	t.index, t.at = index, index
+	// The leader proposes an expiry or a lapse for what it saw when it
+	// counted: a waiter granted since (a release came first in the log)
+	// keeps its grant, which the holder was told of and now relies on.
+	if r := t.reqs[id]; r != nil && (op == opLockExpire && r.Token == 0 || op == opLockLapse && r.Token != 0) {
+		return []byte("N"), nil
+	}
 	r, held := t.drop(id, index, now)
 	switch {
 	case r == nil && op == opLockRelease:
@@ -439,7 +446,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// waitGrace is how long past a waiter's WAIT the leader withdraws it: its
+// waitGrace is how long past a waiter's WAIT the leader lapses it: its
 // own node withdraws it at WAIT's end; the leader only clears waiters
 // whose node is gone.
 const waitGrace = time.Second
@@ -458,7 +465,7 @@ func (t *LockTable) dueLocked(r *LockRequest, leaderSince time.Time) (time.Time,
 		}
 		return start.Add(r.Lease), opLockExpire
 	}
-	return start.Add(r.Wait + waitGrace), opLockWithdraw
+	return start.Add(r.Wait + waitGrace), opLockLapse
 }
 
 // due returns the operations whose time has come (each [op, id]) and

@@ -174,6 +174,37 @@ func TestLockTableLeases(t *testing.T) {
 	}
 }
 
+// The leader ends a wait it counted out with a lapse, proposed while the
+// request waited; a release applied first grants it, and the lapse must
+// not take back a grant its holder was told of. Likewise an expiry ends
+// only a grant.
+func TestLockTableLapseSparesAGrant(t *testing.T) {
+	tab := newLockTable()
+	t0 := time.Now()
+	tab.apply(1, lockArgs(true, 60000, "x"), t0)
+	tab.apply(2, lockArgs(true, 60000, "x"), t0) // waits 1000 ms (+ grace)
+	ops, _ := tab.due(t0.Add(time.Second+waitGrace), time.Time{})
+	if len(ops) != 1 || ops[0] != [2]string{opLockLapse, "2"} {
+		t.Fatalf("at the wait's end: %v; want request 2 lapsed", ops)
+	}
+	got := tableRun(t, tab, 3,
+		idArgs(opLockRelease, 1),                       // 3: grants 2
+		[][]byte{[]byte(ops[0][0]), []byte(ops[0][1])}, // 4: the leader's lapse, late
+		lockArgs(true, 60000, "x"),                     // 5: waits for 2
+		idArgs(opLockExpire, 5),                        // 6: not a grant: nothing
+		idArgs(opLockLapse, 5),                         // 7: ends the wait
+	)
+	if want := []string{"R 1", "N", "Q", "N", "W"}; !slices.Equal(got, want) {
+		t.Fatalf("replies %q; want %q", got, want)
+	}
+	if st, tok := tab.State(2); st != LockHeld || tok != 3 {
+		t.Fatalf("request 2 %v token %d; want still held with token 3", st, tok)
+	}
+	if st, _ := tab.State(5); st != LockGone {
+		t.Fatalf("request 5 %v; want gone", st)
+	}
+}
+
 func corruptByte(t *testing.T, path string, at int) {
 	t.Helper()
 	b, err := os.ReadFile(path)
