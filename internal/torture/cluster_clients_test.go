@@ -230,6 +230,13 @@ func (c *staleReader) run() {
 type holding struct {
 	token    int64
 	from, to time.Time
+	node     int    // the node the holder spoke to
+	end      string // what set to, for a violation's report
+}
+
+func (h holding) String() string {
+	return fmt.Sprintf("token %d through n%d held %s-%s (end: %s)", h.token, h.node,
+		h.from.Format("15:04:05.000"), h.to.Format("15:04:05.000"), h.end)
 }
 
 // lockClient takes a write lock on one variable through random nodes,
@@ -249,7 +256,7 @@ type lockClient struct {
 
 func (c *lockClient) run() {
 	for round := 0; !c.stop.Load() && c.err == nil; {
-		rc, _, ok := connect(c.t, c.stop)
+		rc, node, ok := connect(c.t, c.stop)
 		if !ok {
 			return
 		}
@@ -264,7 +271,8 @@ func (c *lockClient) run() {
 				}
 				break // not granted, or not known to be: the lease ends it
 			}
-			h := holding{token: tok, from: time.Now(), to: asked.Add(c.lease)}
+			h := holding{token: tok, from: time.Now(), to: asked.Add(c.lease), node: node,
+				end: "lease from " + asked.Format("15:04:05.000")}
 			if round%4 == 0 {
 				time.Sleep(c.lease + 100*time.Millisecond)
 			}
@@ -272,7 +280,9 @@ func (c *lockClient) run() {
 			err = rc.rdb.Incr(ctx, c.key).Err()
 			switch {
 			case err == nil:
-				h.to = later(h.to, sent) // applied after it was sent: held then
+				if sent.After(h.to) { // applied after it was sent: held then
+					h.to, h.end = sent, "INCR applied"
+				}
 			case strings.HasPrefix(err.Error(), "LOCKLOST"):
 				c.lost++
 			default:
@@ -280,14 +290,14 @@ func (c *lockClient) run() {
 				// node releases the locks once it sees the close, so the
 				// holder may rely on them no longer.
 				if now := time.Now(); now.Before(h.to) {
-					h.to = now
+					h.to, h.end = now, "INCR failed: "+err.Error()
 				}
 			}
 			// An UNLOCK that released the lock was applied after it was
 			// sent, while the lock was held: nobody else had it before.
 			unlocking := time.Now()
 			if err := rc.rdb.Do(ctx, "UNLOCK").Err(); err == nil {
-				h.to = unlocking
+				h.to, h.end = unlocking, "UNLOCK"
 			}
 			c.held = append(c.held, h)
 			if err != nil && !strings.HasPrefix(err.Error(), "LOCKLOST") {
@@ -296,11 +306,4 @@ func (c *lockClient) run() {
 		}
 		rc.close()
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

@@ -292,8 +292,7 @@ func (cr *clusterRun) checkLocks(ls []*lockClient) {
 		a, b := all[i-1], all[i]
 		switch {
 		case b.from.Before(a.to):
-			cr.violate("locks", "two holders at once: token %d held until %s, token %d granted at %s",
-				a.token, a.to.Format("15:04:05.000"), b.token, b.from.Format("15:04:05.000"))
+			cr.violate("locks", "two holders at once: %v; %v", a, b)
 			return
 		case b.token <= a.token:
 			cr.violate("locks", "token %d granted after token %d", b.token, a.token)
