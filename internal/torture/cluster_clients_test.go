@@ -295,9 +295,14 @@ func (c *lockClient) run() {
 			}
 			// An UNLOCK that released the lock was applied after it was
 			// sent, while the lock was held: nobody else had it before.
+			// One whose reply was lost may have released it all the same
+			// (its node forwarded it, then died): the holder let go when
+			// it sent it.
 			unlocking := time.Now()
 			if err := rc.rdb.Do(ctx, "UNLOCK").Err(); err == nil {
 				h.to, h.end = unlocking, "UNLOCK"
+			} else if unlocking.Before(h.to) {
+				h.to, h.end = unlocking, "UNLOCK sent, then "+err.Error()
 			}
 			c.held = append(c.held, h)
 			if err != nil && !strings.HasPrefix(err.Error(), "LOCKLOST") {
