@@ -79,3 +79,41 @@ func feedDone(last map[string]shm.Item, want map[string]int64) bool {
 	g, ok := last["gone"]
 	return ok && !g.Found
 }
+
+// TestFeedReportsDeletionOfAReusedSlot: a variable deleted and its slot
+// taken by another name before the feed looks still reads as deleted,
+// before the new variable.
+func TestFeedReportsDeletionOfAReusedSlot(t *testing.T) {
+	m, err := shm.Open(shm.Config{Path: filepath.Join(t.TempDir(), "feed.mem"), Vars: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Set([]byte("gone"), shm.Int(1))
+	f, err := m.Feed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := m.Delete([]byte("gone")); err != nil {
+		t.Fatal(err)
+	}
+	m.Set([]byte("fresh"), shm.Int(2)) // takes the freed slot
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var got []string
+	for len(got) < 2 {
+		changes, err := f.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next: %v (got %q)", err, got)
+		}
+		for _, c := range changes {
+			v, _ := c.Item.Value.Int()
+			got = append(got, fmt.Sprintf("%s found=%v %d", c.Name, c.Item.Found, v))
+		}
+	}
+	want := []string{"gone found=false 0", "fresh found=true 2"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("changes %q; want %q", got, want)
+	}
+}
