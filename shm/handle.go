@@ -47,6 +47,17 @@ func (m *Memory) Handle(name []byte, create bool) (*Handle, error) {
 // Name is the handle's variable name.
 func (h *Handle) Name() []byte { return h.name }
 
+// Current reports whether the handle still refers to the variable it
+// resolved: false once that variable was deleted (its slot may since hold
+// another name, or the same name again) or replaced by Install, after
+// Close, and for a handle of a replicated file's variable that was missing
+// at Handle. A handle that is not current still reads and writes its
+// name's variable, looking the name up on every call; a caller that keeps
+// handles for speed resolves a new one.
+func (h *Handle) Current() bool {
+	return !h.unresolved && !h.m.closed.Load() && h.m.valid(h.r)
+}
+
 // Get returns the value and version, or ErrNotFound.
 func (h *Handle) Get() (Value, uint64, error) {
 	m, off := h.m, h.off

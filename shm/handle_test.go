@@ -1,6 +1,7 @@
 package shm_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -155,5 +156,66 @@ func TestHandleAfterDelete(t *testing.T) {
 			}
 			wantValue(t, m, "x", shm.Int(7), ver)
 		})
+	}
+}
+
+// TestHandleCurrent: a handle is current until its variable is deleted
+// (even if the name comes back, in its old slot or another) or the file is
+// closed, and a handle that is not current still reads its name.
+func TestHandleCurrent(t *testing.T) {
+	m := newMem(t, unit)
+	mustSet(t, m, "x", shm.Int(1))
+	h, err := m.Handle(b("x"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Current() {
+		t.Fatal("a new handle is not current")
+	}
+	mustSet(t, m, "x", shm.Int(2))
+	if !h.Current() {
+		t.Fatal("a handle is not current after a set of its variable")
+	}
+	m.Delete(b("x"))
+	if h.Current() {
+		t.Fatal("a handle of a deleted variable is current")
+	}
+	mustSet(t, m, "y", shm.Int(99)) // takes x's old slot if any does
+	ver := mustSet(t, m, "x", shm.Int(3))
+	if h.Current() {
+		t.Fatal("a handle is current again after its name was set again")
+	}
+	if got, gotVer, err := h.Get(); err != nil || !got.Equal(shm.Int(3)) || gotVer != ver {
+		t.Fatalf("Get through a handle that is not current = %v@%d, %v; want 3@%d", got, gotVer, err, ver)
+	}
+	h2, err := m.Handle(b("x"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h2.Current() {
+		t.Fatal("a handle resolved after the recreate is not current")
+	}
+	// An image that repeats x's value and version keeps the variable; one
+	// that gives x an older version replaces it, as a delete and a create.
+	if err := m.Install(context.Background(), imageOf(t, m)); err != nil {
+		t.Fatal(err)
+	}
+	if !h2.Current() {
+		t.Fatal("a handle is not current after an Install that kept its variable")
+	}
+	img := emptyImage(m)
+	img.Vars = []shm.ImageVar{{Name: b("y"), Value: shm.Int(5), Version: 1}, {Name: b("x"), Value: shm.Int(6), Version: 1}}
+	if err := m.Install(context.Background(), img); err != nil {
+		t.Fatal(err)
+	}
+	if h2.Current() {
+		t.Fatal("a handle is current after an Install that replaced its variable")
+	}
+	if got, _, err := h2.Get(); err != nil || !got.Equal(shm.Int(6)) {
+		t.Fatalf("Get after Install = %v, %v; want 6", got, err)
+	}
+	m.Close()
+	if h2.Current() {
+		t.Fatal("a handle is current after Close")
 	}
 }
