@@ -241,46 +241,6 @@ func dsmgo_get_limits(id C.dsm_t, out *C.dsm_limits) (rc C.int) {
 	return C.DSM_OK
 }
 
-//export dsmgo_get
-func dsmgo_get(id C.dsm_t, name unsafe.Pointer, nlen C.size_t, buf unsafe.Pointer, bcap C.size_t, ln *C.size_t, ver *C.uint64_t) (rc C.int) {
-	mem := enter(id)
-	if mem == nil {
-		return fail(errClosed)
-	}
-	defer mem.exit(&rc, debug.SetPanicOnFault(true))
-	n, ok := bytesOf(name, nlen)
-	if !ok {
-		return fail(errInvalid)
-	}
-	out, v, err := mem.m.AppendText(buffer(buf, bcap), n)
-	if err != nil {
-		return fail(fmt.Errorf("get %q: %w", n, err))
-	}
-	if !fits(out, bcap, ln) {
-		return fail(fmt.Errorf("get %q: %w: the value has %d bytes, the buffer %d", n, errBuffer, len(out), bcap))
-	}
-	put64(ver, v)
-	return C.DSM_OK
-}
-
-//export dsmgo_get_int
-func dsmgo_get_int(id C.dsm_t, name unsafe.Pointer, nlen C.size_t, val *C.int64_t, ver *C.uint64_t) (rc C.int) {
-	mem := enter(id)
-	if mem == nil {
-		return fail(errClosed)
-	}
-	defer mem.exit(&rc, debug.SetPanicOnFault(true))
-	n, ok := bytesOf(name, nlen)
-	if !ok {
-		return fail(errInvalid)
-	}
-	v, version, err := mem.m.Get(n)
-	if err != nil {
-		return fail(fmt.Errorf("get %q: %w", n, err))
-	}
-	return intResult("get", n, v, version, val, ver)
-}
-
 // intResult stores v as an integer in *val, or fails with
 // DSM_ENOTINTEGER.
 func intResult(op string, name []byte, v shm.Value, version uint64, val *C.int64_t, ver *C.uint64_t) C.int {
