@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -239,4 +240,69 @@ func runPython(t testing.TB, ctx context.Context, source string, args ...string)
 		return string(out), fmt.Errorf("%v; stderr:\n%s", err, errb.String())
 	}
 	return string(out), nil
+}
+
+// TestCCacheAcrossProcesses: while this process deletes "a" and sets "b"
+// in the slot it freed (the file has no other free slot), and back,
+// thousands of times, the C test's reader gets both by name in two
+// threads of another process, through the library's name cache: no get
+// returns the other variable's value (a's are even, b's odd).
+func TestCCacheAcrossProcesses(t *testing.T) {
+	dsmTest := filepath.Join(built(t), "dsm_test")
+	path := filepath.Join(t.TempDir(), "flip.mem")
+	const vars = 16
+	m, err := shm.Open(shm.Config{Path: path, Vars: vars})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for i := range vars - 1 {
+		if _, err := m.Set(fmt.Appendf(nil, "fill%d", i), shm.Int(-1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := []byte("a"), []byte("b")
+	if _, err := m.Set(a, shm.Int(0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Set([]byte("full"), shm.Int(0)); !errors.Is(err, shm.ErrFull) {
+		t.Fatalf("Set in a full file = %v, want ErrFull: a deleted slot must be the only free one", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	flips := make(chan int)
+	go func() {
+		k := 0
+		defer func() { flips <- k }()
+		for ctx.Err() == nil {
+			k++
+			steps := []func() error{
+				func() error { _, err := m.Delete(a); return err },
+				func() error { _, err := m.Set(b, shm.Int(int64(2*k+1))); return err },
+				func() error { _, err := m.Delete(b); return err },
+				func() error { _, err := m.Set(a, shm.Int(int64(2*k))); return err },
+			}
+			for _, step := range steps {
+				if err := step(); err != nil {
+					t.Errorf("flip %d: %v", k, err)
+					return
+				}
+			}
+		}
+	}()
+	out, err := exec.Command(dsmTest, "reader", path, "1500").CombinedOutput()
+	cancel()
+	k := <-flips
+	t.Logf("%d flips; dsm_test reader: %s", k, out)
+	if err != nil {
+		t.Fatalf("dsm_test reader: %v (a get returned the other variable's value, or failed)", err)
+	}
+	var reads [3]int64
+	if _, err := fmt.Sscanf(string(out), "reads %d %d %d", &reads[0], &reads[1], &reads[2]); err != nil {
+		t.Fatalf("reader's output %q: %v", out, err)
+	}
+	if reads[2] != 0 || reads[0] == 0 || reads[1] == 0 || k < 100 {
+		t.Fatalf("reads of a %d, of b %d, bad %d, over %d flips: want no bad read and reads of both over many flips",
+			reads[0], reads[1], reads[2], k)
+	}
 }

@@ -1,7 +1,8 @@
 // dsm_test checks every function of dsm.h from C, linked against
 // libdsm.a. Usage: dsm_test DIR (an empty directory for its files). It
 // prints one line per check group and exits 0 if all passed; the Go test
-// TestC (libdsm/libdsm_test.go) runs it.
+// TestC (libdsm/libdsm_test.go) runs it. "dsm_test reader FILE MS" is the
+// reader of TestCCacheAcrossProcesses (see reader_main).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -446,6 +447,235 @@ static void check_close_race(void) {
 	printf("ok close under use\n");
 }
 
+// The name cache of the gets by name (dsm.c): a get must return its own
+// name's value whatever the cache holds.
+
+// get_both reads name with dsm_get_int and dsm_get, which must agree; it
+// returns the code and sets *i.
+static int get_both(dsm_t m, const char *name, size_t len, int64_t *i) {
+	int rc = dsm_get_int(m, name, len, i, NULL);
+	char buf[32];
+	size_t n;
+	int rc2 = dsm_get(m, name, len, buf, sizeof buf - 1, &n, NULL);
+	if (rc2 != rc)
+		return -1;
+	if (rc == DSM_OK) {
+		buf[n] = 0;
+		if (strtoll(buf, NULL, 10) != *i)
+			return -1;
+	}
+	return rc;
+}
+
+// check_cache_names: names of every length up to past the cache's longest
+// (64 bytes), and names that differ from each other in one byte only (the
+// first, a middle one, the last), each read many times, read their own
+// values; so do more names than the cache has entries, and churning them
+// does not use up the process' handles.
+static void check_cache_names(const char *dir) {
+	char p[4096];
+	snprintf(p, sizeof p, "%s/names.mem", dir);
+	dsm_options o = {.vars = 2048, .name_max = 80, .value_max = 8};
+	dsm_t m;
+	EQ(dsm_open(p, &o, &m), DSM_OK);
+	enum { LONGEST = 72, VARIANTS = 4 };
+	char names[LONGEST + 1][VARIANTS][LONGEST];
+	int64_t want = 0;
+	for (int len = 1; len <= LONGEST; len++) {
+		for (int k = 0; k < VARIANTS; k++) {
+			memset(names[len][k], 'n', len);
+			int at = k == 0 ? 0 : k == 1 ? len / 2 : len - 1;
+			if (k > 0)
+				names[len][k][at] = (char)('a' + k);
+			if (k == 3 && len > 1)
+				names[len][k][0] = 0; // a NUL inside
+			EQ(dsm_set_int(m, names[len][k], len, len * 100 + k, NULL), DSM_OK);
+		}
+	}
+	int bad = 0;
+	for (int round = 0; round < 4; round++) {
+		for (int len = 1; len <= LONGEST; len++) {
+			for (int k = 0; k < VARIANTS; k++) {
+				want = len * 100 + k;
+				int64_t i = -1;
+				int rc = get_both(m, names[len][k], len, &i);
+				if (rc != DSM_OK || i != want) {
+					if (bad++ < 5)
+						fprintf(stderr, "name of %d bytes, variant %d: rc %d, value %lld, want %lld\n", len, k, rc,
+							(long long)i, (long long)want);
+				}
+			}
+		}
+	}
+	CHECK(bad == 0);
+	// More names than entries, each read twice in a row (which admits it),
+	// over and over: every displaced handle must be freed, or the 65,536
+	// handles of the process run out.
+	char name[16];
+	bad = 0;
+	for (int round = 0; round < 80; round++) {
+		for (int j = 0; j < 1000; j++) {
+			int len = snprintf(name, sizeof name, "c%d", j);
+			if (round == 0)
+				EQ(dsm_set_int(m, name, len, j, NULL), DSM_OK);
+			for (int twice = 0; twice < 2; twice++) {
+				int64_t i = -1;
+				if (dsm_get_int(m, name, len, &i, NULL) != DSM_OK || i != j)
+					bad++;
+			}
+		}
+	}
+	CHECK(bad == 0);
+	dsm_var_t v;
+	EQ(dsm_var(m, S("c1"), 0, &v), DSM_OK);
+	EQ(dsm_var_free(v), DSM_OK);
+	// Missing names, an empty one and a NULL one get their errors.
+	int64_t i;
+	EQ(dsm_get_int(m, S("missing"), &i, NULL), DSM_ENOTFOUND);
+	EQ(dsm_get_int(m, S("missing"), &i, NULL), DSM_ENOTFOUND);
+	EQ(dsm_get_int(m, "", 0, &i, NULL), DSM_EEMPTYNAME);
+	EQ(dsm_get_int(m, NULL, 3, &i, NULL), DSM_EINVAL);
+	EQ(dsm_close(m), DSM_OK);
+	EQ(dsm_get_int(m, names[5][0], 5, &i, NULL), DSM_ECLOSED);
+	// The same names on the file opened again (a new dsm_t).
+	EQ(dsm_open(p, &o, &m), DSM_OK);
+	for (int twice = 0; twice < 3; twice++) {
+		EQ(dsm_get_int(m, names[5][1], 5, &i, NULL), DSM_OK);
+		CHECK(i == 501);
+	}
+	EQ(dsm_close(m), DSM_OK);
+	printf("ok name cache: names\n");
+}
+
+// fill_but_one makes the file at p (of CACHE_VARS variables) hold "a" and
+// fillers in every other slot, so that a name set after a delete must take
+// the slot the delete freed.
+enum { CACHE_VARS = 16 };
+
+static dsm_t fill_but_one(const char *p) {
+	dsm_options o = {.vars = CACHE_VARS};
+	dsm_t m;
+	EQ(dsm_open(p, &o, &m), DSM_OK);
+	char name[16];
+	for (int j = 0; j < CACHE_VARS - 1; j++) {
+		int len = snprintf(name, sizeof name, "fill%d", j);
+		EQ(dsm_set_int(m, name, len, -1, NULL), DSM_OK);
+	}
+	EQ(dsm_set_int(m, S("a"), 0, NULL), DSM_OK);
+	EQ(dsm_set_int(m, S("full"), 0, NULL), DSM_EFULL);
+	return m;
+}
+
+struct flipper {
+	dsm_t m;
+	volatile int stop;
+	long reads_a, reads_b, bad;
+};
+
+// get_one reads name with dsm_get_int, or with dsm_get when text is set.
+static int get_one(dsm_t m, const char *name, size_t len, int text, int64_t *i) {
+	if (!text)
+		return dsm_get_int(m, name, len, i, NULL);
+	char buf[32];
+	size_t n;
+	int rc = dsm_get(m, name, len, buf, sizeof buf - 1, &n, NULL);
+	if (rc == DSM_OK) {
+		buf[n] = 0;
+		*i = strtoll(buf, NULL, 10);
+	}
+	return rc;
+}
+
+// read_ab reads "a" and "b" until stopped, with both gets in turn: a's
+// values are even, b's odd (flip writes them), and either may be
+// missing; anything else is the other variable's value, or an error, and
+// counts as bad.
+static void *read_ab(void *arg) {
+	struct flipper *f = arg;
+	for (int text = 0; !f->stop; text = !text) {
+		int64_t i;
+		int rc = get_one(f->m, S("a"), text, &i);
+		if (rc == DSM_OK && i % 2 == 0)
+			__atomic_add_fetch(&f->reads_a, 1, __ATOMIC_RELAXED);
+		else if (rc != DSM_ENOTFOUND)
+			__atomic_add_fetch(&f->bad, 1, __ATOMIC_RELAXED);
+		rc = get_one(f->m, S("b"), text, &i);
+		if (rc == DSM_OK && i % 2 == 1)
+			__atomic_add_fetch(&f->reads_b, 1, __ATOMIC_RELAXED);
+		else if (rc != DSM_ENOTFOUND)
+			__atomic_add_fetch(&f->bad, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+// flip deletes "a" and sets "b" in its slot, then the other way round, n
+// times, on m.
+static int flip(dsm_t m, long n) {
+	for (long k = 1; k <= n; k++) {
+		if (dsm_delete(m, S("a"), NULL) != DSM_OK || dsm_set_int(m, S("b"), 2 * k + 1, NULL) != DSM_OK ||
+			dsm_delete(m, S("b"), NULL) != DSM_OK || dsm_set_int(m, S("a"), 2 * k, NULL) != DSM_OK)
+			return 0;
+	}
+	return 1;
+}
+
+// check_cache_reuse: "a" deleted and its slot taken by "b", then back, by
+// this thread while others read both names through the cache: no read
+// returns the other's value.
+static void check_cache_reuse(const char *dir) {
+	char p[4096];
+	snprintf(p, sizeof p, "%s/reuse.mem", dir);
+	dsm_t m = fill_but_one(p);
+	int64_t i;
+	for (int k = 0; k < 3; k++) // cached now
+		EQ(dsm_get_int(m, S("a"), &i, NULL), DSM_OK);
+	EQ(dsm_delete(m, S("a"), NULL), DSM_OK);
+	EQ(dsm_set_int(m, S("b"), 7, NULL), DSM_OK); // in a's slot: the only free one
+	EQ(dsm_get_int(m, S("a"), &i, NULL), DSM_ENOTFOUND);
+	EQ(dsm_get_int(m, S("b"), &i, NULL), DSM_OK);
+	CHECK(i == 7);
+	EQ(dsm_delete(m, S("b"), NULL), DSM_OK);
+	EQ(dsm_set_int(m, S("a"), 8, NULL), DSM_OK);
+	EQ(dsm_get_int(m, S("a"), &i, NULL), DSM_OK);
+	CHECK(i == 8);
+	EQ(dsm_get_int(m, S("b"), &i, NULL), DSM_ENOTFOUND);
+
+	struct flipper f = {.m = m};
+	pthread_t t[3];
+	for (int k = 0; k < 3; k++)
+		pthread_create(&t[k], NULL, read_ab, &f);
+	CHECK(flip(m, 20000));
+	f.stop = 1;
+	for (int k = 0; k < 3; k++)
+		pthread_join(t[k], NULL);
+	CHECK(f.bad == 0 && f.reads_a > 0 && f.reads_b > 0);
+	EQ(dsm_close(m), DSM_OK);
+	printf("ok name cache: slot reuse (%ld reads of a, %ld of b)\n", f.reads_a, f.reads_b);
+}
+
+// reader_main is "dsm_test reader FILE MS": read "a" and "b" as read_ab
+// does, in two threads, for MS milliseconds while another process flips
+// them, and print "reads A B BAD". It exits 1 if a read was bad.
+static int reader_main(const char *p, int ms) {
+	dsm_t m;
+	int rc = dsm_open(p, NULL, &m);
+	if (rc != DSM_OK) {
+		fprintf(stderr, "open: %s\n", dsm_strerror(rc));
+		return 2;
+	}
+	struct flipper f = {.m = m};
+	pthread_t t[2];
+	for (int k = 0; k < 2; k++)
+		pthread_create(&t[k], NULL, read_ab, &f);
+	sleep_ms(ms);
+	f.stop = 1;
+	for (int k = 0; k < 2; k++)
+		pthread_join(t[k], NULL);
+	dsm_close(m);
+	printf("reads %ld %ld %ld\n", f.reads_a, f.reads_b, f.bad);
+	return f.bad != 0;
+}
+
 // check_fault: a file truncated under the mapping makes a call fail with
 // DSM_EFAULT (Go's fault recovered into an error), not kill the process.
 static void check_fault(const char *dir) {
@@ -490,8 +720,10 @@ static void check_open_errors(const char *dir) {
 }
 
 int main(int argc, char **argv) {
+	if (argc == 4 && strcmp(argv[1], "reader") == 0)
+		return reader_main(argv[2], atoi(argv[3]));
 	if (argc != 2) {
-		fprintf(stderr, "usage: dsm_test DIR\n");
+		fprintf(stderr, "usage: dsm_test DIR | dsm_test reader FILE MS\n");
 		return 2;
 	}
 	snprintf(path, sizeof path, "%s/c.mem", argv[1]);
@@ -510,6 +742,8 @@ int main(int argc, char **argv) {
 	check_fork(m);
 	check_close(m);
 	check_close_race();
+	check_cache_names(argv[1]);
+	check_cache_reuse(argv[1]);
 	check_fault(argv[1]);
 	check_open_errors(argv[1]);
 	if (failures) {
