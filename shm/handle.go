@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"bytes"
 	"sync/atomic"
 
 	"github.com/dsm-dev/dsm/lockd"
@@ -54,8 +55,19 @@ func (h *Handle) Name() []byte { return h.name }
 // at Handle. A handle that is not current still reads and writes its
 // name's variable, looking the name up on every call; a caller that keeps
 // handles for speed resolves a new one.
+//
+// Besides the slot's incarnation, which Get checks, Current compares the
+// slot's name with the handle's: a slot reused so often that its 31-bit
+// incarnation came round to the handle's again is not taken for current
+// under another name.
 func (h *Handle) Current() bool {
-	return !h.unresolved && !h.m.closed.Load() && h.m.valid(h.r)
+	m, s := h.m, h.r.slot
+	if h.unresolved || m.closed.Load() {
+		return false
+	}
+	want := stateLive | h.r.inc
+	return atomic.LoadUint32(m.stateWord(s)) == want && bytes.Equal(m.name(s), h.name) &&
+		atomic.LoadUint32(m.stateWord(s)) == want
 }
 
 // Get returns the value and version, or ErrNotFound.

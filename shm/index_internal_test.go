@@ -84,3 +84,31 @@ func TestRebuildKeepsDamagedSlots(t *testing.T) {
 		t.Errorf("Check after the rebuild: %v; want the two slots holding y", err)
 	}
 }
+
+// TestHandleCurrentIncarnationWrap: a slot whose incarnation came round to
+// a handle's again under another name (2^31 reuses, made here by storing
+// the state word) is not current for that handle.
+func TestHandleCurrentIncarnationWrap(t *testing.T) {
+	m := openInternal(t, Config{Path: filepath.Join(t.TempDir(), "dsm.mem"), Vars: 16})
+	if _, err := m.Set([]byte("x"), Int(1)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.Handle([]byte("x"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Delete([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Set([]byte("y"), Int(2)); err != nil {
+		t.Fatal(err)
+	}
+	r, ok, err := m.find([]byte("y"))
+	if err != nil || !ok || r.slot != h.r.slot {
+		t.Fatalf("y is in slot %d (%v, %v), want x's old slot %d", r.slot, ok, err, h.r.slot)
+	}
+	atomic.StoreUint32(m.stateWord(r.slot), stateLive|h.r.inc)
+	if h.Current() {
+		t.Fatal("a handle of x is current on a slot that holds y in x's incarnation")
+	}
+}
