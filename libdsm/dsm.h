@@ -183,7 +183,21 @@ int dsm_get_limits(dsm_t m, dsm_limits *out);
  * added) and sets *len to its length and *version to its version. If cap
  * is too small it returns DSM_EBUFFER with *len the needed length and
  * nothing copied (a value is never longer than the file's value_max, or 20
- * bytes for an integer). DSM_ENOTFOUND if name has no value. */
+ * bytes for an integer). DSM_ENOTFOUND if name has no value.
+ *
+ * dsm_get and dsm_get_int keep a cache of the names they read: up to 256
+ * (file, name) pairs, each with a variable handle as dsm_var gives, so
+ * that a name read again costs a lookup in C and a get through the handle
+ * instead of the lookup of the name in the file's index. A handle is used
+ * only while it still holds the name's variable on that file; once the
+ * variable is deleted, or its slot reused by another name, or the file's
+ * content replaced (a cluster's snapshot), the get goes by name and the
+ * entry is renewed: the cache changes what a get costs, never what it
+ * returns. A name enters the cache on its second read in a row (no other
+ * name of its place in the cache read in between), so that reading many
+ * names once each does not churn it; names longer than 64 bytes are not
+ * cached. Its handles count among the process' 65,536 variable handles;
+ * dsm_close frees the file's. */
 int dsm_get(dsm_t m, const void *name, size_t name_len, void *buf, size_t cap, size_t *len, uint64_t *version);
 
 /* dsm_get_int reads name's value as an integer: DSM_ENOTINTEGER if it is a
