@@ -306,3 +306,17 @@ func TestCCacheAcrossProcesses(t *testing.T) {
 			reads[0], reads[1], reads[2], k)
 	}
 }
+
+// BenchmarkCallCount times what every call into the library pays to count
+// itself on its file, so that dsm_close can wait for it: memory.hold and
+// the decrement in memory.exit, two atomic read-modify-writes of one
+// counter (docs/BENCHMARKS.md cites it).
+func BenchmarkCallCount(b *testing.B) {
+	mem := &memory{}
+	for range b.N {
+		if !mem.hold() {
+			b.Fatal("hold refused on an open file")
+		}
+		mem.users.Add(-1)
+	}
+}
