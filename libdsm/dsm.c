@@ -83,7 +83,10 @@ int dsm_get_limits(dsm_t m, dsm_limits *out) {
 // name. Writers hold cache_mu. A name enters the cache on its second miss
 // in a row at its place (hint), so that a stream of gets of many names does
 // not replace entries, each with a new handle, on every call. Names longer
-// than CACHE_NAME bytes, and the empty name, are not cached.
+// than CACHE_NAME bytes, and the empty name, are not cached. dsm_close
+// frees its file's entries; one that a get adds while the close runs
+// keeps its handle (refused by Go from then on) until another name takes
+// its place, so the cache never holds more than CACHE_SIZE handles.
 enum { CACHE_SIZE = 256, CACHE_NAME = 64, CACHE_WORDS = CACHE_NAME / 8 };
 
 struct cached {
