@@ -130,8 +130,8 @@ func (res *results) writeLanguages(b *strings.Builder) {
 				"changes what a get costs, never what it returns. A cached C get by name thus costs\n"+
 				"the C get through a handle plus the lookup in C and those checks: %.0f ns against\n"+
 				"%.0f, %.2f of Go's get by name, which looks the name up in the index on every call.\n"+
-				"A name the cache does not hold (read for the first time, longer than 64 bytes, or\n"+
-				"one of more names than its places that are read in turn) costs what every C get by\n"+
+				"A name the cache does not hold (its first two reads, a name longer than 64 bytes, or\n"+
+				"one of more names than the cache's places read in turn) costs what every C get by\n"+
 				"name cost before the cache: the crossing on top of Go's lookup, 2.10 of Go's get by\n"+
 				"name in the run at commit 656e837.\n\n", c, hc, c/g)
 		}
