@@ -135,7 +135,7 @@ func (res *results) writeLanguages(b *strings.Builder) {
 				"name cost before the cache: the crossing on top of Go's lookup, 2.10 of Go's get by\n"+
 				"name in the run at commit 656e837.\n\n", c, hc, c/g)
 		}
-		b.WriteString("In a perf profile of a cached `dsm_get_int` by name in a loop, by hand at 88c98ac\n" +
+		b.WriteString("In a perf profile of a cached `dsm_get_int` by name in a loop, by hand at 9bad7e2\n" +
 			"(5,000,000 calls): the runtime's callback path 50% of the samples (15 points of it\n" +
 			"that channel), the library's own bookkeeping 24% (finding the file, counting the call\n" +
 			"on it so that `dsm_close` can wait for it, which is two atomic read-modify-writes of\n" +
