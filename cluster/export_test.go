@@ -11,3 +11,6 @@ func LoadLocks(f *FSM, path string) error { return f.loadLocks(path) }
 // LocksAhead reports whether f's lock file was ahead of its memory file
 // when loaded.
 func LocksAhead(f *FSM) bool { return f.locksAhead }
+
+// RPCDials returns how many streams n has dialed for its own requests.
+func RPCDials(n *Node) uint64 { return n.rpc.dials.Load() }

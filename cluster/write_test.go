@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,37 @@ func TestWriteFromEveryNode(t *testing.T) {
 	}
 	if got := c.leader().node.Metrics().Proposals; got < 9 {
 		t.Errorf("the leader proposed %d entries, want at least 9", got)
+	}
+}
+
+// A follower keeps the streams its forwarded writes used: writes in
+// flight at once need as many streams, and the next ones reuse them
+// instead of dialing (and authenticating) new ones.
+func TestForwardedWritesReuseStreams(t *testing.T) {
+	const writers, rounds = 32, 5
+	c := newCluster(t, 3)
+	f := c.followers()[0]
+	before := cluster.RPCDials(f.node)
+	for round := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for i := range writers {
+			wg.Go(func() {
+				if _, err := c.write(f, fmt.Sprintf("SET k%d %d", i, round)); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	// At most one stream per write in flight, and a few for the node's
+	// other requests (Hello, read indexes).
+	if got := cluster.RPCDials(f.node) - before; got > writers+8 {
+		t.Errorf("%d rounds of %d concurrent forwarded writes dialed %d streams, want at most %d", rounds, writers, got, writers+8)
 	}
 }
 
