@@ -13,8 +13,10 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-// dsmSystem talks RESP to dsmd nodes through go-redis, one connection per
-// client, without go-redis' retries (a repeated INCR would count twice).
+// dsmSystem talks RESP to dsmd nodes: the load runs through bare
+// connections (respConn), the failover's writes and the status through
+// go-redis, one connection per client, without go-redis' retries (a
+// repeated INCR would count twice).
 type dsmSystem struct{}
 
 func dsmOptions(endpoint string, stale bool, timeout time.Duration) *redis.Options {
@@ -39,34 +41,12 @@ func dsmOptions(endpoint string, stale bool, timeout time.Duration) *redis.Optio
 	return o
 }
 
+// dial opens a load client: a bare RESP connection (respConn), lean so
+// that the load generator leaves the nodes as much of the machine as it
+// can.
 func (dsmSystem) dial(ctx context.Context, endpoint string, stale bool) (client, error) {
-	rc := redis.NewClient(dsmOptions(endpoint, stale, 0))
-	if err := rc.Ping(ctx).Err(); err != nil {
-		rc.Close()
-		return nil, err
-	}
-	return dsmClient{rc}, nil
+	return dialRESP(ctx, endpoint, stale)
 }
-
-type dsmClient struct{ rc *redis.Client }
-
-func (c dsmClient) put(ctx context.Context, key, value string) error {
-	return c.rc.Set(ctx, key, value, 0).Err()
-}
-
-func (c dsmClient) get(ctx context.Context, key string) error {
-	err := c.rc.Get(ctx, key).Err()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	return err
-}
-
-func (c dsmClient) incr(ctx context.Context, key string) error {
-	return c.rc.Incr(ctx, key).Err()
-}
-
-func (c dsmClient) close() error { return c.rc.Close() }
 
 func (dsmSystem) writer(endpoints []string, timeout time.Duration) (client, error) {
 	w := &dsmWriter{}

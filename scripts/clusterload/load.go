@@ -15,8 +15,9 @@ import (
 	"time"
 )
 
-// requestLimit bounds one request of a load run, so that a node that
-// stops answering ends the run (with errors counted) rather than hangs it.
+// requestLimit bounds each request of fill, and how long a load run's
+// requests go on after the run's end, so that a node that stops answering
+// ends the run (with errors counted) rather than hangs it.
 const requestLimit = 5 * time.Second
 
 // operation runs one request of a load run on key number k.
@@ -129,14 +130,16 @@ func runLoad(ctx context.Context, sys system, cfg config, stdout io.Writer) erro
 func drive(ctx context.Context, c client, op operation, keys int, deadline time.Time, seed uint64) tally {
 	rng := rand.New(rand.NewPCG(seed, 0x636c7573746572))
 	t := tally{latencies: make([]time.Duration, 0, 1<<14)}
+	// One context for the run rather than one a request (a timer each):
+	// a request that hangs still ends, requestLimit after the run.
+	ctx, cancel := context.WithDeadline(ctx, deadline.Add(requestLimit))
+	defer cancel()
 	for ctx.Err() == nil {
 		begin := time.Now()
 		if !begin.Before(deadline) {
 			break
 		}
-		rctx, cancel := context.WithTimeout(ctx, requestLimit)
-		err := op(rctx, c, rng.IntN(keys))
-		cancel()
+		err := op(ctx, c, rng.IntN(keys))
 		if err != nil {
 			t.errors++
 			if t.firstErr == nil {
