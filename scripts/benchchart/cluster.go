@@ -295,7 +295,9 @@ const clusterMethod = "`scripts/bench cluster`: three dsmd nodes and three etcd 
 	"node in a session of its own, both clusters up for the whole run (the one not\n" +
 	"measured idles beside the other). `scripts/clusterload` runs the same load against\n" +
 	"each: the clients each hold their own connection to one node (client i on node i\n" +
-	"mod 3) and send one request at a time over the keyspace, for a fixed time; the\n" +
+	"mod 3: a bare RESP connection, or a bare gRPC connection with etcd's generated KV\n" +
+	"stub, so that the load generator takes as little of the shared cores as it can)\n" +
+	"and send one request at a time over the keyspace, for a fixed time; the\n" +
 	"clusters take turns run by run, the first alternating with the round. put is SET\n" +
 	"or Put; linearizable get is GET or Get (etcd's default); stale get is GET on a\n" +
 	"connection that sent READONLY, or Get with WithSerializable, both answered from the\n" +

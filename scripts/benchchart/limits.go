@@ -141,22 +141,50 @@ const limits = `## What limits each figure
   each once-a-second flush the first write to every flushed page faults
   again: the more variables written, the more pages each flush writes back
   and the more writes fault.
-- **The cluster's writes (put, increment).** A write is a Raft round:
-  the leader appends the batch to its log in raft-boltdb (a bolt commit,
-  which syncs the file twice), then a follower appends it, then the
-  leader applies it and answers; a write sent to a follower is forwarded
-  to the leader first and answered once the follower's own file holds it.
-  A 4 KiB synchronous write takes 0.31 ms here (dd oflag=dsync, 200
-  writes). A CPU profile of the leader under 50 put clients (5 s,
-  /debug/pprof) sampled 1.99 s of 4 s, half a core, most of it in system
-  calls: the rounds wait for the disks, not for the CPU. The rounds do not
-  fill with the clients: with every client on the leader, put went from
-  455/s (p50 2.2 ms) with one client to 1,726/s (5.0 ms) with 10 and
-  4,251/s (11 ms) with 50 (clusterload load -op put, by hand). Three
-  times etcd's would need fewer syncs per round (a log store of our own,
-  which the approved raft-boltdb is not) or rounds that carry far more
-  writes. INCR is one log entry where etcd needs a read and a
-  transaction, hence its lead there.
+- **The cluster's writes (put, increment).** A write is a Raft round, and
+  the rounds wait for the disk, one write of the log after another.
+  hashicorp/raft's leader appends a batch to its own log (raft-boltdb: a
+  bolt commit, five to seven page writes and two fdatasyncs, seen with
+  strace) and only then sends it to the followers, which append it the same
+  way; the leader takes in commits, and hands them to the FSM, in the same
+  loop that appends, so a commit that arrives while the next batch is being
+  written waits for that write. A write sent to a follower is forwarded to
+  the leader and answered once the follower's own file holds it, and a
+  follower learns that an entry is committed only with the leader's next
+  append, which it writes to its own log before it looks at the commit
+  index. Counted inside the nodes under 50 put clients (a probe, not kept,
+  at 515221a; clusterload load -op put -clients 50, 6 s, by hand): the
+  leader wrote 7 to 10 entries per log append, each append took 2.3 to
+  2.8 ms, and the leader's Raft loop spent 83% of its time in them;
+  applying an entry to the file took 22 to 44 µs (under a tenth of a
+  core). With the disk busier (other work on the machine), appends took 5
+  to 7 ms, a proposal on the leader 30 ms from Apply to applied, and a
+  write through a follower waited 9 to 19 ms more, after the leader's
+  reply, for the follower's own file. So a write to the leader costs its
+  client about four log appends in a row and a write through a follower
+  about two more: at 2.4 ms an append, 50 clients over three nodes give at
+  most about 50 / (4.8 x 2.4 ms), some 4,300 writes a second, and the
+  rounds never fill with all the clients. etcd writes the leader's log
+  while it sends the entries, syncs once per append, and sends the commit
+  index as soon as it moves. What changed here: a follower kept at most 8
+  idle streams to the leader and closed the others, so with about 17
+  forwarded writes in flight it dialed and authenticated 150 new streams a
+  second, one forwarded write in four; it now keeps up to 128 (put 1.22
+  times as fast in three interleaved rounds before and after). What does
+  not help: a 1 ms commit timeout (four interleaved rounds of 6 s: median
+  2,121 puts/s against 2,151 with 5 ms), since the leader's commit index
+  moves only between its appends; raft's BatchApplyCh, since the leader's
+  loop already takes every Apply waiting on its channel into one append.
+  Three times etcd's puts would need fewer syncs in a row per write: a log
+  store that syncs once per append (raft-boltdb syncs twice, and no other
+  is approved), a Raft whose leader writes its log while it replicates, or
+  followers that answer a forwarded write once it is committed and make
+  that connection's next reads wait for its index, which would change what
+  docs/CLUSTER.md promises (the follower's own file holds the write when it
+  answers). INCR is one log entry where etcd needs a read and a
+  transaction, hence its lead there (3.00 in the run above, on a machine
+  loaded by other work: load average 17 at the start, every figure of both
+  clusters at a third to a half of an earlier run's).
 - **One client's write through a follower (p50 about 11 ms against etcd's
   2 ms).** The follower answers once its own file holds the write, so that
   the client's next read there sees it. An idle follower learns that an
@@ -164,15 +192,33 @@ const limits = `## What limits each figure
   within one to two commit timeouts (5 ms here). A 1 ms commit timeout
   brought that write's p50 to 3.8 ms but doubled the idle CPU of every
   node (the leader from 12% to 22% of a core, followers from 5% to 9.5%),
-  so the default stays; under load the next batch carries the commit at
-  once.
+  so the default stays. The one-client runs use node 0, which leads in
+  some runs and not in others: through the leader a write took 2.3 ms
+  (p50), through the two followers 10.5 and 11.1 ms (clusterload load -op
+  put -clients 1 against each node, 3 s, by hand).
 - **Stale reads.** A GET after READONLY is served like a single host's GET
   (no Raft round), so it is bounded as the first item says, here with
-  three daemons and the Go client of clusterload sharing two cores. Ten
-  times etcd's serializable reads (about 63,000 per second against 6,300)
-  is beyond what this load generator gets even from a single dsmd with
-  nothing else running: 38,459 per second (the same clusterload sget, 50
-  clients, 5 s, by hand after the run above).
+  three daemons and the load generator sharing two cores. The load
+  generator was a large part of it: under 50-client stale gets go-redis
+  took about as much CPU per request as the three dsmd nodes together (2.1
+  s of CPU each over a 5.6 s run). Its load clients are now bare
+  connections on both sides (RESP; gRPC with etcd's generated stub, without
+  clientv3's balancer and interceptors), which took the ratio from 4.0 to
+  7.6 in the run above; by hand, two interleaved rounds of the old and the
+  new client gave dsm 7,672 and 10,306 against 14,698 and 11,264 stale gets
+  a second, and etcd 1,424 and 1,564 against 2,015 and 1,705. Ten times
+  etcd's serializable reads would need dsm at about 20,000 a second in that
+  run, where the three nodes and the client share two cores that other
+  work kept busy (load average 17 to 22).
+- **Leader changes under load.** The run above saw one on dsm (the term
+  moved by one) and none on etcd. A dsm leader steps down when a quorum has
+  not answered it for the lease, 200 ms, which a starved process can miss;
+  the machine was loaded by other work all through that run (load average
+  17 at its start, 22 during it, on two cores). The run before it at
+  8d5d5f2 (load average 3.3) saw none, and the change in this run (the
+  follower keeps its forwarding streams) takes work off the leader rather
+  than adding to it. The timeouts' reasoning and their measurements under
+  CPU starvation are in cluster/node.go (DefaultLeaderLease).
 - **Local path.** A handle Get is an optimistic read: load the version, copy the
   value, check the version again; Set and Add take the variable's lock in the
   mapping (one compare-and-swap) and release it. Across processes the
