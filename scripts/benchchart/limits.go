@@ -172,8 +172,10 @@ const limits = `## What limits each figure
   second, one forwarded write in four; it now keeps up to 128 (put 1.22
   times as fast in three interleaved rounds before and after). What does
   not help: a 1 ms commit timeout (four interleaved rounds of 6 s: median
-  2,121 puts/s against 2,151 with 5 ms), since the leader's commit index
-  moves only between its appends; raft's BatchApplyCh, since the leader's
+  2,121 puts/s against 2,151 with 5 ms; with the probe, two runs of each,
+  a forwarded write's wait for the follower's own file stayed at 5 to 9 ms
+  on average with either), since the leader's commit index moves only
+  between its appends; raft's BatchApplyCh, since the leader's
   loop already takes every Apply waiting on its channel into one append.
   Three times etcd's puts would need fewer syncs in a row per write: a log
   store that syncs once per append (raft-boltdb syncs twice, and no other
@@ -203,22 +205,28 @@ const limits = `## What limits each figure
   took about as much CPU per request as the three dsmd nodes together (2.1
   s of CPU each over a 5.6 s run). Its load clients are now bare
   connections on both sides (RESP; gRPC with etcd's generated stub, without
-  clientv3's balancer and interceptors), which took the ratio from 4.0 to
-  7.6 in the run above; by hand, two interleaved rounds of the old and the
+  clientv3's balancer and interceptors); the ratio went from 4.0 in the
+  run at 8d5d5f2 to 7.6 in the run above (8.0 in the second run below); by hand, two interleaved rounds of the old and the
   new client gave dsm 7,672 and 10,306 against 14,698 and 11,264 stale gets
   a second, and etcd 1,424 and 1,564 against 2,015 and 1,705. Ten times
   etcd's serializable reads would need dsm at about 20,000 a second in that
   run, where the three nodes and the client share two cores that other
   work kept busy (load average 17 to 22).
 - **Leader changes under load.** The run above saw one on dsm (the term
-  moved by one) and none on etcd. A dsm leader steps down when a quorum has
-  not answered it for the lease, 200 ms, which a starved process can miss;
-  the machine was loaded by other work all through that run (load average
-  17 at its start, 22 during it, on two cores). The run before it at
-  8d5d5f2 (load average 3.3) saw none, and the change in this run (the
-  follower keeps its forwarding streams) takes work off the leader rather
-  than adding to it. The timeouts' reasoning and their measurements under
-  CPU starvation are in cluster/node.go (DefaultLeaderLease).
+  moved by one) and none on etcd; a second full run right after it, into
+  a scratch document at 6a314b4 (load average 10.6 at its start), saw
+  seven on dsm and none on etcd, none idle. They come with the stale
+  reads: against one cluster, 10 s runs of 50 clients alternating
+  sget and put with the bare client and go-redis (by hand, load average
+  13 to 16) moved the nodes' leader-change counts in three of the four
+  sget runs (by 1 to 3 on the node that counted most, both of the old
+  client's runs among them) and in none of the four put runs.
+  Stale reads are served on every node at once, so all three daemons run
+  their cores flat out, and a dsm leader steps down when a quorum has not
+  answered it for the lease, 200 ms, which a starved process misses. The
+  run before these at 8d5d5f2, on a quieter machine (load average 3.3),
+  saw none. The timeouts' reasoning and their measurements under CPU
+  starvation are in cluster/node.go (DefaultLeaderLease).
 - **Local path.** A handle Get is an optimistic read: load the version, copy the
   value, check the version again; Set and Add take the variable's lock in the
   mapping (one compare-and-swap) and release it. Across processes the
