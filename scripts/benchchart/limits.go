@@ -153,7 +153,7 @@ const limits = `## What limits each figure
   follower learns that an entry is committed only with the leader's next
   append, which it writes to its own log before it looks at the commit
   index. Counted inside the nodes under 50 put clients (a probe, not kept,
-  at 515221a; clusterload load -op put -clients 50, 6 s, by hand): the
+  at 4248c1e; clusterload load -op put -clients 50, 6 s, by hand): the
   leader wrote 7 to 10 entries per log append, each append took 2.3 to
   2.8 ms, and the leader's Raft loop spent 83% of its time in them;
   applying an entry to the file took 22 to 44 µs (under a tenth of a
@@ -214,7 +214,7 @@ const limits = `## What limits each figure
   work kept busy (load average 17 to 22).
 - **Leader changes under load.** The run above saw one on dsm (the term
   moved by one) and none on etcd; a second full run right after it, into
-  a scratch document at 6a314b4 (load average 10.6 at its start), saw
+  a scratch document at 3e890e7 (load average 10.6 at its start), saw
   seven on dsm and none on etcd, none idle. They come with the stale
   reads: against one cluster, 10 s runs of 50 clients alternating
   sget and put with the bare client and go-redis (by hand, load average
