@@ -300,9 +300,9 @@
 //	16  uint64   version; version&1 selects the current cell
 //	24  uint32   state: bit 31 live; bits 0-30 incarnation
 //	28  uint32   goroutines in Wait
-//	32  uint64   hash of the name
-//	40  uint32   next free slot + 1, while the slot is free
-//	44  uint32   name length
+//	32  uint32   name length
+//	36  uint32   next free slot + 1, while the slot is free
+//	40  uint64   hash of the name
 //	48  [32]     cell 0
 //	80  [32]     cell 1
 //	112 [slotSize-112] the name, if it fits; else uint64 offset of its name block
@@ -315,7 +315,8 @@
 //	16  int64    deadline: Unix milliseconds after which the value is gone (as Redis); 0 never
 //	24  [8]byte  data: the int64, the bytes in place, or the value block's offset
 //
-// A cell is one state of the variable: value, deadline and time of change
+// The fields before the cells are format 1's, at format 1's offsets. A
+// cell is one state of the variable: value, deadline and time of change
 // are written together into the spare cell and made current by the one
 // version store, so a SET with an expiry, EXPIRE and PERSIST are writes
 // like any other and a crash leaves the old state or the new, whole. A
