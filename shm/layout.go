@@ -83,12 +83,23 @@ type meta struct {
 	fileSize  uint64
 	// page is the meta page (0 or 1) this copy was read from; not stored.
 	page uint64
+
+	// Format 2 only (layout2.go): slot chunk 0's slots, the extents, the
+	// most the file may grow to, and how often it grew. slotsOff is
+	// chunkOff[0] there, for the code both formats share.
+	vars0, chunks, arenas uint32
+	maxSize, generation   uint64
+	chunkOff, arena       [maxExtents]uint64
 }
 
 func align(n, a uint64) uint64 { return (n + a - 1) / a * a }
 
 // derive computes the layout from the capacities.
 func (m *meta) derive() {
+	if m.version == formatCompact {
+		m.derive2()
+		return
+	}
 	nameCap := align(uint64(m.nameMax), 8)
 	bufSize := 8 + align(uint64(m.valueMax), 8)
 	m.slotSize = uint32(align(slotHeader+nameCap+2*bufSize, 64))
@@ -105,6 +116,10 @@ func (m *meta) derive() {
 }
 
 func (m *meta) encode(b []byte) {
+	if m.version == formatCompact {
+		m.encode2(b)
+		return
+	}
 	copy(b[0:8], magic)
 	le := binary.LittleEndian
 	le.PutUint32(b[8:], m.version)
@@ -147,6 +162,10 @@ func decodeMeta(b []byte, newest uint32) (meta, error) {
 	}
 	if m.version > newest {
 		return m, fmt.Errorf("%w: format %d, this program reads up to %d%s", ErrVersion, m.version, newest, formatNote(m.version))
+	}
+	if m.version == formatCompact {
+		m, err := decodeMeta2(b)
+		return m, err
 	}
 	if got, want := le.Uint32(b[metaCRC:]), crc32.Checksum(b[:metaSize], crcTable); got != want {
 		return m, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
