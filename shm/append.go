@@ -48,6 +48,26 @@ func (m *Memory) readAppend(dst []byte, r ref) (out []byte, ver uint64, head Val
 	return out, ver, head, true
 }
 
+// appendCell is appendBuf of a byte string in a format-2 cell, in place
+// or in its block.
+func (m *Memory) appendCell(dst []byte, off uint64, kind uint32) ([]byte, Value) {
+	n := atomic.LoadUint32(m.u32(off + bufLen))
+	data := off + cellData
+	if kind == kindBlock {
+		data = atomic.LoadUint64(m.u64(off + cellData))
+		if n > m.meta.valueMax || !m.blockHolds(data, uint64(n)) {
+			return dst, damagedValue(kind, n)
+		}
+		data += blockHeader
+	} else if n > inlineMax {
+		return dst, damagedValue(kind, n)
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, int(n))[:start+int(n)]
+	m.copyOut(dst[start:], data)
+	return dst, Bytes(nil)
+}
+
 // appendBuf is loadBuf appending the value's text to dst. It returns the
 // value's kind as a Value without content: no value, an integer, a byte
 // string, or a damaged buffer as loadBuf loads it (dst is then unchanged).
@@ -57,8 +77,14 @@ func (m *Memory) appendBuf(dst []byte, s uint32, version uint64) ([]byte, Value)
 	case kindAbsent:
 		return dst, Value{}
 	case kindInt:
-		return strconv.AppendInt(dst, int64(atomic.LoadUint64(m.u64(off+bufData))), 10), Int(0)
-	case kindBytes:
+		return strconv.AppendInt(dst, int64(atomic.LoadUint64(m.u64(off+m.dataOff))), 10), Int(0)
+	case kindBytes, kindBlock:
+		if m.compact {
+			return m.appendCell(dst, off, kind)
+		}
+		if kind == kindBlock {
+			return dst, damagedValue(kind, 0)
+		}
 		n := atomic.LoadUint32(m.u32(off + bufLen))
 		if n > m.meta.valueMax {
 			return dst, damagedValue(kind, n)

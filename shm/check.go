@@ -15,7 +15,9 @@ import (
 //     kind or is a byte string longer than the file allows, or whose name
 //     another live slot holds too. Operations that read such a value fail
 //     with the same error.
-//   - ErrIndexDamaged, for what is derived from the slots: a live slot whose
+//   - ErrIndexDamaged, for what is derived from the slots: in format 2 the
+//     value heap (a block in the wrong state, free buddies not merged, a
+//     free list or free byte count that does not match the blocks); a live slot whose
 //     stored hash is not its name's, that the index does not hold exactly
 //     once or where a lookup of its name finds it; an index entry that names
 //     no slot or a free one; a free list that leaves the slots, loops, holds
@@ -70,6 +72,9 @@ func (m *Memory) Repair() (repaired, remains error) {
 			return
 		}
 		m.rebuild()
+		if m.compact {
+			m.withAlloc(m.rebuildHeap)
+		}
 		repaired = errors.Join(c.errs...)
 		remains = errors.Join(m.checkLocked().errs...)
 	})
@@ -147,6 +152,7 @@ func (m *Memory) checkLocked() *checker {
 		}
 	}
 	c.checkFree()
+	c.checkHeap()
 	if c.more > 0 {
 		c.errs = append(c.errs, fmt.Errorf("and %d more problems", c.more))
 	}

@@ -30,9 +30,20 @@ type write struct {
 // the lane's commit point is set after every buffer is filled and before
 // any version is stored. A crash before it leaves every old value; after
 // it, recovery stores the versions not yet stored (Memory.repair).
-func (m *Memory) commit(ln *lockd.Lane, ws []write) {
+//
+// In format 2 every spare cell is prepared first (its value block taken,
+// or freed: see prepare), so that a file whose heap is full fails the
+// group (ErrFull) before any value changed.
+func (m *Memory) commit(ln *lockd.Lane, ws []write) error {
 	for i := range ws {
-		m.spare(&ws[i])
+		if err := m.spare(&ws[i]); err != nil {
+			return err
+		}
+	}
+	for i := range ws {
+		if err := m.prepare(ws[i].slot, ws[i].ver, ws[i].val); err != nil {
+			return err
+		}
 	}
 	for i := range ws {
 		m.stage(&ws[i])
@@ -53,6 +64,7 @@ func (m *Memory) commit(ln *lockd.Lane, ws []write) {
 	if ln != nil {
 		ln.Uncommit()
 	}
+	return nil
 }
 
 // spare makes the buffer w's version selects the spare one. A version
@@ -63,18 +75,25 @@ func (m *Memory) commit(ln *lockd.Lane, ws []write) {
 // a value (a created variable has none). That step is a write of its own,
 // before the group's commit point: a crash after it leaves the variable
 // without a value, one version on.
-func (m *Memory) spare(w *write) {
+func (m *Memory) spare(w *write) error {
 	if cur := atomic.LoadUint64(m.version(w.slot)); (w.ver-cur)%2 == 0 {
-		m.commitOne(w.slot, cur+1, &Value{})
+		return m.commitOne(w.slot, cur+1, &Value{})
 	}
+	return nil
 }
 
-// commitOne is commit of one variable, without a lane: the same two steps
+// commitOne is commit of one variable, without a lane: the same steps
 // without the group's loops, since Add and Set are the hottest writes.
-func (m *Memory) commitOne(s uint32, ver uint64, val *Value) {
+// It fails only in format 2, when the heap has no block for val
+// (ErrFull), having changed nothing.
+func (m *Memory) commitOne(s uint32, ver uint64, val *Value) error {
+	if err := m.prepare(s, ver, val); err != nil {
+		return err
+	}
 	w := write{slot: s, ver: ver, val: val}
 	m.stage(&w)
 	m.publish(&w)
+	return nil
 }
 
 // stage fills the buffer that w's version selects: no reader takes it as

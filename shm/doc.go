@@ -238,7 +238,9 @@
 // A growth also builds a new index of twice the size (the old one is left
 // unused) and may add an arena. Arena 0's size is Config.ValueArea rounded
 // up to a power of two (by default 64 bytes per slot: 4 MiB at the
-// defaults), at least 64 KiB and at least the block of the longest value.
+// defaults), at least 64 KiB and at least four blocks of the longest
+// value (a variable may own two); a header is refused only if its arena
+// cannot hold one.
 //
 // A meta page:
 //

@@ -32,6 +32,10 @@ const (
 	// FailGroupCommitted: a group's commit point is set and its first
 	// variable is published, the others not yet.
 	FailGroupCommitted = "group-committed"
+	// FailAllocating: a writer holds the allocator lock of a format-2
+	// file and has taken a value block, which its cell does not yet name
+	// (see Memory.prepare).
+	FailAllocating = "allocating"
 	// FailRebuilding: a rebuild of the index and free list (Repair, or the
 	// repair of a dead holder's index change) has cleared the index and
 	// placed no slot yet.
@@ -47,4 +51,4 @@ const (
 
 // FailPoints lists every failure point.
 var FailPoints = []string{FailLocked, FailBeforeValue, FailValueWritten, FailPublished, FailUnlocked,
-	FailGroupHalf, FailGroupCommitted, FailRebuilding, FailInstalling, FailBeforeFlush, FailAfterFlush}
+	FailGroupHalf, FailGroupCommitted, FailAllocating, FailRebuilding, FailInstalling, FailBeforeFlush, FailAfterFlush}

@@ -52,14 +52,23 @@ func failOp(m *shm.Memory, op string, i int64) error {
 	case "add":
 		_, _, err := m.Add(b("ctr"), 1)
 		return err
+	case "resize":
+		_, _, err := m.SetWith(b("torn"), v, shm.SetOptions{})
+		return err
 	}
 	return fmt.Errorf("unknown op %q", op)
 }
 
 // failValue is what op's i-th write leaves: letters(i) or, for add, i.
+// For resize the letters are 20 or 300, two writes each, so that in
+// format 2 every write needs a value block of another size than its spare
+// cell has, and takes it from the allocator.
 func failValue(op string, i int64) shm.Value {
-	if op == "add" {
+	switch op {
+	case "add":
 		return shm.Int(i)
+	case "resize":
+		return shm.Bytes(letters(i, []int{20, 300}[i/2%2]))
 	}
 	return shm.Bytes(letters(i, 200))
 }
@@ -87,22 +96,26 @@ func TestFailpoints(t *testing.T) {
 		hit       int
 		iteration int64 // the write that the kill interrupted
 		newValue  bool  // whether it must be visible afterwards
+		format    int   // the file's format, if the point is one format's
 	}{
-		{shm.FailLocked, "setwith", failHit, failHit, false},
-		{shm.FailBeforeValue, "setwith", failHit, failHit, false},
-		{shm.FailValueWritten, "setwith", failHit, failHit, false},
-		{shm.FailPublished, "setwith", failHit, failHit, true},
+		{shm.FailLocked, "setwith", failHit, failHit, false, 0},
+		{shm.FailBeforeValue, "setwith", failHit, failHit, false, 0},
+		{shm.FailValueWritten, "setwith", failHit, failHit, false, 0},
+		{shm.FailPublished, "setwith", failHit, failHit, true, 0},
 		// Add's fast path passes the same points as any write.
-		{shm.FailBeforeValue, "add", failHit, failHit, false},
-		{shm.FailValueWritten, "add", failHit, failHit, false},
-		{shm.FailPublished, "add", failHit, failHit, true},
-		{shm.FailUnlocked, "setwith", failHit, failHit, true},
-		{shm.FailBeforeFlush, "sync", failHit, failHit, true},
-		{shm.FailAfterFlush, "sync", failHit, failHit, true},
+		{shm.FailBeforeValue, "add", failHit, failHit, false, 0},
+		{shm.FailValueWritten, "add", failHit, failHit, false, 0},
+		{shm.FailPublished, "add", failHit, failHit, true, 0},
+		{shm.FailUnlocked, "setwith", failHit, failHit, true, 0},
+		{shm.FailBeforeFlush, "sync", failHit, failHit, true, 0},
+		{shm.FailAfterFlush, "sync", failHit, failHit, true, 0},
 		// Two variables per group: pass 2j-1 is the j-th group, after its
 		// first variable.
-		{shm.FailGroupHalf, "mset", 2*failHit - 1, failHit, false},
-		{shm.FailGroupCommitted, "mset", 2*failHit - 1, failHit, true},
+		{shm.FailGroupHalf, "mset", 2*failHit - 1, failHit, false, 0},
+		{shm.FailGroupCommitted, "mset", 2*failHit - 1, failHit, true, 0},
+		// In format 2, killed holding the allocator lock: the heap is
+		// rebuilt from the cells, the block taken goes back.
+		{shm.FailAllocating, "resize", failHit, failHit, false, 2},
 	}
 	// A rebuild is no write: TestRepairKilled kills one. A whole-file
 	// write is refused at the next Open: TestInstallKilled kills one.
@@ -110,7 +123,9 @@ func TestFailpoints(t *testing.T) {
 	for _, c := range cases {
 		covered[c.point] = true
 		t.Run(c.point+"/"+c.op, func(t *testing.T) {
-			m := newMem(t, killCfg)
+			cfg := killCfg
+			cfg.Format = c.format
+			m := newMem(t, cfg)
 			names := failNames(c.op)
 			for _, n := range names {
 				mustSet(t, m, n, failValue(c.op, 0))

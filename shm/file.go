@@ -98,8 +98,11 @@ func createFile(cfg Config) error {
 		version: formatPlain, txid: 1,
 		vars: uint32(cfg.Vars), nameMax: uint32(cfg.NameMax), valueMax: uint32(cfg.ValueMax),
 		procs: uint32(cfg.Procs), lanes: uint32(cfg.Lanes), groupMax: uint32(cfg.GroupMax),
-		created: time.Now().UnixNano(),
 	}
+	if cfg.Format == 2 {
+		m = newMeta2(&cfg)
+	}
+	m.created = time.Now().UnixNano()
 	m.seed = cfg.Seed
 	if m.seed == 0 {
 		var seed [8]byte
@@ -149,6 +152,11 @@ func initFile(f *os.File, m meta, cfg Config) error {
 	}
 	if err := writeFreeList(f, m); err != nil {
 		return err
+	}
+	if m.version == formatCompact {
+		if err := writeHeap(f, m); err != nil {
+			return err
+		}
 	}
 	return f.Sync()
 }

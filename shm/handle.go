@@ -83,9 +83,9 @@ func (h *Handle) Get() (Value, uint64, error) {
 	ver, state := m.u64(off+slotVersion), m.u32(off+slotState)
 	v := atomic.LoadUint64(ver)
 	if m.proc.Readable(lockd.Lock(off+slotLock)) && atomic.LoadUint32(state) == stateLive|h.r.inc {
-		buf := off + slotHeader + m.nameCap + (v&1)*m.bufSize
+		buf := off + m.cellsOff + (v&1)*m.cellSize
 		if atomic.LoadUint32(m.u32(buf+bufKind)) == kindInt {
-			n := int64(atomic.LoadUint64(m.u64(buf + bufData)))
+			n := int64(atomic.LoadUint64(m.u64(buf + m.dataOff)))
 			if atomic.LoadUint64(ver) == v && atomic.LoadUint32(state) == stateLive|h.r.inc {
 				return Value{n: n, kind: kindInt}, v, nil
 			}
@@ -129,8 +129,8 @@ func (h *Handle) Set(v Value) (uint64, error) {
 		return m.Set(h.name, v)
 	}
 	// Fast path: the lock is free and the variable still ours.
-	if ver, ok := m.trySet(h.r, h.name, v); ok {
-		return ver, nil
+	if ver, ok, err := m.trySet(h.r, h.name, v); ok {
+		return ver, err
 	}
 	it, err := h.update(func(Item) (Value, bool, error) { return v, true, nil })
 	return it.Version, err
@@ -198,7 +198,7 @@ func (m *Memory) addLocked(r ref, delta int64) (int64, uint64, error) {
 	var n int64
 	switch atomic.LoadUint32(m.u32(cur + bufKind)) {
 	case kindInt:
-		n = int64(atomic.LoadUint64(m.u64(cur + bufData)))
+		n = int64(atomic.LoadUint64(m.u64(cur + m.dataOff)))
 	case kindAbsent:
 	default:
 		val := m.loadBuf(r.slot, v)
@@ -215,6 +215,8 @@ func (m *Memory) addLocked(r ref, delta int64) (int64, uint64, error) {
 		return 0, 0, err
 	}
 	val := Int(n)
-	m.commitOne(r.slot, v+1, &val)
+	if err := m.commitOne(r.slot, v+1, &val); err != nil {
+		return 0, 0, err
+	}
 	return n, v + 1, nil
 }

@@ -20,6 +20,20 @@ var (
 	hammer = shm.Config{Vars: 64, Procs: 8, Lanes: 16, GroupMax: 8}
 )
 
+// testFormat is the file format newMem and openMem create files in when
+// their Config names none: DSM_TEST_FORMAT (1 or 2), or the default.
+// Running the package's tests with DSM_TEST_FORMAT=2 runs them on format
+// 2 files while it is not yet the default.
+var testFormat = func() int {
+	switch os.Getenv("DSM_TEST_FORMAT") {
+	case "2":
+		return 2
+	case "1":
+		return 1
+	}
+	return 0
+}()
+
 // b is a name or a byte value.
 func b(s string) []byte { return []byte(s) }
 
@@ -35,6 +49,9 @@ func newMem(t testing.TB, cfg shm.Config) *shm.Memory {
 // the end of the test unless the test closed it.
 func openMem(t testing.TB, cfg shm.Config) *shm.Memory {
 	t.Helper()
+	if cfg.Format == 0 {
+		cfg.Format = testFormat
+	}
 	m, err := shm.Open(cfg)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", cfg.Path, err)

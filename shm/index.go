@@ -194,7 +194,10 @@ func (m *Memory) freeLocked(r ref) {
 	// The variable is gone from the instant its incarnation moves on; the
 	// version moves too, so that waiters wake and see it.
 	atomic.StoreUint32(m.stateWord(r.slot), (r.inc+1)&incMask)
+	// No value takes no block: only a detached Memory's allocator lock
+	// fails here, and the index rebuild frees what a free slot names.
 	m.writeLocked(r, Value{})
+	m.releaseBlocks(r.slot)
 	m.unindex(r.slot)
 	atomic.StoreUint32(m.u32(m.slotOff(r.slot)+slotNextFree), atomic.LoadUint32(m.freeHead()))
 	atomic.StoreUint32(m.freeHead(), r.slot+1)
@@ -219,10 +222,12 @@ func (m *Memory) insert(name []byte) (ref, bool, error) {
 	off := m.slotOff(s)
 	m.beginIndexChange()
 	defer m.endIndexChange()
-	atomic.StoreUint32(m.freeHead(), atomic.LoadUint32(m.u32(off+slotNextFree)))
 	// The slot is not reachable yet: fill it, make it live, then index it.
-	atomic.StoreUint32(m.u32(off+slotNameLen), uint32(len(name)))
-	copy(m.mem[off+slotHeader:], name)
+	// A name that needs a block it cannot have leaves the slot free.
+	if err := m.setName(s, name); err != nil {
+		return ref{}, false, err
+	}
+	atomic.StoreUint32(m.freeHead(), atomic.LoadUint32(m.u32(off+slotNextFree)))
 	atomic.StoreUint64(m.u64(off+slotHash), h)
 	v := atomic.LoadUint64(m.version(s))
 	m.storeBuf(s, v, &Value{})
@@ -324,6 +329,7 @@ func (m *Memory) reindex() {
 			m.place(slot, h)
 			continue
 		}
+		m.releaseBlocks(slot)
 		atomic.StoreUint32(m.u32(off+slotNextFree), next)
 		next = s
 	}

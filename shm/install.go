@@ -68,9 +68,9 @@ func (m *Memory) Install(ctx context.Context, img Image) error {
 	if err := m.checkImage(&img); err != nil {
 		return err
 	}
-	return m.whole(ctx, func() []Record {
-		recs, _ := m.installLocked(img.Vars)
-		return recs
+	return m.whole(ctx, func() ([]Record, error) {
+		recs, _, err := m.installLocked(img.Vars)
+		return recs, err
 	})
 }
 
@@ -86,10 +86,10 @@ func (m *Memory) Flush(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var n int
-	err := m.whole(ctx, func() []Record {
-		var recs []Record
-		recs, n = m.installLocked(nil)
-		return recs
+	err := m.whole(ctx, func() ([]Record, error) {
+		recs, dropped, err := m.installLocked(nil)
+		n = dropped
+		return recs, err
 	})
 	return n, err
 }
@@ -142,8 +142,10 @@ func (m *Memory) checkImageVar(v ImageVar) error {
 // no slot into free ones, and rebuilds the index and the free list from
 // the slots, all inside one index change: lookups of missing names wait
 // for the end (see lookup). It returns the redo records and how many
-// deleted variables had a value.
-func (m *Memory) installLocked(vars []ImageVar) ([]Record, int) {
+// deleted variables had a value. It fails, leaving the install cut short
+// (see whole), only in format 2 when the heap has no block for a value or
+// a name (ErrFull).
+func (m *Memory) installLocked(vars []ImageVar) ([]Record, int, error) {
 	want := make(map[string]int, len(vars))
 	for i, v := range vars {
 		want[string(v.Name)] = i
@@ -165,7 +167,10 @@ func (m *Memory) installLocked(vars []ImageVar) ([]Record, int) {
 				continue
 			}
 		}
-		rec, had := m.dropLocked(ref{slot: s, inc: state & incMask})
+		rec, had, err := m.dropLocked(ref{slot: s, inc: state & incMask})
+		if err != nil {
+			return recs, dropped, err
+		}
 		recs = append(recs, rec)
 		dropped += b2i(had)
 	}
@@ -178,25 +183,29 @@ func (m *Memory) installLocked(vars []ImageVar) ([]Record, int) {
 			}
 			at[i] = free
 		}
-		inc, changed := m.installVar(at[i], v, kept[i])
+		inc, changed, err := m.installVar(at[i], v, kept[i])
+		if err != nil {
+			m.reindex()
+			return recs, dropped, err
+		}
 		if changed {
 			recs = append(recs, Record{Name: v.Name, Value: v.Value, Version: v.Version, Slot: at[i], Inc: inc})
 		}
 		failpoint(FailInstalling)
 	}
 	m.reindex()
-	return recs, dropped
+	return recs, dropped, nil
 }
 
 // dropLocked deletes live variable r as freeLocked does, but leaves the
 // index and the free list to the rebuild at the end of the install.
-func (m *Memory) dropLocked(r ref) (Record, bool) {
+func (m *Memory) dropLocked(r ref) (Record, bool, error) {
 	cur := m.readLocked(r)
 	name := bytes.Clone(m.name(r.slot)) // the slot may take another name
 	atomic.StoreUint32(m.stateWord(r.slot), (r.inc+1)&incMask)
-	ver := m.writeLocked(r, Value{})
+	ver, err := m.writeLocked(r, Value{})
 	failpoint(FailInstalling)
-	return Record{Name: name, Version: ver, Slot: r.slot, Inc: r.inc, Deleted: true}, cur.Found || cur.err != nil
+	return Record{Name: name, Version: ver, Slot: r.slot, Inc: r.inc, Deleted: true}, cur.Found || cur.err != nil, err
 }
 
 // installVar gives slot s the value and version of v: s is live with v's
@@ -210,16 +219,17 @@ func (m *Memory) dropLocked(r ref) (Record, bool) {
 // first when v's selects the current buffer; a version that does not rise
 // moves the incarnation on first, so that every reader that noted the old
 // state starts again from the name.
-func (m *Memory) installVar(s uint32, v *ImageVar, live bool) (uint32, bool) {
+func (m *Memory) installVar(s uint32, v *ImageVar, live bool) (uint32, bool, error) {
 	state := atomic.LoadUint32(m.stateWord(s))
 	inc := state & incMask
 	cur := atomic.LoadUint64(m.version(s))
 	if !live {
-		return m.placeVar(s, v, (inc+1)&incMask), true
+		inc, err := m.placeVar(s, v, (inc+1)&incMask)
+		return inc, true, err
 	}
 	if cur == v.Version {
 		if old := m.loadBuf(s, cur); old.kind == v.Value.kind && old.Equal(v.Value) {
-			return inc, false
+			return inc, false, nil
 		}
 	}
 	if v.Version <= cur {
@@ -227,22 +237,30 @@ func (m *Memory) installVar(s uint32, v *ImageVar, live bool) (uint32, bool) {
 		atomic.StoreUint32(m.stateWord(s), stateLive|inc)
 	}
 	if (v.Version-cur)%2 == 0 {
-		m.commitOne(s, cur+1, &v.Value)
+		if err := m.commitOne(s, cur+1, &v.Value); err != nil {
+			return inc, true, err
+		}
 	}
-	m.commitOne(s, v.Version, &v.Value)
-	return inc, true
+	return inc, true, m.commitOne(s, v.Version, &v.Value)
 }
 
 // placeVar puts v into free slot s as incarnation inc: name, value, then
 // live, then the version's store publishes it. The index is rebuilt after.
-func (m *Memory) placeVar(s uint32, v *ImageVar, inc uint32) uint32 {
+// A slot dropped by this install may still name blocks (format 2): they
+// go first.
+func (m *Memory) placeVar(s uint32, v *ImageVar, inc uint32) (uint32, error) {
 	off := m.slotOff(s)
-	atomic.StoreUint32(m.u32(off+slotNameLen), uint32(len(v.Name)))
-	copy(m.mem[off+slotHeader:off+slotHeader+m.nameCap], v.Name)
+	m.releaseBlocks(s)
+	if err := m.setName(s, v.Name); err != nil {
+		return inc, err
+	}
 	atomic.StoreUint64(m.u64(off+slotHash), m.hash(v.Name))
 	w := write{slot: s, ver: v.Version, val: &v.Value}
+	if err := m.prepare(s, w.ver, w.val); err != nil {
+		return inc, err
+	}
 	m.stage(&w)
 	atomic.StoreUint32(m.stateWord(s), stateLive|inc)
 	m.publish(&w)
-	return inc
+	return inc, nil
 }

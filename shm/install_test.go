@@ -192,7 +192,7 @@ func TestInstallRefused(t *testing.T) {
 		"version 0":  func(img *shm.Image) { img.Vars[0].Version = 0 },
 		"no value":   func(img *shm.Image) { img.Vars[0].Value = shm.Value{} },
 		"empty name": func(img *shm.Image) { img.Vars[0].Name = nil },
-		"too large":  func(img *shm.Image) { img.Vars[0].Value = shm.Bytes(make([]byte, 1000)) },
+		"too large":  func(img *shm.Image) { img.Vars[0].Value = shm.Bytes(make([]byte, img.ValueMax+1)) },
 		"too many": func(img *shm.Image) {
 			for i := range 64 {
 				img.Vars = append(img.Vars, shm.ImageVar{Name: b(fmt.Sprint("x", i)), Value: shm.Int(1), Version: 1})

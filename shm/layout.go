@@ -15,11 +15,12 @@ const (
 	// file of one host, 2 for a replicated one (MarkReplicated), which has
 	// format 1's layout and sets flagReplicated. Programs that read only
 	// format 1 refuse a replicated file (ErrVersion), so that no older
-	// dsm writes around the cluster's log. formatVersion is the newest
-	// this program reads.
+	// dsm writes around the cluster's log. Version 3 is file format 2
+	// (layout2.go), which marks a replicated file by the flag alone.
+	// formatVersion is the newest this program reads.
 	formatPlain      = 1
 	formatReplicated = 2
-	formatVersion    = formatReplicated
+	formatVersion    = formatCompact
 	pageSize         = 4096
 	metaSize         = 136 // bytes covered by the meta checksum
 	metaCRC          = metaSize

@@ -25,6 +25,13 @@ const (
 	slot2Name  = 112 // the name in place, or its name block's offset
 	slot2Min   = 128 // the least slot size: 16 bytes of name in place
 
+	// A cell. Its length and kind sit where format 1's buffer has them
+	// (bufLen, bufKind).
+	cellChanged  = 8  // int64: Unix nanoseconds of the write that filled it
+	cellDeadline = 16 // int64: Unix milliseconds after which it is gone; 0 never
+	cellData     = 24 // the integer, the bytes in place, or a block's offset
+	inlineMax    = 8  // the longest byte string a cell holds in place
+
 	// Value blocks, in buddy-system arenas.
 	blockHeader   = 16
 	minClass      = 5  // 32-byte blocks
@@ -39,6 +46,10 @@ const (
 	// no longer cost every slot their room.
 	DefaultValueMax2 = 65536
 )
+
+// kindBlock is a format-2 cell's kind for a byte string in a value block;
+// kindBytes there means the bytes are in the cell.
+const kindBlock = 3
 
 // blockClass is the class of the block that holds n bytes: the least k
 // (at least minClass) with 2^k >= n + blockHeader.
@@ -63,7 +74,8 @@ func newMeta2(cfg *Config) meta {
 		procs: uint32(cfg.Procs), lanes: uint32(cfg.Lanes), groupMax: uint32(cfg.GroupMax),
 		slotSize: slot2Min, chunks: 1, arenas: 1,
 	}
-	a := blockClass(uint64(cfg.ValueMax))
+	// Room for two variables' two blocks of the longest value, at least.
+	a := blockClass(uint64(cfg.ValueMax)) + 2
 	a = max(a, minArenaClass, uint(bits.Len64(uint64(vars0)*arenaPerVar-1)))
 	m.arena[0] = arenaWord(0, a)
 	m.derive()

@@ -64,15 +64,15 @@ func TestMeta2Defaults(t *testing.T) {
 }
 
 // TestMeta2Rounding: capacities round up to a power of two, and the arena
-// holds at least the block of the longest value.
+// holds at least four blocks of the longest value.
 func TestMeta2Rounding(t *testing.T) {
 	m, _ := meta2Page(t, Config{Vars: 5, ValueMax: 1 << 20})
 	_, a := arenaOf(m.arena[0])
 	if m.vars != 8 || m.vars0 != 8 {
 		t.Errorf("5 vars became %d (chunk 0: %d), want 8", m.vars, m.vars0)
 	}
-	if a != 21 {
-		t.Errorf("arena of 2^%d bytes for values of 1 MiB, want 2^21 (a block of 1 MiB + its header)", a)
+	if a != 23 {
+		t.Errorf("arena of 2^%d bytes for values of 1 MiB, want 2^23 (four blocks of 1 MiB + a header)", a)
 	}
 	for n, want := range map[uint64]uint{0: 5, 16: 5, 17: 6, 48: 6, 49: 7, 65536: 17} {
 		if got := blockClass(n); got != want {

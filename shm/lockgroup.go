@@ -434,7 +434,9 @@ func (g *LockGroup) Commit() error {
 			g.deleted = append(g.deleted, r)
 		}
 	}
-	m.commit(g.ln, ws)
+	if err := m.commit(g.ln, ws); err != nil {
+		return err
+	}
 	g.logRedo()
 	g.staged = nil
 	return nil

@@ -28,6 +28,13 @@ type Config struct {
 	// Lock), GroupMax how many variables one atomic group (MGet, MSet) may
 	// name.
 	Vars, NameMax, ValueMax, Procs, Lanes, GroupMax int
+	// Format is a new file's format (doc.go): 1, or 2, whose slots are
+	// compact and whose longer values and names live in value blocks;
+	// 0 means 1. Format 2 is being built (issue 20): it does not grow
+	// yet, nor expire variables, and becomes the default when it does.
+	// Its capacities round up to a power of two, and its ValueMax
+	// defaults to DefaultValueMax2.
+	Format int
 	// Mode of a new file; 0 means 0600 (0660 with FileGroup).
 	Mode os.FileMode
 	// FileGroup, if set, is the Unix group that owns a new file, which is
@@ -61,12 +68,19 @@ func (c *Config) fill() error {
 	}
 	def(&c.Vars, DefaultVars)
 	def(&c.NameMax, DefaultNameMax)
+	def(&c.Format, 1)
+	if c.Format == 2 {
+		def(&c.ValueMax, DefaultValueMax2)
+	}
 	def(&c.ValueMax, DefaultValueMax)
 	def(&c.Procs, DefaultProcs)
 	def(&c.Lanes, DefaultLanes)
 	def(&c.GroupMax, DefaultGroupMax)
 	if c.Path == "" {
 		return fmt.Errorf("%w: no path", ErrConfig)
+	}
+	if c.Format != 1 && c.Format != 2 {
+		return fmt.Errorf("%w: file format %d, there are 1 and 2", ErrConfig, c.Format)
 	}
 	return checkCapacities(ErrConfig, c.Vars, c.NameMax, c.ValueMax, c.Procs, c.Lanes, c.GroupMax)
 }
@@ -100,7 +114,14 @@ type Memory struct {
 	// calling Close while they run is a misuse, as with any Close.
 	life sync.RWMutex
 
-	nameCap, bufSize uint64
+	// Where a slot keeps its parts, by format: the name in place (nameCap
+	// bytes at nameOff), the two value buffers or cells (cellSize apart
+	// from cellsOff), a value's data within one (dataOff).
+	nameOff, nameCap, cellsOff, cellSize, dataOff uint64
+
+	compact   bool       // format 2 (slot2.go)
+	heap      heap       // format 2's value blocks (heap.go)
+	allocLock lockd.Lock // format 2: guards the heap and every reference to it
 }
 
 // Open opens (creating if needed) the memory file of cfg, validates its
@@ -142,9 +163,16 @@ func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
 		return nil, fmt.Errorf("map: %w", err)
 	}
 	m := &Memory{path: cfg.Path, f: f, mm: mm, mem: []byte(mm), meta: hdr, writer: cfg.Exclusive,
-		index:   lockd.Lock(controlPage*pageSize + ctlIndexLock),
-		nameCap: align(uint64(hdr.nameMax), 8), bufSize: 8 + align(uint64(hdr.valueMax), 8)}
+		index: lockd.Lock(controlPage*pageSize + ctlIndexLock)}
 	m.base = unsafe.Pointer(&m.mem[0])
+	m.setLayout()
+	locks := []lockd.LockRange{
+		{Off: uint64(m.index), Count: 1},
+		{Off: hdr.slotsOff + slotLock, Count: int(hdr.vars), Stride: uint64(hdr.slotSize)},
+	}
+	if m.compact {
+		locks = append(locks, lockd.LockRange{Off: uint64(m.allocLock), Count: 1})
+	}
 	m.replicated.Store(hdr.flags&flagReplicated != 0)
 	m.daemon = newDaemon(SocketPath(cfg.Path))
 	m.syncer = groupcommit.New(m.flush)
@@ -153,10 +181,7 @@ func attach(f *os.File, hdr meta, cfg Config) (*Memory, error) {
 		ProcsOff: hdr.procsOff, LanesOff: hdr.lanesOff,
 		LivenessOff: livenessPage*pageSize + procByteBase,
 		SpillOff:    controlPage*pageSize + ctlSpill,
-		Locks: []lockd.LockRange{
-			{Off: uint64(m.index), Count: 1},
-			{Off: hdr.slotsOff + slotLock, Count: int(hdr.vars), Stride: uint64(hdr.slotSize)},
-		},
+		Locks:       locks,
 	}
 	m.proc, err = lockd.Attach(f, m.mem, lay, lockd.Options{Repair: m.repair})
 	if err != nil {

@@ -847,8 +847,12 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	valueMax := shm.DefaultValueMax
+	if testFormat == 2 {
+		valueMax = shm.DefaultValueMax2
+	}
 	want := shm.Stats{Vars: 2, Procs: 2, Limits: shm.Limits{Capacity: unit.Vars, NameMax: shm.DefaultNameMax,
-		ValueMax: shm.DefaultValueMax, GroupMax: unit.GroupMax, FileSize: fi.Size(), ProcSlots: unit.Procs, Lanes: unit.Lanes}}
+		ValueMax: valueMax, GroupMax: unit.GroupMax, FileSize: fi.Size(), ProcSlots: unit.Procs, Lanes: unit.Lanes}}
 	if st != want {
 		t.Errorf("Stats = %+v, want %+v", st, want)
 	}

@@ -70,7 +70,10 @@ func (m *Memory) mset(names [][]byte, vals []Value) error {
 				return err
 			}
 		}
-		m.msetCommit(ln, items, vals)
+		if err := m.msetCommit(ln, items, vals); err != nil {
+			m.msetUnlock(ln, items)
+			return err
+		}
 		m.msetRedo(names, items, vals)
 		m.msetUnlock(ln, items)
 		created = nil
@@ -158,13 +161,13 @@ func (m *Memory) msetUnlock(ln *lockd.Lane, items []msetItem) {
 
 // msetCommit commits the items' values as one group through ln, as
 // LockGroup.Commit does.
-func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem, vals []Value) {
+func (m *Memory) msetCommit(ln *lockd.Lane, items []msetItem, vals []Value) error {
 	var stack [msetStack]write
 	ws := stack[:0]
 	for _, it := range items {
 		ws = append(ws, write{slot: it.r.slot, ver: atomic.LoadUint64(m.version(it.r.slot)) + 1, val: &vals[it.pos]})
 	}
-	m.commit(ln, ws)
+	return m.commit(ln, ws)
 }
 
 // msetRedo gives the redo log, if any, the records of a committed mset

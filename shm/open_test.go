@@ -187,9 +187,9 @@ func TestOpenMetaFlip(t *testing.T) {
 
 func TestOpenVersion(t *testing.T) {
 	data := validFile(t)
-	// Format 2 is a replicated file's (replicated_internal_test.go); 3
-	// is the first this program does not know.
-	newer := func(page []byte) { binary.LittleEndian.PutUint32(page[versionOff:], 3) }
+	// Version 2 is a replicated file's (replicated_internal_test.go), 3
+	// file format 2's; 4 is the first this program does not know.
+	newer := func(page []byte) { binary.LittleEndian.PutUint32(page[versionOff:], 4) }
 	wantErr(t, "Open of a newer format", openBytes(t, patchMeta(data, newer, 0, 1)), shm.ErrVersion)
 	if err := openBytes(t, patchMeta(data, newer, 0)); err != nil {
 		t.Errorf("meta A newer, meta B valid: Open = %v, want meta B to serve", err)

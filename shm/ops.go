@@ -51,10 +51,10 @@ func (m *Memory) readLocked(r ref) Item {
 }
 
 // writeLocked stores val as r's next version; the caller holds r's lock.
-func (m *Memory) writeLocked(r ref, val Value) uint64 {
+// It fails as commitOne does.
+func (m *Memory) writeLocked(r ref, val Value) (uint64, error) {
 	v := atomic.LoadUint64(m.version(r.slot)) + 1
-	m.commitOne(r.slot, v, &val)
-	return v
+	return v, m.commitOne(r.slot, v, &val)
 }
 
 func (m *Memory) checkValue(v Value) error {
@@ -72,7 +72,7 @@ func (m *Memory) update(name []byte, create bool, fn func(Item) (Value, bool, er
 		return Item{}, ErrClosed
 	}
 	for {
-		r, found, err := m.resolve(name, create)
+		r, found, created, err := m.resolveNew(name, create)
 		if err != nil {
 			return Item{}, err
 		}
@@ -86,6 +86,12 @@ func (m *Memory) update(name []byte, create bool, fn func(Item) (Value, bool, er
 			return Item{}, err
 		}
 		it, ok, err := m.updateRef(r, fn)
+		if created && (err != nil || !it.Found) {
+			// Created here and left without a value (fn wrote nothing, or
+			// format 2 had no block for it): it goes again, as a failed
+			// group's variables do.
+			m.reclaim(r)
+		}
 		if ok {
 			return it, err
 		}
@@ -111,7 +117,10 @@ func (m *Memory) updateRef(r ref, fn func(Item) (Value, bool, error)) (Item, boo
 	if err != nil || !write {
 		return cur, true, err
 	}
-	ver := m.writeLocked(r, next)
+	ver, err := m.writeLocked(r, next)
+	if err != nil {
+		return cur, true, err
+	}
 	m.redoOne(r, nil, next, ver)
 	return Item{Value: next, Version: ver, Found: true}, true, nil
 }
@@ -171,8 +180,8 @@ func (m *Memory) Set(name []byte, v Value) (uint64, error) {
 	// Fast path, as Handle.Set: the variable exists and its lock is free.
 	// It skips update's read of the old value, which for a byte string
 	// would be a copy for nothing.
-	if ver, ok := m.setExisting(name, v); ok {
-		return ver, nil
+	if ver, ok, err := m.setExisting(name, v); ok {
+		return ver, err
 	}
 	it, err := m.update(name, true, func(Item) (Value, bool, error) { return v, true, nil })
 	return it.Version, err
@@ -180,10 +189,10 @@ func (m *Memory) Set(name []byte, v Value) (uint64, error) {
 
 // setExisting stores v if name exists and its lock is free at once; ok is
 // false if the caller must take the general path.
-func (m *Memory) setExisting(name []byte, v Value) (ver uint64, ok bool) {
+func (m *Memory) setExisting(name []byte, v Value) (ver uint64, ok bool, err error) {
 	r, found := m.existing(name)
 	if !found {
-		return 0, false
+		return 0, false, nil
 	}
 	return m.trySet(r, name, v)
 }
@@ -200,19 +209,20 @@ func (m *Memory) existing(name []byte) (r ref, found bool) {
 
 // trySet stores v as r's next version if r's lock is free at once and r is
 // still live (the fast path of Set and Handle.Set); ok is false if the
-// caller must take the general path.
-func (m *Memory) trySet(r ref, name []byte, v Value) (ver uint64, ok bool) {
+// caller must take the general path. It fails as writeLocked does.
+func (m *Memory) trySet(r ref, name []byte, v Value) (ver uint64, ok bool, err error) {
 	l := m.lockOf(r.slot)
 	if m.closed.Load() || !m.proc.TryLock(l) {
-		return 0, false
+		return 0, false, nil
 	}
 	failpoint(FailLocked)
 	if ok = m.valid(r); ok {
-		ver = m.writeLocked(r, v)
-		m.redoOne(r, name, v, ver)
+		if ver, err = m.writeLocked(r, v); err == nil {
+			m.redoOne(r, name, v, ver)
+		}
 	}
 	m.unlockWrite(l)
-	return ver, ok
+	return ver, ok, err
 }
 
 // SetOptions are the conditions of SetWith.
@@ -482,6 +492,10 @@ func (m *Memory) peek(r ref) (Item, bool) {
 func (m *Memory) repair(l lockd.Lock, aux uint64, committed bool) {
 	if l == m.index {
 		m.rebuild()
+		return
+	}
+	if m.compact && l == m.allocLock {
+		m.rebuildHeap()
 		return
 	}
 	s, ok := m.slotOfLock(l)

@@ -39,9 +39,9 @@ func (m *Memory) Prefetch(names [][]byte) {
 			s := e - 1
 			off := m.slotOff(s)
 			atomic.LoadUint64(m.u64(off + slotHash))
-			atomic.LoadUint64(m.u64(off + slotHeader))
-			atomic.LoadUint64(m.u64(m.bufOff(s, 0) + bufData))
-			atomic.LoadUint64(m.u64(m.bufOff(s, 1) + bufData))
+			atomic.LoadUint64(m.u64(off + m.nameOff))
+			atomic.LoadUint64(m.u64(m.bufOff(s, 0) + m.dataOff))
+			atomic.LoadUint64(m.u64(m.bufOff(s, 1) + m.dataOff))
 		}
 	}
 }

@@ -224,8 +224,12 @@ func (m *Memory) restoreRef(r ref, rec Record, exact bool) (applied, ok bool, er
 	if (next-cur)%2 == 0 {
 		// next selects the current buffer, which a reader may be copying:
 		// pass through the spare one first.
-		m.commitOne(r.slot, cur+1, &rec.Value)
+		if err := m.commitOne(r.slot, cur+1, &rec.Value); err != nil {
+			return false, true, err
+		}
 	}
-	m.commitOne(r.slot, next, &rec.Value)
+	if err := m.commitOne(r.slot, next, &rec.Value); err != nil {
+		return false, true, err
+	}
 	return true, true, nil
 }

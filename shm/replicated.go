@@ -17,9 +17,11 @@ import (
 // command (write lock groups, Install, Flush, Restore) fails with
 // ErrReplicated; SyncReads makes the reads that follow it linearizable.
 //
-// The mark is format 2 in both meta pages (with flagReplicated), so that a
-// program that reads only format 1, which would write around the log,
-// refuses the file with its ErrVersion. The daemon marks the file when its
+// The mark is in both meta pages: in file format 1, header version 2
+// (with flagReplicated), so that a program that reads only version 1,
+// which would write around the log, refuses the file with its
+// ErrVersion; in file format 2 (version 3), which such programs refuse
+// anyway, flagReplicated alone. The daemon marks the file when its
 // node starts; nothing unmarks it yet (a file taken out of a cluster is
 // copied out with dsm, or its node's data moved away).
 //
@@ -27,8 +29,11 @@ import (
 // writes check the format in the mapped header (two loads of a cache line
 // that almost never changes) until they have seen it once.
 
-// metaVersionOff is the format version's offset in a meta page.
-const metaVersionOff = 8
+// The format version's and the flags' offsets in a meta page.
+const (
+	metaVersionOff = 8
+	metaFlagsOff   = 12
+)
 
 // SocketPath is where the daemon of a replicated file at path listens
 // for its local processes: the file's path plus ".sock".
@@ -43,12 +48,20 @@ func (m *Memory) Replicated() bool {
 		return false
 	}
 	for page := uint64(0); page < 2; page++ {
-		if atomic.LoadUint32(m.u32(page*pageSize+metaVersionOff)) >= formatReplicated {
+		v := atomic.LoadUint32(m.u32(page*pageSize + metaVersionOff))
+		flags := atomic.LoadUint32(m.u32(page*pageSize + metaFlagsOff))
+		if marked(v, flags) {
 			m.replicated.Store(true)
 			return true
 		}
 	}
 	return false
+}
+
+// marked reports whether a meta page's version and flags mark the file
+// replicated: format 1's version 2, or format 2's flag.
+func marked(version, flags uint32) bool {
+	return version == formatReplicated || (version == formatCompact && flags&flagReplicated != 0)
 }
 
 // viaDaemon reports whether this Memory's writes go to the node's daemon:
@@ -64,7 +77,7 @@ func (m *Memory) refuseReplicated(what string) error {
 	return nil
 }
 
-// MarkReplicated makes the file a cluster node's (format 2, see above):
+// MarkReplicated makes the file a cluster node's (see above):
 // from then on only this Memory, which must be the daemon's
 // (Config.Exclusive), writes it. Marking a marked file does nothing. It
 // writes the newer meta page last, each write synced, so that a crash in
@@ -92,7 +105,10 @@ func (m *Memory) MarkReplicated() error {
 		return err
 	}
 	next := cur
-	next.version, next.flags = formatReplicated, cur.flags|flagReplicated
+	next.flags |= flagReplicated
+	if cur.version != formatCompact {
+		next.version = formatReplicated
+	}
 	page := make([]byte, pageSize)
 	for _, p := range []uint64{1 - cur.page, cur.page} {
 		next.txid++
@@ -108,12 +124,17 @@ func (m *Memory) MarkReplicated() error {
 	return nil
 }
 
-// bothMarked reports whether both meta pages say format 2.
+// bothMarked reports whether both meta pages mark the file replicated.
 func (m *Memory) bothMarked() (bool, error) {
 	var b [2 * pageSize]byte
 	if _, err := m.f.ReadAt(b[:], 0); err != nil {
 		return false, err
 	}
 	le := binary.LittleEndian
-	return le.Uint32(b[metaVersionOff:]) == formatReplicated && le.Uint32(b[pageSize+metaVersionOff:]) == formatReplicated, nil
+	for p := 0; p < 2; p++ {
+		if !marked(le.Uint32(b[p*pageSize+metaVersionOff:]), le.Uint32(b[p*pageSize+metaFlagsOff:])) {
+			return false, nil
+		}
+	}
+	return true, nil
 }

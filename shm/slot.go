@@ -68,26 +68,43 @@ func (m *Memory) slotOfLock(l lockd.Lock) (uint32, bool) {
 func (m *Memory) version(s uint32) *uint64   { return m.u64(m.slotOff(s) + slotVersion) }
 func (m *Memory) stateWord(s uint32) *uint32 { return m.u32(m.slotOff(s) + slotState) }
 
-// name returns the slot's name, aliasing the mapping; its length is clamped
-// so that a damaged slot can never index outside it.
+// name returns the slot's name, aliasing the mapping (the slot, or in
+// format 2 a name block); its length is clamped, and a name block's
+// offset checked, so that a damaged or torn slot can never index outside
+// the mapping. A name block that cannot be one gives no name.
 func (m *Memory) name(s uint32) []byte {
 	off := m.slotOff(s)
 	n := uint64(atomic.LoadUint32(m.u32(off + slotNameLen)))
 	n = min(n, uint64(m.meta.nameMax))
-	return m.mem[off+slotHeader : off+slotHeader+n]
+	if n <= m.nameCap {
+		return m.mem[off+m.nameOff : off+m.nameOff+n]
+	}
+	b := atomic.LoadUint64(m.u64(off + m.nameOff))
+	if !m.blockHolds(b, n) {
+		return nil
+	}
+	return m.mem[b+blockHeader : b+blockHeader+n]
 }
 
 // nameDamage returns ErrDamaged naming slot s if its name's length is one
-// no writer leaves (empty, or longer than the file allows), else nil.
+// no writer leaves (empty, or longer than the file allows), or its name
+// block cannot be one, else nil.
 func (m *Memory) nameDamage(s uint32) error {
-	if n := atomic.LoadUint32(m.u32(m.slotOff(s) + slotNameLen)); n == 0 || n > m.meta.nameMax {
+	off := m.slotOff(s)
+	n := atomic.LoadUint32(m.u32(off + slotNameLen))
+	if n == 0 || n > m.meta.nameMax {
 		return fmt.Errorf("%w: slot %d: name of %d bytes, the limit is %d", ErrDamaged, s, n, m.meta.nameMax)
+	}
+	if b := atomic.LoadUint64(m.u64(off + m.nameOff)); uint64(n) > m.nameCap && !m.blockHolds(b, uint64(n)) {
+		return fmt.Errorf("%w: slot %d: name of %d bytes in a block at %d, where none can be", ErrDamaged, s, n, b)
 	}
 	return nil
 }
 
+// bufOff is the offset of the value buffer (format 2: the cell) that
+// version selects.
 func (m *Memory) bufOff(s uint32, version uint64) uint64 {
-	return m.slotOff(s) + slotHeader + m.nameCap + (version&1)*m.bufSize
+	return m.slotOff(s) + m.cellsOff + (version&1)*m.cellSize
 }
 
 // loadBuf copies the buffer of the given version parity into a Value. It
@@ -100,16 +117,23 @@ func (m *Memory) bufOff(s uint32, version uint64) uint64 {
 // not index out of range first.
 func (m *Memory) loadBuf(s uint32, version uint64) Value {
 	off := m.bufOff(s, version)
-	switch kind := atomic.LoadUint32(m.u32(off + bufKind)); kind {
+	kind := atomic.LoadUint32(m.u32(off + bufKind))
+	switch kind {
 	case kindAbsent:
 		return Value{}
 	case kindInt:
-		return Value{n: int64(atomic.LoadUint64(m.u64(off + bufData))), kind: kindInt}
+		return Value{n: int64(atomic.LoadUint64(m.u64(off + m.dataOff))), kind: kindInt}
 	case kindBytes:
+		if m.compact {
+			return m.loadInline(off)
+		}
 		return m.loadBytes(off)
-	default:
-		return damagedValue(kind, 0)
+	case kindBlock:
+		if m.compact {
+			return m.loadBlock(off)
+		}
 	}
+	return damagedValue(kind, 0)
 }
 
 func (m *Memory) loadBytes(off uint64) Value {
@@ -139,6 +163,12 @@ func (m *Memory) damage(s uint32, v Value) error {
 		return nil
 	}
 	kind, n := uint32(uint64(v.n)>>32), uint32(v.n)
+	switch {
+	case kind == kindBytes && m.compact:
+		return fmt.Errorf("%w: slot %d (%q): value of %d bytes in place, the limit is %d", ErrDamaged, s, m.name(s), n, inlineMax)
+	case kind == kindBlock && m.compact:
+		return fmt.Errorf("%w: slot %d (%q): value of %d bytes in a block that cannot be one, the limit is %d", ErrDamaged, s, m.name(s), n, m.meta.valueMax)
+	}
 	if kind == kindBytes {
 		return fmt.Errorf("%w: slot %d (%q): value of %d bytes, the limit is %d", ErrDamaged, s, m.name(s), n, m.meta.valueMax)
 	}
@@ -174,6 +204,10 @@ func (m *Memory) copyOut(out []byte, data uint64) {
 // caller holds the slot's write lock and publishes the buffer afterwards by
 // storing the version.
 func (m *Memory) storeBuf(s uint32, version uint64, v *Value) {
+	if m.compact {
+		m.storeCell(s, version, v)
+		return
+	}
 	off := m.bufOff(s, version)
 	switch v.kind {
 	case kindInt:

@@ -39,7 +39,10 @@ import (
 // being installed, and logs fn's records to the redo log in one call. It
 // waits for the locks until ctx ends; nothing has changed if it fails
 // before fn runs.
-func (m *Memory) whole(ctx context.Context, fn func() []Record) error {
+//
+// If fn fails, what it changed stays, the file stays marked (the next
+// Open refuses it, as after a crash) and whole returns fn's error.
+func (m *Memory) whole(ctx context.Context, fn func() ([]Record, error)) error {
 	if !m.enter() {
 		return ErrClosed
 	}
@@ -51,9 +54,12 @@ func (m *Memory) whole(ctx context.Context, fn func() []Record) error {
 	if err := m.markInstall(true); err != nil {
 		return fmt.Errorf("mark the file as being installed: %w", err)
 	}
-	recs := fn()
+	recs, err := fn()
 	if j, ok := m.redoOn(); ok && len(recs) > 0 {
 		j.Append(recs)
+	}
+	if err != nil {
+		return err
 	}
 	// The new state reaches the disk before the mark goes, so that a power
 	// loss cannot leave a cleared mark over part of the change.
