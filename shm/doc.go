@@ -223,8 +223,9 @@
 //
 //	page 0, 1          meta A, meta B (as format 1: the valid one with the higher txid wins)
 //	page 2             lock bytes (as format 1)
-//	page 3             control block
-//	procsOff = 16384   process table: procs x 64 bytes
+//	page 3             control block (as format 1, and the growth generation)
+//	page 4             heap page: the allocator lock, free lists, free bytes
+//	procsOff = 20480   process table: procs x 64 bytes
 //	lanesOff           lane table, as format 1
 //	then extents, page-aligned, in the order they were made; a new file has:
 //	indexOff           hash index: indexSize x uint32 (as format 1)
@@ -260,7 +261,7 @@
 //	64  int64    creation time, Unix nanoseconds
 //	72  uint32   vars0: the slots of chunk 0, a power of two
 //	76  uint32   indexSize: the least power of two >= 2*vars
-//	80  uint64   procsOff = 16384
+//	80  uint64   procsOff = 20480
 //	88  uint64   lanesOff = roundup(procsOff + 64*procs, 4096)
 //	96  uint64   indexOff: the current index
 //	104 uint32   chunks: 1..32
@@ -286,15 +287,17 @@
 // over it. The header of a new file (generation 0) must be exactly the
 // derived layout: index, chunk 0 and arena 0, each at the next page.
 //
-// The control block holds format 1's fields at format 1's offsets, and:
+// The control block holds format 1's fields at format 1's offsets (the
+// change feed's ring fills it from 256 to its end), and:
 //
 //	80  uint64   growth generation, published: the meta's, or behind it while a growth publishes
-//	512 [16]byte lock record of the allocator lock (package lockd)
-//	528 uint64   bytes in free value blocks (derived; for Stats and for growth's trigger)
-//	576 [40]uint64 free list heads: the first free block of class k at 576+8k, 0 if none
 //
 // The growth generation shares a cache line with the index sequence,
-// which every lookup reads anyway.
+// which every lookup reads anyway. The heap page (page 4):
+//
+//	0   [16]byte lock record of the allocator lock (package lockd)
+//	16  uint64   bytes in free value blocks (derived; for Stats and for growth's trigger)
+//	64  [41]uint64 free list heads: the first free block of class k at 64+8k, 0 if none
 //
 // A slot (slotSize bytes, 64-byte aligned):
 //

@@ -121,10 +121,16 @@ func TestFormat2Full(t *testing.T) {
 // TestFormat2Hammer: writers store values of random sizes, in place and
 // in blocks of several classes, into shared variables while readers read
 // them; every value a reader sees is one a writer wrote whole (its bytes
-// all name its length), and Check finds the heap sound at the end. Run
-// with -race.
+// all name its length), and Check finds the heap sound at the end. A
+// change feed is open throughout, so that every write also goes around
+// the feed's ring in the control block. Run with -race.
 func TestFormat2Hammer(t *testing.T) {
 	m := newMem(t, shm.Config{Vars: 16, Procs: 4, Lanes: 8, GroupMax: 4, ValueMax: 2048, Format: 2})
+	feed, err := m.Feed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer feed.Close()
 	names := [][]byte{b("h0"), b("h1"), b("a-name-longer-than-sixteen-bytes")}
 	value := func(n int) shm.Value { return shm.Bytes(bytes.Repeat([]byte{byte(n)}, n)) }
 	whole := func(v shm.Value) error {

@@ -55,13 +55,27 @@ func blockHeaderWord(class uint, state uint8) uint64 { return uint64(class) | ui
 func splitHeader(w uint64) (class uint, state uint8) { return uint(w & 0xff), uint8(w >> 8) }
 
 func (h *heap) word(off uint64) *uint64 { return (*uint64)(unsafe.Add(h.base, off)) }
-func (h *heap) get(off uint64) uint64   { return atomic.LoadUint64(h.word(off)) }
+
+// inside reports whether the word at off lies in the mapping. Offsets
+// come from the file (links, references), which may be damaged: get reads
+// 0 and put stores nothing outside it, so damage never reaches memory
+// that is not the file's. Check reports the damage.
+func (h *heap) inside(off uint64) bool { return off%8 == 0 && off < h.size && h.size-off >= 8 }
+
+func (h *heap) get(off uint64) uint64 {
+	if !h.inside(off) {
+		return 0
+	}
+	return atomic.LoadUint64(h.word(off))
+}
 
 func (h *heap) put(off, v uint64) {
 	if h.step != nil {
 		h.step()
 	}
-	atomic.StoreUint64(h.word(off), v)
+	if h.inside(off) {
+		atomic.StoreUint64(h.word(off), v)
+	}
 }
 
 func (h *heap) head(k uint) uint64 { return h.heads + 8*uint64(k) }
@@ -95,8 +109,8 @@ func (h *heap) alloc(k uint, state uint8) (off uint64, ok bool) {
 func (h *heap) free(b uint64) {
 	k, _ := splitHeader(h.get(b))
 	a, ok := h.arenaAt(b)
-	if !ok {
-		return
+	if !ok || k < minClass || k > a.class || (b-a.off)%(1<<k) != 0 {
+		return // not a block: damage, which Check reports and a rebuild clears
 	}
 	h.put(h.freeBytes, h.get(h.freeBytes)+1<<k)
 	h.put(b, blockHeaderWord(k, blockFree))

@@ -14,6 +14,7 @@ import (
 // fields and slot header fields, so that what touches them serves both.
 const (
 	formatCompact = 3 // the header version of file format 2
+	heapPage      = 4 // the allocator's page, after the control block
 
 	meta2Size  = 648 // bytes covered by a format-2 meta's checksum
 	meta2CRC   = meta2Size
@@ -93,7 +94,7 @@ func (m *meta) derive2() {
 	for m.indexSize < 2*m.vars {
 		m.indexSize <<= 1
 	}
-	m.procsOff = (controlPage + 1) * pageSize
+	m.procsOff = (heapPage + 1) * pageSize
 	m.lanesOff = align(m.procsOff+uint64(m.procs)*lockd.ProcSize, pageSize)
 	lanes := uint64(m.procs) * uint64(m.lanes) * lockd.LaneSize(int(m.groupMax)+1)
 	m.indexOff = align(m.lanesOff+lanes, pageSize)

@@ -105,7 +105,7 @@ func TestMeta2Refused(t *testing.T) {
 		{"chunk 0 not a power of two", 72, 12, 4},
 		{"chunk 0 too large", 72, 1 << 31, 4},
 		{"index size", 76, 64, 4},
-		{"procs offset", 80, 20480, 8},
+		{"procs offset", 80, 16384, 8},
 		{"lanes offset", 88, m.lanesOff + pageSize, 8},
 		{"index offset", 96, m.indexOff + pageSize, 8},
 		{"two chunks", 104, 2, 4},

@@ -16,11 +16,11 @@ import (
 // code both formats share reaches a slot's parts through the offsets
 // setLayout fills in; what only format 2 has is here.
 
-// Control block fields of format 2.
+// The heap page's fields (format 2).
 const (
-	ctlAllocLock = 512 // lockd lock record, 16 bytes
-	ctlFreeBytes = 528 // uint64
-	ctlFreeHeads = 576 // [40]uint64
+	heapAllocLock = heapPage*pageSize + 0  // lockd lock record, 16 bytes
+	heapFreeBytes = heapPage*pageSize + 16 // uint64
+	heapFreeHeads = heapPage*pageSize + 64 // [maxClass+1]uint64
 )
 
 // setLayout fills in where the file's slots keep their parts, and for
@@ -34,9 +34,8 @@ func (m *Memory) setLayout() {
 	m.compact = true
 	m.nameOff, m.nameCap = slot2Name, uint64(m.meta.slotSize)-slot2Name
 	m.cellsOff, m.cellSize, m.dataOff = slot2Cells, cell2Size, cellData
-	m.allocLock = lockd.Lock(controlPage*pageSize + ctlAllocLock)
-	m.heap = heap{base: m.base, size: uint64(len(m.mem)),
-		heads: controlPage*pageSize + ctlFreeHeads, freeBytes: controlPage*pageSize + ctlFreeBytes}
+	m.allocLock = lockd.Lock(heapAllocLock)
+	m.heap = heap{base: m.base, size: uint64(len(m.mem)), heads: heapFreeHeads, freeBytes: heapFreeBytes}
 	for i := range m.meta.arenas {
 		off, k := arenaOf(m.meta.arena[i])
 		m.heap.arenas = append(m.heap.arenas, arenaExt{off: off, class: k})
@@ -56,13 +55,13 @@ func writeHeap(f *os.File, m meta) error {
 			return err
 		}
 		le.PutUint64(w[:], off)
-		if _, err := f.WriteAt(w[:], int64(controlPage*pageSize+ctlFreeHeads+8*k)); err != nil {
+		if _, err := f.WriteAt(w[:], int64(heapFreeHeads+8*k)); err != nil {
 			return err
 		}
 		free += 1 << k
 	}
 	le.PutUint64(w[:], free)
-	_, err := f.WriteAt(w[:], controlPage*pageSize+ctlFreeBytes)
+	_, err := f.WriteAt(w[:], heapFreeBytes)
 	return err
 }
 
