@@ -22,6 +22,10 @@ const (
 	metaSum    = 136 // bytes covered by the checksum
 	metaCRCOff = 136
 	versionOff = 8
+
+	// Format 2's (header version 3).
+	meta2Sum    = 648
+	meta2CRCOff = 648
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -30,7 +34,22 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // s="hello".
 func validFile(t testing.TB) []byte {
 	t.Helper()
+	return validFileOf(t, small, nil)
+}
+
+// validFile2 is validFile in format 2, with a value and a name that live
+// in blocks besides.
+func validFile2(t testing.TB) []byte {
+	t.Helper()
 	cfg := small
+	cfg.Format = 2
+	return validFileOf(t, cfg, func(m *shm.Memory) {
+		mustSet(t, m, "a-name-that-needs-a-block", shm.Bytes(bytes.Repeat(b("v"), 300)))
+	})
+}
+
+func validFileOf(t testing.TB, cfg shm.Config, more func(*shm.Memory)) []byte {
+	t.Helper()
 	cfg.Path = filepath.Join(t.TempDir(), "valid.mem")
 	m, err := shm.Open(cfg)
 	if err != nil {
@@ -38,6 +57,9 @@ func validFile(t testing.TB) []byte {
 	}
 	mustSet(t, m, "x", shm.Int(42))
 	mustSet(t, m, "s", shm.Bytes(b("hello")))
+	if more != nil {
+		more(m)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +93,16 @@ func openPath(t testing.TB, path string) error {
 	return nil
 }
 
-// fixCRC recomputes the checksum of the meta page at off.
+// fixCRC recomputes the checksum of the meta page at off, where the
+// page's version puts it.
 func fixCRC(data []byte, off int) {
-	if len(data) >= off+metaCRCOff+4 {
+	sum, at := metaSum, metaCRCOff
+	if len(data) >= off+versionOff+4 && binary.LittleEndian.Uint32(data[off+versionOff:]) == 3 {
+		sum, at = meta2Sum, meta2CRCOff
+	}
+	if len(data) >= off+at+4 {
 		page := data[off:]
-		binary.LittleEndian.PutUint32(page[metaCRCOff:], crc32.Checksum(page[:metaSum], castagnoli))
+		binary.LittleEndian.PutUint32(page[at:], crc32.Checksum(page[:sum], castagnoli))
 	}
 }
 
@@ -297,6 +324,14 @@ func FuzzOpen(f *testing.F) {
 		d.edit(f, layoutOf(body), body)
 		f.Add(body, false)
 	}
+	// Format 2: whole, cut short, and with the header's checksums fixed
+	// after the fuzzer's changes.
+	data2 := validFile2(f)
+	f.Add(data2, false)
+	f.Add(data2, true)
+	for _, n := range []int{2 * pageSize, len(data2) / 2, len(data2) - 1} {
+		f.Add(data2[:n], false)
+	}
 	f.Fuzz(func(t *testing.T, data []byte, fix bool) {
 		data = bytes.Clone(data)
 		if fix {
@@ -397,7 +432,8 @@ func exercise(m *shm.Memory) error {
 	m.Set(b("x"), shm.Int(1))
 	m.MSet(names[:2], []shm.Value{shm.Int(1), shm.Int(2)})
 	m.Set(b("new"), shm.Bytes(b("v")))
-	m.Delete(b("s"), b("new"))
+	m.Set(b("a-name-that-needs-a-block"), shm.Bytes(bytes.Repeat(b("w"), 200)))
+	m.Delete(b("s"), b("new"), b("a-name-that-needs-a-block"))
 	return met
 }
 
