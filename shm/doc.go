@@ -479,20 +479,24 @@
 // leader proposes the deletions. Caveat: a clock stepped back makes an
 // expired variable that is not yet deleted readable again until it is.
 //
-// # Upgrading format 1 (planned)
+// # Upgrading format 1
 //
-// Once format 2 is the default, Open refuses a format 1 file with
-// ErrUpgrade, which names `dsm -file F upgrade`. The upgrade takes the
-// daemon byte (no daemon may run), takes every lock of the file as Image
-// does and checks that no other process is attached; it writes a format-2
-// file beside it (F.new: same seed, capacities and variables with their
-// versions, fsynced), copies the old file to F.format1, renames F.new over
-// F, and last marks the old inode (which its own descriptor still holds)
-// replicated (version 2 and flag bit 1 in both meta pages), so that a process that attached in
-// between sends its writes to a daemon (Replicated) instead of writing
-// into a file nobody opens any more. A crash before the rename leaves F
-// as it was (and a stray F.new, which the next upgrade replaces); after
-// it, F is the new file. A replicated file stays replicated.
+// Upgrade (`dsm -file F upgrade`) rewrites a format-1 file in format 2.
+// It takes the daemon byte (no daemon may run: ErrLocked), takes every
+// lock of the file as Image does and checks that no other process is
+// attached (ErrBusy); it writes a format-2 file beside it (F.new: the same
+// seed, capacities and variables with their versions, a value area with
+// room for every value twice over, fsynced), copies the old file to
+// F.format1, renames F.new over F, and last marks the old inode (which its
+// own descriptor still holds) replicated (version 2 and flag bit 1 in
+// both meta pages), so that a process that attached in between sends its
+// writes to a daemon (Replicated) instead of writing into a file nobody
+// opens any more. A crash before the rename leaves F as it was (and a
+// stray F.new, which the next upgrade replaces); after it, F is the new
+// file. A replicated file stays replicated.
+//
+// Once format 2 is the default, Open will refuse a format-1 file with an
+// error that names `dsm -file F upgrade` (planned).
 //
 // # Caveats
 //

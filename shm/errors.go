@@ -55,6 +55,10 @@ var (
 	ErrTruncated = errors.New("shm: file is truncated")
 	ErrConfig    = errors.New("shm: invalid configuration")
 
+	// ErrBusy: Upgrade found another process attached to the file (or a
+	// daemon serving it, which is ErrLocked); the error says how many.
+	ErrBusy = errors.New("shm: other processes have the file open")
+
 	// ErrInstallIncomplete: an Install or Flush into the file was cut
 	// short (its process died): the file holds part of the old content
 	// and part of the new. Open refuses it unless Config.AllowIncomplete

@@ -30,6 +30,11 @@ func (m *Memory) Image(ctx context.Context) (Image, error) {
 		return Image{}, err
 	}
 	defer m.unlockWhole(m.meta.vars)
+	return m.imageLocked()
+}
+
+// imageLocked is Image's copy; the caller holds every lock (lockWhole).
+func (m *Memory) imageLocked() (Image, error) {
 	mt := &m.meta
 	img := Image{Seed: mt.seed, Capacity: int(mt.vars), NameMax: int(mt.nameMax),
 		ValueMax: int(mt.valueMax), GroupMax: int(mt.groupMax)}

@@ -78,6 +78,9 @@ func newMeta2(cfg *Config) meta {
 	// Room for two variables' two blocks of the longest value, at least.
 	a := blockClass(uint64(cfg.ValueMax)) + 2
 	a = max(a, minArenaClass, uint(bits.Len64(uint64(vars0)*arenaPerVar-1)))
+	if cfg.ValueArea > 0 {
+		a = max(a, uint(bits.Len64(uint64(cfg.ValueArea)-1)))
+	}
 	m.arena[0] = arenaWord(0, a)
 	m.derive()
 	m.maxSize = max(defaultMaxSize, m.fileSize)

@@ -35,6 +35,11 @@ type Config struct {
 	// Its capacities round up to a power of two, and its ValueMax
 	// defaults to DefaultValueMax2.
 	Format int
+	// ValueArea is, for a new format-2 file, the bytes of its value
+	// blocks (arena 0), rounded up to a power of two; 0 means 64 per
+	// slot. It is at least four blocks of the longest value, and at most
+	// 1 TiB.
+	ValueArea int
 	// Mode of a new file; 0 means 0600 (0660 with FileGroup).
 	Mode os.FileMode
 	// FileGroup, if set, is the Unix group that owns a new file, which is
@@ -81,6 +86,9 @@ func (c *Config) fill() error {
 	}
 	if c.Format != 1 && c.Format != 2 {
 		return fmt.Errorf("%w: file format %d, there are 1 and 2", ErrConfig, c.Format)
+	}
+	if c.ValueArea < 0 || c.ValueArea > 1<<maxArenaClass {
+		return fmt.Errorf("%w: value area of %d bytes not in 0..%d", ErrConfig, c.ValueArea, 1<<maxArenaClass)
 	}
 	return checkCapacities(ErrConfig, c.Vars, c.NameMax, c.ValueMax, c.Procs, c.Lanes, c.GroupMax)
 }
@@ -212,6 +220,14 @@ func (m *Memory) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// Format is the file's format: 1 or 2 (see doc.go).
+func (m *Memory) Format() int {
+	if m.compact {
+		return 2
+	}
+	return 1
 }
 
 // Path is the file's path.
