@@ -57,7 +57,7 @@ var (
 
 	// ErrBusy: Upgrade found another process attached to the file (or a
 	// daemon serving it, which is ErrLocked); the error says how many.
-	ErrBusy = errors.New("shm: other processes have the file open")
+	ErrBusy = errors.New("shm: the file is in use by other processes")
 
 	// ErrInstallIncomplete: an Install or Flush into the file was cut
 	// short (its process died): the file holds part of the old content

@@ -19,7 +19,8 @@ const UpgradeSuffix = ".format1"
 // versions, the same hash seed and capacities (the slot count rounded up
 // to a power of two), replicated if the file was. It keeps the old file as
 // path+UpgradeSuffix and returns that path; a file already in format 2 is
-// left alone and kept is empty.
+// left alone and kept is empty; a missing one is an error (no file is
+// created).
 //
 // No daemon may serve the file (ErrLocked) and no other process may have
 // it open (ErrBusy): Upgrade holds every lock of the file while it copies
@@ -30,6 +31,10 @@ const UpgradeSuffix = ".format1"
 // reaches, replicated: a process that attached in between sends its
 // writes to a daemon instead of writing into a file nobody reads.
 func Upgrade(ctx context.Context, path string) (kept string, err error) {
+	// Open would create a missing file: there is nothing to upgrade.
+	if _, err := os.Stat(path); err != nil {
+		return "", err
+	}
 	m, err := Open(Config{Path: path, Exclusive: true})
 	if err != nil {
 		return "", err
@@ -78,7 +83,7 @@ func Upgrade(ctx context.Context, path string) (kept string, err error) {
 // alone returns ErrBusy if another process is attached to the file.
 func (m *Memory) alone() error {
 	if n := len(m.proc.Procs()); n > 1 {
-		return fmt.Errorf("%w: %d other processes are attached to %s: stop them first", ErrBusy, n-1, m.path)
+		return fmt.Errorf("%w: %d attached besides this one: stop them first", ErrBusy, n-1)
 	}
 	return nil
 }

@@ -173,4 +173,5 @@ var fileCommands = [][2]string{
 	{"backup DEST", "write a consistent copy of every variable (one instant; writers wait meanwhile) to DEST, through the daemon or with -file"},
 	{"restore SRC", "with -file, dsmd stopped: make the file hold exactly the backup's variables (a missing file is created)"},
 	{"check [-repair]", "with -file: verify slots, index and free list; print each problem, exit 1 if any remain (-repair rebuilds index and free list)"},
+	{"upgrade", "with -file, dsmd and local processes stopped: rewrite the file in file format 2, keeping the old one as FILE.format1"},
 }

@@ -153,6 +153,12 @@
 // problem is {"problem","repairable","repaired"}. Both are safe while dsmd
 // and other processes use the file.
 //
+// dsm -file PATH upgrade rewrites a file of file format 1 in file format
+// 2 (shm's Upgrade): the same variables, values and versions, the old file
+// kept as PATH.format1. It needs the file to itself: with dsmd or another
+// process attached it fails and changes nothing. A file in format 2
+// already is left alone.
+//
 // Backup and restore: dsm backup DEST writes a consistent copy of every
 // variable, taken at one instant (shm's Image: readers and writers of
 // every process wait meanwhile, a pause it prints), through the daemon

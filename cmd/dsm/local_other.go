@@ -27,6 +27,10 @@ func runCheck(_ context.Context, cfg *config, _ []string, _, stderr io.Writer) i
 	return fail(stderr, cfg.format, errNeedsLinux)
 }
 
+func runUpgrade(_ context.Context, cfg *config, _ []string, _, stderr io.Writer) int {
+	return fail(stderr, cfg.format, errNeedsLinux)
+}
+
 func backupLocal(context.Context, string) (*backupResult, error) { return nil, errNeedsLinux }
 
 func restoreLocal(context.Context, string, string) (int, error) { return 0, errNeedsLinux }

@@ -19,6 +19,8 @@ func runOneShot(ctx context.Context, cfg *config, args []string, stdout, stderr 
 		return runLock(ctx, cfg, args[1:], stdout, stderr)
 	case "check":
 		return runCheck(ctx, cfg, args[1:], stdout, stderr)
+	case "upgrade":
+		return runUpgrade(ctx, cfg, args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(ctx, cfg, args[1:], stdout, stderr)
 	case "restore":
