@@ -130,6 +130,7 @@ type Memory struct {
 	compact   bool       // format 2 (slot2.go)
 	heap      heap       // format 2's value blocks (heap.go)
 	allocLock lockd.Lock // format 2: guards the heap and every reference to it
+	clock     *clock     // format 2: the time writes stamp (clock.go)
 }
 
 // Open opens (creating if needed) the memory file of cfg, validates its
@@ -209,6 +210,9 @@ func (m *Memory) Close() error {
 	m.daemon.close()
 	m.life.Lock()
 	defer m.life.Unlock()
+	if m.clock != nil {
+		m.clock.close()
+	}
 	err := m.proc.Detach()
 	if ferr := m.mm.Flush(); err == nil {
 		err = ferr
