@@ -316,7 +316,7 @@
 //
 //	0   uint32   length: a byte string's; 8 for an integer; 0 for none
 //	4   uint32   kind: 0 none, 1 int64, 2 bytes in place (length <= 8), 3 bytes in a value block
-//	8   int64    changed: Unix nanoseconds of the write that filled the cell
+//	8   int64    changed: Unix nanoseconds, when the write that filled the cell was made (to a millisecond or so: clock.go)
 //	16  int64    deadline: Unix milliseconds after which the value is gone (as Redis); 0 never
 //	24  [8]byte  data: the int64, the bytes in place, or the value block's offset
 //
