@@ -40,7 +40,7 @@ func TestLanguages(t *testing.T) {
 		"| by name | 100 | 150 | 1.50 | met |",
 		"| by handle | 20 | 70 | 3.50 | - |",
 		"here 50 ns of its 70 ns are the crossing",
-		"100 + 50 =\n150 ns, against 150 measured",
+		"150 ns against\n70, 1.50 of Go's get by name",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("missing %q in:\n%s", want, b.String())
