@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dsm-dev/dsm/internal/durable"
 )
 
 // RunStateFile is the name, in a node's Raft directory (Config.Dir), of
@@ -111,7 +113,10 @@ func writeRunState(dir, state, boot string) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("run state: %w", err)
 	}
-	return syncDir(dir)
+	if err := durable.SyncDir(dir); err != nil {
+		return fmt.Errorf("run state: %w", err)
+	}
+	return nil
 }
 
 func writeSynced(path string, b []byte) error {
@@ -124,19 +129,4 @@ func writeSynced(path string, b []byte) error {
 		err = f.Sync()
 	}
 	return errors.Join(err, f.Close())
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("run state: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("run state: %w", err)
-	}
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/dsm-dev/dsm/internal/durable"
 )
 
 // UpgradeSuffix is what Upgrade appends to the path of the format-1 copy
@@ -74,7 +76,7 @@ func Upgrade(ctx context.Context, path string) (kept string, err error) {
 	if err := os.Rename(next, path); err != nil {
 		return "", fmt.Errorf("upgrade %s: %w", path, err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		return kept, fmt.Errorf("upgrade %s: %w", path, err)
 	}
 	return kept, m.markSuperseded()
@@ -179,14 +181,4 @@ func copyFile(f *os.File, path string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

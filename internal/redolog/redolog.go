@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/dsm-dev/dsm/internal/durable"
 	"github.com/dsm-dev/dsm/internal/failpoint"
 	"github.com/dsm-dev/dsm/internal/groupcommit"
 	"github.com/dsm-dev/dsm/shm"
@@ -144,7 +145,7 @@ func (l *Log) create(n uint64) (*os.File, fileID, error) {
 		_, err = f.WriteAt(segmentMagic, 0)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(l.base))
+		err = durable.SyncDir(filepath.Dir(l.base))
 	}
 	if err != nil {
 		f.Close()
@@ -190,16 +191,6 @@ func (l *Log) Preallocate() error {
 	l.alloc = start + chunk
 	l.mu.Unlock()
 	return nil
-}
-
-// syncDir makes the directory's entries durable (a new or removed segment).
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Append encodes recs at the end of the buffer, for the next flush. It
@@ -406,7 +397,7 @@ func removeSegments(paths []string) error {
 			return fmt.Errorf("redo log: %w", err)
 		}
 	}
-	return syncDir(filepath.Dir(paths[0]))
+	return durable.SyncDir(filepath.Dir(paths[0]))
 }
 
 // Close ends the redo log after the mapping was flushed at a clean stop:
