@@ -203,13 +203,29 @@ func inConfiguration(n *cluster.Node) bool {
 const joinTimeout = 30 * time.Second
 
 // join asks the member named by Join, at its cluster address addr, to add
-// this node.
+// this node. A cluster without a leader for a while (an election, a lost
+// majority), or one whose leadership moved during the change, is asked
+// again until ctx ends: a join is idempotent, and one that failed late
+// may have added the node already.
 func (s *Server) join(ctx context.Context, cc *ClusterConfig, addr string) error {
-	if err := (cluster.Dialer{Secret: cc.Secret, TLS: cc.TLS}).JoinVia(ctx, addr, cc.NodeID, s.cl.node.Addr()); err != nil {
-		return fmt.Errorf("-join %s: %w", cc.Join, err)
+	d := cluster.Dialer{Secret: cc.Secret, TLS: cc.TLS}
+	for {
+		err := d.JoinVia(ctx, addr, cc.NodeID, s.cl.node.Addr())
+		if err == nil {
+			s.log.Info("joined the cluster", "via", cc.Join, "node", cc.NodeID)
+			return nil
+		}
+		transient := errors.Is(err, cluster.ErrNoLeader) || errors.Is(err, cluster.ErrNotLeader) || errors.Is(err, cluster.ErrUnknownOutcome)
+		if !transient || ctx.Err() != nil {
+			return fmt.Errorf("-join %s: %w", cc.Join, err)
+		}
+		s.log.Warn("not joined yet; asking again", "via", cc.Join, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("-join %s: %w", cc.Join, err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	s.log.Info("joined the cluster", "via", cc.Join, "node", cc.NodeID)
-	return nil
 }
 
 // checkClusterFile compares the file's seed and capacities with the

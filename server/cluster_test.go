@@ -650,6 +650,43 @@ func TestClusterGracefulStopHandsOver(t *testing.T) {
 	t.Fatal("no node leads after the leader's graceful stop")
 }
 
+// A node that asks to join while the cluster has no leader (here a
+// majority down for longer than a leader wait) asks again, and is added
+// once a leader is back.
+func TestClusterJoinWaitsForALeader(t *testing.T) {
+	tc := startCluster(t, 3, nil)
+	tc.kill(1)
+	tc.kill(2)
+	cl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	joined := make(chan error, 1)
+	var n4 *Server
+	go func() {
+		cc := &ClusterConfig{NodeID: "n4", Listener: cl, ClientAddr: l.Addr().String(), Join: tc.nodes[0].addr}
+		s, err := New(Config{File: filepath.Join(tc.dir, "n4.mem"), Vars: testVars, Cluster: cc, Logger: slog.New(slog.DiscardHandler)})
+		n4 = s
+		joined <- err
+	}()
+	select {
+	case err := <-joined:
+		t.Fatalf("the join ended while the cluster had no leader: %v", err)
+	case <-time.After(cluster.DefaultLeaderWait + time.Second):
+	}
+	tc.restart(1)
+	if err := <-joined; err != nil {
+		t.Fatalf("the join once a leader was back: %v", err)
+	}
+	defer n4.Close()
+	waitFor(t, "n4 to vote", func() bool { return n4.cl.node.Status().Voters == 4 })
+}
+
 // A node started with Join (any member's client address) learns the
 // cluster's seed and capacities there, is added, catches up and votes.
 func TestClusterJoinThroughClientAddress(t *testing.T) {
