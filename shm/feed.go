@@ -18,9 +18,6 @@ import (
 // variable. A new incarnation (a delete and a create, or an Install that
 // replaces a variable with a version that does not rise) may start lower,
 // so the feed tells a change by a higher version or another incarnation.
-// A slot freed and taken by another name before the feed looked at it
-// would hide the first name's deletion; the feed keeps the name it last
-// knew in each live slot and reports that deletion first.
 const (
 	ctlFeedSeq      = 128 // uint64: changes appended
 	ctlFeedWatchers = 136 // uint32: feeds open, in any process
@@ -64,7 +61,6 @@ type Feed struct {
 	m      *Memory
 	next   uint64              // the next feed sequence to read
 	seen   map[uint32]feedMark // slot -> state last reported or known
-	names  map[uint32]string   // slot -> the name live there, as last known
 	closed bool
 }
 
@@ -92,7 +88,7 @@ func (m *Memory) Feed() (*Feed, error) {
 	}
 	defer m.life.RUnlock()
 	atomic.AddUint32(m.feedWatchers(), 1)
-	f := &Feed{m: m, seen: make(map[uint32]feedMark), names: make(map[uint32]string)}
+	f := &Feed{m: m, seen: make(map[uint32]feedMark)}
 	f.next = atomic.LoadUint64(m.feedSeq())
 	f.snapshot()
 	return f, nil
@@ -103,7 +99,6 @@ func (f *Feed) snapshot() {
 	for s := uint32(0); s < f.m.meta.vars; s++ {
 		if k := f.m.markOf(s); k != (feedMark{}) {
 			f.seen[s] = k
-			f.noteName(s)
 		}
 	}
 }
@@ -181,26 +176,15 @@ func (f *Feed) collect(seq uint64) []Change {
 		if s >= m.meta.vars {
 			continue
 		}
-		out = f.read(s, out)
+		if c, ok := f.read(s); ok {
+			out = append(out, c)
+		}
 	}
 	return out
 }
 
-// noteName records the name live in slot s, if one is.
-func (f *Feed) noteName(s uint32) {
-	state := atomic.LoadUint32(f.m.stateWord(s))
-	name := string(f.m.name(s))
-	if state&stateLive == 0 || atomic.LoadUint32(f.m.stateWord(s)) != state {
-		delete(f.names, s)
-		return
-	}
-	f.names[s] = name
-}
-
-// read appends slot s's state to out if its version moved past the one
-// reported, after the deletion of the name last known there if another
-// incarnation with another name took the slot meanwhile.
-func (f *Feed) read(s uint32, out []Change) []Change {
+// read returns slot s's state if its version moved past the one reported.
+func (f *Feed) read(s uint32) (Change, bool) {
 	m := f.m
 	for {
 		state := atomic.LoadUint32(m.stateWord(s))
@@ -214,22 +198,13 @@ func (f *Feed) read(s uint32, out []Change) []Change {
 			}
 		}
 		k := feedMark{ver: it.Version, inc: state & incMask}
-		prev := f.seen[s]
-		if !k.after(prev) {
-			return out
+		if !k.after(f.seen[s]) {
+			return Change{}, false
 		}
+		f.seen[s] = k
 		if atomic.LoadUint32(m.stateWord(s)) != state {
 			continue
 		}
-		f.seen[s] = k
-		if old, ok := f.names[s]; ok && k.inc != prev.inc && old != string(name) {
-			out = append(out, Change{Name: []byte(old), Item: Item{Version: prev.ver + 1}})
-		}
-		if state&stateLive != 0 {
-			f.names[s] = string(name)
-		} else {
-			delete(f.names, s)
-		}
-		return append(out, Change{Name: name, Item: it, Err: it.err})
+		return Change{Name: name, Item: it, Err: it.err}, true
 	}
 }
