@@ -121,6 +121,21 @@ func (m *meta) encode(b []byte) {
 		m.encode2(b)
 		return
 	}
+	m.putShared(b)
+	le := binary.LittleEndian
+	le.PutUint32(b[72:], m.slotSize)
+	le.PutUint32(b[76:], m.indexSize)
+	le.PutUint64(b[80:], m.procsOff)
+	le.PutUint64(b[88:], m.lanesOff)
+	le.PutUint64(b[96:], m.indexOff)
+	le.PutUint64(b[104:], m.slotsOff)
+	le.PutUint64(b[112:], m.fileSize)
+	le.PutUint32(b[metaCRC:], crc32.Checksum(b[:metaSize], crcTable))
+}
+
+// putShared writes the fields both formats keep at the same offsets:
+// magic, version, flags, page size, txid, the capacities, seed, created.
+func (m *meta) putShared(b []byte) {
 	copy(b[0:8], magic)
 	le := binary.LittleEndian
 	le.PutUint32(b[8:], m.version)
@@ -135,14 +150,16 @@ func (m *meta) encode(b []byte) {
 	le.PutUint32(b[52:], m.groupMax)
 	le.PutUint64(b[56:], m.seed)
 	le.PutUint64(b[64:], uint64(m.created))
-	le.PutUint32(b[72:], m.slotSize)
-	le.PutUint32(b[76:], m.indexSize)
-	le.PutUint64(b[80:], m.procsOff)
-	le.PutUint64(b[88:], m.lanesOff)
-	le.PutUint64(b[96:], m.indexOff)
-	le.PutUint64(b[104:], m.slotsOff)
-	le.PutUint64(b[112:], m.fileSize)
-	le.PutUint32(b[metaCRC:], crc32.Checksum(b[:metaSize], crcTable))
+}
+
+// getShared reads what putShared writes, but for the magic, the version
+// and the page size, which the decoders check themselves.
+func (m *meta) getShared(b []byte) {
+	le := binary.LittleEndian
+	m.flags, m.txid = le.Uint32(b[12:]), le.Uint64(b[24:])
+	m.vars, m.nameMax, m.valueMax = le.Uint32(b[32:]), le.Uint32(b[36:]), le.Uint32(b[40:])
+	m.procs, m.lanes, m.groupMax = le.Uint32(b[44:]), le.Uint32(b[48:]), le.Uint32(b[52:])
+	m.seed, m.created = le.Uint64(b[56:]), int64(le.Uint64(b[64:]))
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -171,11 +188,7 @@ func decodeMeta(b []byte, newest uint32) (meta, error) {
 	if got, want := le.Uint32(b[metaCRC:]), crc32.Checksum(b[:metaSize], crcTable); got != want {
 		return m, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
 	}
-	m.flags = le.Uint32(b[12:])
-	m.txid = le.Uint64(b[24:])
-	m.vars, m.nameMax, m.valueMax = le.Uint32(b[32:]), le.Uint32(b[36:]), le.Uint32(b[40:])
-	m.procs, m.lanes, m.groupMax = le.Uint32(b[44:]), le.Uint32(b[48:]), le.Uint32(b[52:])
-	m.seed, m.created = le.Uint64(b[56:]), int64(le.Uint64(b[64:]))
+	m.getShared(b)
 	if replicated := m.flags&flagReplicated != 0; replicated != (m.version == formatReplicated) {
 		return m, fmt.Errorf("%w: format %d with flags %#x", ErrCorrupt, m.version, m.flags)
 	}

@@ -110,21 +110,9 @@ func (m *meta) derive2() {
 }
 
 func (m *meta) encode2(b []byte) {
-	copy(b[0:8], magic)
+	m.putShared(b)
 	le := binary.LittleEndian
-	le.PutUint32(b[8:], m.version)
-	le.PutUint32(b[12:], m.flags)
-	le.PutUint32(b[16:], pageSize)
 	le.PutUint32(b[20:], m.slotSize)
-	le.PutUint64(b[24:], m.txid)
-	le.PutUint32(b[32:], m.vars)
-	le.PutUint32(b[36:], m.nameMax)
-	le.PutUint32(b[40:], m.valueMax)
-	le.PutUint32(b[44:], m.procs)
-	le.PutUint32(b[48:], m.lanes)
-	le.PutUint32(b[52:], m.groupMax)
-	le.PutUint64(b[56:], m.seed)
-	le.PutUint64(b[64:], uint64(m.created))
 	le.PutUint32(b[72:], m.vars0)
 	le.PutUint32(b[76:], m.indexSize)
 	le.PutUint64(b[80:], m.procsOff)
@@ -156,10 +144,8 @@ func decodeMeta2(b []byte) (meta, error) {
 	if got, want := le.Uint32(b[meta2CRC:]), crc32.Checksum(b[:meta2Size], crcTable); got != want {
 		return m, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorrupt, got, want)
 	}
-	m.flags, m.slotSize, m.txid = le.Uint32(b[12:]), le.Uint32(b[20:]), le.Uint64(b[24:])
-	m.vars, m.nameMax, m.valueMax = le.Uint32(b[32:]), le.Uint32(b[36:]), le.Uint32(b[40:])
-	m.procs, m.lanes, m.groupMax = le.Uint32(b[44:]), le.Uint32(b[48:]), le.Uint32(b[52:])
-	m.seed, m.created = le.Uint64(b[56:]), int64(le.Uint64(b[64:]))
+	m.getShared(b)
+	m.slotSize = le.Uint32(b[20:])
 	m.vars0, m.indexSize = le.Uint32(b[72:]), le.Uint32(b[76:])
 	m.procsOff, m.lanesOff, m.indexOff = le.Uint64(b[80:]), le.Uint64(b[88:]), le.Uint64(b[96:])
 	m.chunks, m.arenas = le.Uint32(b[104:]), le.Uint32(b[108:])
