@@ -1,14 +1,15 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsm-dev/dsm/resp"
 )
 
 // fakeNode answers each RESP command it reads with the next of replies
@@ -27,41 +28,17 @@ func fakeNode(t *testing.T, replies ...string) (addr string, got <-chan string) 
 			return
 		}
 		defer conn.Close()
-		r := bufio.NewReader(conn)
+		r := resp.NewReader(conn, 0)
+		var args [][]byte
 		for _, reply := range replies {
-			cmd, err := readCommand(r)
-			if err != nil {
+			if args, err = r.ReadCommand(args[:0]); err != nil {
 				return
 			}
-			ch <- cmd
+			ch <- string(bytes.Join(args, []byte(" ")))
 			conn.Write([]byte(reply))
 		}
 	}()
 	return ln.Addr().String(), ch
-}
-
-// readCommand reads one RESP array of bulk strings as its words.
-func readCommand(r *bufio.Reader) (string, error) {
-	var words []string
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	var n int
-	if _, err := fmt.Sscan(line[1:], &n); err != nil {
-		return "", err
-	}
-	for range n {
-		if _, err := r.ReadString('\n'); err != nil { // $len
-			return "", err
-		}
-		w, err := r.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		words = append(words, strings.TrimSuffix(w, "\r\n"))
-	}
-	return strings.Join(words, " "), nil
 }
 
 func TestRESPConn(t *testing.T) {
