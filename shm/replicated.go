@@ -104,6 +104,17 @@ func (m *Memory) MarkReplicated() error {
 		m.replicated.Store(marked)
 		return err
 	}
+	if err := m.writeMarked(cur); err != nil {
+		return err
+	}
+	m.replicated.Store(true)
+	return nil
+}
+
+// writeMarked writes both meta pages as a replicated file's, from cur (the
+// file's current meta, readMeta's): the other page first, each synced, so
+// that a crash between them leaves a valid page either way.
+func (m *Memory) writeMarked(cur meta) error {
 	next := cur
 	next.flags |= flagReplicated
 	if cur.version != formatCompact {
@@ -120,7 +131,6 @@ func (m *Memory) MarkReplicated() error {
 			return err
 		}
 	}
-	m.replicated.Store(true)
 	return nil
 }
 

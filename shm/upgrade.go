@@ -148,17 +148,11 @@ func upgradeArea(img Image) int {
 // maps it sends its writes to a daemon (see Replicated) rather than write
 // a file that has been replaced. Only Upgrade calls it, on the old file.
 func (m *Memory) markSuperseded() error {
-	next := m.meta
-	next.version, next.flags = formatReplicated, next.flags|flagReplicated
-	page := make([]byte, pageSize)
-	for p := int64(0); p < 2; p++ {
-		next.txid++
-		next.encode(page)
-		if _, err := m.f.WriteAt(page, p*pageSize); err != nil {
-			return err
-		}
+	cur, err := readMeta(m.f)
+	if err != nil {
+		return err
 	}
-	return m.f.Sync()
+	return m.writeMarked(cur)
 }
 
 // copyFile copies f's content to a new file at path, with f's mode, and
