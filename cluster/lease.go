@@ -118,9 +118,9 @@ func (n *Node) leaderSince() time.Time {
 // keepLeases ends leases and waits on the leader: when one is due it
 // proposes the expiry (for a waiter, the lapse). Each lease counts from
 // when the leader applied its grant or, for grants it found when it
-// became leader, from then: a new leader gives every lease its full length again, so no
-// lease is ever shorter than the holder was promised. Followers end
-// nothing.
+// became leader, from then: a new leader gives every lease its full
+// length again, so no lease is ever shorter than the holder was
+// promised. Followers end nothing.
 func (n *Node) keepLeases() {
 	defer n.wg.Done()
 	timer := time.NewTimer(time.Hour)
