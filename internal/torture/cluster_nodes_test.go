@@ -176,8 +176,9 @@ func (n *node) forget() {
 }
 
 // end sends n sig (after SIGCONT, in case it is stopped) and waits up to
-// within for it to exit, then kills it. It returns the process (nil if
-// none ran) and whether it exited in time.
+// within for it to exit, then kills it, with SIGQUIT first so that its
+// log shows where it hung. It returns the process (nil if none ran) and
+// whether it exited in time.
 func (n *node) end(sig unix.Signal, within time.Duration) (*exec.Cmd, bool) {
 	cmd, exited := n.running()
 	if cmd == nil {
@@ -190,9 +191,18 @@ func (n *node) end(sig unix.Signal, within time.Duration) (*exec.Cmd, bool) {
 		n.forget()
 		return cmd, true
 	case <-time.After(within):
-		n.kill()
-		return cmd, false
 	}
+	if sig != unix.SIGQUIT {
+		cmd.Process.Signal(unix.SIGQUIT)
+		select {
+		case <-exited:
+			n.forget()
+			return cmd, false
+		case <-time.After(5 * time.Second):
+		}
+	}
+	n.kill()
+	return cmd, false
 }
 
 // stop ends n with SIGTERM; it must exit 0 within 20 s.
